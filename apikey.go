@@ -1,0 +1,165 @@
+package hrgate
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/big"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// KeyEnv tells whether an API key is a live key or a test key. Test keys see
+// only sandbox companies, so an integration under development can never read
+// real people's data.
+type KeyEnv string
+
+// Key environments.
+const (
+	KeyLive KeyEnv = "live"
+	KeyTest KeyEnv = "test"
+)
+
+// APIKey is the stored record of an API key. The secret itself is never
+// stored: Hash is SHA-256 of the whole key string.
+type APIKey struct {
+	ID          string
+	ConsumerID  string
+	Env         KeyEnv
+	Hash        []byte
+	Description string
+	// Scopes is a subset of the consumer's grant at creation time. At use,
+	// the effective grant is the intersection with the consumer's current
+	// grant, so narrowing a grant narrows every key at once.
+	Scopes []string
+	// AllowCIDRs restricts the client addresses the key works from; empty
+	// means any address.
+	AllowCIDRs []string
+	CreatedAt  time.Time
+	// ExpiresAt is zero for a key that does not expire.
+	ExpiresAt time.Time
+	// RevokedAt is zero for a key that has not been revoked.
+	RevokedAt    time.Time
+	LastUsedAt   time.Time
+	LastUsedAddr string
+	// ReplacedByID names the key that replaced this one in a rotation;
+	// the key keeps working until ExpiresAt, the end of the grace period.
+	ReplacedByID string
+}
+
+// Usable reports whether the key may authenticate at time now, and if not,
+// why (a reason for the log and the audit trail, never for the client).
+func (k *APIKey) Usable(now time.Time) (ok bool, reason string) {
+	switch {
+	case !k.RevokedAt.IsZero() && !now.Before(k.RevokedAt):
+		return false, "key revoked"
+	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+		return false, "key expired"
+	}
+	return true, ""
+}
+
+// AllowsAddr reports whether addr is inside the key's allowlist.
+func (k *APIKey) AllowsAddr(addr netip.Addr) bool {
+	if len(k.AllowCIDRs) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, c := range k.AllowCIDRs {
+		p, err := netip.ParsePrefix(c)
+		if err == nil && p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// The API key format: "hrg_" + env + "_" + 43 base62 characters holding 256
+// random bits + 6 base62 characters of a CRC-32 over everything before them.
+// The prefix lets secret scanners find leaked keys; the checksum lets them
+// (and hrgate) discard look-alike strings without a database look-up.
+const (
+	apiKeyBodyLen     = 43
+	apiKeyChecksumLen = 6
+	base62Alphabet    = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+// APIKeyPattern matches strings shaped like hrgate API keys. A match still
+// needs CheckAPIKey to be a key.
+var APIKeyPattern = regexp.MustCompile(`hrg_(?:live|test)_[0-9A-Za-z]{49}`)
+
+// GenerateAPIKey returns a new API key for env, reading 256 bits from random,
+// which must be a cryptographically secure source.
+func GenerateAPIKey(env KeyEnv, random io.Reader) (string, error) {
+	if env != KeyLive && env != KeyTest {
+		return "", fmt.Errorf("unknown key environment %q", env)
+	}
+	var secret [32]byte
+	if _, err := io.ReadFull(random, secret[:]); err != nil {
+		return "", fmt.Errorf("read random key bytes: %w", err)
+	}
+	prefix := "hrg_" + string(env) + "_"
+	body := base62(secret[:], apiKeyBodyLen)
+	return prefix + body + apiKeyChecksum(prefix+body), nil
+}
+
+// CheckAPIKey reports whether s is a well-formed API key with a valid
+// checksum, and its environment.
+func CheckAPIKey(s string) (KeyEnv, bool) {
+	var env KeyEnv
+	switch {
+	case strings.HasPrefix(s, "hrg_live_"):
+		env = KeyLive
+	case strings.HasPrefix(s, "hrg_test_"):
+		env = KeyTest
+	default:
+		return "", false
+	}
+	const prefixLen = len("hrg_live_")
+	if len(s) != prefixLen+apiKeyBodyLen+apiKeyChecksumLen {
+		return "", false
+	}
+	for i := prefixLen; i < len(s); i++ {
+		if strings.IndexByte(base62Alphabet, s[i]) < 0 {
+			return "", false
+		}
+	}
+	split := len(s) - apiKeyChecksumLen
+	want := apiKeyChecksum(s[:split])
+	if subtle.ConstantTimeCompare([]byte(want), []byte(s[split:])) != 1 {
+		return "", false
+	}
+	return env, true
+}
+
+// HashAPIKey returns the stored form of a key. A single SHA-256 suffices
+// because the key holds 256 random bits: there is nothing to brute-force
+// (see docs/security.md).
+func HashAPIKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+func apiKeyChecksum(s string) string {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], crc32.ChecksumIEEE([]byte(s)))
+	return base62(b[:], apiKeyChecksumLen)
+}
+
+// base62 encodes b as a big-endian number in exactly n base62 digits.
+func base62(b []byte, n int) string {
+	v := new(big.Int).SetBytes(b)
+	out := make([]byte, n)
+	base := big.NewInt(62)
+	mod := new(big.Int)
+	for i := n - 1; i >= 0; i-- {
+		v.DivMod(v, base, mod)
+		out[i] = base62Alphabet[mod.Int64()]
+	}
+	return string(out)
+}

@@ -1,0 +1,3 @@
+module github.com/hrgate/hrgate
+
+go 1.26

@@ -1,0 +1,145 @@
+package hrgate
+
+import (
+	"context"
+	"time"
+)
+
+// Page selects one page of a list ordered by id: the items whose id sorts
+// after AfterID, at most Limit of them (0 means no limit; only internal
+// callers pass 0).
+type Page struct {
+	AfterID string
+	Limit   int
+}
+
+// CompanyFilter selects companies.
+type CompanyFilter struct {
+	Scope CompanyScope
+	ID    string // exact id or slug when set
+	Page
+}
+
+// EmployeeFilter selects employees and which of their field groups to load.
+// A store never loads a group outside Groups: decryption and transfer of
+// fields a caller may not see do not happen at all.
+type EmployeeFilter struct {
+	Scope         CompanyScope
+	ID            string
+	CompanyID     string
+	Status        EmploymentStatus
+	ModifiedAfter time.Time // exclusive; zero means no bound
+	Groups        GroupSet
+	Page
+}
+
+// TimeOffFilter selects time-off requests or balances.
+type TimeOffFilter struct {
+	Scope         CompanyScope
+	ID            string
+	CompanyID     string
+	EmployeeID    string
+	ModifiedAfter time.Time
+	Page
+}
+
+// OrgFilter selects teams or locations.
+type OrgFilter struct {
+	Scope     CompanyScope
+	ID        string
+	CompanyID string
+	Page
+}
+
+// ReadStore reads the unified model. Every method returns the matching
+// objects ordered by id, or an EINTERNAL error; an empty result is not an
+// error. Objects outside the filter's Scope are never returned.
+type ReadStore interface {
+	FindCompanies(ctx context.Context, f CompanyFilter) ([]*Company, error)
+	FindEmployees(ctx context.Context, f EmployeeFilter) ([]*Employee, error)
+	FindTimeOffRequests(ctx context.Context, f TimeOffFilter) ([]*TimeOffRequest, error)
+	FindTimeOffBalances(ctx context.Context, f TimeOffFilter) ([]*TimeOffBalance, error)
+	FindTeams(ctx context.Context, f OrgFilter) ([]*Team, error)
+	FindLocations(ctx context.Context, f OrgFilter) ([]*Location, error)
+}
+
+// Batch is a set of objects written in one transaction. Objects are inserted
+// in dependency order: companies, teams, locations, employees, time off.
+type Batch struct {
+	Companies       []*Company
+	Teams           []*Team
+	Locations       []*Location
+	Employees       []*Employee
+	TimeOffRequests []*TimeOffRequest
+	TimeOffBalances []*TimeOffBalance
+}
+
+// Len returns the number of objects in the batch.
+func (b *Batch) Len() int {
+	return len(b.Companies) + len(b.Teams) + len(b.Locations) + len(b.Employees) +
+		len(b.TimeOffRequests) + len(b.TimeOffBalances)
+}
+
+// WriteStore writes the unified model.
+type WriteStore interface {
+	// InsertBatch inserts every object of b in one transaction: all or
+	// nothing. A duplicate id, company slug or (source, remote id) is
+	// ECONFLICT.
+	InsertBatch(ctx context.Context, b *Batch) error
+	// CountEmployees returns the number of employees in scope.
+	CountEmployees(ctx context.Context, scope CompanyScope) (int, error)
+}
+
+// ConsumerStore persists consumers.
+type ConsumerStore interface {
+	// CreateConsumer inserts c; a taken name is ECONFLICT.
+	CreateConsumer(ctx context.Context, c *Consumer) error
+	// UpdateConsumer replaces c's description and scopes; ENOTFOUND when gone.
+	UpdateConsumer(ctx context.Context, c *Consumer) error
+	// FindConsumer returns the consumer with the given id or name, or ENOTFOUND.
+	FindConsumer(ctx context.Context, idOrName string) (*Consumer, error)
+	// ListConsumers returns every consumer ordered by name.
+	ListConsumers(ctx context.Context) ([]*Consumer, error)
+	// DeleteConsumer deletes the consumer and every key of it, or ENOTFOUND.
+	DeleteConsumer(ctx context.Context, id string) error
+}
+
+// KeyStore persists API key records.
+type KeyStore interface {
+	// CreateAPIKey inserts k; ENOTFOUND when its consumer does not exist.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// FindAPIKeyByHash returns the key with the given hash, or ENOTFOUND.
+	FindAPIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// FindAPIKey returns the key with the given id, or ENOTFOUND.
+	FindAPIKey(ctx context.Context, id string) (*APIKey, error)
+	// ListAPIKeys returns the keys of a consumer ("" for all) ordered by
+	// creation time.
+	ListAPIKeys(ctx context.Context, consumerID string) ([]*APIKey, error)
+	// RevokeAPIKey marks the key revoked at the given time, or ENOTFOUND.
+	// Revoking a revoked key keeps the first revocation time.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// TouchAPIKey records the last use of a key.
+	TouchAPIKey(ctx context.Context, id string, at time.Time, addr string) error
+}
+
+// SecretStore keeps the server's own secrets (cursor signing key, and later
+// token signing keys), shared by every instance on the same database.
+type SecretStore interface {
+	// Secret returns the secret with the given name, creating it with
+	// create when it does not exist yet. Concurrent first calls from
+	// several instances agree on one value.
+	Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error)
+}
+
+// Store is everything hrgate persists. sqlstore implements it on SQLite and
+// PostgreSQL.
+type Store interface {
+	ReadStore
+	WriteStore
+	ConsumerStore
+	KeyStore
+	SecretStore
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
