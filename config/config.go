@@ -1,0 +1,275 @@
+// Package config holds hrgate's one configuration tree. Values come from
+// defaults in code, then a YAML file, then HRGATE_SECTION__KEY environment
+// variables, then command-line flags; each later source overrides the
+// earlier ones. Every section validates itself, and a bad value is reported
+// with the dotted name of its key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of an hrgate process.
+type Config struct {
+	// DataDir holds the SQLite database, the generated TLS certificate and
+	// other local state. It is created with mode 0700.
+	DataDir string `yaml:"data_dir"`
+	// Database is a postgres:// URL, or a SQLite file path. Empty means
+	// hrgate.db in DataDir.
+	Database string `yaml:"database" secret:"url"`
+	Log      Log    `yaml:"log"`
+	HTTP     HTTP   `yaml:"http"`
+	API      API    `yaml:"api"`
+}
+
+// Log configures the process log.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is json, text, or auto (text on a terminal, JSON otherwise).
+	Format string `yaml:"format"`
+}
+
+// HTTP configures the public API listener.
+type HTTP struct {
+	Addr string `yaml:"addr"`
+	// TLSCert and TLSKey are PEM files; when both are empty a self-signed
+	// certificate is generated into the data directory.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// InsecureHTTP serves plain HTTP. It exists for TLS-terminating
+	// proxies on the same host and logs a warning at start.
+	InsecureHTTP      bool     `yaml:"insecure_http"`
+	MaxBodyBytes      int64    `yaml:"max_body_bytes"`
+	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	WriteTimeout      Duration `yaml:"write_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header.
+	HSTSMaxAge Duration `yaml:"hsts_max_age"`
+}
+
+// API configures the behaviour of the /v1 API.
+type API struct {
+	DefaultPageSize int `yaml:"default_page_size"`
+	MaxPageSize     int `yaml:"max_page_size"`
+}
+
+// Default returns the built-in configuration: the safe one.
+func Default() *Config {
+	return &Config{
+		DataDir: "./hrgate-data",
+		Log:     Log{Level: "info", Format: "auto"},
+		HTTP: HTTP{
+			Addr:              "127.0.0.1:8443",
+			MaxBodyBytes:      1 << 20,
+			MaxHeaderBytes:    32 << 10,
+			ReadHeaderTimeout: Duration(5 * time.Second),
+			ReadTimeout:       Duration(30 * time.Second),
+			WriteTimeout:      Duration(30 * time.Second),
+			IdleTimeout:       Duration(120 * time.Second),
+			ShutdownTimeout:   Duration(15 * time.Second),
+			HSTSMaxAge:        Duration(365 * 24 * time.Hour),
+		},
+		API: API{DefaultPageSize: 50, MaxPageSize: 200},
+	}
+}
+
+// Load builds a configuration from the defaults, the YAML file at path
+// (skipped when path is empty) and the environment (a list of KEY=VALUE
+// pairs, as os.Environ returns). It returns the names of HRGATE_ variables
+// it did not recognise as warnings; they are not errors so that variables
+// of other tools and tests can share the prefix.
+func Load(path string, environ []string) (cfg *Config, warnings []string, err error) {
+	cfg = Default()
+	if path != "" {
+		if err := cfg.loadFile(path); err != nil {
+			return nil, nil, err
+		}
+	}
+	warnings, err = cfg.applyEnv(environ)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, warnings, nil
+}
+
+func (c *Config) loadFile(path string) error {
+	data, err := os.ReadFile(path) // #nosec G304 -- the operator names the config file.
+	if err != nil {
+		return fmt.Errorf("config: cannot read %s: %w", path, errors.Unwrap(err))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %s: %s", path, yamlMessage(err))
+	}
+	return nil
+}
+
+// yamlMessage shortens yaml.v3's errors to what a user can act on, e.g.
+// "line 3: field adr not found in type config.HTTP" becomes
+// "line 3: unknown key \"adr\"".
+func yamlMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
+	if i := strings.Index(msg, "field "); i >= 0 && strings.Contains(msg, " not found in type ") {
+		name := msg[i+len("field "):]
+		name = name[:strings.Index(name, " not found")]
+		return msg[:i] + fmt.Sprintf("unknown key %q", name)
+	}
+	return msg
+}
+
+// SQLiteDefault is the file name of the embedded database in the data dir.
+const SQLiteDefault = "hrgate.db"
+
+// DatabaseDSN returns the database to open: the configured one, or the
+// SQLite file in the data directory.
+func (c *Config) DatabaseDSN() string {
+	if c.Database != "" {
+		return c.Database
+	}
+	return filepath.Join(c.DataDir, SQLiteDefault)
+}
+
+// IsPostgres reports whether the database is a PostgreSQL URL.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Validate checks every section and returns the first problem, naming the
+// key in dotted form.
+func (c *Config) Validate() error {
+	if strings.TrimSpace(c.DataDir) == "" {
+		return keyError("data_dir", "must not be empty")
+	}
+	if c.Database != "" && !IsPostgres(c.Database) {
+		if strings.Contains(c.Database, "://") {
+			return keyError("database", "must be a postgres:// URL or a SQLite file path")
+		}
+	}
+	if IsPostgres(c.Database) {
+		if _, err := url.Parse(c.Database); err != nil {
+			return keyError("database", "is not a valid URL")
+		}
+	}
+	if err := c.Log.validate(); err != nil {
+		return err
+	}
+	if err := c.HTTP.validate(); err != nil {
+		return err
+	}
+	return c.API.validate()
+}
+
+func (l *Log) validate() error {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return keyError("log.level", "must be one of debug, info, warn, error")
+	}
+	switch l.Format {
+	case "auto", "json", "text":
+	default:
+		return keyError("log.format", "must be one of auto, json, text")
+	}
+	return nil
+}
+
+func (h *HTTP) validate() error {
+	if _, port, err := net.SplitHostPort(h.Addr); err != nil {
+		return keyError("http.addr", "must be HOST:PORT, e.g. 127.0.0.1:8443")
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return keyError("http.addr", "port must be a number from 0 to 65535")
+	}
+	if (h.TLSCert == "") != (h.TLSKey == "") {
+		return keyError("http.tls_cert", "tls_cert and tls_key must be set together")
+	}
+	if h.InsecureHTTP && h.TLSCert != "" {
+		return keyError("http.insecure_http", "cannot be combined with tls_cert and tls_key")
+	}
+	if h.MaxBodyBytes < 1<<10 || h.MaxBodyBytes > 1<<30 {
+		return keyError("http.max_body_bytes", "must be between 1024 and 1073741824")
+	}
+	if h.MaxHeaderBytes < 4<<10 || h.MaxHeaderBytes > 1<<20 {
+		return keyError("http.max_header_bytes", "must be between 4096 and 1048576")
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"http.read_header_timeout", h.ReadHeaderTimeout},
+		{"http.read_timeout", h.ReadTimeout},
+		{"http.write_timeout", h.WriteTimeout},
+		{"http.idle_timeout", h.IdleTimeout},
+		{"http.shutdown_timeout", h.ShutdownTimeout},
+	} {
+		if d.v <= 0 || time.Duration(d.v) > time.Hour {
+			return keyError(d.key, "must be a duration between 1ns and 1h, e.g. 30s")
+		}
+	}
+	if h.HSTSMaxAge < 0 {
+		return keyError("http.hsts_max_age", "must not be negative")
+	}
+	return nil
+}
+
+func (a *API) validate() error {
+	if a.MaxPageSize < 1 || a.MaxPageSize > 1000 {
+		return keyError("api.max_page_size", "must be between 1 and 1000")
+	}
+	if a.DefaultPageSize < 1 || a.DefaultPageSize > a.MaxPageSize {
+		return keyError("api.default_page_size", "must be between 1 and api.max_page_size")
+	}
+	return nil
+}
+
+func keyError(key, msg string) error {
+	return fmt.Errorf("config: %s: %s", key, msg)
+}
+
+// Redacted returns the configuration as YAML with secrets replaced, for
+// `hrgate serve --print-config` and logs.
+func (c *Config) Redacted() ([]byte, error) {
+	cp := *c
+	cp.Database = RedactURL(cp.Database)
+	return yaml.Marshal(&cp)
+}
+
+// RedactURL replaces the password of a URL with "xxxxx" and drops query
+// parameters that may carry one; other strings are returned unchanged.
+func RedactURL(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable URL redacted)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") || strings.EqualFold(k, "sslkey") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}

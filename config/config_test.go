@@ -1,0 +1,140 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hrgate/hrgate/config"
+)
+
+func writeFile(tb testing.TB, body string) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), "hrgate.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultIsValidAndSafe(t *testing.T) {
+	c := config.Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+	if c.HTTP.InsecureHTTP {
+		t.Error("default must serve TLS")
+	}
+	if !strings.HasPrefix(c.HTTP.Addr, "127.0.0.1:") {
+		t.Errorf("default listener %q is not loopback", c.HTTP.Addr)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	path := writeFile(t, "http:\n  addr: 127.0.0.1:9000\n  read_timeout: 10s\napi:\n  max_page_size: 300\n")
+	env := []string{
+		"HRGATE_HTTP__ADDR=127.0.0.1:9100",
+		"HRGATE_DATA_DIR=/tmp/x",
+		"PATH=/usr/bin",
+	}
+	c, warnings, err := config.Load(path, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("unexpected warnings %v", warnings)
+	}
+	if c.HTTP.Addr != "127.0.0.1:9100" {
+		t.Errorf("env must override file: addr = %q", c.HTTP.Addr)
+	}
+	if time.Duration(c.HTTP.ReadTimeout) != 10*time.Second {
+		t.Errorf("file must override default: read_timeout = %v", c.HTTP.ReadTimeout)
+	}
+	if c.API.MaxPageSize != 300 || c.DataDir != "/tmp/x" {
+		t.Errorf("got max_page_size %d data_dir %q", c.API.MaxPageSize, c.DataDir)
+	}
+	if err := c.Set("http.addr", "127.0.0.1:9200"); err != nil || c.HTTP.Addr != "127.0.0.1:9200" {
+		t.Errorf("flag must override env: %v %q", err, c.HTTP.Addr)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		env        []string
+		want       string
+	}{
+		{"UnknownFileKey", "http:\n  adr: x\n", nil, `unknown key "adr"`},
+		{"BadDurationInFile", "http:\n  read_timeout: soon\n", nil, `"soon" is not a duration`},
+		{"BadEnvBool", "", []string{"HRGATE_HTTP__INSECURE_HTTP=maybe"}, "HRGATE_HTTP__INSECURE_HTTP"},
+		{"BadEnvInt", "", []string{"HRGATE_API__MAX_PAGE_SIZE=lots"}, "api.max_page_size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.file != "" {
+				path = writeFile(t, tc.file)
+			}
+			_, _, err := config.Load(path, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		key, value, want string
+	}{
+		{"http.addr", "nonsense", "http.addr"},
+		{"http.addr", "127.0.0.1:99999", "http.addr"},
+		{"http.tls_cert", "/x.pem", "http.tls_cert"},
+		{"log.level", "loud", "log.level"},
+		{"log.format", "xml", "log.format"},
+		{"api.max_page_size", "0", "api.max_page_size"},
+		{"api.default_page_size", "500", "api.default_page_size"},
+		{"http.read_timeout", "0s", "http.read_timeout"},
+		{"http.max_body_bytes", "10", "http.max_body_bytes"},
+		{"database", "mysql://x", "database"},
+	} {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			c := config.Default()
+			if err := c.Set(tc.key, tc.value); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want error naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnknownEnvIsWarning(t *testing.T) {
+	_, warnings, err := config.Load("", []string{"HRGATE_HTTP__ADRR=x", "HRGATE_TEST_POSTGRES=postgres://x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "HRGATE_HTTP__ADRR") {
+		t.Fatalf("warnings = %v", warnings)
+	}
+}
+
+func TestRedactedHidesDatabasePassword(t *testing.T) {
+	c := config.Default()
+	c.Database = "postgres://hr:s3cret-pw@db.internal:5432/hr?sslmode=verify-full&password=other-secret"
+	out, err := c.Redacted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"s3cret-pw", "other-secret"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("redacted config contains %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(string(out), "db.internal") {
+		t.Errorf("redacted config lost the host:\n%s", out)
+	}
+}
