@@ -86,6 +86,10 @@ type WriteStore interface {
 	// nothing. A duplicate id, company slug or (source, remote id) is
 	// ECONFLICT.
 	InsertBatch(ctx context.Context, b *Batch) error
+	// Import writes the batches fn passes to put in a single transaction:
+	// all of them or, when fn or a put fails, none. Bulk loads use it so
+	// that a failure never leaves a half-written company behind.
+	Import(ctx context.Context, fn func(put func(*Batch) error) error) error
 	// CountEmployees returns the number of employees in scope.
 	CountEmployees(ctx context.Context, scope CompanyScope) (int, error)
 }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/config"
+	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/sqlstore"
+)
+
+// Main holds what one hrgate invocation opens, so that Close can release
+// it whatever command ran.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Environ        []string
+
+	configPath string
+	output     string
+
+	Config *config.Config
+	Logger *slog.Logger
+	Store  *sqlstore.DB
+	Gate   *gate.Gate
+}
+
+// flagKeys maps command-line flags to configuration keys: a flag that was
+// set overrides the file and the environment.
+var flagKeys = map[string]string{
+	"data-dir":      "data_dir",
+	"database":      "database",
+	"log-level":     "log.level",
+	"log-format":    "log.format",
+	"addr":          "http.addr",
+	"tls-cert":      "http.tls_cert",
+	"tls-key":       "http.tls_key",
+	"insecure-http": "http.insecure_http",
+}
+
+func (m *Main) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "hrgate",
+		Short:         "A self-hosted gateway between your HR system and the tools that need its data",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if m.output != "text" && m.output != "json" {
+				return hrgate.Errorf(hrgate.EINVALID, "--output must be text or json, not %q", m.output)
+			}
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&m.configPath, "config", "", "YAML configuration file")
+	pf.String("data-dir", "./hrgate-data", "directory for the SQLite database, TLS certificate and other state (env HRGATE_DATA_DIR)")
+	pf.String("database", "", "postgres:// URL, or SQLite file (default: hrgate.db in the data dir) (env HRGATE_DATABASE)")
+	pf.String("log-level", "info", "log level: debug, info, warn, error")
+	pf.String("log-format", "auto", "log format: auto (text on a terminal), json, text")
+	pf.StringVarP(&m.output, "output", "o", "text", "output format: text or json")
+	root.AddCommand(
+		m.serveCommand(), m.demoCommand(), m.migrateCommand(), m.sandboxCommand(),
+		m.consumersCommand(), m.keysCommand(), m.versionCommand(),
+	)
+	return root
+}
+
+// loadConfig builds the effective configuration: defaults, file, env,
+// then the flags the user set.
+func (m *Main) loadConfig(cmd *cobra.Command) error {
+	cfg, warnings, err := config.Load(m.configPath, m.Environ)
+	if err != nil {
+		return err
+	}
+	var setErr error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		key, ok := flagKeys[f.Name]
+		if !ok || setErr != nil {
+			return
+		}
+		if err := cfg.Set(key, f.Value.String()); err != nil {
+			setErr = fmt.Errorf("--%s: %w", f.Name, err)
+		}
+	})
+	if setErr != nil {
+		return setErr
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	m.Config = cfg
+	m.Logger = newLogger(cfg.Log, m.Stderr)
+	for _, w := range warnings {
+		m.Logger.Warn(w)
+	}
+	return nil
+}
+
+// open loads the configuration and opens the store and the gate.
+func (m *Main) open(cmd *cobra.Command) error {
+	if err := m.loadConfig(cmd); err != nil {
+		return err
+	}
+	dsn := m.Config.DatabaseDSN()
+	if !config.IsPostgres(dsn) {
+		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create data directory %s: %w", m.Config.DataDir, err)
+		}
+	}
+	db, err := sqlstore.Open(cmd.Context(), dsn, sqlstore.Options{AutoMigrate: true, Logger: m.Logger})
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", sqlstore.RedactDSN(dsn), err)
+	}
+	m.Store = db
+	m.Gate = gate.New(db, gate.WithLogger(m.Logger))
+	return nil
+}
+
+// Close releases what the command opened.
+func (m *Main) Close() {
+	if m.Store != nil {
+		_ = m.Store.Close()
+		m.Store = nil
+	}
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	format := c.Format
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// printJSON writes v as indented JSON.
+func (m *Main) printJSON(v any) error {
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// errorText is what the user sees for a failed command: the caller-safe
+// message of hrgate errors, the text of configuration and usage errors.
+func errorText(err error) string {
+	var e *hrgate.Error
+	if errors.As(err, &e) {
+		if e.Code == hrgate.EINTERNAL {
+			return "internal error: " + err.Error()
+		}
+		return e.Message
+	}
+	return err.Error()
+}
+
+// exitCode maps errors to exit codes: 2 for bad input, 1 otherwise.
+func exitCode(err error) int {
+	switch hrgate.ErrorCode(err) {
+	case hrgate.EINVALID, hrgate.ENOTFOUND, hrgate.ECONFLICT:
+		return 2
+	}
+	if strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "unknown command") ||
+		strings.HasPrefix(err.Error(), "config:") {
+		return 2
+	}
+	return 1
+}
+
+// scopesFlag gathers scopes given as --scopes "a b" and repeated --scope.
+func scopesFlag(cmd *cobra.Command) []string {
+	var out []string
+	if s, _ := cmd.Flags().GetString("scopes"); s != "" {
+		out = append(out, s)
+	}
+	if ss, _ := cmd.Flags().GetStringArray("scope"); len(ss) > 0 {
+		out = append(out, ss...)
+	}
+	return out
+}
+
+func addScopeFlags(cmd *cobra.Command) {
+	cmd.Flags().String("scopes", "", `scopes separated by spaces, e.g. "employees:read:identity companies:acme"`)
+	cmd.Flags().StringArray("scope", nil, "one scope (repeatable)")
+}
+
+func ctxOf(cmd *cobra.Command) context.Context { return cmd.Context() }

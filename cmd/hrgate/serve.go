@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/gate"
+	hrhttp "github.com/hrgate/hrgate/http"
+	"github.com/hrgate/hrgate/sandbox"
+)
+
+func addServeFlags(cmd *cobra.Command) {
+	cmd.Flags().String("addr", "127.0.0.1:8443", "address of the API listener (env HRGATE_HTTP__ADDR)")
+	cmd.Flags().String("tls-cert", "", "TLS certificate (PEM); a self-signed one is generated when unset")
+	cmd.Flags().String("tls-key", "", "TLS private key (PEM)")
+	cmd.Flags().Bool("insecure-http", false, "serve plain HTTP (only behind a TLS-terminating proxy on the same host)")
+}
+
+func (m *Main) serveCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pc, _ := cmd.Flags().GetBool("print-config"); pc {
+				if err := m.loadConfig(cmd); err != nil {
+					return err
+				}
+				out, err := m.Config.Redacted()
+				if err != nil {
+					return err
+				}
+				_, err = m.Stdout.Write(out)
+				return err
+			}
+			if err := m.open(cmd); err != nil {
+				return err
+			}
+			srv, err := m.startServer(ctxOf(cmd))
+			if err != nil {
+				return err
+			}
+			m.Logger.Info("hrgate is serving", "url", srv.URL(), "database", m.Store.Dialect())
+			return m.waitAndStop(ctxOf(cmd), srv)
+		},
+	}
+	addServeFlags(cmd)
+	cmd.Flags().Bool("print-config", false, "print the effective configuration (secrets redacted) and exit")
+	return cmd
+}
+
+func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
+	srv, err := hrhttp.NewServer(ctx, m.Config, m.Store, m.Gate, m.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Open(); err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+// waitAndStop serves until ctx is cancelled (SIGINT, SIGTERM) and then
+// shuts down gracefully.
+func (m *Main) waitAndStop(ctx context.Context, srv *hrhttp.Server) error {
+	<-ctx.Done()
+	m.Logger.Info("shutting down")
+	return srv.Close()
+}
+
+// Demo consumers: one with a broad payroll grant, one that sees only names
+// and time off of a single company.
+var demoConsumers = []struct {
+	name, description string
+	scopes            func(slug string) string
+}{
+	{"payroll", "Example payroll provider",
+		func(string) string {
+			return "employees:read:identity,employment,compensation employees:read_masked:banking companies:*"
+		}},
+	{"holiday-planner", "Example leave-planning tool for one company",
+		func(slug string) string { return "employees:read:identity time_off:read companies:" + slug }},
+}
+
+func (m *Main) demoCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Seed a sandbox, create example consumers and keys, print how to call the API, and serve",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := m.open(cmd); err != nil {
+				return err
+			}
+			ctx := ctxOf(cmd)
+			n, err := m.Store.CountEmployees(ctx, hrgate.AllCompanies)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				seeded, err := m.seedSandbox(cmd, sandbox.Options{Companies: 3, Employees: 100, Seed: 1})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(m.Stdout, "Seeded a sandbox: 3 companies, %d synthetic employees.\n", seeded)
+			}
+			companies, err := m.Store.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.CompanyScope{All: true, SandboxOnly: true}})
+			if err != nil {
+				return err
+			}
+			if len(companies) == 0 {
+				return hrgate.Errorf(hrgate.ECONFLICT, "This data directory holds no sandbox company; run the demo with a fresh --data-dir.")
+			}
+			keys, err := m.demoKeys(ctx, companies[len(companies)-1].Slug)
+			if err != nil {
+				return err
+			}
+			srv, err := m.startServer(ctx)
+			if err != nil {
+				return err
+			}
+			m.printDemo(srv, keys, companies)
+			return m.waitAndStop(ctx, srv)
+		},
+	}
+	addServeFlags(cmd)
+	return cmd
+}
+
+type demoKey struct{ consumer, scopes, key string }
+
+// demoKeys makes sure the demo consumers exist with their demo grants and
+// issues each a fresh test key, revoking the keys of earlier demo runs.
+func (m *Main) demoKeys(ctx context.Context, plannerSlug string) ([]demoKey, error) {
+	var out []demoKey
+	for _, dc := range demoConsumers {
+		scopes := dc.scopes(plannerSlug)
+		c, err := m.Gate.Consumer(ctx, dc.name)
+		switch {
+		case hrgate.ErrorCode(err) == hrgate.ENOTFOUND:
+			if _, err = m.Gate.CreateConsumer(ctx, dc.name, dc.description, []string{scopes}); err != nil {
+				return nil, err
+			}
+		case err != nil:
+			return nil, err
+		default:
+			if _, err = m.Gate.SetGrant(ctx, c.Name, []string{scopes}); err != nil {
+				return nil, err
+			}
+			old, err := m.Gate.Keys(ctx, c.Name)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range old {
+				if k.Description == "demo" && k.RevokedAt.IsZero() {
+					if err := m.Gate.RevokeKey(ctx, k.ID); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		k, secret, err := m.Gate.CreateKey(ctx, gate.KeyRequest{Consumer: dc.name, Test: true, Description: "demo"})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, demoKey{dc.name, strings.Join(k.Scopes, " "), secret})
+	}
+	return out, nil
+}
+
+func (m *Main) printDemo(srv *hrhttp.Server, keys []demoKey, companies []*hrgate.Company) {
+	w := m.Stdout
+	base := srv.URL()
+	curl := "curl"
+	if srv.CertFile != "" {
+		cert := srv.CertFile
+		if abs, err := filepath.Abs(cert); err == nil {
+			cert = abs
+		}
+		curl = "curl --cacert " + cert
+	}
+	fmt.Fprintf(w, "\nhrgate demo is serving %s (sandbox data only; stop with Ctrl-C)\n", base)
+	var slugs []string
+	for _, c := range companies {
+		slugs = append(slugs, c.Slug)
+	}
+	fmt.Fprintf(w, "Sandbox companies: %s\n", strings.Join(slugs, ", "))
+	for _, k := range keys {
+		fmt.Fprintf(w, "\nConsumer %q — grant: %s\n  key: %s\n", k.consumer, k.scopes, k.key)
+	}
+	payroll, planner := keys[0].key, keys[1].key
+	fmt.Fprintf(w, "\nTry it:\n\n")
+	fmt.Fprintf(w, "  # payroll: identity, employment, compensation and masked bank details — never national ids\n")
+	fmt.Fprintf(w, "  %s -H 'Authorization: Bearer %s' '%s/v1/employees?limit=2'\n\n", curl, payroll, base)
+	fmt.Fprintf(w, "  # holiday-planner: names and time off of one company, nothing else\n")
+	fmt.Fprintf(w, "  %s -H 'Authorization: Bearer %s' '%s/v1/employees?limit=2'\n", curl, planner, base)
+	fmt.Fprintf(w, "  %s -H 'Authorization: Bearer %s' '%s/v1/time-off?limit=2'\n\n", curl, planner, base)
+	fmt.Fprintf(w, "  # the API description\n  %s '%s/v1/openapi.json'\n\n", curl, base)
+}

@@ -1,0 +1,123 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/grant"
+)
+
+// Principal is an authenticated caller: which credential, which consumer,
+// and the grant in force for this request.
+type Principal struct {
+	KeyID        string
+	ConsumerID   string
+	ConsumerName string
+	Env          hrgate.KeyEnv
+	Grant        *grant.Grant
+}
+
+// CompanyScope returns the companies the principal may see. Test keys are
+// confined to sandbox companies.
+func (p *Principal) CompanyScope() hrgate.CompanyScope {
+	s := p.Grant.CompanyScope()
+	s.SandboxOnly = p.Env == hrgate.KeyTest
+	return s
+}
+
+// errUnauthenticated is the one answer every failed authentication gets,
+// whatever the reason, so a caller cannot learn whether a key exists, was
+// revoked, expired or is used from the wrong network.
+func errUnauthenticated(reason string) error {
+	return &hrgate.Error{
+		Code:    hrgate.EUNAUTHORIZED,
+		Message: "Missing or invalid credentials.",
+		Err:     errors.New(reason),
+	}
+}
+
+// AuthFailureReason returns the true reason of an authentication failure
+// for the server log and the audit trail; it must never reach the client.
+func AuthFailureReason(err error) string {
+	var e *hrgate.Error
+	if errors.As(err, &e) && e.Code == hrgate.EUNAUTHORIZED && e.Err != nil {
+		return e.Err.Error()
+	}
+	return ""
+}
+
+// Authenticate checks an API key presented from addr and returns the
+// principal. Every failure is EUNAUTHORIZED with the same message; the
+// reason is available through AuthFailureReason.
+func (g *Gate) Authenticate(ctx context.Context, key string, addr netip.Addr) (*Principal, error) {
+	if key == "" {
+		return nil, errUnauthenticated("no credentials")
+	}
+	env, ok := hrgate.CheckAPIKey(key)
+	if !ok {
+		return nil, errUnauthenticated("malformed key")
+	}
+	k, err := g.store.FindAPIKeyByHash(ctx, hrgate.HashAPIKey(key))
+	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
+		return nil, errUnauthenticated("unknown key")
+	} else if err != nil {
+		return nil, err
+	}
+	now := g.Now()
+	if ok, reason := k.Usable(now); !ok {
+		return nil, errUnauthenticated(reason + " (key " + k.ID + ")")
+	}
+	if k.Env != env {
+		return nil, errUnauthenticated("key environment mismatch (key " + k.ID + ")")
+	}
+	if !k.AllowsAddr(addr) {
+		return nil, errUnauthenticated("client address outside the key's allowlist (key " + k.ID + ")")
+	}
+	c, err := g.store.FindConsumer(ctx, k.ConsumerID)
+	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
+		return nil, errUnauthenticated("consumer deleted (key " + k.ID + ")")
+	} else if err != nil {
+		return nil, err
+	}
+	consumerGrant, err := g.grants.parse(c.Scopes)
+	if err != nil {
+		return nil, hrgate.Wrap(err, "parse stored consumer grant")
+	}
+	keyGrant, err := g.grants.parse(k.Scopes)
+	if err != nil {
+		return nil, hrgate.Wrap(err, "parse stored key grant")
+	}
+	g.touch(ctx, k, now, addr)
+	return &Principal{
+		KeyID:        k.ID,
+		ConsumerID:   c.ID,
+		ConsumerName: c.Name,
+		Env:          k.Env,
+		Grant:        consumerGrant.Intersect(keyGrant),
+	}, nil
+}
+
+// touch records the key's last use at most once per touchEvery per key, so
+// that reads stay reads. A failure to record is logged, not fatal: the
+// request itself is legitimate.
+func (g *Gate) touch(ctx context.Context, k *hrgate.APIKey, now time.Time, addr netip.Addr) {
+	g.touchMu.Lock()
+	last, seen := g.touched[k.ID]
+	due := !seen || now.Sub(last) >= g.touchEvery
+	if due {
+		if len(g.touched) > 100_000 {
+			g.touched = make(map[string]time.Time)
+		}
+		g.touched[k.ID] = now
+	}
+	g.touchMu.Unlock()
+	if !due {
+		return
+	}
+	if err := g.store.TouchAPIKey(ctx, k.ID, now, addr.String()); err != nil {
+		g.log.Warn("recording key use failed", "key_id", k.ID, "err", err)
+	}
+}

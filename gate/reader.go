@@ -1,0 +1,85 @@
+package gate
+
+import (
+	"context"
+
+	"github.com/hrgate/hrgate"
+)
+
+// Reader is the read side of the store as a principal sees it. Every
+// method confines the query to the principal's companies and, for
+// employees, loads only the field groups the grant lets out. A resource the
+// grant does not name is EFORBIDDEN; an object outside the grant is simply
+// absent, exactly as if it did not exist.
+type Reader struct {
+	store hrgate.ReadStore
+	p     *Principal
+}
+
+// NewReader returns the principal's view of store.
+func NewReader(store hrgate.ReadStore, p *Principal) *Reader {
+	return &Reader{store: store, p: p}
+}
+
+// Principal returns the principal the reader serves.
+func (r *Reader) Principal() *Principal { return r.p }
+
+func (r *Reader) require(resource string) error {
+	if !r.p.Grant.CanRead(resource) {
+		return hrgate.Errorf(hrgate.EFORBIDDEN, "This credential's grant does not include %s.", resource)
+	}
+	return nil
+}
+
+// Companies returns the companies in the grant matching f.
+func (r *Reader) Companies(ctx context.Context, f hrgate.CompanyFilter) ([]*hrgate.Company, error) {
+	f.Scope = r.p.CompanyScope()
+	return r.store.FindCompanies(ctx, f)
+}
+
+// Employees returns the employees in the grant matching f, with only the
+// granted field groups loaded.
+func (r *Reader) Employees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hrgate.Employee, error) {
+	if err := r.require("employees"); err != nil {
+		return nil, err
+	}
+	f.Scope = r.p.CompanyScope()
+	f.Groups = r.p.Grant.EmployeeGroups()
+	return r.store.FindEmployees(ctx, f)
+}
+
+// TimeOffRequests returns the time-off requests in the grant matching f.
+func (r *Reader) TimeOffRequests(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffRequest, error) {
+	if err := r.require("time_off"); err != nil {
+		return nil, err
+	}
+	f.Scope = r.p.CompanyScope()
+	return r.store.FindTimeOffRequests(ctx, f)
+}
+
+// TimeOffBalances returns the time-off balances in the grant matching f.
+func (r *Reader) TimeOffBalances(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffBalance, error) {
+	if err := r.require("time_off"); err != nil {
+		return nil, err
+	}
+	f.Scope = r.p.CompanyScope()
+	return r.store.FindTimeOffBalances(ctx, f)
+}
+
+// Teams returns the teams in the grant matching f.
+func (r *Reader) Teams(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Team, error) {
+	if err := r.require("teams"); err != nil {
+		return nil, err
+	}
+	f.Scope = r.p.CompanyScope()
+	return r.store.FindTeams(ctx, f)
+}
+
+// Locations returns the locations in the grant matching f.
+func (r *Reader) Locations(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Location, error) {
+	if err := r.require("locations"); err != nil {
+		return nil, err
+	}
+	f.Scope = r.p.CompanyScope()
+	return r.store.FindLocations(ctx, f)
+}

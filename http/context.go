@@ -1,0 +1,44 @@
+package http
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/hrgate/hrgate/gate"
+)
+
+// requestInfo is what the middleware learns about a request as it passes
+// through, collected in one place for the access log.
+type requestInfo struct {
+	id        string
+	client    netip.Addr
+	principal *gate.Principal
+	route     string
+	err       error
+}
+
+type ctxKey struct{}
+
+func withRequestInfo(ctx context.Context, info *requestInfo) context.Context {
+	return context.WithValue(ctx, ctxKey{}, info)
+}
+
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(ctxKey{}).(*requestInfo)
+	return info
+}
+
+func requestID(ctx context.Context) string {
+	if info := requestInfoFrom(ctx); info != nil {
+		return info.id
+	}
+	return ""
+}
+
+// PrincipalFrom returns the authenticated principal of a request, or nil.
+func PrincipalFrom(ctx context.Context) *gate.Principal {
+	if info := requestInfoFrom(ctx); info != nil {
+		return info.principal
+	}
+	return nil
+}

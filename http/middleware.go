@@ -1,0 +1,193 @@
+package http
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/gate"
+)
+
+// The middleware chain, outermost first, is assembled in Server.Handler:
+//
+//	recover → request id and client address → access log →
+//	security headers → body limit → router → (per route) accept check,
+//	strict query, authentication → handler
+//
+// Each step is a plain function so the order can be read in one place.
+
+// statusWriter records the status code for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// recoverPanics turns a panic into a 500 problem and a log line with the
+// request id; the stack never reaches the client.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", "request_id", requestID(r.Context()), "panic", v)
+				s.writeError(w, r, hrgate.Errorf(hrgate.EINTERNAL, "panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// identify gives the request an id and resolves the client address. The
+// client is the TCP peer: forwarded headers are not trusted here (trusted
+// proxies are configured by the limits layer).
+func (s *Server) identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := &requestInfo{id: newRequestID()}
+		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+			info.client = ap.Addr().Unmap()
+		}
+		w.Header().Set("X-Request-Id", info.id)
+		next.ServeHTTP(w, r.WithContext(withRequestInfo(r.Context(), info)))
+	})
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+// accessLog writes one line per request. It names the credential and the
+// consumer but never a header value, a key or a field value.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		info := requestInfoFrom(r.Context())
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			return
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", info.id),
+			slog.String("method", r.Method),
+			slog.String("route", info.route),
+			slog.Int("status", sw.status),
+			slog.Int("bytes", sw.bytes),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("client", info.client.String()),
+		}
+		if p := info.principal; p != nil {
+			attrs = append(attrs, slog.String("key_id", p.KeyID), slog.String("consumer", p.ConsumerName))
+		}
+		if info.err != nil {
+			if reason := gate.AuthFailureReason(info.err); reason != "" {
+				attrs = append(attrs, slog.String("auth_failure", reason))
+			} else if sw.status >= 500 {
+				attrs = append(attrs, slog.String("error", info.err.Error()))
+			}
+		}
+		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	})
+}
+
+// securityHeaders sets the headers every response carries. HSTS is sent
+// only over TLS, where it means something.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	hsts := "max-age=" + strconv.FormatInt(int64(time.Duration(s.cfg.HTTP.HSTSMaxAge)/time.Second), 10) + "; includeSubDomains"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		if r.TLS != nil && s.cfg.HTTP.HSTSMaxAge > 0 {
+			h.Set("Strict-Transport-Security", hsts)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps request bodies. A declared length over the cap is refused
+// before anything is read; an undeclared one is cut off by MaxBytesReader.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	max := s.cfg.HTTP.MaxBodyBytes
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			s.writeError(w, r, hrgate.Errorf(hrgate.ETOOLARGE, "Request body exceeds the limit of %d bytes.", max))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// acceptsJSON reports whether an Accept header admits a JSON answer. An
+// absent header admits anything.
+func acceptsJSON(accept string) bool {
+	if accept == "" {
+		return true
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		mt = strings.ToLower(strings.TrimSpace(mt))
+		if q := qValue(params); q == 0 {
+			continue
+		}
+		switch mt {
+		case "*/*", "application/*", "application/json", "application/problem+json":
+			return true
+		}
+	}
+	return false
+}
+
+// qValue returns the q parameter of a media range, 1 when absent, 0 when
+// malformed or zero.
+func qValue(params string) float64 {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || q < 0 || q > 1 {
+				return 0
+			}
+			return q
+		}
+	}
+	return 1
+}

@@ -1,0 +1,74 @@
+package http
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/hrgate/hrgate"
+)
+
+// problemStatus maps each error kind to one HTTP status: the only place
+// where this mapping exists.
+var problemStatus = map[string]int{
+	hrgate.EINVALID:        http.StatusBadRequest,
+	hrgate.EUNAUTHORIZED:   http.StatusUnauthorized,
+	hrgate.EFORBIDDEN:      http.StatusForbidden,
+	hrgate.ENOTFOUND:       http.StatusNotFound,
+	hrgate.EMETHODNOTALLOW: http.StatusMethodNotAllowed,
+	hrgate.ENOTACCEPTABLE:  http.StatusNotAcceptable,
+	hrgate.ECONFLICT:       http.StatusConflict,
+	hrgate.ETOOLARGE:       http.StatusRequestEntityTooLarge,
+	hrgate.ERATELIMITED:    http.StatusTooManyRequests,
+	hrgate.EINTERNAL:       http.StatusInternalServerError,
+	hrgate.EUNAVAILABLE:    http.StatusServiceUnavailable,
+}
+
+// Problem is an RFC 9457 problem document. It carries the request id so an
+// operator can find the server-side log line; it never carries internals.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	RequestID string `json:"request_id"`
+}
+
+// ProblemType returns the type URI of an error code.
+func ProblemType(code string) string { return "urn:hrgate:problem:" + code }
+
+func statusOf(code string) int {
+	if s, ok := problemStatus[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with the problem document for err. Internal errors
+// are logged with their cause and answered with a generic message.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := hrgate.ErrorCode(err)
+	status := statusOf(code)
+	if status == http.StatusInternalServerError {
+		code = hrgate.EINTERNAL
+	}
+	info := requestInfoFrom(r.Context())
+	if info != nil {
+		info.err = err
+	}
+	if code == hrgate.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hrgate"`)
+	}
+	p := Problem{
+		Type:      ProblemType(code),
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    hrgate.ErrorMessage(err),
+		RequestID: requestID(r.Context()),
+	}
+	body, _ := json.Marshal(p)
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

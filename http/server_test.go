@@ -1,0 +1,260 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/config"
+	"github.com/hrgate/hrgate/gate"
+	hrhttp "github.com/hrgate/hrgate/http"
+	"github.com/hrgate/hrgate/internal/oapitest"
+	"github.com/hrgate/hrgate/internal/pgtest"
+	"github.com/hrgate/hrgate/sandbox"
+	"github.com/hrgate/hrgate/sqlstore"
+)
+
+// testEnv is a real hrgate server over real TLS on a real database, seeded
+// with a small sandbox and the two demo consumers.
+type testEnv struct {
+	srv    *hrhttp.Server
+	store  *sqlstore.DB
+	gate   *gate.Gate
+	client *http.Client
+	doc    *oapitest.Doc
+
+	companies   []*hrgate.Company // sandbox companies, ordered by id
+	planned     *hrgate.Company   // the holiday planner's one company
+	payroll     string
+	planner     string
+	payrollLive string
+}
+
+var (
+	docOnce sync.Once
+	doc     *oapitest.Doc
+	docErr  error
+)
+
+func loadDoc(tb testing.TB) *oapitest.Doc {
+	tb.Helper()
+	docOnce.Do(func() { doc, docErr = oapitest.Load(hrhttp.OpenAPIDocument()) })
+	if docErr != nil {
+		tb.Fatalf("load OpenAPI document: %v", docErr)
+	}
+	return doc
+}
+
+// databases returns the DSNs the API suite runs against: SQLite always,
+// PostgreSQL when HRGATE_TEST_POSTGRES is set.
+func databases(t *testing.T) map[string]func(t *testing.T) string {
+	dbs := map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string { return filepath.Join(t.TempDir(), "hrgate.db") },
+	}
+	dbs["postgres"] = func(t *testing.T) string {
+		base := os.Getenv("HRGATE_TEST_POSTGRES")
+		if base == "" {
+			t.Skip("HRGATE_TEST_POSTGRES is not set; skipping the API suite on PostgreSQL")
+		}
+		return pgtest.Schema(t, base)
+	}
+	return dbs
+}
+
+func MustOpenEnv(t *testing.T, dsn string) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	err = db.Import(ctx, func(put func(*hrgate.Batch) error) error {
+		return sandbox.Generate(ctx, sandbox.Options{Companies: 3, Employees: 40, Seed: 7, Now: now}, put)
+	})
+	if err != nil {
+		t.Fatalf("seed sandbox: %v", err)
+	}
+	companies, err := db.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.AllCompanies})
+	if err != nil || len(companies) != 3 {
+		t.Fatalf("companies: %v %d", err, len(companies))
+	}
+	g := gate.New(db)
+	e := &testEnv{store: db, gate: g, companies: companies, planned: companies[1], doc: loadDoc(t)}
+	mustConsumer(t, g, "payroll", "employees:read:identity,employment,compensation employees:read_masked:banking companies:*")
+	mustConsumer(t, g, "holiday-planner", "employees:read:identity time_off:read companies:"+e.planned.Slug)
+	e.payroll = mustKey(t, g, "payroll", true)
+	e.planner = mustKey(t, g, "holiday-planner", true)
+	e.payrollLive = mustKey(t, g, "payroll", false)
+
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	srv, err := hrhttp.NewServer(ctx, cfg, db, g, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	e.srv = srv
+	e.client = tlsClient(t, srv.CertFile, nil)
+	return e
+}
+
+func tlsClient(tb testing.TB, certFile string, mutate func(*tls.Config)) *http.Client {
+	tb.Helper()
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tc := &tls.Config{RootCAs: pool}
+	if mutate != nil {
+		mutate(tc)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 30 * time.Second}
+}
+
+func mustConsumer(tb testing.TB, g *gate.Gate, name, scopes string) {
+	tb.Helper()
+	if _, err := g.CreateConsumer(context.Background(), name, "", []string{scopes}); err != nil {
+		tb.Fatalf("create consumer %s: %v", name, err)
+	}
+}
+
+func mustKey(tb testing.TB, g *gate.Gate, consumer string, test bool) string {
+	tb.Helper()
+	_, secret, err := g.CreateKey(context.Background(), gate.KeyRequest{Consumer: consumer, Test: test})
+	if err != nil {
+		tb.Fatalf("create key: %v", err)
+	}
+	return secret
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// get performs a request, validates the answer against the OpenAPI
+// document, and returns it.
+func (e *testEnv) get(t *testing.T, key, path string, hdr ...string) response {
+	t.Helper()
+	return e.do(t, http.MethodGet, key, path, hdr...)
+}
+
+func (e *testEnv) do(t *testing.T, method, key, path string, hdr ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 405 answers and unknown routes lie outside the document by nature.
+	if resp.StatusCode != http.StatusMethodNotAllowed && !strings.HasPrefix(path, "/v1/salaries") {
+		e.doc.Validate(t, resp, body)
+	}
+	return response{resp.StatusCode, resp.Header, body}
+}
+
+func (r response) object(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+func (r response) items(t *testing.T) []map[string]any {
+	t.Helper()
+	var l struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(r.body, &l); err != nil {
+		t.Fatalf("body is not a list: %v: %s", err, r.body)
+	}
+	return l.Data
+}
+
+// problemWithoutRequestID returns a problem body with its request id
+// removed, for comparing two answers byte for byte.
+func problemWithoutRequestID(t *testing.T, r response) string {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, want application/problem+json; body %s", ct, r.body)
+	}
+	m := r.object(t)
+	if id, _ := m["request_id"].(string); !strings.HasPrefix(id, "req_") {
+		t.Errorf("problem without request id: %s", r.body)
+	}
+	delete(m, "request_id")
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+var alwaysKeys = []string{"id", "company_id", "remote_id", "created_at", "modified_at"}
+
+func keysOf(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func assertOnlyKeys(t *testing.T, m map[string]any, allowed ...string) {
+	t.Helper()
+	ok := map[string]bool{}
+	for _, k := range append(allowed, alwaysKeys...) {
+		ok[k] = true
+	}
+	for k := range m {
+		if !ok[k] {
+			t.Errorf("field %q is outside the grant but present (keys %v)", k, keysOf(m))
+		}
+	}
+}
+
+// internalsRE lists words that must never reach a client.
+var internals = []string{"sql", "SQL", "pgx", "pgconn", "goroutine", ".go:", "runtime error", "modernc", "panic"}
+
+func assertNoInternals(t *testing.T, body []byte) {
+	t.Helper()
+	for _, w := range internals {
+		if bytes.Contains(body, []byte(w)) {
+			t.Errorf("response reveals internals (%q): %s", w, body)
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/hrgate/hrgate"
+)
+
+const consumerColumns = `id, name, description, scopes, created_at, modified_at`
+
+// CreateConsumer inserts c. A taken name is ECONFLICT, and so is a name that
+// is the id of another consumer: FindConsumer looks up by id or name, and
+// must not be able to confuse the two.
+func (db *DB) CreateConsumer(ctx context.Context, c *hrgate.Consumer) error {
+	const op = "sqlstore.CreateConsumer"
+	if c == nil || c.ID == "" || c.Name == "" {
+		return invalid("A consumer needs an id and a name.")
+	}
+	scopes, err := encodeStrings(c.Scopes)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		err := tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT COUNT(*) FROM consumers WHERE id = ? OR name = ?`),
+			c.Name, c.ID).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return hrgate.Errorf(hrgate.ECONFLICT, "A consumer name must not be the id of another consumer.")
+		}
+		_, err = tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO consumers (`+consumerColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
+			c.ID, c.Name, c.Description, scopes, micros(c.CreatedAt), micros(c.ModifiedAt))
+		return err
+	})
+	return db.translate(err, op)
+}
+
+// UpdateConsumer replaces c's description and scopes, and its modification
+// time when c.ModifiedAt is set. A consumer that does not exist is
+// ENOTFOUND.
+func (db *DB) UpdateConsumer(ctx context.Context, c *hrgate.Consumer) error {
+	const op = "sqlstore.UpdateConsumer"
+	if c == nil || c.ID == "" {
+		return invalid("A consumer needs an id.")
+	}
+	scopes, err := encodeStrings(c.Scopes)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	res, err := db.write.ExecContext(ctx, db.dialect.rebind(
+		`UPDATE consumers SET description = ?, scopes = ?, modified_at = COALESCE(?, modified_at) WHERE id = ?`),
+		c.Description, scopes, micros(c.ModifiedAt), c.ID)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	return db.oneRow(res, op, "Consumer")
+}
+
+// FindConsumer returns the consumer whose id or name is idOrName, or
+// ENOTFOUND. An id match wins over a name match.
+func (db *DB) FindConsumer(ctx context.Context, idOrName string) (*hrgate.Consumer, error) {
+	const op = "sqlstore.FindConsumer"
+	row := db.stmts.queryRow(ctx, `SELECT `+consumerColumns+` FROM consumers WHERE id = ? OR name = ? `+
+		`ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`, idOrName, idOrName, idOrName)
+	c, err := scanConsumer(row)
+	if err != nil {
+		return nil, db.notFound(err, op, "Consumer")
+	}
+	return c, nil
+}
+
+// ListConsumers returns every consumer ordered by name.
+func (db *DB) ListConsumers(ctx context.Context) ([]*hrgate.Consumer, error) {
+	const op = "sqlstore.ListConsumers"
+	rows, err := db.stmts.query(ctx, `SELECT `+consumerColumns+` FROM consumers ORDER BY name`)
+	if err != nil {
+		return nil, db.translate(err, op)
+	}
+	defer rows.Close()
+	out := []*hrgate.Consumer{}
+	for rows.Next() {
+		c, err := scanConsumer(rows)
+		if err != nil {
+			return nil, db.translate(err, op)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.translate(err, op)
+	}
+	return out, nil
+}
+
+// DeleteConsumer deletes the consumer with the given id and, through the
+// foreign key's ON DELETE CASCADE, every key of it; ENOTFOUND when there is
+// no such consumer.
+func (db *DB) DeleteConsumer(ctx context.Context, id string) error {
+	const op = "sqlstore.DeleteConsumer"
+	res, err := db.write.ExecContext(ctx, db.dialect.rebind(`DELETE FROM consumers WHERE id = ?`), id)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	return db.oneRow(res, op, "Consumer")
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanConsumer(s scanner) (*hrgate.Consumer, error) {
+	var (
+		c                 hrgate.Consumer
+		scopes            string
+		created, modified sql.NullInt64
+	)
+	if err := s.Scan(&c.ID, &c.Name, &c.Description, &scopes, &created, &modified); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.Scopes, err = decodeStrings(scopes); err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.ModifiedAt = timeOf(created), timeOf(modified)
+	return &c, nil
+}
+
+// oneRow returns ENOTFOUND for what when res affected no row.
+func (db *DB) oneRow(res sql.Result, op, what string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return db.translate(err, op)
+	}
+	if n == 0 {
+		return hrgate.ErrNotFound(what)
+	}
+	return nil
+}

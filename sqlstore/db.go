@@ -1,0 +1,344 @@
+// Package sqlstore implements hrgate.Store on SQLite (modernc.org/sqlite, pure
+// Go) and PostgreSQL (pgx through database/sql). Both share every query; the
+// few differences live in dialect.go. Schemas are embedded migrations, applied
+// in transactions.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/hrgate/hrgate"
+	_ "github.com/jackc/pgx/v5/stdlib" // Registers the "pgx" driver.
+	_ "modernc.org/sqlite"             // Registers the "sqlite" driver.
+)
+
+// Options configures Open.
+type Options struct {
+	// AutoMigrate applies pending migrations at Open (default used by
+	// `hrgate serve`). Without it, Open only checks that the schema is not
+	// newer than this binary.
+	AutoMigrate bool
+	// Logger receives migration and start-up messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// DB is an hrgate.Store on SQLite or PostgreSQL. It is safe for concurrent
+// use.
+type DB struct {
+	dialect *dialect
+	logger  *slog.Logger
+
+	// write takes every write. On SQLite it holds a single connection, so
+	// writers queue in Go instead of contending for the file lock, and its
+	// transactions begin IMMEDIATE so that they never fail to upgrade a
+	// read lock half-way.
+	write *sql.DB
+	// read takes every read. On SQLite it is a separate pool of query-only
+	// connections that read WAL snapshots while the writer works; on
+	// PostgreSQL it is the same pool as write.
+	read *sql.DB
+
+	// stmts caches prepared read statements by query text.
+	stmts *stmtCache
+}
+
+var _ hrgate.Store = (*DB)(nil)
+
+// SQLite pool sizes. Reads scale with cores up to a point; beyond eight
+// connections a single file gains nothing.
+const (
+	sqliteMinReaders = 4
+	sqliteMaxReaders = 8
+	postgresMaxConns = 16
+)
+
+// Open opens the database named by dsn: a "postgres://" or "postgresql://"
+// URL selects PostgreSQL; anything else is a SQLite file path. Errors name
+// the database through RedactDSN, never with its password.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	var (
+		db  *DB
+		err error
+	)
+	if isPostgresDSN(dsn) {
+		db, err = openPostgres(ctx, dsn)
+	} else {
+		db, err = openSQLite(ctx, dsn, logger)
+	}
+	if err != nil {
+		return nil, err
+	}
+	db.logger = logger
+	db.stmts = newStmtCache(db.read, db.dialect)
+
+	if opts.AutoMigrate {
+		n, err := db.Migrate(ctx)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if n > 0 {
+			logger.Info("applied database migrations", "count", n, "dialect", db.dialect.name)
+		}
+	} else if err := db.checkSchemaVersion(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func isPostgresDSN(dsn string) bool {
+	l := strings.ToLower(dsn)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	pool, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", RedactDSN(dsn), err)
+	}
+	pool.SetMaxOpenConns(postgresMaxConns)
+	pool.SetMaxIdleConns(postgresMaxConns)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	pool.SetConnMaxLifetime(time.Hour)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("sqlstore: connect to %s: %w", RedactDSN(dsn), err)
+	}
+	return &DB{dialect: postgresDialect(), write: pool, read: pool}, nil
+}
+
+func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+	if err := checkSQLitePath(path); err != nil {
+		return nil, err
+	}
+	abs, err := prepareSQLiteFile(path, logger)
+	if err != nil {
+		return nil, err
+	}
+	// A file: URI with an escaped path, so that '?', '#' or '%' in a file
+	// name cannot be read as URI syntax. _defensive forbids statements that
+	// can corrupt the file on purpose; _dqs=0 makes "x" an identifier only.
+	// temp_store(MEMORY) keeps statement journals, which every multi-row
+	// INSERT in a transaction needs, off the disk.
+	uri := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?_defensive=1&_dqs=0" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
+	//
+	// The writer gets a larger page cache (32 MiB) because a sync batch
+	// dirties pages all over the id indexes, which hold random ids. It
+	// checkpoints every 10,000 pages (~40 MiB) of WAL rather than every
+	// 1,000, so that large batches do not pay for a checkpoint and its fsync
+	// at nearly every commit (about twice the insert rate, measured), and
+	// journal_size_limit truncates the WAL back to 64 MiB afterwards.
+	write, err := sql.Open("sqlite", uri+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32768)"+
+		"&_pragma=wal_autocheckpoint(10000)&_pragma=journal_size_limit(67108864)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+	// The writer connects first: it switches the file to WAL, which the
+	// readers rely on to read while it writes.
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+
+	read, err := sql.Open("sqlite", uri+"&_query_only=1")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	n := min(max(runtime.GOMAXPROCS(0), sqliteMinReaders), sqliteMaxReaders)
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxIdleTime(0)
+	read.SetConnMaxLifetime(0)
+	if err := read.PingContext(ctx); err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+
+	// SQLite gives these files the mode of the database file already; the
+	// chmod guards against files left by an older run with a wider mode.
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Chmod(abs+suffix, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			read.Close()
+			write.Close()
+			return nil, fmt.Errorf("sqlstore: restrict %s: %w", abs+suffix, err)
+		}
+	}
+	return &DB{dialect: sqliteDialect(), write: write, read: read}, nil
+}
+
+// checkSQLitePath rejects what is not a plain file path, so that a mistyped
+// URL fails clearly instead of creating a directory named "mysql:".
+func checkSQLitePath(path string) error {
+	l := strings.ToLower(path)
+	switch {
+	case path == "":
+		return errors.New("sqlstore: empty database path")
+	case path == ":memory:" || strings.HasPrefix(l, "file:"):
+		return fmt.Errorf("sqlstore: %q is not supported; give the SQLite database as a file path", path)
+	case strings.Contains(path, "://"):
+		return fmt.Errorf("sqlstore: unsupported database URL %s; use postgres:// for PostgreSQL or a file path for SQLite",
+			RedactDSN(path))
+	case strings.Contains(l, "host=") || strings.Contains(l, "dbname=") || strings.Contains(l, "password="):
+		// Not echoed: a keyword/value connection string may hold a
+		// password that RedactDSN does not recognise.
+		return errors.New("sqlstore: the database looks like a PostgreSQL keyword/value string; use a postgres:// URL")
+	}
+	return nil
+}
+
+// prepareSQLiteFile makes sure path names a regular file readable by this
+// user only, creating its directory (0700) and the file (0600) when missing,
+// so that SQLite never creates the file with the process umask. It returns
+// the absolute path.
+func prepareSQLiteFile(path string, logger *slog.Logger) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("sqlstore: database path %s: %w", path, err)
+	}
+	dir := filepath.Dir(abs)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("sqlstore: create database directory: %w", err)
+		}
+		// MkdirAll is subject to the umask; 0700 must hold regardless.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return "", fmt.Errorf("sqlstore: create database directory: %w", err)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("sqlstore: database directory: %w", err)
+	}
+
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("sqlstore: create database file: %w", err)
+		}
+		if f != nil {
+			if err := f.Close(); err != nil {
+				return "", fmt.Errorf("sqlstore: create database file: %w", err)
+			}
+		}
+	case err != nil:
+		return "", fmt.Errorf("sqlstore: database file: %w", err)
+	case fi.IsDir():
+		return "", fmt.Errorf("sqlstore: database path %s is a directory, not a file", path)
+	case !fi.Mode().IsRegular():
+		return "", fmt.Errorf("sqlstore: database path %s is not a regular file", path)
+	case fi.Mode().Perm()&0o077 != 0:
+		// The operator may share the file on purpose; say so rather than
+		// change it behind their back.
+		logger.Warn("the database file is readable or writable by other users; it holds HR data, consider chmod 600",
+			"path", abs, "mode", fi.Mode().Perm().String())
+	}
+	return abs, nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect.name }
+
+// Ping reports whether the database answers. A failure is EUNAVAILABLE.
+func (db *DB) Ping(ctx context.Context) error {
+	err := db.write.PingContext(ctx)
+	if err == nil && db.read != db.write {
+		err = db.read.PingContext(ctx)
+	}
+	if err != nil {
+		return &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "The database is unavailable.", Err: err}
+	}
+	return nil
+}
+
+// Close closes every connection. On SQLite it first lets the query planner
+// refresh its statistics, as SQLite recommends before closing.
+func (db *DB) Close() error {
+	var errs []error
+	if db.stmts != nil {
+		errs = append(errs, db.stmts.close())
+	}
+	if db.dialect.name == "sqlite" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Best effort: a failure only means slightly older statistics.
+		_, _ = db.write.ExecContext(ctx, "PRAGMA optimize")
+		cancel()
+	}
+	if db.read != db.write {
+		errs = append(errs, db.read.Close())
+	}
+	errs = append(errs, db.write.Close())
+	return errors.Join(errs...)
+}
+
+// RedactDSN returns dsn with any password replaced by "xxxxx", for logs and
+// --print-config. A SQLite path is returned unchanged; any URL, not only a
+// postgres:// one, is redacted, since a mistyped scheme must not leak either.
+func RedactDSN(dsn string) string {
+	const mask = "xxxxx"
+	if !strings.Contains(dsn, "://") {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		// Unparseable, so where the password ends is a guess: keep only
+		// what follows the last '@' and precedes the query.
+		scheme, rest, _ := strings.Cut(dsn, "://")
+		if i := strings.LastIndex(rest, "@"); i >= 0 {
+			rest = rest[i+1:]
+		}
+		rest, _, _ = strings.Cut(rest, "?")
+		return scheme + "://" + mask + "@" + rest
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), mask)
+		}
+	}
+	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
+		for _, k := range []string{"password", "sslpassword"} {
+			if q.Has(k) {
+				q.Set(k, mask)
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// inTx runs fn in a transaction on the writer, committing when fn returns
+// nil and rolling back otherwise.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // The error of fn is the one that matters.
+		return err
+	}
+	return tx.Commit()
+}

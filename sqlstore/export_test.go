@@ -1,0 +1,19 @@
+package sqlstore
+
+import "context"
+
+// ExecForTest runs a statement with ? placeholders on the writer. Tests use
+// it to reach states no store method produces, such as soft-deleted rows or
+// a schema from a newer release.
+func (db *DB) ExecForTest(ctx context.Context, query string, args ...any) error {
+	_, err := db.write.ExecContext(ctx, db.dialect.rebind(query), args...)
+	return err
+}
+
+// QueryIntForTest returns the single integer a query with ? placeholders
+// yields.
+func (db *DB) QueryIntForTest(ctx context.Context, query string, args ...any) (int, error) {
+	var n int
+	err := db.write.QueryRowContext(ctx, db.dialect.rebind(query), args...).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,166 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// migrationFiles holds the schema of each dialect as numbered SQL files,
+// migrations/<dialect>/NNNN_name.sql, applied in order.
+//
+//go:embed migrations
+var migrationFiles embed.FS
+
+// migration is one embedded SQL file.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// createMigrationsTable is valid SQL in both dialects.
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER NOT NULL PRIMARY KEY,
+	applied_at BIGINT NOT NULL
+)`
+
+// migrations returns the dialect's migrations ordered by version.
+func (d *dialect) migrations() ([]migration, error) {
+	dir := path.Join("migrations", d.name)
+	entries, err := fs.ReadDir(migrationFiles, dir)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read embedded migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("sqlstore: bad migration file name %q", e.Name())
+		}
+		b, err := fs.ReadFile(migrationFiles, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: read embedded migration: %w", err)
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := range ms {
+		if ms[i].version != i+1 {
+			return nil, fmt.Errorf("sqlstore: migrations are not numbered 1, 2, 3, ...: %q", ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// Migrate applies the migrations the database lacks, each in its own
+// transaction together with its schema_migrations row, and returns how many
+// it applied. It is idempotent, and safe when several instances start at
+// once: on PostgreSQL each transaction first takes an advisory lock, on
+// SQLite the writer's IMMEDIATE transactions serialise.
+func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
+	ms, err := db.dialect.migrations()
+	if err != nil {
+		return 0, err
+	}
+	var current int
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
+	if err := checkVersion(current, len(ms)); err != nil {
+		return 0, err
+	}
+	for _, m := range ms[current:] {
+		ok, err := db.apply(ctx, m)
+		if err != nil {
+			return applied, fmt.Errorf("sqlstore: apply migration %s: %w", m.name, err)
+		}
+		if ok {
+			applied++
+			db.logger.Info("applied database migration", "migration", m.name, "dialect", db.dialect.name)
+		}
+	}
+	return applied, nil
+}
+
+// apply runs m unless another instance applied it since Migrate looked.
+func (db *DB) apply(ctx context.Context, m migration) (bool, error) {
+	done := false
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		var one int
+		err := tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT 1 FROM schema_migrations WHERE version = ?`), m.version).Scan(&one)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`),
+			m.version, time.Now().UnixMicro())
+		done = err == nil
+		return err
+	})
+	return done && err == nil, err
+}
+
+func (db *DB) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+	if db.dialect.migrateLock == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, db.dialect.migrateLock)
+	return err
+}
+
+// checkSchemaVersion refuses a database migrated by a newer binary, whose
+// schema this one may misread or damage. It changes nothing.
+func (db *DB) checkSchemaVersion(ctx context.Context) error {
+	ms, err := db.dialect.migrations()
+	if err != nil {
+		return err
+	}
+	var one, current int
+	err = db.write.QueryRowContext(ctx, db.dialect.rebind(db.dialect.tableExists), "schema_migrations").Scan(&one)
+	if err == nil {
+		err = db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
+	if current < len(ms) {
+		db.logger.Warn("the database schema is older than this hrgate; run the migrations",
+			"version", current, "latest", len(ms), "dialect", db.dialect.name)
+	}
+	return checkVersion(current, len(ms))
+}
+
+func checkVersion(current, known int) error {
+	if current > known {
+		return fmt.Errorf("sqlstore: the database schema is at version %d but this hrgate knows only up to version %d; "+
+			"upgrade hrgate, or restore a backup made before the upgrade", current, known)
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hrgate/hrgate"
+)
+
+const (
+	teamColumns     = `id, company_id, source_id, remote_id, name, type, parent_id, created_at, modified_at`
+	locationColumns = `id, company_id, source_id, remote_id, name, type, address, created_at, modified_at`
+)
+
+// orgQuery builds the SELECT of cols from table for f.
+func orgQuery(table, cols string, f hrgate.OrgFilter) *query {
+	q := &query{}
+	q.write(`SELECT ` + cols + ` FROM ` + table)
+	q.and("deleted_at IS NULL")
+	q.scope(f.Scope)
+	if f.ID != "" {
+		q.and("id = ?", f.ID)
+	}
+	if f.CompanyID != "" {
+		q.and("company_id = ?", f.CompanyID)
+	}
+	q.page(f.Page)
+	return q
+}
+
+// FindTeams returns the live teams of f.Scope that match f, ordered by id.
+func (db *DB) FindTeams(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Team, error) {
+	const op = "sqlstore.FindTeams"
+	if err := checkPage(f.Page); err != nil {
+		return nil, err
+	}
+	if f.Scope.IsNone() {
+		return []*hrgate.Team{}, nil
+	}
+	q := orgQuery("teams", teamColumns, f)
+	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
+	if err != nil {
+		return nil, db.translate(err, op)
+	}
+	defer rows.Close()
+	out := []*hrgate.Team{}
+	for rows.Next() {
+		var (
+			t                 hrgate.Team
+			created, modified sql.NullInt64
+		)
+		if err := rows.Scan(&t.ID, &t.CompanyID, &t.SourceID, &t.RemoteID, &t.Name, &t.Type, &t.ParentID,
+			&created, &modified); err != nil {
+			return nil, db.translate(err, op)
+		}
+		t.CreatedAt, t.ModifiedAt = timeOf(created), timeOf(modified)
+		out = append(out, &t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.translate(err, op)
+	}
+	return out, nil
+}
+
+// FindLocations returns the live locations of f.Scope that match f, ordered
+// by id.
+func (db *DB) FindLocations(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Location, error) {
+	const op = "sqlstore.FindLocations"
+	if err := checkPage(f.Page); err != nil {
+		return nil, err
+	}
+	if f.Scope.IsNone() {
+		return []*hrgate.Location{}, nil
+	}
+	q := orgQuery("locations", locationColumns, f)
+	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
+	if err != nil {
+		return nil, db.translate(err, op)
+	}
+	defer rows.Close()
+	out := []*hrgate.Location{}
+	for rows.Next() {
+		var (
+			l                 hrgate.Location
+			address           sql.RawBytes
+			created, modified sql.NullInt64
+		)
+		if err := rows.Scan(&l.ID, &l.CompanyID, &l.SourceID, &l.RemoteID, &l.Name, &l.Type, &address,
+			&created, &modified); err != nil {
+			return nil, db.translate(err, op)
+		}
+		if len(address) > 0 {
+			if err := json.Unmarshal(address, &l.Address); err != nil {
+				return nil, db.translate(fmt.Errorf("decode address of location %s: %w", l.ID, err), op)
+			}
+		}
+		l.CreatedAt, l.ModifiedAt = timeOf(created), timeOf(modified)
+		out = append(out, &l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.translate(err, op)
+	}
+	return out, nil
+}
+
+func teamArgs(args []any, t *hrgate.Team) ([]any, error) {
+	return append(args, t.ID, t.CompanyID, t.SourceID, t.RemoteID, t.Name, t.Type, t.ParentID,
+		micros(t.CreatedAt), micros(t.ModifiedAt)), nil
+}
+
+func locationArgs(args []any, l *hrgate.Location) ([]any, error) {
+	address, err := json.Marshal(l.Address)
+	if err != nil {
+		return nil, fmt.Errorf("encode address of location %s: %w", l.ID, err)
+	}
+	return append(args, l.ID, l.CompanyID, l.SourceID, l.RemoteID, l.Name, l.Type, string(address),
+		micros(l.CreatedAt), micros(l.ModifiedAt)), nil
+}

@@ -1,0 +1,117 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/hrgate/hrgate"
+)
+
+const (
+	timeOffRequestColumns = `id, company_id, employee_id, source_id, remote_id, type, status, start_date, end_date, ` +
+		`amount, units, created_at, modified_at`
+	timeOffBalanceColumns = `id, company_id, employee_id, source_id, remote_id, policy_type, balance, used, units, ` +
+		`created_at, modified_at`
+)
+
+// timeOffQuery builds the SELECT of cols from table for f.
+func timeOffQuery(table, cols string, f hrgate.TimeOffFilter) *query {
+	q := &query{}
+	q.write(`SELECT ` + cols + ` FROM ` + table)
+	q.and("deleted_at IS NULL")
+	q.scope(f.Scope)
+	if f.ID != "" {
+		q.and("id = ?", f.ID)
+	}
+	if f.CompanyID != "" {
+		q.and("company_id = ?", f.CompanyID)
+	}
+	if f.EmployeeID != "" {
+		q.and("employee_id = ?", f.EmployeeID)
+	}
+	if !f.ModifiedAfter.IsZero() {
+		q.and("modified_at > ?", f.ModifiedAfter.UnixMicro())
+	}
+	q.page(f.Page)
+	return q
+}
+
+// FindTimeOffRequests returns the live time-off requests of f.Scope that
+// match f, ordered by id.
+func (db *DB) FindTimeOffRequests(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffRequest, error) {
+	const op = "sqlstore.FindTimeOffRequests"
+	if err := checkPage(f.Page); err != nil {
+		return nil, err
+	}
+	if f.Scope.IsNone() {
+		return []*hrgate.TimeOffRequest{}, nil
+	}
+	q := timeOffQuery("time_off_requests", timeOffRequestColumns, f)
+	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
+	if err != nil {
+		return nil, db.translate(err, op)
+	}
+	defer rows.Close()
+	out := []*hrgate.TimeOffRequest{}
+	for rows.Next() {
+		var (
+			r                 hrgate.TimeOffRequest
+			created, modified sql.NullInt64
+		)
+		if err := rows.Scan(&r.ID, &r.CompanyID, &r.EmployeeID, &r.SourceID, &r.RemoteID, &r.Type, &r.Status,
+			&r.StartDate, &r.EndDate, &r.Amount, &r.Units, &created, &modified); err != nil {
+			return nil, db.translate(err, op)
+		}
+		r.CreatedAt, r.ModifiedAt = timeOf(created), timeOf(modified)
+		out = append(out, &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.translate(err, op)
+	}
+	return out, nil
+}
+
+// FindTimeOffBalances returns the live time-off balances of f.Scope that
+// match f, ordered by id.
+func (db *DB) FindTimeOffBalances(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffBalance, error) {
+	const op = "sqlstore.FindTimeOffBalances"
+	if err := checkPage(f.Page); err != nil {
+		return nil, err
+	}
+	if f.Scope.IsNone() {
+		return []*hrgate.TimeOffBalance{}, nil
+	}
+	q := timeOffQuery("time_off_balances", timeOffBalanceColumns, f)
+	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
+	if err != nil {
+		return nil, db.translate(err, op)
+	}
+	defer rows.Close()
+	out := []*hrgate.TimeOffBalance{}
+	for rows.Next() {
+		var (
+			b                 hrgate.TimeOffBalance
+			created, modified sql.NullInt64
+		)
+		if err := rows.Scan(&b.ID, &b.CompanyID, &b.EmployeeID, &b.SourceID, &b.RemoteID, &b.PolicyType,
+			&b.Balance, &b.Used, &b.Units, &created, &modified); err != nil {
+			return nil, db.translate(err, op)
+		}
+		b.CreatedAt, b.ModifiedAt = timeOf(created), timeOf(modified)
+		out = append(out, &b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.translate(err, op)
+	}
+	return out, nil
+}
+
+func timeOffRequestArgs(args []any, r *hrgate.TimeOffRequest) ([]any, error) {
+	return append(args, r.ID, r.CompanyID, r.EmployeeID, r.SourceID, r.RemoteID, r.Type, r.Status,
+		r.StartDate, r.EndDate, r.Amount, r.Units, micros(r.CreatedAt), micros(r.ModifiedAt)), nil
+}
+
+func timeOffBalanceArgs(args []any, b *hrgate.TimeOffBalance) ([]any, error) {
+	return append(args, b.ID, b.CompanyID, b.EmployeeID, b.SourceID, b.RemoteID, b.PolicyType,
+		b.Balance, b.Used, b.Units, micros(b.CreatedAt), micros(b.ModifiedAt)), nil
+}
