@@ -2,22 +2,16 @@ package sqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	mathrand "math/rand/v2"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/pgtest"
 	"github.com/hrgate/hrgate/sqlstore"
 )
-
-const postgresEnv = "HRGATE_TEST_POSTGRES"
 
 // backend is one database the contract suite runs against. dsn returns the
 // DSN of a fresh, empty database that is removed when tb ends.
@@ -59,43 +53,11 @@ func sqliteDSN(tb testing.TB) string {
 	return filepath.Join(tb.TempDir(), "hrgate.db")
 }
 
-// postgresDSN creates a uniquely named schema in the database named by
-// HRGATE_TEST_POSTGRES, drops it when tb ends, and returns a DSN whose
-// search_path selects it, so that tests never see each other's tables.
+// postgresDSN returns a fresh schema on the server named by
+// HRGATE_TEST_POSTGRES, or skips.
 func postgresDSN(tb testing.TB) string {
 	tb.Helper()
-	base := os.Getenv(postgresEnv)
-	if base == "" {
-		tb.Skip("HRGATE_TEST_POSTGRES is not set; skipping PostgreSQL contract tests (set it to a postgres:// URL to run them)")
-	}
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "hrgate_test_" + hex.EncodeToString(b[:])
-
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatalf("open %s: %v", postgresEnv, err)
-	}
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("parse %s: %v", postgresEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgtest.Schema(tb, pgtest.URL(tb))
 }
 
 // MustOpenDB opens and migrates the database at dsn and closes it when tb

@@ -610,3 +610,65 @@ func TestInsertBatch_Errors(t *testing.T) {
 		})
 	})
 }
+
+func TestImport(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		g := newIDs(12)
+		acme := newCompany(t, g, "acme", true)
+		mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{acme}})
+
+		t.Run("AllOrNothing", func(t *testing.T) {
+			fresh := newCompany(t, g, "fresh", true)
+			err := db.Import(ctx, func(put func(*hrgate.Batch) error) error {
+				if err := put(&hrgate.Batch{Companies: []*hrgate.Company{fresh}, Employees: []*hrgate.Employee{newEmployee(t, g, fresh, 1)}}); err != nil {
+					return err
+				}
+				// The second batch reuses a slug: the whole import must go.
+				dup := newCompany(t, g, "acme", true)
+				dup.RemoteID = "other"
+				return put(&hrgate.Batch{Companies: []*hrgate.Company{dup}})
+			})
+			wantCode(t, err, hrgate.ECONFLICT)
+			if n, err := db.CountEmployees(ctx, hrgate.AllCompanies); err != nil || n != 0 {
+				t.Fatalf("%d employees after a failed import, want 0 (%v)", n, err)
+			}
+			if cs, _ := db.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.AllCompanies, ID: "fresh"}); len(cs) != 0 {
+				t.Fatal("the first batch of a failed import was kept")
+			}
+		})
+
+		t.Run("CallerErrorRollsBack", func(t *testing.T) {
+			boom := hrgate.Errorf(hrgate.EINVALID, "stop")
+			err := db.Import(ctx, func(put func(*hrgate.Batch) error) error {
+				if err := put(&hrgate.Batch{Employees: []*hrgate.Employee{newEmployee(t, g, acme, 2)}}); err != nil {
+					return err
+				}
+				return boom
+			})
+			if err != boom {
+				t.Fatalf("Import returned %v, want the caller's error", err)
+			}
+			if n, _ := db.CountEmployees(ctx, hrgate.AllCompanies); n != 0 {
+				t.Fatalf("%d employees after an aborted import", n)
+			}
+		})
+
+		t.Run("OK", func(t *testing.T) {
+			err := db.Import(ctx, func(put func(*hrgate.Batch) error) error {
+				for i := range 3 {
+					if err := put(&hrgate.Batch{Employees: []*hrgate.Employee{newEmployee(t, g, acme, 10+i)}}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := db.CountEmployees(ctx, hrgate.AllCompanies); n != 3 {
+				t.Fatalf("%d employees, want 3", n)
+			}
+		})
+	})
+}

@@ -23,7 +23,7 @@ func (m *Main) sandboxCommand() *cobra.Command {
 			companies, _ := cmd.Flags().GetInt("companies")
 			employees, _ := cmd.Flags().GetInt("employees")
 			seedValue, _ := cmd.Flags().GetInt64("seed")
-			opts := sandbox.Options{Companies: companies, Employees: employees, Seed: seedValue}
+			opts := sandbox.Options{Companies: companies, Employees: employees, Seed: seedValue, Now: time.Now().UTC()}
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -52,7 +52,9 @@ func (m *Main) sandboxCommand() *cobra.Command {
 // seedSandbox generates the sandbox and writes it in one transaction, so a
 // failure (a slug already taken, a full disk) leaves nothing behind.
 func (m *Main) seedSandbox(cmd *cobra.Command, opts sandbox.Options) (int, error) {
-	opts.Now = time.Now().UTC()
+	if opts.Now.IsZero() {
+		opts.Now = time.Now().UTC()
+	}
 	employees := 0
 	err := m.Store.Import(ctxOf(cmd), func(put func(*hrgate.Batch) error) error {
 		return sandbox.Generate(ctxOf(cmd), opts, func(b *hrgate.Batch) error {
