@@ -124,6 +124,11 @@ type KeyStore interface {
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 	// TouchAPIKey records the last use of a key.
 	TouchAPIKey(ctx context.Context, id string, at time.Time, addr string) error
+	// CredentialEpoch returns a counter that changes, in the same
+	// transaction, with every key revocation and every change or deletion
+	// of a consumer. Authentication caches may serve a credential only
+	// while the epoch they read it under is current.
+	CredentialEpoch(ctx context.Context) (int64, error)
 }
 
 // SecretStore keeps the server's own secrets (cursor signing key, and later

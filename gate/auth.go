@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -52,6 +53,12 @@ func AuthFailureReason(err error) string {
 // Authenticate checks an API key presented from addr and returns the
 // principal. Every failure is EUNAUTHORIZED with the same message; the
 // reason is available through AuthFailureReason.
+//
+// Resolved credentials are cached, tagged with the store's credential
+// epoch read before they were loaded. Each request reads the current epoch
+// (one small query) and reloads on any difference, so a revocation or a
+// grant change committed by any process is in force for the next request.
+// Expiry and the address allowlist are checked on every request.
 func (g *Gate) Authenticate(ctx context.Context, key string, addr netip.Addr) (*Principal, error) {
 	if key == "" {
 		return nil, errUnauthenticated("no credentials")
@@ -60,12 +67,18 @@ func (g *Gate) Authenticate(ctx context.Context, key string, addr netip.Addr) (*
 	if !ok {
 		return nil, errUnauthenticated("malformed key")
 	}
-	k, err := g.store.FindAPIKeyByHash(ctx, hrgate.HashAPIKey(key))
-	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
-		return nil, errUnauthenticated("unknown key")
-	} else if err != nil {
+	hash := hrgate.HashAPIKey(key)
+	epoch, err := g.store.CredentialEpoch(ctx)
+	if err != nil {
 		return nil, err
 	}
+	c := g.creds.get(hash, epoch)
+	if c == nil {
+		if c, err = g.loadCredential(ctx, hash, epoch); err != nil {
+			return nil, err
+		}
+	}
+	k := c.key
 	now := g.Now()
 	if ok, reason := k.Usable(now); !ok {
 		return nil, errUnauthenticated(reason + " (key " + k.ID + ")")
@@ -75,6 +88,19 @@ func (g *Gate) Authenticate(ctx context.Context, key string, addr netip.Addr) (*
 	}
 	if !k.AllowsAddr(addr) {
 		return nil, errUnauthenticated("client address outside the key's allowlist (key " + k.ID + ")")
+	}
+	g.touch(ctx, k, now, addr)
+	return c.principal, nil
+}
+
+// loadCredential reads a key and its consumer from the store and caches
+// the result under epoch.
+func (g *Gate) loadCredential(ctx context.Context, hash []byte, epoch int64) (*credential, error) {
+	k, err := g.store.FindAPIKeyByHash(ctx, hash)
+	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
+		return nil, errUnauthenticated("unknown key")
+	} else if err != nil {
+		return nil, err
 	}
 	c, err := g.store.FindConsumer(ctx, k.ConsumerID)
 	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
@@ -90,14 +116,51 @@ func (g *Gate) Authenticate(ctx context.Context, key string, addr netip.Addr) (*
 	if err != nil {
 		return nil, hrgate.Wrap(err, "parse stored key grant")
 	}
-	g.touch(ctx, k, now, addr)
-	return &Principal{
+	cred := &credential{epoch: epoch, key: k, principal: &Principal{
 		KeyID:        k.ID,
 		ConsumerID:   c.ID,
 		ConsumerName: c.Name,
 		Env:          k.Env,
 		Grant:        consumerGrant.Intersect(keyGrant),
-	}, nil
+	}}
+	g.creds.put(hash, cred)
+	return cred, nil
+}
+
+// credential is a resolved key: its record and the principal it yields.
+// Both are shared between requests and never modified.
+type credential struct {
+	epoch     int64
+	key       *hrgate.APIKey
+	principal *Principal
+}
+
+// credentialCache maps key hashes to resolved credentials. It is bounded:
+// when full it starts over, which costs only reloads.
+type credentialCache struct {
+	mu sync.RWMutex
+	m  map[string]*credential
+}
+
+const credentialCacheMax = 10_000
+
+func (c *credentialCache) get(hash []byte, epoch int64) *credential {
+	c.mu.RLock()
+	cred := c.m[string(hash)]
+	c.mu.RUnlock()
+	if cred == nil || cred.epoch != epoch {
+		return nil
+	}
+	return cred
+}
+
+func (c *credentialCache) put(hash []byte, cred *credential) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= credentialCacheMax {
+		c.m = make(map[string]*credential)
+	}
+	c.m[string(hash)] = cred
+	c.mu.Unlock()
 }
 
 // touch records the key's last use at most once per touchEvery per key, so

@@ -30,6 +30,7 @@ type Gate struct {
 	touched    map[string]time.Time
 
 	grants grantCache
+	creds  credentialCache
 }
 
 // Option configures a Gate.

@@ -198,3 +198,49 @@ func TestKeyScopesWithinGrant(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheHonoursOtherProcesses proves that the credential cache never
+// outlives a change made elsewhere: a second store handle and gate on the
+// same database (another process, or the CLI) revokes a key and narrows a
+// grant, and the first gate's very next authentication sees it.
+func TestCacheHonoursOtherProcesses(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hrgate.db")
+	open := func() *gate.Gate {
+		db, err := sqlstore.Open(ctx, path, sqlstore.Options{AutoMigrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return gate.New(db)
+	}
+	server, cli := open(), open()
+	if _, err := cli.CreateConsumer(ctx, "payroll", "", []string{"employees:read:identity,compensation companies:*"}); err != nil {
+		t.Fatal(err)
+	}
+	k, secret, err := cli.CreateKey(ctx, gate.KeyRequest{Consumer: "payroll"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // warm the server's cache
+		if _, err := server.Authenticate(ctx, secret, local); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cli.SetGrant(ctx, "payroll", []string{"employees:read:identity companies:*"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := server.Authenticate(ctx, secret, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Grant.EmployeeGroups().Has(hrgate.GroupCompensation) {
+		t.Fatal("cached principal kept compensation after the grant was narrowed elsewhere")
+	}
+	if err := cli.RevokeKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Authenticate(ctx, secret, local); hrgate.ErrorCode(err) != hrgate.EUNAUTHORIZED {
+		t.Fatalf("revoked key accepted from cache: %v", err)
+	}
+}

@@ -101,14 +101,6 @@ func appendRune(dst []byte, r rune) []byte {
 	return utf8.AppendRune(dst, r)
 }
 
-// appendNullableString appends s as a JSON string, or null when s is empty.
-func appendNullableString(dst []byte, s string) []byte {
-	if s == "" {
-		return append(dst, "null"...)
-	}
-	return appendString(dst, s)
-}
-
 // maxDecimalLen bounds the decimals written as numbers. Longer digit strings
 // are valid JSON but overflow the float64 most decoders use, which would
 // make the whole document fail to decode for the consumer.

@@ -106,8 +106,8 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 	if at.IsZero() {
 		return invalid("A revocation needs a time.")
 	}
-	res, err := db.write.ExecContext(ctx, db.dialect.rebind(
-		`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND (revoked_at IS NULL OR revoked_at > ?)`),
+	res, err := db.execBumpingEpoch(ctx,
+		`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND (revoked_at IS NULL OR revoked_at > ?)`,
 		micros(at), id, micros(at))
 	if err != nil {
 		return db.translate(err, op)

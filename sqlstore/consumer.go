@@ -50,8 +50,8 @@ func (db *DB) UpdateConsumer(ctx context.Context, c *hrgate.Consumer) error {
 	if err != nil {
 		return db.translate(err, op)
 	}
-	res, err := db.write.ExecContext(ctx, db.dialect.rebind(
-		`UPDATE consumers SET description = ?, scopes = ?, modified_at = COALESCE(?, modified_at) WHERE id = ?`),
+	res, err := db.execBumpingEpoch(ctx,
+		`UPDATE consumers SET description = ?, scopes = ?, modified_at = COALESCE(?, modified_at) WHERE id = ?`,
 		c.Description, scopes, micros(c.ModifiedAt), c.ID)
 	if err != nil {
 		return db.translate(err, op)
@@ -99,7 +99,7 @@ func (db *DB) ListConsumers(ctx context.Context) ([]*hrgate.Consumer, error) {
 // no such consumer.
 func (db *DB) DeleteConsumer(ctx context.Context, id string) error {
 	const op = "sqlstore.DeleteConsumer"
-	res, err := db.write.ExecContext(ctx, db.dialect.rebind(`DELETE FROM consumers WHERE id = ?`), id)
+	res, err := db.execBumpingEpoch(ctx, `DELETE FROM consumers WHERE id = ?`, id)
 	if err != nil {
 		return db.translate(err, op)
 	}

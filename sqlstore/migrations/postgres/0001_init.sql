@@ -168,3 +168,14 @@ CREATE TABLE secrets (
 	created_at BIGINT,
 	CONSTRAINT secrets_pkey PRIMARY KEY (name)
 );
+
+-- credential_epoch changes whenever a key is revoked or a consumer's grant
+-- changes or the consumer is deleted, in the same transaction. Servers
+-- cache authenticated credentials and check this one row per request, so
+-- a revocation made by any instance takes effect on the next request.
+CREATE TABLE credential_epoch (
+	id    INTEGER NOT NULL CHECK (id = 1),
+	value BIGINT NOT NULL,
+	CONSTRAINT credential_epoch_pkey PRIMARY KEY (id)
+);
+INSERT INTO credential_epoch (id, value) VALUES (1, 0);

@@ -156,3 +156,13 @@ CREATE TABLE secrets (
 	value      BLOB NOT NULL,
 	created_at INTEGER
 ) STRICT;
+
+-- credential_epoch changes whenever a key is revoked or a consumer's grant
+-- changes or the consumer is deleted, in the same transaction. Servers
+-- cache authenticated credentials and check this one row per request, so
+-- a revocation made by any process takes effect on the next request.
+CREATE TABLE credential_epoch (
+	id    INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+	value INTEGER NOT NULL
+) STRICT;
+INSERT INTO credential_epoch (id, value) VALUES (1, 0);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Read-path benchmark: one employee read over HTTPS with key auth and
+# projection, against a bare net/http TLS server returning the same bytes,
+# in the same run, at 32 connections. Prints requests/s, p50, p99 and the
+# ratio. Only loopback addresses are used; each wrk run is bounded in time.
+#
+#   bench/readpath.sh [DURATION] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-15s}
+CONNS=${2:-32}
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
+
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+go build -o "$work/hrgate" ./cmd/hrgate
+go build -o "$work/bare" ./bench/bare
+
+data="$work/data"
+"$work/hrgate" --data-dir "$data" --log-level warn sandbox seed --companies 3 --employees 1000 >/dev/null
+"$work/hrgate" --data-dir "$data" --log-level warn consumers create payroll \
+  --scopes "employees:read:identity,employment,compensation employees:read_masked:banking companies:*" >/dev/null
+key=$("$work/hrgate" --data-dir "$data" --log-level warn keys create --consumer payroll --output json | sed -n 's/.*"key": "\(hrg_[^"]*\)".*/\1/p')
+env ${HRGATE_BENCH_ENV:-} "$work/hrgate" --data-dir "$data" --log-level warn serve --addr 127.0.0.1:18443 2>"$work/serve.log" &
+for _ in $(seq 1 50); do curl -s --cacert "$data/tls/cert.pem" https://127.0.0.1:18443/healthz >/dev/null 2>&1 && break; sleep 0.2; done
+
+id=$(curl -s --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" 'https://127.0.0.1:18443/v1/employees?limit=1' | sed -n 's/.*"id":"\(emp_[a-z0-9]*\)".*/\1/p' | head -1)
+curl -s --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" "https://127.0.0.1:18443/v1/employees/$id" > "$work/body.json"
+echo "employee response: $(wc -c < "$work/body.json") bytes"
+
+"$work/bare" -addr 127.0.0.1:19443 -cert "$data/tls/cert.pem" -key "$data/tls/key.pem" -body "$work/body.json" 2>/dev/null &
+for _ in $(seq 1 50); do curl -s --cacert "$data/tls/cert.pem" https://127.0.0.1:19443/ >/dev/null 2>&1 && break; sleep 0.2; done
+
+run() { # name url [header]
+  local out
+  if [ -n "${3:-}" ]; then
+    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "$3" "$2")
+  else
+    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$2")
+  fi
+  local rps p50 p99 errs
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  errs=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  printf '%-28s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${errs:-0}"
+  echo "$rps" > "$work/$1.rps"
+}
+# Warm both servers, then measure the baseline and hrgate alternately.
+wrk -t2 -c"$CONNS" -d3s "https://127.0.0.1:19443/" >/dev/null
+wrk -t2 -c"$CONNS" -d3s -H "Authorization: Bearer $key" "https://127.0.0.1:18443/v1/employees/$id" >/dev/null
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "wrk: 2 threads, $CONNS connections, $DURATION each"
+run bare-net-http "https://127.0.0.1:19443/"
+run hrgate-employee-read "https://127.0.0.1:18443/v1/employees/$id" "Authorization: Bearer $key"
+awk -v a="$(cat "$work/hrgate-employee-read.rps")" -v b="$(cat "$work/bare-net-http.rps")" \
+  'BEGIN { printf "ratio hrgate / bare: %.2f\n", a/b }'
