@@ -32,56 +32,23 @@ func orgQuery(table, cols string, f hrgate.OrgFilter) *query {
 
 // FindTeams returns the live teams of f.Scope that match f, ordered by id.
 func (db *DB) FindTeams(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Team, error) {
-	const op = "sqlstore.FindTeams"
-	if err := checkPage(f.Page); err != nil {
-		return nil, err
-	}
-	if f.Scope.IsNone() {
-		return []*hrgate.Team{}, nil
-	}
-	q := orgQuery("teams", teamColumns, f)
-	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	out := []*hrgate.Team{}
-	for rows.Next() {
+	build := func() *query { return orgQuery("teams", teamColumns, f) }
+	return findAll(ctx, db, "sqlstore.FindTeams", f.Page, f.Scope, build, func(rows *sql.Rows) (*hrgate.Team, error) {
 		var (
 			t                 hrgate.Team
 			created, modified sql.NullInt64
 		)
-		if err := rows.Scan(&t.ID, &t.CompanyID, &t.SourceID, &t.RemoteID, &t.Name, &t.Type, &t.ParentID,
-			&created, &modified); err != nil {
-			return nil, db.translate(err, op)
-		}
+		err := rows.Scan(&t.ID, &t.CompanyID, &t.SourceID, &t.RemoteID, &t.Name, &t.Type, &t.ParentID, &created, &modified)
 		t.CreatedAt, t.ModifiedAt = timeOf(created), timeOf(modified)
-		out = append(out, &t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(err, op)
-	}
-	return out, nil
+		return &t, err
+	})
 }
 
 // FindLocations returns the live locations of f.Scope that match f, ordered
 // by id.
 func (db *DB) FindLocations(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Location, error) {
-	const op = "sqlstore.FindLocations"
-	if err := checkPage(f.Page); err != nil {
-		return nil, err
-	}
-	if f.Scope.IsNone() {
-		return []*hrgate.Location{}, nil
-	}
-	q := orgQuery("locations", locationColumns, f)
-	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	out := []*hrgate.Location{}
-	for rows.Next() {
+	build := func() *query { return orgQuery("locations", locationColumns, f) }
+	return findAll(ctx, db, "sqlstore.FindLocations", f.Page, f.Scope, build, func(rows *sql.Rows) (*hrgate.Location, error) {
 		var (
 			l                 hrgate.Location
 			address           sql.RawBytes
@@ -89,20 +56,16 @@ func (db *DB) FindLocations(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.
 		)
 		if err := rows.Scan(&l.ID, &l.CompanyID, &l.SourceID, &l.RemoteID, &l.Name, &l.Type, &address,
 			&created, &modified); err != nil {
-			return nil, db.translate(err, op)
+			return nil, err
 		}
 		if len(address) > 0 {
 			if err := json.Unmarshal(address, &l.Address); err != nil {
-				return nil, db.translate(fmt.Errorf("decode address of location %s: %w", l.ID, err), op)
+				return nil, fmt.Errorf("decode address of location %s: %w", l.ID, err)
 			}
 		}
 		l.CreatedAt, l.ModifiedAt = timeOf(created), timeOf(modified)
-		out = append(out, &l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(err, op)
-	}
-	return out, nil
+		return &l, nil
+	})
 }
 
 func teamArgs(args []any, t *hrgate.Team) ([]any, error) {

@@ -39,71 +39,33 @@ func timeOffQuery(table, cols string, f hrgate.TimeOffFilter) *query {
 // FindTimeOffRequests returns the live time-off requests of f.Scope that
 // match f, ordered by id.
 func (db *DB) FindTimeOffRequests(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffRequest, error) {
-	const op = "sqlstore.FindTimeOffRequests"
-	if err := checkPage(f.Page); err != nil {
-		return nil, err
-	}
-	if f.Scope.IsNone() {
-		return []*hrgate.TimeOffRequest{}, nil
-	}
-	q := timeOffQuery("time_off_requests", timeOffRequestColumns, f)
-	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	out := []*hrgate.TimeOffRequest{}
-	for rows.Next() {
+	build := func() *query { return timeOffQuery("time_off_requests", timeOffRequestColumns, f) }
+	return findAll(ctx, db, "sqlstore.FindTimeOffRequests", f.Page, f.Scope, build, func(rows *sql.Rows) (*hrgate.TimeOffRequest, error) {
 		var (
 			r                 hrgate.TimeOffRequest
 			created, modified sql.NullInt64
 		)
-		if err := rows.Scan(&r.ID, &r.CompanyID, &r.EmployeeID, &r.SourceID, &r.RemoteID, &r.Type, &r.Status,
-			&r.StartDate, &r.EndDate, &r.Amount, &r.Units, &created, &modified); err != nil {
-			return nil, db.translate(err, op)
-		}
+		err := rows.Scan(&r.ID, &r.CompanyID, &r.EmployeeID, &r.SourceID, &r.RemoteID, &r.Type, &r.Status,
+			&r.StartDate, &r.EndDate, &r.Amount, &r.Units, &created, &modified)
 		r.CreatedAt, r.ModifiedAt = timeOf(created), timeOf(modified)
-		out = append(out, &r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(err, op)
-	}
-	return out, nil
+		return &r, err
+	})
 }
 
 // FindTimeOffBalances returns the live time-off balances of f.Scope that
 // match f, ordered by id.
 func (db *DB) FindTimeOffBalances(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffBalance, error) {
-	const op = "sqlstore.FindTimeOffBalances"
-	if err := checkPage(f.Page); err != nil {
-		return nil, err
-	}
-	if f.Scope.IsNone() {
-		return []*hrgate.TimeOffBalance{}, nil
-	}
-	q := timeOffQuery("time_off_balances", timeOffBalanceColumns, f)
-	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	out := []*hrgate.TimeOffBalance{}
-	for rows.Next() {
+	build := func() *query { return timeOffQuery("time_off_balances", timeOffBalanceColumns, f) }
+	return findAll(ctx, db, "sqlstore.FindTimeOffBalances", f.Page, f.Scope, build, func(rows *sql.Rows) (*hrgate.TimeOffBalance, error) {
 		var (
 			b                 hrgate.TimeOffBalance
 			created, modified sql.NullInt64
 		)
-		if err := rows.Scan(&b.ID, &b.CompanyID, &b.EmployeeID, &b.SourceID, &b.RemoteID, &b.PolicyType,
-			&b.Balance, &b.Used, &b.Units, &created, &modified); err != nil {
-			return nil, db.translate(err, op)
-		}
+		err := rows.Scan(&b.ID, &b.CompanyID, &b.EmployeeID, &b.SourceID, &b.RemoteID, &b.PolicyType,
+			&b.Balance, &b.Used, &b.Units, &created, &modified)
 		b.CreatedAt, b.ModifiedAt = timeOf(created), timeOf(modified)
-		out = append(out, &b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(err, op)
-	}
-	return out, nil
+		return &b, err
+	})
 }
 
 func timeOffRequestArgs(args []any, r *hrgate.TimeOffRequest) ([]any, error) {
