@@ -56,7 +56,9 @@ type APIKey struct {
 // why (a reason for the log and the audit trail, never for the client).
 func (k *APIKey) Usable(now time.Time) (ok bool, reason string) {
 	switch {
-	case !k.RevokedAt.IsZero() && !now.Before(k.RevokedAt):
+	case !k.RevokedAt.IsZero():
+		// Any revocation counts at once, whatever the revoking clock said:
+		// a CLI whose clock runs ahead must not leave the key working.
 		return false, "key revoked"
 	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
 		return false, "key expired"

@@ -45,6 +45,12 @@ func (r *Reader) Employees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hrg
 	}
 	f.Scope = r.p.CompanyScope()
 	f.Groups = r.p.Grant.EmployeeGroups()
+	// A filter on a field is a way to read it: filtering by status needs
+	// the employment group unmasked, or the answer would reveal what the
+	// projection hides.
+	if f.Status != "" && (!f.Groups.Has(hrgate.GroupEmployment) || r.p.Grant.MaskedGroups().Has(hrgate.GroupEmployment)) {
+		return nil, hrgate.Errorf(hrgate.EFORBIDDEN, "Filtering by employment_status needs the employment field group (employees:read:employment).")
+	}
 	return r.store.FindEmployees(ctx, f)
 }
 

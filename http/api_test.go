@@ -123,6 +123,19 @@ func (e *testEnv) testPlanner(t *testing.T) {
 			}
 		}
 	}
+	// Filtering by a field outside the grant would reveal it: refused.
+	if r := e.get(t, e.planner, "/v1/employees?employment_status=terminated"); r.status != http.StatusForbidden {
+		t.Errorf("planner filtered by employment_status: %d %s", r.status, r.body)
+	}
+	if r := e.get(t, e.payroll, "/v1/employees?employment_status=terminated"); r.status != 200 {
+		t.Errorf("payroll cannot filter by employment_status: %d", r.status)
+	} else {
+		for _, it := range r.items(t) {
+			if it["employment_status"] != "terminated" {
+				t.Fatalf("filter returned %v", it["employment_status"])
+			}
+		}
+	}
 	for _, path := range []string{"/v1/teams", "/v1/locations"} {
 		if r := e.get(t, e.planner, path); r.status != http.StatusForbidden {
 			t.Errorf("%s: status %d, want 403 (grant has no %s)", path, r.status, path)

@@ -16,11 +16,13 @@ import (
 
 // The middleware chain, outermost first, is assembled in Server.Handler:
 //
-//	recover → request id and client address → access log →
+//	request id and client address → access log → recover →
 //	security headers → body limit → router → (per route) accept check,
 //	strict query, authentication → handler
 //
 // Each step is a plain function so the order can be read in one place.
+// Recovery sits inside the access log so that a panicking request still
+// gets its log line and its request id.
 
 // statusWriter records the status code for the access log.
 type statusWriter struct {

@@ -61,7 +61,7 @@ func NewServer(ctx context.Context, cfg *config.Config, store hrgate.Store, g *g
 		methods: make(map[string][]string),
 	}
 	s.registerRoutes()
-	s.handler = s.recoverPanics(s.identify(s.accessLog(s.securityHeaders(s.limitBody(s.mux)))))
+	s.handler = s.identify(s.accessLog(s.recoverPanics(s.securityHeaders(s.limitBody(s.mux)))))
 	return s, nil
 }
 

@@ -167,6 +167,20 @@ func TestDemo(t *testing.T) {
 	if status, _ := d2.get(t, d2.payroll, "/v1/employees?limit=1"); status != 200 {
 		t.Fatalf("new demo key: %d", status)
 	}
+	d2.stop()
+
+	// The demo leaves consumers it did not create alone.
+	other := filepath.Join(t.TempDir(), "other")
+	if code, _, errOut := run(t, nil, "consumers", "create", "payroll", "--scope", "companies:*", "--data-dir", other); code != 0 {
+		t.Fatal(errOut)
+	}
+	if code, _, errOut := run(t, nil, "demo", "--data-dir", other, "--addr", "127.0.0.1:0"); code == 0 || !strings.Contains(errOut, "did not create") {
+		t.Fatalf("demo took over a real consumer: exit %d %s", code, errOut)
+	}
+	if _, out, _ := run(t, nil, "consumers", "show", "payroll", "--data-dir", other); !strings.Contains(out, "grant:       companies:*") {
+		t.Fatalf("the real consumer's grant changed: %s", out)
+	}
+
 	code, out, _ := run(t, nil, "consumers", "list", "--data-dir", dir, "--output", "json")
 	var cs []map[string]any
 	if code != 0 || json.Unmarshal([]byte(out), &cs) != nil || len(cs) != 2 {

@@ -79,11 +79,11 @@ var demoConsumers = []struct {
 	name, description string
 	scopes            func(slug string) string
 }{
-	{"payroll", "Example payroll provider",
+	{"payroll", "Example payroll provider (created by hrgate demo)",
 		func(string) string {
 			return "employees:read:identity,employment,compensation employees:read_masked:banking companies:*"
 		}},
-	{"holiday-planner", "Example leave-planning tool for one company",
+	{"holiday-planner", "Example leave-planning tool for one company (created by hrgate demo)",
 		func(slug string) string { return "employees:read:identity time_off:read companies:" + slug }},
 }
 
@@ -108,9 +108,18 @@ func (m *Main) demoCommand() *cobra.Command {
 				}
 				fmt.Fprintf(m.Stdout, "Seeded a sandbox: 3 companies, %d synthetic employees.\n", seeded)
 			}
-			companies, err := m.Store.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.CompanyScope{All: true, SandboxOnly: true}})
+			// The demo changes grants and revokes keys of its consumers; it
+			// must never do so in a data directory that serves real data.
+			all, err := m.Store.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.AllCompanies})
 			if err != nil {
 				return err
+			}
+			var companies []*hrgate.Company
+			for _, c := range all {
+				if !c.Sandbox {
+					return hrgate.Errorf(hrgate.ECONFLICT, "This data directory holds real (non-sandbox) companies; the demo runs only on sandbox data. Use a fresh --data-dir.")
+				}
+				companies = append(companies, c)
 			}
 			if len(companies) == 0 {
 				return hrgate.Errorf(hrgate.ECONFLICT, "This data directory holds no sandbox company; run the demo with a fresh --data-dir.")
@@ -147,6 +156,8 @@ func (m *Main) demoKeys(ctx context.Context, plannerSlug string) ([]demoKey, err
 			}
 		case err != nil:
 			return nil, err
+		case c.Description != dc.description:
+			return nil, hrgate.Errorf(hrgate.ECONFLICT, "A consumer named %q exists that the demo did not create; the demo will not change it. Use a fresh --data-dir.", dc.name)
 		default:
 			if _, err = m.Gate.SetGrant(ctx, c.Name, []string{scopes}); err != nil {
 				return nil, err
