@@ -9,26 +9,9 @@ import (
 	"github.com/hrgate/hrgate"
 )
 
-// groupColumn returns the column that holds field group g.
-func groupColumn(g hrgate.FieldGroup) string {
-	switch g {
-	case hrgate.GroupIdentity:
-		return "g_identity"
-	case hrgate.GroupEmployment:
-		return "g_employment"
-	case hrgate.GroupContact:
-		return "g_contact"
-	case hrgate.GroupPersonal:
-		return "g_personal"
-	case hrgate.GroupCompensation:
-		return "g_compensation"
-	case hrgate.GroupBanking:
-		return "g_banking"
-	case hrgate.GroupGovernmentID:
-		return "g_government_id"
-	}
-	panic(fmt.Sprintf("sqlstore: no column for field group %d", g))
-}
+// groupColumn returns the column that holds field group g: "g_" and the
+// group's canonical name, as the migrations declare them.
+func groupColumn(g hrgate.FieldGroup) string { return "g_" + g.String() }
 
 // groupValue returns a pointer to the field of e that holds group g.
 func groupValue(e *hrgate.Employee, g hrgate.FieldGroup) any {
@@ -65,21 +48,11 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	groups := f.Groups & hrgate.AllGroups
 	list := groups.Groups()
 
-	var q query
-	q.write(`SELECT id, company_id, source_id, remote_id, created_at, modified_at`)
+	cols := `id, company_id, source_id, remote_id, created_at, modified_at`
 	for _, g := range list {
-		q.write(", ")
-		q.write(groupColumn(g))
+		cols += ", " + groupColumn(g)
 	}
-	q.write(` FROM employees`)
-	q.and("deleted_at IS NULL")
-	q.scope(f.Scope)
-	if f.ID != "" {
-		q.and("id = ?", f.ID)
-	}
-	if f.CompanyID != "" {
-		q.and("company_id = ?", f.CompanyID)
-	}
+	q := ownedQuery("employees", cols, f.Scope, f.ID, f.CompanyID)
 	if f.Status != "" {
 		q.and("employment_status = ?", string(f.Status))
 	}
@@ -138,10 +111,7 @@ func (db *DB) CountEmployees(ctx context.Context, scope hrgate.CompanyScope) (in
 	if scope.IsNone() {
 		return 0, nil
 	}
-	var q query
-	q.write(`SELECT COUNT(*) FROM employees`)
-	q.and("deleted_at IS NULL")
-	q.scope(scope)
+	q := ownedQuery("employees", "COUNT(*)", scope, "", "")
 	var n int
 	if err := db.stmts.queryRow(ctx, q.sb.String(), q.args...).Scan(&n); err != nil {
 		return 0, db.translate(err, op)

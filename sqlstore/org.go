@@ -16,16 +16,7 @@ const (
 
 // orgQuery builds the SELECT of cols from table for f.
 func orgQuery(table, cols string, f hrgate.OrgFilter) *query {
-	q := &query{}
-	q.write(`SELECT ` + cols + ` FROM ` + table)
-	q.and("deleted_at IS NULL")
-	q.scope(f.Scope)
-	if f.ID != "" {
-		q.and("id = ?", f.ID)
-	}
-	if f.CompanyID != "" {
-		q.and("company_id = ?", f.CompanyID)
-	}
+	q := ownedQuery(table, cols, f.Scope, f.ID, f.CompanyID)
 	q.page(f.Page)
 	return q
 }

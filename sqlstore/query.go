@@ -83,6 +83,24 @@ func (q *query) scope(s hrgate.CompanyScope) {
 	q.args = append(q.args, inner.args...)
 }
 
+// ownedQuery starts the SELECT of cols from a table whose rows belong to a
+// company: live rows of live companies in scope, narrowed to one id and one
+// company when those are given. Every company-owned list goes through it,
+// so none can forget the scope or the soft-delete condition.
+func ownedQuery(table, cols string, scope hrgate.CompanyScope, id, companyID string) *query {
+	q := &query{}
+	q.write(`SELECT ` + cols + ` FROM ` + table)
+	q.and("deleted_at IS NULL")
+	q.scope(scope)
+	if id != "" {
+		q.and("id = ?", id)
+	}
+	if companyID != "" {
+		q.and("company_id = ?", companyID)
+	}
+	return q
+}
+
 // page adds keyset pagination on id: ordering, the lower bound and the
 // limit. It must come last.
 func (q *query) page(p hrgate.Page) {
