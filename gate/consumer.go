@@ -15,8 +15,8 @@ func (g *Gate) CreateConsumer(ctx context.Context, name, description string, sco
 	if !hrgate.ValidConsumerName(name) {
 		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid consumer name %q: use 1 to 63 lower-case letters, digits, '-' or '_'.", truncate(name, 64))
 	}
-	if len(description) > 1024 || strings.ContainsFunc(description, isControl) {
-		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid description: at most 1024 characters, no control characters.")
+	if err := checkDescription(description); err != nil {
+		return nil, err
 	}
 	gr, err := grant.Parse(scopes...)
 	if err != nil {
@@ -80,6 +80,15 @@ func (g *Gate) DeleteConsumer(ctx context.Context, idOrName string) error {
 		return err
 	}
 	g.log.Info("consumer deleted", "consumer_id", c.ID, "consumer", c.Name)
+	return nil
+}
+
+// checkDescription bounds the free text operators attach to consumers and
+// keys: it ends up in listings and logs.
+func checkDescription(d string) error {
+	if len(d) > 1024 || strings.ContainsFunc(d, isControl) {
+		return hrgate.Errorf(hrgate.EINVALID, "Invalid description: at most 1024 characters, no control characters.")
+	}
 	return nil
 }
 

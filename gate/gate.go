@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hrgate/hrgate"
-	"github.com/hrgate/hrgate/grant"
 )
 
 // Gate manages consumers and API keys and authenticates requests.
@@ -29,8 +28,7 @@ type Gate struct {
 	touchMu    sync.Mutex
 	touched    map[string]time.Time
 
-	grants grantCache
-	creds  credentialCache
+	creds credentialCache
 }
 
 // Option configures a Gate.
@@ -65,48 +63,3 @@ func New(store hrgate.Store, opts ...Option) *Gate {
 // Now returns the gate's current time, truncated to the microsecond
 // precision the stores keep.
 func (g *Gate) Now() time.Time { return g.now().UTC().Truncate(time.Microsecond) }
-
-// grantCache keeps parsed grants by their scope text. Grants are parsed on
-// every authentication; the set of distinct grants is small, and the cache
-// is reset when it grows past its bound so that it cannot be used to
-// exhaust memory.
-type grantCache struct {
-	mu sync.Mutex
-	m  map[string]*grant.Grant
-}
-
-const grantCacheMax = 4096
-
-func (c *grantCache) parse(scopes []string) (*grant.Grant, error) {
-	key := joinScopes(scopes)
-	c.mu.Lock()
-	gr, ok := c.m[key]
-	c.mu.Unlock()
-	if ok {
-		return gr, nil
-	}
-	gr, err := grant.Parse(scopes...)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= grantCacheMax {
-		c.m = make(map[string]*grant.Grant)
-	}
-	c.m[key] = gr
-	c.mu.Unlock()
-	return gr, nil
-}
-
-func joinScopes(scopes []string) string {
-	n := 0
-	for _, s := range scopes {
-		n += len(s) + 1
-	}
-	b := make([]byte, 0, n)
-	for _, s := range scopes {
-		b = append(b, s...)
-		b = append(b, ' ')
-	}
-	return string(b)
-}

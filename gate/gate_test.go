@@ -120,7 +120,7 @@ func TestAuthenticate(t *testing.T) {
 			{"ErrMalformed", "hrg_live_abc", "malformed key"},
 			{"ErrUnknown", forged, "unknown key"},
 			{"ErrRevoked", revoked, "key revoked"},
-			{"ErrEnvMismatch", "hrg_test_" + strings.TrimPrefix(secret, "hrg_live_"), "malformed key"},
+			{"ErrSwappedPrefix", "hrg_test_" + strings.TrimPrefix(secret, "hrg_live_"), "malformed key"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := g.Authenticate(ctx, tc.key, local)

@@ -28,8 +28,8 @@ func (g *Gate) CreateKey(ctx context.Context, req KeyRequest) (*hrgate.APIKey, s
 	if err != nil {
 		return nil, "", err
 	}
-	if len(req.Description) > 1024 || strings.ContainsFunc(req.Description, isControl) {
-		return nil, "", hrgate.Errorf(hrgate.EINVALID, "Invalid description: at most 1024 characters, no control characters.")
+	if err := checkDescription(req.Description); err != nil {
+		return nil, "", err
 	}
 	consumerGrant, err := grant.Parse(c.Scopes...)
 	if err != nil {

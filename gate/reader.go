@@ -21,9 +21,6 @@ func NewReader(store hrgate.ReadStore, p *Principal) *Reader {
 	return &Reader{store: store, p: p}
 }
 
-// Principal returns the principal the reader serves.
-func (r *Reader) Principal() *Principal { return r.p }
-
 func (r *Reader) require(resource string) error {
 	if !r.p.Grant.CanRead(resource) {
 		return hrgate.Errorf(hrgate.EFORBIDDEN, "This credential's grant does not include %s.", resource)
