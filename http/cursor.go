@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"hash/fnv"
+	"slices"
 
 	"github.com/hrgate/hrgate"
 )
@@ -24,14 +25,23 @@ type cursorCodec struct {
 	key []byte
 }
 
-// queryHash identifies a list query: route, filters and credential, but
-// not the page position or size.
-func queryHash(route, keyID string, q query, exclude ...string) uint64 {
+// queryHash identifies a list query: route, credential and every filter
+// parameter, but not the page position or size. It reads the parsed query
+// itself, so a filter added to a route is covered without being listed
+// here.
+func queryHash(route, keyID string, q query) uint64 {
+	keys := make([]string, 0, len(q.values))
+	for k := range q.values {
+		if k != "cursor" && k != "limit" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(route))
 	_, _ = h.Write([]byte{0})
 	_, _ = h.Write([]byte(keyID))
-	for _, k := range []string{"company_id", "employee_id", "modified_after", "employment_status"} {
+	for _, k := range keys {
 		_, _ = h.Write([]byte{0})
 		_, _ = h.Write([]byte(k + "=" + q.get(k)))
 	}

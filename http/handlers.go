@@ -78,7 +78,7 @@ func (s *Server) registerRoutes() {
 	s.route("GET /v1/time-off", timeOffParams, serveList(s, listSpec[*hrgate.TimeOffRequest]{
 		route: "time-off",
 		fetch: func(ctx context.Context, rd *gate.Reader, q query, page hrgate.Page) ([]*hrgate.TimeOffRequest, error) {
-			f, err := timeOffFilter(q, page, true)
+			f, err := timeOffFilter(q, page)
 			if err != nil {
 				return nil, err
 			}
@@ -92,7 +92,7 @@ func (s *Server) registerRoutes() {
 	s.route("GET /v1/time-off-balances", balanceParams, serveList(s, listSpec[*hrgate.TimeOffBalance]{
 		route: "time-off-balances",
 		fetch: func(ctx context.Context, rd *gate.Reader, q query, page hrgate.Page) ([]*hrgate.TimeOffBalance, error) {
-			f, err := timeOffFilter(q, page, false)
+			f, err := timeOffFilter(q, page)
 			if err != nil {
 				return nil, err
 			}
@@ -140,7 +140,9 @@ func appendEmployee(dst []byte, e *hrgate.Employee, p *gate.Principal) []byte {
 	return grant.AppendEmployee(dst, e, p.Grant)
 }
 
-func timeOffFilter(q query, page hrgate.Page, withModified bool) (hrgate.TimeOffFilter, error) {
+// timeOffFilter reads the filters of both time-off routes; a parameter a
+// route does not take has already been refused by parseQuery.
+func timeOffFilter(q query, page hrgate.Page) (hrgate.TimeOffFilter, error) {
 	f := hrgate.TimeOffFilter{Page: page}
 	var err error
 	if f.CompanyID, err = q.id("company_id", hrgate.PrefixCompany); err != nil {
@@ -149,12 +151,8 @@ func timeOffFilter(q query, page hrgate.Page, withModified bool) (hrgate.TimeOff
 	if f.EmployeeID, err = q.id("employee_id", hrgate.PrefixEmployee); err != nil {
 		return f, err
 	}
-	if withModified {
-		if f.ModifiedAfter, err = q.time("modified_after"); err != nil {
-			return f, err
-		}
-	}
-	return f, nil
+	f.ModifiedAfter, err = q.time("modified_after")
+	return f, err
 }
 
 func orgFilter(q query, page hrgate.Page) (hrgate.OrgFilter, error) {

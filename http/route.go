@@ -89,12 +89,11 @@ func (s *Server) finishRoutes() {
 }
 
 // authenticate reads the bearer credential. Only the Authorization header
-// is accepted.
+// is accepted; any other scheme counts as no credential.
 func (s *Server) authenticate(r *http.Request) (*gate.Principal, error) {
-	auth := r.Header.Get("Authorization")
-	scheme, token, _ := strings.Cut(auth, " ")
-	if auth == "" || !strings.EqualFold(scheme, "Bearer") {
-		return s.gate.Authenticate(r.Context(), "", requestInfoFrom(r.Context()).client)
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		token = ""
 	}
 	return s.gate.Authenticate(r.Context(), strings.TrimSpace(token), requestInfoFrom(r.Context()).client)
 }
