@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,10 +61,11 @@ func (m *Main) rootCommand() *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&m.configPath, "config", "", "YAML configuration file")
-	pf.String("data-dir", "./hrgate-data", "directory for the SQLite database, TLS certificate and other state (env HRGATE_DATA_DIR)")
+	def := config.Default()
+	pf.String("data-dir", def.DataDir, "directory for the SQLite database, TLS certificate and other state (env HRGATE_DATA_DIR)")
 	pf.String("database", "", "postgres:// URL, or SQLite file (default: hrgate.db in the data dir) (env HRGATE_DATABASE)")
-	pf.String("log-level", "info", "log level: debug, info, warn, error")
-	pf.String("log-format", "auto", "log format: auto (text on a terminal), json, text")
+	pf.String("log-level", def.Log.Level, "log level: debug, info, warn, error")
+	pf.String("log-format", def.Log.Format, "log format: auto (text on a terminal), json, text")
 	pf.StringVarP(&m.output, "output", "o", "text", "output format: text or json")
 	root.AddCommand(
 		m.serveCommand(), m.demoCommand(), m.migrateCommand(), m.sandboxCommand(),
@@ -159,6 +159,16 @@ func (m *Main) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// report writes a command's result: v as JSON with --output json, the
+// formatted sentence otherwise.
+func (m *Main) report(v any, format string, args ...any) error {
+	if m.output == "json" {
+		return m.printJSON(v)
+	}
+	_, err := fmt.Fprintf(m.Stdout, format, args...)
+	return err
+}
+
 // errorText is what the user sees for a failed command: the caller-safe
 // message of hrgate errors, the text of configuration and usage errors.
 func errorText(err error) string {
@@ -201,5 +211,3 @@ func addScopeFlags(cmd *cobra.Command) {
 	cmd.Flags().String("scopes", "", `scopes separated by spaces, e.g. "employees:read:identity companies:acme"`)
 	cmd.Flags().StringArray("scope", nil, "one scope (repeatable)")
 }
-
-func ctxOf(cmd *cobra.Command) context.Context { return cmd.Context() }

@@ -42,7 +42,7 @@ func (m *Main) consumersCommand() *cobra.Command {
 				return err
 			}
 			desc, _ := cmd.Flags().GetString("description")
-			c, err := m.Gate.CreateConsumer(ctxOf(cmd), args[0], desc, scopesFlag(cmd))
+			c, err := m.Gate.CreateConsumer(cmd.Context(), args[0], desc, scopesFlag(cmd))
 			if err != nil {
 				return err
 			}
@@ -58,7 +58,7 @@ func (m *Main) consumersCommand() *cobra.Command {
 			if err := m.open(cmd); err != nil {
 				return err
 			}
-			cs, err := m.Gate.Consumers(ctxOf(cmd))
+			cs, err := m.Gate.Consumers(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ func (m *Main) consumersCommand() *cobra.Command {
 			if err := m.open(cmd); err != nil {
 				return err
 			}
-			c, err := m.Gate.Consumer(ctxOf(cmd), args[0])
+			c, err := m.Gate.Consumer(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -102,7 +102,7 @@ func (m *Main) consumersCommand() *cobra.Command {
 			if len(scopes) == 0 {
 				return hrgate.Errorf(hrgate.EINVALID, "give the new grant with --scopes or --scope (an empty grant would see nothing)")
 			}
-			c, err := m.Gate.SetGrant(ctxOf(cmd), args[0], scopes)
+			c, err := m.Gate.SetGrant(cmd.Context(), args[0], scopes)
 			if err != nil {
 				return err
 			}
@@ -117,14 +117,10 @@ func (m *Main) consumersCommand() *cobra.Command {
 			if err := m.open(cmd); err != nil {
 				return err
 			}
-			if err := m.Gate.DeleteConsumer(ctxOf(cmd), args[0]); err != nil {
+			if err := m.Gate.DeleteConsumer(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			if m.output == "json" {
-				return m.printJSON(map[string]any{"deleted": args[0]})
-			}
-			fmt.Fprintf(m.Stdout, "Deleted consumer %s and its keys.\n", args[0])
-			return nil
+			return m.report(map[string]any{"deleted": args[0]}, "Deleted consumer %s and its keys.\n", args[0])
 		},
 	}
 	cmd.AddCommand(create, list, show, grantCmd, del)
@@ -132,13 +128,10 @@ func (m *Main) consumersCommand() *cobra.Command {
 }
 
 func (m *Main) printConsumer(c *hrgate.Consumer) error {
-	if m.output == "json" {
-		return m.printJSON(toConsumerJSON(c))
-	}
-	fmt.Fprintf(m.Stdout, "Consumer %s (%s)\n", c.Name, c.ID)
+	desc := ""
 	if c.Description != "" {
-		fmt.Fprintf(m.Stdout, "  description: %s\n", c.Description)
+		desc = "  description: " + c.Description + "\n"
 	}
-	fmt.Fprintf(m.Stdout, "  grant:       %s\n", strings.Join(c.Scopes, " "))
-	return nil
+	return m.report(toConsumerJSON(c), "Consumer %s (%s)\n%s  grant:       %s\n",
+		c.Name, c.ID, desc, strings.Join(c.Scopes, " "))
 }

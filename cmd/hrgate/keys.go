@@ -60,18 +60,14 @@ func (m *Main) keysCommand() *cobra.Command {
 			}
 			test, _ := cmd.Flags().GetBool("test")
 			desc, _ := cmd.Flags().GetString("description")
-			k, secret, err := m.Gate.CreateKey(ctxOf(cmd), gate.KeyRequest{
+			k, secret, err := m.Gate.CreateKey(cmd.Context(), gate.KeyRequest{
 				Consumer: consumer, Scopes: scopesFlag(cmd), Test: test, Description: desc,
 			})
 			if err != nil {
 				return err
 			}
-			if m.output == "json" {
-				return m.printJSON(map[string]any{"id": k.ID, "key": secret, "consumer_id": k.ConsumerID, "scopes": k.Scopes})
-			}
-			fmt.Fprintf(m.Stdout, "Key %s for consumer %s\n  scopes: %s\n\n  %s\n\nStore it now: it is shown only once.\n",
+			return m.report(map[string]any{"id": k.ID, "key": secret, "consumer_id": k.ConsumerID, "scopes": k.Scopes}, "Key %s for consumer %s\n  scopes: %s\n\n  %s\n\nStore it now: it is shown only once.\n",
 				k.ID, consumer, strings.Join(k.Scopes, " "), secret)
-			return nil
 		},
 	}
 	create.Flags().String("consumer", "", "owning consumer (name or id)")
@@ -86,7 +82,7 @@ func (m *Main) keysCommand() *cobra.Command {
 				return err
 			}
 			consumer, _ := cmd.Flags().GetString("consumer")
-			keys, err := m.Gate.Keys(ctxOf(cmd), consumer)
+			keys, err := m.Gate.Keys(cmd.Context(), consumer)
 			if err != nil {
 				return err
 			}
@@ -123,14 +119,10 @@ func (m *Main) keysCommand() *cobra.Command {
 			if err := m.open(cmd); err != nil {
 				return err
 			}
-			if err := m.Gate.RevokeKey(ctxOf(cmd), args[0]); err != nil {
+			if err := m.Gate.RevokeKey(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			if m.output == "json" {
-				return m.printJSON(map[string]any{"revoked": args[0]})
-			}
-			fmt.Fprintf(m.Stdout, "Revoked key %s.\n", args[0])
-			return nil
+			return m.report(map[string]any{"revoked": args[0]}, "Revoked key %s.\n", args[0])
 		},
 	}
 	cmd.AddCommand(create, list, revoke)

@@ -180,6 +180,15 @@ func TestDemo(t *testing.T) {
 	if _, out, _ := run(t, nil, "consumers", "show", "payroll", "--data-dir", other); !strings.Contains(out, "grant:       companies:*") {
 		t.Fatalf("the real consumer's grant changed: %s", out)
 	}
+	// The refusal comes before anything is written: no sandbox either.
+	odb, err := sqlstore.Open(context.Background(), filepath.Join(other, "hrgate.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer odb.Close()
+	if n, err := odb.CountEmployees(context.Background(), hrgate.AllCompanies); err != nil || n != 0 {
+		t.Fatalf("the refused demo seeded %d employees (%v)", n, err)
+	}
 
 	code, out, _ := run(t, nil, "consumers", "list", "--data-dir", dir, "--output", "json")
 	var cs []map[string]any
@@ -206,8 +215,9 @@ func TestCLI(t *testing.T) {
 		if code == 0 || !strings.Contains(errOut, "already seeded") {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		// The third company has a new slug, so only the transaction keeps
-		// it out: nothing of the failed run may remain.
+		// Nothing of the failed run may remain. (The run fails on its first
+		// company; that a failure on a later batch also leaves nothing is
+		// proven by sqlstore's TestImport.)
 		db, err := sqlstore.Open(context.Background(), filepath.Join(dir, "hrgate.db"), sqlstore.Options{})
 		if err != nil {
 			t.Fatal(err)

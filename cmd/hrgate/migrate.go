@@ -18,20 +18,16 @@ func (m *Main) migrateCommand() *cobra.Command {
 				return err
 			}
 			dsn := m.Config.DatabaseDSN()
-			db, err := sqlstore.Open(ctxOf(cmd), dsn, sqlstore.Options{Logger: m.Logger})
+			db, err := sqlstore.Open(cmd.Context(), dsn, sqlstore.Options{Logger: m.Logger})
 			if err != nil {
 				return fmt.Errorf("open database %s: %w", sqlstore.RedactDSN(dsn), err)
 			}
 			m.Store = db
-			n, err := db.Migrate(ctxOf(cmd))
+			n, err := db.Migrate(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if m.output == "json" {
-				return m.printJSON(map[string]any{"applied": n})
-			}
-			fmt.Fprintf(m.Stdout, "Applied %d migration(s); the %s database is up to date.\n", n, db.Dialect())
-			return nil
+			return m.report(map[string]any{"applied": n}, "Applied %d migration(s); the %s database is up to date.\n", n, db.Dialect())
 		},
 	}
 }

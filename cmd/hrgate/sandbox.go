@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,11 +34,7 @@ func (m *Main) sandboxCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if m.output == "json" {
-				return m.printJSON(map[string]any{"companies": companies, "employees": n, "seconds": time.Since(start).Seconds()})
-			}
-			fmt.Fprintf(m.Stdout, "Seeded %d sandbox companies with %d employees in %s.\n", companies, n, time.Since(start).Round(time.Millisecond))
-			return nil
+			return m.report(map[string]any{"companies": companies, "employees": n, "seconds": time.Since(start).Seconds()}, "Seeded %d sandbox companies with %d employees in %s.\n", companies, n, time.Since(start).Round(time.Millisecond))
 		},
 	}
 	seed.Flags().Int("companies", 3, "number of companies (1-50)")
@@ -56,8 +51,8 @@ func (m *Main) seedSandbox(cmd *cobra.Command, opts sandbox.Options) (int, error
 		opts.Now = time.Now().UTC()
 	}
 	employees := 0
-	err := m.Store.Import(ctxOf(cmd), func(put func(*hrgate.Batch) error) error {
-		return sandbox.Generate(ctxOf(cmd), opts, func(b *hrgate.Batch) error {
+	err := m.Store.Import(cmd.Context(), func(put func(*hrgate.Batch) error) error {
+		return sandbox.Generate(cmd.Context(), opts, func(b *hrgate.Batch) error {
 			employees += len(b.Employees)
 			return put(b)
 		})

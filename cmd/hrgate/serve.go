@@ -9,13 +9,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/sandbox"
 )
 
 func addServeFlags(cmd *cobra.Command) {
-	cmd.Flags().String("addr", "127.0.0.1:8443", "address of the API listener (env HRGATE_HTTP__ADDR)")
+	cmd.Flags().String("addr", config.Default().HTTP.Addr, "address of the API listener (env HRGATE_HTTP__ADDR)")
 	cmd.Flags().String("tls-cert", "", "TLS certificate (PEM); a self-signed one is generated when unset")
 	cmd.Flags().String("tls-key", "", "TLS private key (PEM)")
 	cmd.Flags().Bool("insecure-http", false, "serve plain HTTP (only behind a TLS-terminating proxy on the same host)")
@@ -41,12 +42,12 @@ func (m *Main) serveCommand() *cobra.Command {
 			if err := m.open(cmd); err != nil {
 				return err
 			}
-			srv, err := m.startServer(ctxOf(cmd))
+			srv, err := m.startServer(cmd.Context())
 			if err != nil {
 				return err
 			}
 			m.Logger.Info("hrgate is serving", "url", srv.URL(), "database", m.Store.Dialect())
-			return m.waitAndStop(ctxOf(cmd), srv)
+			return m.waitAndStop(cmd.Context(), srv)
 		},
 	}
 	addServeFlags(cmd)
@@ -96,7 +97,10 @@ func (m *Main) demoCommand() *cobra.Command {
 			if err := m.open(cmd); err != nil {
 				return err
 			}
-			ctx := ctxOf(cmd)
+			ctx := cmd.Context()
+			if err := m.checkDemoDir(ctx); err != nil {
+				return err
+			}
 			n, err := m.Store.CountEmployees(ctx, hrgate.AllCompanies)
 			if err != nil {
 				return err
@@ -108,18 +112,9 @@ func (m *Main) demoCommand() *cobra.Command {
 				}
 				fmt.Fprintf(m.Stdout, "Seeded a sandbox: 3 companies, %d synthetic employees.\n", seeded)
 			}
-			// The demo changes grants and revokes keys of its consumers; it
-			// must never do so in a data directory that serves real data.
-			all, err := m.Store.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.AllCompanies})
+			companies, err := m.Store.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.AllCompanies})
 			if err != nil {
 				return err
-			}
-			var companies []*hrgate.Company
-			for _, c := range all {
-				if !c.Sandbox {
-					return hrgate.Errorf(hrgate.ECONFLICT, "This data directory holds real (non-sandbox) companies; the demo runs only on sandbox data. Use a fresh --data-dir.")
-				}
-				companies = append(companies, c)
 			}
 			if len(companies) == 0 {
 				return hrgate.Errorf(hrgate.ECONFLICT, "This data directory holds no sandbox company; run the demo with a fresh --data-dir.")
@@ -140,9 +135,37 @@ func (m *Main) demoCommand() *cobra.Command {
 	return cmd
 }
 
+// checkDemoDir refuses, before anything is written, a data directory the
+// demo must not touch: one that holds real (non-sandbox) companies, or a
+// consumer with a demo name that the demo did not create. The demo changes
+// the grants and revokes the keys of its consumers.
+func (m *Main) checkDemoDir(ctx context.Context) error {
+	companies, err := m.Store.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.AllCompanies})
+	if err != nil {
+		return err
+	}
+	for _, c := range companies {
+		if !c.Sandbox {
+			return hrgate.Errorf(hrgate.ECONFLICT, "This data directory holds real (non-sandbox) companies; the demo runs only on sandbox data. Use a fresh --data-dir.")
+		}
+	}
+	for _, dc := range demoConsumers {
+		c, err := m.Gate.Consumer(ctx, dc.name)
+		if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if c.Description != dc.description {
+			return hrgate.Errorf(hrgate.ECONFLICT, "A consumer named %q exists that the demo did not create; the demo will not change it. Use a fresh --data-dir.", dc.name)
+		}
+	}
+	return nil
+}
+
 type demoKey struct{ consumer, scopes, key string }
 
-// demoKeys makes sure the demo consumers exist with their demo grants and
+// demoKeys, after checkDemoDir, makes sure the demo consumers exist with their demo grants and
 // issues each a fresh test key, revoking the keys of earlier demo runs.
 func (m *Main) demoKeys(ctx context.Context, plannerSlug string) ([]demoKey, error) {
 	var out []demoKey
@@ -156,9 +179,7 @@ func (m *Main) demoKeys(ctx context.Context, plannerSlug string) ([]demoKey, err
 			}
 		case err != nil:
 			return nil, err
-		case c.Description != dc.description:
-			return nil, hrgate.Errorf(hrgate.ECONFLICT, "A consumer named %q exists that the demo did not create; the demo will not change it. Use a fresh --data-dir.", dc.name)
-		default:
+		default: // created by an earlier demo run (checkDemoDir)
 			if _, err = m.Gate.SetGrant(ctx, c.Name, []string{scopes}); err != nil {
 				return nil, err
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -18,11 +17,7 @@ func (m *Main) versionCommand() *cobra.Command {
 			if bi, ok := debug.ReadBuildInfo(); ok {
 				goVersion = bi.GoVersion
 			}
-			if m.output == "json" {
-				return m.printJSON(map[string]string{"version": version, "go": goVersion})
-			}
-			fmt.Fprintf(m.Stdout, "hrgate %s (%s)\n", version, goVersion)
-			return nil
+			return m.report(map[string]string{"version": version, "go": goVersion}, "hrgate %s (%s)\n", version, goVersion)
 		},
 	}
 }
