@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/hrgate/hrgate"
@@ -12,27 +11,6 @@ import (
 // groupColumn returns the column that holds field group g: "g_" and the
 // group's canonical name, as the migrations declare them.
 func groupColumn(g hrgate.FieldGroup) string { return "g_" + g.String() }
-
-// groupValue returns a pointer to the field of e that holds group g.
-func groupValue(e *hrgate.Employee, g hrgate.FieldGroup) any {
-	switch g {
-	case hrgate.GroupIdentity:
-		return &e.Identity
-	case hrgate.GroupEmployment:
-		return &e.Employment
-	case hrgate.GroupContact:
-		return &e.Contact
-	case hrgate.GroupPersonal:
-		return &e.Personal
-	case hrgate.GroupCompensation:
-		return &e.Compensation
-	case hrgate.GroupBanking:
-		return &e.Banking
-	case hrgate.GroupGovernmentID:
-		return &e.GovernmentID
-	}
-	panic(fmt.Sprintf("sqlstore: no field for field group %d", g))
-}
 
 // FindEmployees returns the live employees of f.Scope that match f, ordered
 // by id. Only the columns of f.Groups are read: the other groups never leave
@@ -93,7 +71,7 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 			if len(raw[i]) == 0 {
 				continue
 			}
-			if err := json.Unmarshal(raw[i], groupValue(e, g)); err != nil {
+			if err := decodeGroup(raw[i], e, g); err != nil {
 				return nil, db.translate(fmt.Errorf("decode %s of employee %s: %w", g, e.ID, err), op)
 			}
 		}
@@ -124,17 +102,13 @@ const employeeColumns = `id, company_id, source_id, remote_id, created_at, modif
 
 // employeeArgs appends the values of employeeColumns for e. Every group is
 // written, whatever e.Loaded says: a new employee has all of them. A group
-// with no field set is written as "{}" rather than NULL so that, once
+// with no field set is written as its empty encoding rather than NULL so that, once
 // groups are encrypted, a missing ciphertext can be told from an empty one.
 func employeeArgs(args []any, e *hrgate.Employee) ([]any, error) {
 	args = append(args, e.ID, e.CompanyID, e.SourceID, e.RemoteID, micros(e.CreatedAt), micros(e.ModifiedAt),
 		string(e.Employment.Status))
 	for g := hrgate.GroupIdentity; g <= hrgate.GroupGovernmentID; g++ {
-		b, err := json.Marshal(groupValue(e, g))
-		if err != nil {
-			return nil, fmt.Errorf("encode %s of employee %s: %w", g, e.ID, err)
-		}
-		args = append(args, b)
+		args = append(args, encodeGroup(e, g))
 	}
 	return args, nil
 }
