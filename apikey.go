@@ -52,6 +52,22 @@ type APIKey struct {
 	ReplacedByID string
 }
 
+// KeyDelivery is the secret of a key that hrgate created on its own, by
+// automatic rotation, waiting until an operator fetches it. It is handed
+// out once and then deleted; it is never logged.
+type KeyDelivery struct {
+	KeyID      string
+	ConsumerID string
+	// ReplacesID is the key the delivered one replaces.
+	ReplacesID string
+	Secret     string
+	CreatedAt  time.Time
+}
+
+// Rotated reports whether the key has been replaced by another; it then
+// works only until its ExpiresAt, the end of the grace period.
+func (k *APIKey) Rotated() bool { return k.ReplacedByID != "" }
+
 // Usable reports whether the key may authenticate at time now, and if not,
 // why (a reason for the log and the audit trail, never for the client).
 func (k *APIKey) Usable(now time.Time) (ok bool, reason string) {
@@ -164,4 +180,22 @@ func base62(b []byte, n int) string {
 		out[i] = base62Alphabet[mod.Int64()]
 	}
 	return string(out)
+}
+
+// ParseCIDRs reads a list of CIDRs with ParseCIDR and returns them in
+// canonical form, without duplicates, in their given order.
+func ParseCIDRs(list []string) ([]string, error) {
+	var out []string
+	seen := make(map[netip.Prefix]bool)
+	for _, s := range list {
+		p, err := ParseCIDR(s)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p.String())
+		}
+	}
+	return out, nil
 }

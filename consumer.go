@@ -13,9 +13,25 @@ type Consumer struct {
 	Name        string
 	Description string
 	Scopes      []string
+	// KeyRotation, when set, makes the server rotate the consumer's keys
+	// automatically.
+	KeyRotation KeyRotation
 	CreatedAt   time.Time
 	ModifiedAt  time.Time
 }
+
+// KeyRotation is a consumer's automatic key rotation policy: a key that
+// reaches MaxAge is replaced by a new one with the same scopes and rules,
+// and keeps working for Grace so that the integration can switch over. The
+// new key waits in a delivery box until an operator fetches it.
+type KeyRotation struct {
+	// MaxAge is zero when keys are not rotated automatically.
+	MaxAge time.Duration
+	Grace  time.Duration
+}
+
+// Enabled reports whether keys rotate automatically.
+func (r KeyRotation) Enabled() bool { return r.MaxAge > 0 }
 
 var consumerNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 

@@ -122,6 +122,20 @@ type KeyStore interface {
 	// RevokeAPIKey marks the key revoked at the given time, or ENOTFOUND.
 	// Revoking a revoked key keeps the first revocation time.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// RotateAPIKey replaces the key oldID by next in one transaction: next
+	// is inserted, the old key is marked replaced by it and its expiry
+	// moved to oldExpiresAt (never later than it was), and, when delivery
+	// is not nil, next's secret is queued for an operator to fetch. A key
+	// that was revoked or rotated already is ECONFLICT, so that two
+	// servers rotating at once create one successor, not two.
+	RotateAPIKey(ctx context.Context, oldID string, next *APIKey, oldExpiresAt time.Time, delivery *KeyDelivery) error
+	// TakeKeyDeliveries returns the queued secrets of a consumer's keys
+	// ("" for every consumer) and deletes them in the same transaction:
+	// each secret is handed out once.
+	TakeKeyDeliveries(ctx context.Context, consumerID string) ([]*KeyDelivery, error)
+	// PendingKeyDeliveries returns the ids of keys whose secrets wait to
+	// be fetched.
+	PendingKeyDeliveries(ctx context.Context) (map[string]bool, error)
 	// TouchAPIKey records the last use of a key.
 	TouchAPIKey(ctx context.Context, id string, at time.Time, addr string) error
 	// CredentialEpoch returns a counter that changes, in the same

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hrgate/hrgate"
 )
 
 // Config is the whole configuration of an hrgate process.
@@ -32,6 +34,32 @@ type Config struct {
 	Log      Log    `yaml:"log"`
 	HTTP     HTTP   `yaml:"http"`
 	API      API    `yaml:"api"`
+	Keys     Keys   `yaml:"keys"`
+	Admin    Admin  `yaml:"admin"`
+}
+
+// Keys configures the API key lifecycle.
+type Keys struct {
+	// MaxLifetime bounds the expiry of every new key; a key created
+	// without an expiry gets this one.
+	MaxLifetime Duration `yaml:"max_lifetime"`
+	// RotationGrace is how long a rotated key keeps working when the
+	// operator names no grace period.
+	RotationGrace Duration `yaml:"rotation_grace"`
+	// RotationCheckInterval is how often `serve` looks for keys due for
+	// automatic rotation.
+	RotationCheckInterval Duration `yaml:"rotation_check_interval"`
+}
+
+// Admin configures the admin API listener, which manages consumers, keys
+// and clients. It is separate from the public API so that it can stay on
+// a management network.
+type Admin struct {
+	// Addr is the admin listener; empty disables the admin API.
+	Addr string `yaml:"addr"`
+	// TokenFile holds the admin bearer token. Empty means admin-token in
+	// the data directory, generated at first start with mode 0600.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Log configures the process log.
@@ -61,6 +89,10 @@ type HTTP struct {
 	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
 	// HSTSMaxAge is the max-age of the Strict-Transport-Security header.
 	HSTSMaxAge Duration `yaml:"hsts_max_age"`
+	// TrustedProxies lists the CIDRs of reverse proxies whose
+	// X-Forwarded-For header is believed. A request from any other peer is
+	// attributed to the peer itself, whatever the header says.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // API configures the behaviour of the /v1 API.
@@ -86,6 +118,12 @@ func Default() *Config {
 			HSTSMaxAge:        Duration(365 * 24 * time.Hour),
 		},
 		API: API{DefaultPageSize: 50, MaxPageSize: 200},
+		Keys: Keys{
+			MaxLifetime:           Duration(365 * 24 * time.Hour),
+			RotationGrace:         Duration(24 * time.Hour),
+			RotationCheckInterval: Duration(time.Minute),
+		},
+		Admin: Admin{Addr: "127.0.0.1:8444"},
 	}
 }
 
@@ -174,7 +212,38 @@ func (c *Config) Validate() error {
 	if err := c.HTTP.validate(); err != nil {
 		return err
 	}
-	return c.API.validate()
+	if err := c.API.validate(); err != nil {
+		return err
+	}
+	if err := c.Keys.validate(); err != nil {
+		return err
+	}
+	return c.Admin.validate()
+}
+
+func (k *Keys) validate() error {
+	if k.MaxLifetime < Duration(time.Hour) || k.MaxLifetime > Duration(10*366*24*time.Hour) {
+		return keyError("keys.max_lifetime", "must be between 1h and 3660d, e.g. 90d")
+	}
+	if k.RotationGrace < 0 || k.RotationGrace > Duration(30*24*time.Hour) {
+		return keyError("keys.rotation_grace", "must be between 0s and 30d")
+	}
+	if k.RotationCheckInterval < Duration(time.Second) || k.RotationCheckInterval > Duration(24*time.Hour) {
+		return keyError("keys.rotation_check_interval", "must be between 1s and 24h")
+	}
+	return nil
+}
+
+func (a *Admin) validate() error {
+	if a.Addr == "" {
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(a.Addr); err != nil {
+		return keyError("admin.addr", "must be HOST:PORT, e.g. 127.0.0.1:8444, or empty to disable the admin API")
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return keyError("admin.addr", "port must be a number from 0 to 65535")
+	}
+	return nil
 }
 
 func (l *Log) validate() error {
@@ -225,6 +294,11 @@ func (h *HTTP) validate() error {
 	}
 	if h.HSTSMaxAge < 0 {
 		return keyError("http.hsts_max_age", "must not be negative")
+	}
+	for _, p := range h.TrustedProxies {
+		if _, err := hrgate.ParseCIDR(p); err != nil {
+			return keyError("http.trusted_proxies", err.Error())
+		}
 	}
 	return nil
 }

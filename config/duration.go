@@ -5,14 +5,16 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hrgate/hrgate"
 )
 
-// Duration is a time.Duration written as text ("30s", "5m") in YAML and in
-// the environment.
+// Duration is a time.Duration written as text ("30s", "5m", "90d") in YAML
+// and in the environment.
 type Duration time.Duration
 
 // String returns the duration as Go duration text.
-func (d Duration) String() string { return time.Duration(d).String() }
+func (d Duration) String() string { return hrgate.FormatDuration(time.Duration(d)) }
 
 // MarshalYAML writes the duration as text.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
@@ -23,9 +25,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if err := n.Decode(&s); err != nil {
 		return fmt.Errorf("line %d: expected a duration such as 30s", n.Line)
 	}
-	v, err := time.ParseDuration(s)
+	v, err := hrgate.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (use e.g. 30s, 5m, 1h)", n.Line, s)
+		return fmt.Errorf("line %d: %q is not a duration (use e.g. 30s, 5m, 1h, 90d)", n.Line, s)
 	}
 	*d = Duration(v)
 	return nil

@@ -6,7 +6,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/hrgate/hrgate"
 )
 
 // EnvPrefix starts every environment variable hrgate reads.
@@ -92,9 +93,9 @@ var durationType = reflect.TypeOf(Duration(0))
 
 func setText(f reflect.Value, value string) error {
 	if f.Type() == durationType {
-		d, err := time.ParseDuration(value)
+		d, err := hrgate.ParseDuration(value)
 		if err != nil {
-			return fmt.Errorf("%q is not a duration (use e.g. 30s, 5m, 1h)", value)
+			return fmt.Errorf("%q is not a duration (use e.g. 30s, 5m, 1h, 90d)", value)
 		}
 		f.SetInt(int64(d))
 		return nil

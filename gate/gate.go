@@ -29,6 +29,11 @@ type Gate struct {
 	touched    map[string]time.Time
 
 	creds credentialCache
+
+	// maxKeyLifetime bounds the expiry of new keys; defaultGrace is the
+	// grace period of a rotation that names none.
+	maxKeyLifetime time.Duration
+	defaultGrace   time.Duration
 }
 
 // Option configures a Gate.
@@ -44,6 +49,19 @@ func WithRandom(r io.Reader) Option { return func(g *Gate) { g.random = r } }
 // WithLogger sets the logger for authentication outcomes.
 func WithLogger(l *slog.Logger) Option { return func(g *Gate) { g.log = l } }
 
+// WithKeyPolicy sets the longest lifetime a key may be created with (and
+// the lifetime of keys created without an expiry), and the grace period of
+// rotations that name none.
+func WithKeyPolicy(maxLifetime, defaultGrace time.Duration) Option {
+	return func(g *Gate) { g.maxKeyLifetime, g.defaultGrace = maxLifetime, defaultGrace }
+}
+
+// Default key policy, matching the configuration defaults.
+const (
+	DefaultMaxKeyLifetime = 365 * 24 * time.Hour
+	DefaultRotationGrace  = 24 * time.Hour
+)
+
 // New returns a Gate over store.
 func New(store hrgate.Store, opts ...Option) *Gate {
 	g := &Gate{
@@ -53,6 +71,9 @@ func New(store hrgate.Store, opts ...Option) *Gate {
 		log:        slog.New(slog.DiscardHandler),
 		touchEvery: time.Minute,
 		touched:    make(map[string]time.Time),
+
+		maxKeyLifetime: DefaultMaxKeyLifetime,
+		defaultGrace:   DefaultRotationGrace,
 	}
 	for _, o := range opts {
 		o(g)

@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/grant"
@@ -17,6 +18,10 @@ type KeyRequest struct {
 	// Test makes a hrg_test_ key, which sees only sandbox companies.
 	Test        bool
 	Description string
+	// AllowCIDRs restricts the client addresses the key works from.
+	AllowCIDRs []string
+	// ExpiresIn is the key's lifetime; zero means the longest allowed.
+	ExpiresIn time.Duration
 }
 
 // CreateKey creates an API key and returns its record and its secret. The
@@ -46,11 +51,52 @@ func (g *Gate) CreateKey(ctx context.Context, req KeyRequest) (*hrgate.APIKey, s
 				strings.Join(outside(consumerGrant, keyGrant), " "), c.Name, consumerGrant.String())
 		}
 	}
+	cidrs, err := hrgate.ParseCIDRs(req.AllowCIDRs)
+	if err != nil {
+		return nil, "", hrgate.Errorf(hrgate.EINVALID, "Invalid --allow-cidr: %v.", err)
+	}
+	lifetime, err := g.keyLifetime(req.ExpiresIn)
+	if err != nil {
+		return nil, "", err
+	}
 	env := hrgate.KeyLive
 	if req.Test {
 		env = hrgate.KeyTest
 	}
-	secret, err := hrgate.GenerateAPIKey(env, g.random)
+	now := g.Now()
+	k, secret, err := g.newKey(&hrgate.APIKey{
+		ConsumerID: c.ID, Env: env, Description: req.Description, Scopes: keyGrant.Scopes(),
+		AllowCIDRs: cidrs, CreatedAt: now, ExpiresAt: now.Add(lifetime),
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if err := g.store.CreateAPIKey(ctx, k); err != nil {
+		return nil, "", err
+	}
+	g.log.Info("api key created", "key_id", k.ID, "consumer_id", c.ID, "env", string(env),
+		"scopes", keyGrant.String(), "allow_cidrs", strings.Join(cidrs, " "), "expires_at", k.ExpiresAt)
+	return k, secret, nil
+}
+
+// keyLifetime checks a requested lifetime against the policy; zero asks
+// for the longest allowed.
+func (g *Gate) keyLifetime(d time.Duration) (time.Duration, error) {
+	switch {
+	case d == 0:
+		return g.maxKeyLifetime, nil
+	case d < time.Minute:
+		return 0, hrgate.Errorf(hrgate.EINVALID, "Invalid expiry: a key must live at least 1m.")
+	case d > g.maxKeyLifetime:
+		return 0, hrgate.Errorf(hrgate.EINVALID, "Invalid expiry: %s exceeds the longest key lifetime allowed, %s (keys.max_lifetime).",
+			hrgate.FormatDuration(d), hrgate.FormatDuration(g.maxKeyLifetime))
+	}
+	return d, nil
+}
+
+// newKey fills in a fresh id, secret and hash for the key record tmpl.
+func (g *Gate) newKey(tmpl *hrgate.APIKey) (*hrgate.APIKey, string, error) {
+	secret, err := hrgate.GenerateAPIKey(tmpl.Env, g.random)
 	if err != nil {
 		return nil, "", hrgate.Wrap(err, "generate key")
 	}
@@ -58,15 +104,9 @@ func (g *Gate) CreateKey(ctx context.Context, req KeyRequest) (*hrgate.APIKey, s
 	if err != nil {
 		return nil, "", hrgate.Wrap(err, "generate key id")
 	}
-	k := &hrgate.APIKey{
-		ID: id, ConsumerID: c.ID, Env: env, Hash: hrgate.HashAPIKey(secret),
-		Description: req.Description, Scopes: keyGrant.Scopes(), CreatedAt: g.Now(),
-	}
-	if err := g.store.CreateAPIKey(ctx, k); err != nil {
-		return nil, "", err
-	}
-	g.log.Info("api key created", "key_id", k.ID, "consumer_id", c.ID, "env", string(env), "scopes", keyGrant.String())
-	return k, secret, nil
+	k := *tmpl
+	k.ID, k.Hash = id, hrgate.HashAPIKey(secret)
+	return &k, secret, nil
 }
 
 // outside lists the scopes of h that g does not cover, for error messages.

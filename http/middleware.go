@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -67,15 +66,12 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// identify gives the request an id and resolves the client address. The
-// client is the TCP peer: forwarded headers are not trusted here (trusted
-// proxies are configured by the limits layer).
+// identify gives the request an id and resolves the client address: the
+// TCP peer, or what a trusted proxy forwarded (see proxySet.clientAddr).
 func (s *Server) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := &requestInfo{id: newRequestID()}
-		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-			info.client = ap.Addr().Unmap()
-		}
+		info.client = s.proxies.clientAddr(r)
 		w.Header().Set("X-Request-Id", info.id)
 		next.ServeHTTP(w, r.WithContext(withRequestInfo(r.Context(), info)))
 	})

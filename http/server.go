@@ -26,6 +26,7 @@ type Server struct {
 	gate    *gate.Gate
 	log     *slog.Logger
 	cursors cursorCodec
+	proxies proxySet
 
 	mux     *http.ServeMux
 	methods map[string][]string
@@ -51,7 +52,12 @@ func NewServer(ctx context.Context, cfg *config.Config, store hrgate.Store, g *g
 	if err != nil {
 		return nil, fmt.Errorf("load cursor key: %w", err)
 	}
+	proxies, err := parseProxies(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	}
 	s := &Server{
+		proxies: proxies,
 		cfg:     cfg,
 		store:   store,
 		gate:    g,

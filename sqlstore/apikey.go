@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -156,4 +159,124 @@ func scanAPIKey(s scanner) (*hrgate.APIKey, error) {
 	k.CreatedAt, k.ExpiresAt = timeOf(created), timeOf(expires)
 	k.RevokedAt, k.LastUsedAt = timeOf(revoked), timeOf(lastUsed)
 	return &k, nil
+}
+
+// RotateAPIKey replaces oldID by next in one transaction, bumping the
+// credential epoch so that every server reloads the old key's new expiry.
+// The update of the old key is conditional on it being neither rotated nor
+// revoked, which makes concurrent rotations of one key produce a single
+// successor: the loser's transaction finds no row and rolls back.
+func (db *DB) RotateAPIKey(ctx context.Context, oldID string, next *hrgate.APIKey, oldExpiresAt time.Time, delivery *hrgate.KeyDelivery) error {
+	const op = "sqlstore.RotateAPIKey"
+	if next == nil || next.ID == "" || next.ID == oldID || len(next.Hash) == 0 || oldExpiresAt.IsZero() {
+		return invalid("A rotation needs a new key with its own id and hash, and an end for the old key.")
+	}
+	if delivery != nil && (delivery.KeyID != next.ID || delivery.Secret == "") {
+		return invalid("A key delivery must carry the new key's id and secret.")
+	}
+	scopes, err := encodeStrings(next.Scopes)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	cidrs, err := encodeStrings(next.AllowCIDRs)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.dialect.rebind(
+			`UPDATE api_keys SET replaced_by_id = ?, `+
+				`expires_at = CASE WHEN expires_at IS NOT NULL AND expires_at < ? THEN expires_at ELSE ? END `+
+				`WHERE id = ? AND replaced_by_id = '' AND revoked_at IS NULL`),
+			next.ID, micros(oldExpiresAt), micros(oldExpiresAt), oldID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			var one int
+			err := tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT 1 FROM api_keys WHERE id = ?`), oldID).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return hrgate.ErrNotFound("API key")
+			} else if err != nil {
+				return err
+			}
+			return hrgate.Errorf(hrgate.ECONFLICT, "Key %s was revoked or rotated already; rotate its successor instead.", oldID)
+		}
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO api_keys (`+apiKeyColumns+`) `+
+			`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			next.ID, next.ConsumerID, string(next.Env), next.Hash, next.Description, scopes, cidrs, micros(next.CreatedAt),
+			micros(next.ExpiresAt), micros(next.RevokedAt), micros(next.LastUsedAt), next.LastUsedAddr, next.ReplacedByID); err != nil {
+			return err
+		}
+		if delivery != nil {
+			if _, err := tx.ExecContext(ctx, db.dialect.rebind(
+				`INSERT INTO key_deliveries (key_id, consumer_id, replaces_id, secret, created_at) VALUES (?, ?, ?, ?, ?)`),
+				delivery.KeyID, next.ConsumerID, oldID, delivery.Secret, micros(delivery.CreatedAt)); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE credential_epoch SET value = value + 1 WHERE id = 1`)
+		return err
+	})
+	return db.translate(err, op)
+}
+
+// TakeKeyDeliveries returns the queued key secrets of a consumer, or of
+// every consumer when consumerID is "", deleting them in the same
+// statement: DELETE … RETURNING hands each row to one caller only, even
+// when two operators fetch at once.
+func (db *DB) TakeKeyDeliveries(ctx context.Context, consumerID string) ([]*hrgate.KeyDelivery, error) {
+	const op = "sqlstore.TakeKeyDeliveries"
+	var q query
+	q.write(`DELETE FROM key_deliveries`)
+	if consumerID != "" {
+		q.and("consumer_id = ?", consumerID)
+	}
+	q.write(` RETURNING key_id, consumer_id, replaces_id, secret, created_at`)
+	rows, err := db.write.QueryContext(ctx, db.dialect.rebind(q.sb.String()), q.args...)
+	if err != nil {
+		return nil, db.translate(err, op)
+	}
+	defer rows.Close()
+	out := []*hrgate.KeyDelivery{}
+	for rows.Next() {
+		var d hrgate.KeyDelivery
+		var created sql.NullInt64
+		if err := rows.Scan(&d.KeyID, &d.ConsumerID, &d.ReplacesID, &d.Secret, &created); err != nil {
+			return nil, db.translate(err, op)
+		}
+		d.CreatedAt = timeOf(created)
+		out = append(out, &d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.translate(err, op)
+	}
+	slices.SortFunc(out, func(a, b *hrgate.KeyDelivery) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.KeyID, b.KeyID)
+	})
+	return out, nil
+}
+
+// PendingKeyDeliveries returns the ids of keys whose secrets wait in the
+// delivery box.
+func (db *DB) PendingKeyDeliveries(ctx context.Context) (map[string]bool, error) {
+	const op = "sqlstore.PendingKeyDeliveries"
+	rows, err := db.read.QueryContext(ctx, `SELECT key_id FROM key_deliveries`)
+	if err != nil {
+		return nil, db.translate(err, op)
+	}
+	defer rows.Close()
+	out := make(map[string]bool)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, db.translate(err, op)
+		}
+		out[id] = true
+	}
+	return out, db.translate(rows.Err(), op)
 }

@@ -3,11 +3,12 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/hrgate/hrgate"
 )
 
-const consumerColumns = `id, name, description, scopes, created_at, modified_at`
+const consumerColumns = `id, name, description, scopes, created_at, modified_at, rotate_keys_after, rotation_grace`
 
 // CreateConsumer inserts c. A taken name is ECONFLICT, and so is a name that
 // is the id of another consumer: FindConsumer looks up by id or name, and
@@ -31,14 +32,15 @@ func (db *DB) CreateConsumer(ctx context.Context, c *hrgate.Consumer) error {
 		if n > 0 {
 			return hrgate.Errorf(hrgate.ECONFLICT, "A consumer name must not be the id of another consumer.")
 		}
-		_, err = tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO consumers (`+consumerColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
-			c.ID, c.Name, c.Description, scopes, micros(c.CreatedAt), micros(c.ModifiedAt))
+		_, err = tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO consumers (`+consumerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			c.ID, c.Name, c.Description, scopes, micros(c.CreatedAt), micros(c.ModifiedAt),
+			seconds(c.KeyRotation.MaxAge), seconds(c.KeyRotation.Grace))
 		return err
 	})
 	return db.translate(err, op)
 }
 
-// UpdateConsumer replaces c's description and scopes, and its modification
+// UpdateConsumer replaces c's description, scopes and key rotation policy, and its modification
 // time when c.ModifiedAt is set. A consumer that does not exist is
 // ENOTFOUND.
 func (db *DB) UpdateConsumer(ctx context.Context, c *hrgate.Consumer) error {
@@ -51,8 +53,9 @@ func (db *DB) UpdateConsumer(ctx context.Context, c *hrgate.Consumer) error {
 		return db.translate(err, op)
 	}
 	res, err := db.execBumpingEpoch(ctx,
-		`UPDATE consumers SET description = ?, scopes = ?, modified_at = COALESCE(?, modified_at) WHERE id = ?`,
-		c.Description, scopes, micros(c.ModifiedAt), c.ID)
+		`UPDATE consumers SET description = ?, scopes = ?, rotate_keys_after = ?, rotation_grace = ?, `+
+			`modified_at = COALESCE(?, modified_at) WHERE id = ?`,
+		c.Description, scopes, seconds(c.KeyRotation.MaxAge), seconds(c.KeyRotation.Grace), micros(c.ModifiedAt), c.ID)
 	if err != nil {
 		return db.translate(err, op)
 	}
@@ -116,10 +119,12 @@ func scanConsumer(s scanner) (*hrgate.Consumer, error) {
 		c                 hrgate.Consumer
 		scopes            string
 		created, modified sql.NullInt64
+		maxAge, grace     int64
 	)
-	if err := s.Scan(&c.ID, &c.Name, &c.Description, &scopes, &created, &modified); err != nil {
+	if err := s.Scan(&c.ID, &c.Name, &c.Description, &scopes, &created, &modified, &maxAge, &grace); err != nil {
 		return nil, err
 	}
+	c.KeyRotation = hrgate.KeyRotation{MaxAge: time.Duration(maxAge) * time.Second, Grace: time.Duration(grace) * time.Second}
 	var err error
 	if c.Scopes, err = decodeStrings(scopes); err != nil {
 		return nil, err
@@ -139,3 +144,6 @@ func (db *DB) oneRow(res sql.Result, op, what string) error {
 	}
 	return nil
 }
+
+// seconds stores a policy duration in whole seconds.
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }

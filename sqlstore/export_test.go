@@ -17,3 +17,13 @@ func (db *DB) QueryIntForTest(ctx context.Context, query string, args ...any) (i
 	err := db.write.QueryRowContext(ctx, db.dialect.rebind(query), args...).Scan(&n)
 	return n, err
 }
+
+// SchemaVersionForTest returns the number of embedded migrations of the
+// database's dialect: the version a migrated database is at.
+func (db *DB) SchemaVersionForTest() int {
+	ms, err := db.dialect.migrations()
+	if err != nil {
+		panic(err)
+	}
+	return len(ms)
+}

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,6 +33,8 @@ type Main struct {
 	Logger *slog.Logger
 	Store  *sqlstore.DB
 	Gate   *gate.Gate
+
+	bg sync.WaitGroup
 }
 
 // flagKeys maps command-line flags to configuration keys: a flag that was
@@ -121,7 +125,8 @@ func (m *Main) open(cmd *cobra.Command) error {
 		return fmt.Errorf("open database %s: %w", sqlstore.RedactDSN(dsn), err)
 	}
 	m.Store = db
-	m.Gate = gate.New(db, gate.WithLogger(m.Logger))
+	m.Gate = gate.New(db, gate.WithLogger(m.Logger),
+		gate.WithKeyPolicy(time.Duration(m.Config.Keys.MaxLifetime), time.Duration(m.Config.Keys.RotationGrace)))
 	return nil
 }
 
@@ -189,6 +194,7 @@ func exitCode(err error) int {
 		return 2
 	}
 	if strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "unknown command") ||
+		strings.HasPrefix(err.Error(), "invalid argument ") ||
 		strings.HasPrefix(err.Error(), "config:") {
 		return 2
 	}

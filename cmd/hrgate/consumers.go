@@ -13,12 +13,14 @@ import (
 
 // consumerJSON is the CLI's JSON form of a consumer.
 type consumerJSON struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Scopes      []string  `json:"scopes"`
-	CreatedAt   time.Time `json:"created_at"`
-	ModifiedAt  time.Time `json:"modified_at"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Scopes      []string `json:"scopes"`
+	// KeyRotation is present when the consumer's keys rotate automatically.
+	KeyRotation *keyRotationJSON `json:"key_rotation,omitempty"`
+	CreatedAt   time.Time        `json:"created_at"`
+	ModifiedAt  time.Time        `json:"modified_at"`
 }
 
 func toConsumerJSON(c *hrgate.Consumer) consumerJSON {
@@ -26,7 +28,18 @@ func toConsumerJSON(c *hrgate.Consumer) consumerJSON {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return consumerJSON{c.ID, c.Name, c.Description, scopes, c.CreatedAt, c.ModifiedAt}
+	j := consumerJSON{ID: c.ID, Name: c.Name, Description: c.Description, Scopes: scopes, CreatedAt: c.CreatedAt, ModifiedAt: c.ModifiedAt}
+	if c.KeyRotation.Enabled() {
+		j.KeyRotation = &keyRotationJSON{
+			MaxAge: hrgate.FormatDuration(c.KeyRotation.MaxAge), Grace: hrgate.FormatDuration(c.KeyRotation.Grace),
+		}
+	}
+	return j
+}
+
+type keyRotationJSON struct {
+	MaxAge string `json:"max_age"`
+	Grace  string `json:"grace"`
 }
 
 func (m *Main) consumersCommand() *cobra.Command {
@@ -111,6 +124,34 @@ func (m *Main) consumersCommand() *cobra.Command {
 	}
 	addScopeFlags(grantCmd)
 
+	rotation := &cobra.Command{
+		Use:   "rotation NAME|ID --after 90d [--grace 24h]",
+		Short: "Rotate a consumer's keys automatically once they reach an age (--after 0 turns it off)",
+		Long: "While `hrgate serve` runs, keys of the consumer that reach the age are replaced by new keys with\n" +
+			"the same scopes and rules. The old key keeps working through the grace period; fetch the new\n" +
+			"secrets with `hrgate keys fetch` (they are never logged).",
+		Args: cobra.ExactArgs(1),
+	}
+	after := durationFlag(rotation, "after", 0, "maximum key age, e.g. 90d; 0 turns automatic rotation off")
+	rotationGrace := durationFlag(rotation, "grace", 0, "how long a rotated key keeps working (default: keys.rotation_grace)")
+	rotation.RunE = func(cmd *cobra.Command, args []string) error {
+		if !cmd.Flags().Changed("after") {
+			return hrgate.Errorf(hrgate.EINVALID, "--after is required (0 turns automatic rotation off)")
+		}
+		if err := m.open(cmd); err != nil {
+			return err
+		}
+		g := time.Duration(m.Config.Keys.RotationGrace)
+		if cmd.Flags().Changed("grace") {
+			g = *rotationGrace
+		}
+		c, err := m.Gate.SetKeyRotation(cmd.Context(), args[0], hrgate.KeyRotation{MaxAge: *after, Grace: g})
+		if err != nil {
+			return err
+		}
+		return m.printConsumer(c)
+	}
+
 	del := &cobra.Command{
 		Use: "delete NAME|ID", Short: "Delete a consumer and all its keys", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -123,7 +164,7 @@ func (m *Main) consumersCommand() *cobra.Command {
 			return m.report(map[string]any{"deleted": args[0]}, "Deleted consumer %s and its keys.\n", args[0])
 		},
 	}
-	cmd.AddCommand(create, list, show, grantCmd, del)
+	cmd.AddCommand(create, list, show, grantCmd, rotation, del)
 	return cmd
 }
 
@@ -132,6 +173,10 @@ func (m *Main) printConsumer(c *hrgate.Consumer) error {
 	if c.Description != "" {
 		desc = "  description: " + c.Description + "\n"
 	}
-	return m.report(toConsumerJSON(c), "Consumer %s (%s)\n%s  grant:       %s\n",
-		c.Name, c.ID, desc, strings.Join(c.Scopes, " "))
+	rot := "  key rotation: off\n"
+	if c.KeyRotation.Enabled() {
+		rot = fmt.Sprintf("  key rotation: after %s, grace %s\n", hrgate.FormatDuration(c.KeyRotation.MaxAge), hrgate.FormatDuration(c.KeyRotation.Grace))
+	}
+	return m.report(toConsumerJSON(c), "Consumer %s (%s)\n%s  grant:       %s\n%s",
+		c.Name, c.ID, desc, strings.Join(c.Scopes, " "), rot)
 }

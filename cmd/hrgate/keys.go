@@ -13,18 +13,24 @@ import (
 )
 
 // keyJSON is the CLI's JSON form of a key record; it never holds the
-// secret, which only `keys create` prints, once.
+// secret, which only `keys create` and `keys rotate` print, once.
 type keyJSON struct {
 	ID           string     `json:"id"`
 	ConsumerID   string     `json:"consumer_id"`
+	Consumer     string     `json:"consumer,omitempty"`
 	Env          string     `json:"env"`
 	Description  string     `json:"description,omitempty"`
 	Scopes       []string   `json:"scopes"`
+	AllowCIDRs   []string   `json:"allow_cidrs"`
+	State        string     `json:"state"`
 	CreatedAt    time.Time  `json:"created_at"`
+	AgeSeconds   int64      `json:"age_seconds"`
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
 	LastUsedAddr string     `json:"last_used_addr,omitempty"`
+	ReplacedBy   string     `json:"replaced_by,omitempty"`
+	Flags        []string   `json:"flags"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -34,84 +40,234 @@ func optTime(t time.Time) *time.Time {
 	return &t
 }
 
-func toKeyJSON(k *hrgate.APIKey) keyJSON {
+// keyState names where a key is in its life: active, rotated (working
+// until its grace period ends), expired or revoked.
+func keyState(k *hrgate.APIKey, now time.Time) string {
+	if ok, reason := k.Usable(now); !ok {
+		return strings.TrimPrefix(reason, "key ")
+	}
+	if k.Rotated() {
+		return "rotated"
+	}
+	return "active"
+}
+
+func toKeyJSON(k *hrgate.APIKey, now time.Time) keyJSON {
+	cidrs := k.AllowCIDRs
+	if cidrs == nil {
+		cidrs = []string{}
+	}
 	return keyJSON{
 		ID: k.ID, ConsumerID: k.ConsumerID, Env: string(k.Env), Description: k.Description,
-		Scopes: k.Scopes, CreatedAt: k.CreatedAt, ExpiresAt: optTime(k.ExpiresAt),
+		Scopes: k.Scopes, AllowCIDRs: cidrs, State: keyState(k, now), CreatedAt: k.CreatedAt,
+		AgeSeconds: int64(now.Sub(k.CreatedAt) / time.Second), ExpiresAt: optTime(k.ExpiresAt),
 		RevokedAt: optTime(k.RevokedAt), LastUsedAt: optTime(k.LastUsedAt), LastUsedAddr: k.LastUsedAddr,
+		ReplacedBy: k.ReplacedByID, Flags: []string{},
 	}
+}
+
+// keyFlags marks what an operator should look at: keys not used for
+// stale (or never, once that old), keys expiring within expiring, and
+// rotated keys whose successor waits in the delivery box.
+func keyFlags(k *hrgate.APIKey, now time.Time, stale, expiring time.Duration, pending map[string]bool) []string {
+	flags := []string{}
+	if ok, _ := k.Usable(now); !ok {
+		return flags
+	}
+	lastUse := k.LastUsedAt
+	if lastUse.IsZero() {
+		lastUse = k.CreatedAt
+	}
+	if now.Sub(lastUse) >= stale {
+		flags = append(flags, "stale")
+	}
+	if !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) <= expiring {
+		flags = append(flags, "expiring")
+	}
+	if k.Rotated() && pending[k.ReplacedByID] {
+		flags = append(flags, "successor-not-fetched")
+	}
+	return flags
+}
+
+// durationValue is a flag holding a duration in hrgate's syntax ("90d").
+type durationValue struct{ d *time.Duration }
+
+func (v durationValue) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return hrgate.FormatDuration(*v.d)
+}
+
+func (v durationValue) Set(s string) error {
+	d, err := hrgate.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
+}
+
+func (durationValue) Type() string { return "duration" }
+
+func durationFlag(cmd *cobra.Command, name string, def time.Duration, usage string) *time.Duration {
+	d := def
+	cmd.Flags().Var(durationValue{&d}, name, usage)
+	return &d
 }
 
 func (m *Main) keysCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage API keys"}
 
 	create := &cobra.Command{
-		Use:     "create --consumer NAME",
-		Short:   "Create an API key; the key is printed once and never stored",
-		Example: `  hrgate keys create --consumer payroll --output json`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			consumer, _ := cmd.Flags().GetString("consumer")
-			if consumer == "" {
-				return hrgate.Errorf(hrgate.EINVALID, "--consumer is required")
-			}
-			if err := m.open(cmd); err != nil {
-				return err
-			}
-			test, _ := cmd.Flags().GetBool("test")
-			desc, _ := cmd.Flags().GetString("description")
-			k, secret, err := m.Gate.CreateKey(cmd.Context(), gate.KeyRequest{
-				Consumer: consumer, Scopes: scopesFlag(cmd), Test: test, Description: desc,
-			})
-			if err != nil {
-				return err
-			}
-			return m.report(map[string]any{"id": k.ID, "key": secret, "consumer_id": k.ConsumerID, "scopes": k.Scopes}, "Key %s for consumer %s\n  scopes: %s\n\n  %s\n\nStore it now: it is shown only once.\n",
-				k.ID, consumer, strings.Join(k.Scopes, " "), secret)
-		},
+		Use:   "create --consumer NAME",
+		Short: "Create an API key; the key is printed once and never stored",
+		Example: `  hrgate keys create --consumer payroll --output json
+  hrgate keys create --consumer payroll --allow-cidr 10.1.2.0/24 --expires-in 90d`,
+		Args: cobra.NoArgs,
+	}
+	expiresIn := durationFlag(create, "expires-in", 0, "lifetime of the key, e.g. 90d (default and maximum: keys.max_lifetime)")
+	create.RunE = func(cmd *cobra.Command, _ []string) error {
+		consumer, _ := cmd.Flags().GetString("consumer")
+		if consumer == "" {
+			return hrgate.Errorf(hrgate.EINVALID, "--consumer is required")
+		}
+		if cmd.Flags().Changed("expires-in") && *expiresIn == 0 {
+			return hrgate.Errorf(hrgate.EINVALID, "--expires-in must be longer than 0; every key expires")
+		}
+		if err := m.open(cmd); err != nil {
+			return err
+		}
+		test, _ := cmd.Flags().GetBool("test")
+		desc, _ := cmd.Flags().GetString("description")
+		cidrs, _ := cmd.Flags().GetStringArray("allow-cidr")
+		k, secret, err := m.Gate.CreateKey(cmd.Context(), gate.KeyRequest{
+			Consumer: consumer, Scopes: scopesFlag(cmd), Test: test, Description: desc,
+			AllowCIDRs: cidrs, ExpiresIn: *expiresIn,
+		})
+		if err != nil {
+			return err
+		}
+		return m.printSecret(k, secret, consumer)
 	}
 	create.Flags().String("consumer", "", "owning consumer (name or id)")
 	create.Flags().Bool("test", false, "create a hrg_test_ key, which sees only sandbox companies")
 	create.Flags().String("description", "", "what the key is for")
+	create.Flags().StringArray("allow-cidr", nil, "client network the key works from, e.g. 10.1.2.0/24 (repeatable; default: any)")
 	addScopeFlags(create)
 
+	rotate := &cobra.Command{
+		Use:     "rotate ID",
+		Short:   "Replace a key by a new one with the same consumer, scopes and rules; the old one works until the grace period ends",
+		Example: `  hrgate keys rotate key_… --grace 24h --output json`,
+		Args:    cobra.ExactArgs(1),
+	}
+	grace := durationFlag(rotate, "grace", 0, "how long the old key keeps working (default: keys.rotation_grace)")
+	rotate.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := m.open(cmd); err != nil {
+			return err
+		}
+		g := gate.DefaultGrace
+		if cmd.Flags().Changed("grace") {
+			g = *grace
+		}
+		next, secret, old, err := m.Gate.RotateKey(cmd.Context(), args[0], g)
+		if err != nil {
+			return err
+		}
+		if m.output == "json" {
+			return m.printJSON(map[string]any{
+				"id": next.ID, "key": secret, "consumer_id": next.ConsumerID, "scopes": next.Scopes,
+				"allow_cidrs": toKeyJSON(next, m.Gate.Now()).AllowCIDRs, "expires_at": next.ExpiresAt,
+				"replaces": old.ID, "old_key_expires_at": old.ExpiresAt,
+			})
+		}
+		_, err = fmt.Fprintf(m.Stdout, "Key %s replaces %s, which keeps working until %s.\n  scopes: %s\n  expires: %s\n\n  %s\n\nStore it now: it is shown only once.\n",
+			next.ID, old.ID, old.ExpiresAt.Format(time.RFC3339), strings.Join(next.Scopes, " "), next.ExpiresAt.Format(time.RFC3339), secret)
+		return err
+	}
+
 	list := &cobra.Command{
-		Use: "list", Short: "List keys (never their secrets)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := m.open(cmd); err != nil {
-				return err
+		Use:     "list",
+		Short:   "List keys (never their secrets) with age, last use and expiry; flag stale and expiring keys",
+		Example: `  hrgate keys list --expiring 14d --stale 30d --flagged`,
+		Args:    cobra.NoArgs,
+	}
+	stale := durationFlag(list, "stale", 30*24*time.Hour, "flag keys not used for this long")
+	expiring := durationFlag(list, "expiring", 14*24*time.Hour, "flag keys that expire within this time")
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := m.open(cmd); err != nil {
+			return err
+		}
+		consumer, _ := cmd.Flags().GetString("consumer")
+		flaggedOnly, _ := cmd.Flags().GetBool("flagged")
+		activeOnly, _ := cmd.Flags().GetBool("active")
+		ctx := cmd.Context()
+		keys, err := m.Gate.Keys(ctx, consumer)
+		if err != nil {
+			return err
+		}
+		consumers, err := m.Gate.Consumers(ctx)
+		if err != nil {
+			return err
+		}
+		names := make(map[string]string, len(consumers))
+		for _, c := range consumers {
+			names[c.ID] = c.Name
+		}
+		pending, err := m.Gate.PendingKeyDeliveries(ctx)
+		if err != nil {
+			return err
+		}
+		now := m.Gate.Now()
+		out := make([]keyJSON, 0, len(keys))
+		for _, k := range keys {
+			j := toKeyJSON(k, now)
+			j.Consumer = names[k.ConsumerID]
+			j.Flags = keyFlags(k, now, *stale, *expiring, pending)
+			if pending[k.ID] {
+				j.Flags = append(j.Flags, "awaiting-fetch")
 			}
-			consumer, _ := cmd.Flags().GetString("consumer")
-			keys, err := m.Gate.Keys(cmd.Context(), consumer)
-			if err != nil {
-				return err
+			if (flaggedOnly && len(j.Flags) == 0) || (activeOnly && (j.State == "revoked" || j.State == "expired")) {
+				continue
 			}
-			if m.output == "json" {
-				out := make([]keyJSON, 0, len(keys))
-				for _, k := range keys {
-					out = append(out, toKeyJSON(k))
+			out = append(out, j)
+		}
+		if m.output == "json" {
+			return m.printJSON(out)
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tCONSUMER\tENV\tSTATE\tAGE\tLAST USED\tEXPIRES\tALLOW\tFLAGS")
+		for _, j := range out {
+			last := "never"
+			if j.LastUsedAt != nil {
+				last = hrgate.FormatDuration(now.Sub(*j.LastUsedAt).Truncate(time.Minute)) + " ago from " + j.LastUsedAddr
+			}
+			expires := "never"
+			if j.ExpiresAt != nil {
+				if d := j.ExpiresAt.Sub(now); d > 0 {
+					expires = "in " + hrgate.FormatDuration(d.Truncate(time.Minute))
+				} else {
+					expires = j.ExpiresAt.Format(time.RFC3339)
 				}
-				return m.printJSON(out)
 			}
-			now := m.Gate.Now()
-			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCONSUMER\tENV\tSTATE\tAGE\tLAST USED\tSCOPES")
-			for _, k := range keys {
-				state := "active"
-				if ok, reason := k.Usable(now); !ok {
-					state = strings.TrimPrefix(reason, "key ")
-				}
-				last := "never"
-				if !k.LastUsedAt.IsZero() {
-					last = k.LastUsedAt.Format(time.RFC3339) + " from " + k.LastUsedAddr
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.ConsumerID, k.Env, state,
-					now.Sub(k.CreatedAt).Round(time.Minute), last, strings.Join(k.Scopes, " "))
+			allow := "any"
+			if len(j.AllowCIDRs) > 0 {
+				allow = strings.Join(j.AllowCIDRs, ",")
 			}
-			return tw.Flush()
-		},
+			flags := "-"
+			if len(j.Flags) > 0 {
+				flags = strings.Join(j.Flags, ",")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Consumer, j.Env, j.State,
+				hrgate.FormatDuration(now.Sub(j.CreatedAt).Truncate(time.Minute)), last, expires, allow, flags)
+		}
+		return tw.Flush()
 	}
 	list.Flags().String("consumer", "", "only this consumer's keys")
+	list.Flags().Bool("flagged", false, "only keys with a flag")
+	list.Flags().Bool("active", false, "leave out revoked and expired keys")
 
 	revoke := &cobra.Command{
 		Use: "revoke ID", Short: "Revoke a key; it stops working on the next request", Args: cobra.ExactArgs(1),
@@ -125,6 +281,57 @@ func (m *Main) keysCommand() *cobra.Command {
 			return m.report(map[string]any{"revoked": args[0]}, "Revoked key %s.\n", args[0])
 		},
 	}
-	cmd.AddCommand(create, list, revoke)
+
+	fetch := &cobra.Command{
+		Use:   "fetch",
+		Short: "Print the keys created by automatic rotation, once: each is forgotten when fetched",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := m.open(cmd); err != nil {
+				return err
+			}
+			consumer, _ := cmd.Flags().GetString("consumer")
+			ds, err := m.Gate.TakeKeyDeliveries(cmd.Context(), consumer)
+			if err != nil {
+				return err
+			}
+			if m.output == "json" {
+				out := make([]map[string]any, 0, len(ds))
+				for _, d := range ds {
+					out = append(out, map[string]any{"id": d.KeyID, "key": d.Secret, "consumer_id": d.ConsumerID,
+						"replaces": d.ReplacesID, "created_at": d.CreatedAt})
+				}
+				return m.printJSON(out)
+			}
+			if len(ds) == 0 {
+				_, err := fmt.Fprintln(m.Stdout, "No rotated keys are waiting.")
+				return err
+			}
+			for _, d := range ds {
+				fmt.Fprintf(m.Stdout, "Key %s (consumer %s) replaces %s:\n\n  %s\n\n", d.KeyID, d.ConsumerID, d.ReplacesID, d.Secret)
+			}
+			_, err = fmt.Fprintln(m.Stdout, "Store them now: they are shown only once.")
+			return err
+		},
+	}
+	fetch.Flags().String("consumer", "", "only this consumer's keys")
+
+	cmd.AddCommand(create, rotate, list, revoke, fetch)
 	return cmd
+}
+
+// printSecret reports a newly created key with its secret, shown once.
+func (m *Main) printSecret(k *hrgate.APIKey, secret, consumer string) error {
+	j := toKeyJSON(k, m.Gate.Now())
+	return m.report(map[string]any{"id": k.ID, "key": secret, "consumer_id": k.ConsumerID, "scopes": k.Scopes,
+		"allow_cidrs": j.AllowCIDRs, "expires_at": k.ExpiresAt},
+		"Key %s for consumer %s\n  scopes: %s\n  allowed from: %s\n  expires: %s\n\n  %s\n\nStore it now: it is shown only once.\n",
+		k.ID, consumer, strings.Join(k.Scopes, " "), allowText(k.AllowCIDRs), k.ExpiresAt.Format(time.RFC3339), secret)
+}
+
+func allowText(cidrs []string) string {
+	if len(cidrs) == 0 {
+		return "any address"
+	}
+	return strings.Join(cidrs, ", ")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -63,7 +64,20 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 	if err := srv.Open(); err != nil {
 		return nil, err
 	}
+	m.background(ctx, func(ctx context.Context) {
+		m.Gate.RunKeyRotation(ctx, time.Duration(m.Config.Keys.RotationCheckInterval))
+	})
 	return srv, nil
+}
+
+// background runs fn until ctx ends; waitAndStop waits for it before the
+// store is closed.
+func (m *Main) background(ctx context.Context, fn func(context.Context)) {
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		fn(ctx)
+	}()
 }
 
 // waitAndStop serves until ctx is cancelled (SIGINT, SIGTERM) and then
@@ -71,7 +85,9 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 func (m *Main) waitAndStop(ctx context.Context, srv *hrhttp.Server) error {
 	<-ctx.Done()
 	m.Logger.Info("shutting down")
-	return srv.Close()
+	err := srv.Close()
+	m.bg.Wait()
+	return err
 }
 
 // Demo consumers: one with a broad payroll grant, one that sees only names

@@ -1,0 +1,33 @@
+package hrgate
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// ParseCIDR reads a CIDR ("10.0.0.0/8", "2001:db8::/32") or a single
+// address, which stands for itself (/32 or /128). The prefix must be in
+// canonical form: "10.1.2.3/24" is refused rather than silently widened.
+func ParseCIDR(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", s)
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.1.2.0/24", s)
+	}
+	if p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("%q: write IPv4-mapped ranges in IPv4 form", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %s?", s, p.Masked())
+	}
+	return p, nil
+}

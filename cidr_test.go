@@ -1,0 +1,54 @@
+package hrgate_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/hrgate/hrgate"
+)
+
+func TestParseCIDR(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.1.2.0/24":     "10.1.2.0/24",
+		"127.0.0.2":       "127.0.0.2/32",
+		" 2001:db8::/32 ": "2001:db8::/32",
+		"::1":             "::1/128",
+		"::ffff:10.0.0.1": "10.0.0.1/32",
+		"0.0.0.0/0":       "0.0.0.0/0",
+	} {
+		p, err := hrgate.ParseCIDR(in)
+		if err != nil || p.String() != want {
+			t.Errorf("ParseCIDR(%q) = %v, %v; want %s", in, p, err, want)
+		}
+	}
+	for _, in := range []string{"", "10.1.2.3/24", "10.0.0.0/33", "host.example", "::ffff:10.0.0.0/104", "10.0.0.0/8/1"} {
+		if p, err := hrgate.ParseCIDR(in); err == nil {
+			t.Errorf("ParseCIDR(%q) = %v, want an error", in, p)
+		}
+	}
+}
+
+func TestAllowsAddr(t *testing.T) {
+	cidrs, err := hrgate.ParseCIDRs([]string{"127.0.0.2", "2001:db8::/32", "127.0.0.2/32"})
+	if err != nil || len(cidrs) != 2 {
+		t.Fatalf("ParseCIDRs = %v, %v", cidrs, err)
+	}
+	k := &hrgate.APIKey{AllowCIDRs: cidrs}
+	for addr, want := range map[string]bool{
+		"127.0.0.2":        true,
+		"::ffff:127.0.0.2": true, // an IPv4 client seen on a dual-stack socket
+		"127.0.0.1":        false,
+		"2001:db8::1":      true,
+		"2001:db9::1":      false,
+	} {
+		if got := k.AllowsAddr(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("AllowsAddr(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	if !(&hrgate.APIKey{}).AllowsAddr(netip.MustParseAddr("192.0.2.1")) {
+		t.Error("a key without an allowlist must allow any address")
+	}
+	if (&hrgate.APIKey{AllowCIDRs: cidrs}).AllowsAddr(netip.Addr{}) {
+		t.Error("an unknown client address must not pass an allowlist")
+	}
+}

@@ -1,0 +1,200 @@
+package gate
+
+import (
+	"context"
+	"time"
+
+	"github.com/hrgate/hrgate"
+)
+
+// NoGrace asks RotateKey to end the old key at once.
+const NoGrace time.Duration = 0
+
+// DefaultGrace asks RotateKey for the configured grace period.
+const DefaultGrace time.Duration = -1
+
+// MaxGrace bounds a rotation's grace period: an old key that outlives its
+// rotation by more than a month is not rotated.
+const MaxGrace = 30 * 24 * time.Hour
+
+// RotateKey replaces a key with a new one that has the same consumer,
+// environment, scopes, address allowlist and lifetime. The old key keeps
+// working for grace (DefaultGrace for the configured period), then fails.
+// It returns the new key, its secret (shown once) and the old key as it is
+// now.
+func (g *Gate) RotateKey(ctx context.Context, id string, grace time.Duration) (next *hrgate.APIKey, secret string, old *hrgate.APIKey, err error) {
+	if !hrgate.ValidID(hrgate.PrefixAPIKey, id) {
+		return nil, "", nil, hrgate.Errorf(hrgate.EINVALID, "Invalid key id %q: key ids look like key_… .", truncate(id, 64))
+	}
+	if grace == DefaultGrace {
+		grace = g.defaultGrace
+	}
+	if grace < 0 || grace > MaxGrace {
+		return nil, "", nil, hrgate.Errorf(hrgate.EINVALID, "Invalid grace period: it must be between 0s and %s.", hrgate.FormatDuration(MaxGrace))
+	}
+	old, err = g.store.FindAPIKey(ctx, id)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	next, secret, err = g.rotate(ctx, old, grace, false)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	old, err = g.store.FindAPIKey(ctx, id)
+	return next, secret, old, err
+}
+
+// rotate creates old's successor and ends old after grace. With deliver,
+// the successor's secret is queued for an operator instead of returned.
+func (g *Gate) rotate(ctx context.Context, old *hrgate.APIKey, grace time.Duration, deliver bool) (*hrgate.APIKey, string, error) {
+	now := g.Now()
+	if ok, reason := old.Usable(now); !ok {
+		return nil, "", hrgate.Errorf(hrgate.ECONFLICT, "Key %s cannot be rotated: %s. Create a new key instead.", old.ID, reason)
+	}
+	if old.Rotated() {
+		return nil, "", hrgate.Errorf(hrgate.ECONFLICT, "Key %s was rotated already; its successor is %s.", old.ID, old.ReplacedByID)
+	}
+	// The successor lives as long as the old key was meant to, within the
+	// policy in force now.
+	lifetime := g.maxKeyLifetime
+	if !old.ExpiresAt.IsZero() && old.ExpiresAt.Sub(old.CreatedAt) < lifetime {
+		lifetime = max(old.ExpiresAt.Sub(old.CreatedAt), time.Minute)
+	}
+	next, secret, err := g.newKey(&hrgate.APIKey{
+		ConsumerID: old.ConsumerID, Env: old.Env, Description: old.Description, Scopes: old.Scopes,
+		AllowCIDRs: old.AllowCIDRs, CreatedAt: now, ExpiresAt: now.Add(lifetime),
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	var delivery *hrgate.KeyDelivery
+	if deliver {
+		delivery = &hrgate.KeyDelivery{KeyID: next.ID, ConsumerID: next.ConsumerID, ReplacesID: old.ID, Secret: secret, CreatedAt: now}
+	}
+	if err := g.store.RotateAPIKey(ctx, old.ID, next, now.Add(grace), delivery); err != nil {
+		return nil, "", err
+	}
+	g.log.Info("api key rotated", "key_id", old.ID, "new_key_id", next.ID, "consumer_id", old.ConsumerID,
+		"old_key_ends_at", now.Add(grace), "automatic", deliver)
+	return next, secret, nil
+}
+
+// RotateDueKeys rotates every key whose consumer has automatic rotation
+// and that has reached the consumer's maximum age. The new secrets wait
+// in the delivery box (TakeKeyDeliveries); none is returned or logged. It
+// returns how many keys it rotated. Several servers may run it at once:
+// the store lets one rotation of a key win and the others fail with
+// ECONFLICT, which is not an error here.
+func (g *Gate) RotateDueKeys(ctx context.Context) (int, error) {
+	consumers, err := g.store.ListConsumers(ctx)
+	if err != nil {
+		return 0, err
+	}
+	rotated := 0
+	for _, c := range consumers {
+		if !c.KeyRotation.Enabled() {
+			continue
+		}
+		keys, err := g.store.ListAPIKeys(ctx, c.ID)
+		if err != nil {
+			return rotated, err
+		}
+		now := g.Now()
+		for _, k := range keys {
+			if ok, _ := k.Usable(now); !ok || k.Rotated() {
+				continue
+			}
+			// Due at the maximum age, or earlier when the key would expire
+			// before a rotation's grace period could run out.
+			old := now.Sub(k.CreatedAt) >= c.KeyRotation.MaxAge
+			expiring := !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) <= c.KeyRotation.Grace
+			if !old && !expiring {
+				continue
+			}
+			_, _, err := g.rotate(ctx, k, c.KeyRotation.Grace, true)
+			switch hrgate.ErrorCode(err) {
+			case "":
+				rotated++
+			case hrgate.ECONFLICT, hrgate.ENOTFOUND:
+				// Another server rotated or someone revoked it meanwhile.
+			default:
+				return rotated, err
+			}
+		}
+	}
+	return rotated, nil
+}
+
+// TakeKeyDeliveries hands out the secrets of keys created by automatic
+// rotation for a consumer (by id or name; "" for all) and forgets them:
+// each is returned once.
+func (g *Gate) TakeKeyDeliveries(ctx context.Context, consumer string) ([]*hrgate.KeyDelivery, error) {
+	id := ""
+	if consumer != "" {
+		c, err := g.store.FindConsumer(ctx, consumer)
+		if err != nil {
+			return nil, err
+		}
+		id = c.ID
+	}
+	ds, err := g.store.TakeKeyDeliveries(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		g.log.Info("rotated key fetched", "key_id", d.KeyID, "consumer_id", d.ConsumerID)
+	}
+	return ds, nil
+}
+
+// PendingKeyDeliveries returns the ids of keys whose secrets wait to be
+// fetched.
+func (g *Gate) PendingKeyDeliveries(ctx context.Context) (map[string]bool, error) {
+	return g.store.PendingKeyDeliveries(ctx)
+}
+
+// SetKeyRotation sets a consumer's automatic key rotation policy. A zero
+// MaxAge turns it off.
+func (g *Gate) SetKeyRotation(ctx context.Context, idOrName string, r hrgate.KeyRotation) (*hrgate.Consumer, error) {
+	if r.MaxAge != 0 && (r.MaxAge < time.Hour || r.MaxAge > g.maxKeyLifetime) {
+		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid rotation age: it must be between 1h and the longest key lifetime, %s.",
+			hrgate.FormatDuration(g.maxKeyLifetime))
+	}
+	if r.Grace < 0 || r.Grace > MaxGrace {
+		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid grace period: it must be between 0s and %s.", hrgate.FormatDuration(MaxGrace))
+	}
+	if r.MaxAge == 0 {
+		r.Grace = 0
+	}
+	c, err := g.store.FindConsumer(ctx, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	c.KeyRotation = r
+	c.ModifiedAt = g.Now()
+	if err := g.store.UpdateConsumer(ctx, c); err != nil {
+		return nil, err
+	}
+	g.log.Info("consumer key rotation set", "consumer_id", c.ID, "consumer", c.Name,
+		"max_age", hrgate.FormatDuration(r.MaxAge), "grace", hrgate.FormatDuration(r.Grace))
+	return c, nil
+}
+
+// RunKeyRotation calls RotateDueKeys every interval until ctx ends. A
+// failed round is logged and retried at the next tick.
+func (g *Gate) RunKeyRotation(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := g.RotateDueKeys(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("automatic key rotation failed", "err", err)
+		} else if n > 0 {
+			g.log.Info("keys rotated automatically; fetch them with `hrgate keys fetch`", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
