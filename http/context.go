@@ -13,6 +13,7 @@ type requestInfo struct {
 	id        string
 	client    netip.Addr
 	principal *gate.Principal
+	operator  *Operator
 	route     string
 	err       error
 }

@@ -110,6 +110,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if p := info.principal; p != nil {
 			attrs = append(attrs, slog.String("key_id", p.KeyID), slog.String("consumer", p.ConsumerName))
 		}
+		if op := info.operator; op != nil {
+			attrs = append(attrs, slog.String("operator", op.Name))
+		}
 		if info.err != nil {
 			if reason := gate.AuthFailureReason(info.err); reason != "" {
 				attrs = append(attrs, slog.String("auth_failure", reason))

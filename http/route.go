@@ -84,7 +84,7 @@ func (s *Server) finishRoutes() {
 		})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, hrgate.Errorf(hrgate.ENOTFOUND, "No such route. The API is described at /v1/openapi.json."))
+		s.writeError(w, r, hrgate.Errorf(hrgate.ENOTFOUND, "No such route. The API is described at %s.", s.docPath))
 	})
 }
 

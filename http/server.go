@@ -28,6 +28,12 @@ type Server struct {
 	cursors cursorCodec
 	proxies proxySet
 
+	// addr is the listen address; docPath the route of the server's
+	// OpenAPI document. The public and the admin server differ in both.
+	addr    string
+	docPath string
+	admin   AdminAuthenticator
+
 	mux     *http.ServeMux
 	methods map[string][]string
 	paths   []string
@@ -58,6 +64,8 @@ func NewServer(ctx context.Context, cfg *config.Config, store hrgate.Store, g *g
 	}
 	s := &Server{
 		proxies: proxies,
+		addr:    cfg.HTTP.Addr,
+		docPath: "/v1/openapi.json",
 		cfg:     cfg,
 		store:   store,
 		gate:    g,
@@ -101,9 +109,9 @@ func (s *Server) Open() error {
 		MaxHeaderBytes:    hc.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	ln, err := net.Listen("tcp", hc.Addr)
+	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", hc.Addr, err)
+		return fmt.Errorf("listen on %s: %w", s.addr, err)
 	}
 	if hc.InsecureHTTP {
 		s.log.Warn("serving plain HTTP because http.insecure_http is set: API keys and HR data cross the network unencrypted; use this only behind a TLS-terminating proxy on the same host")

@@ -17,6 +17,7 @@ import (
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
+	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/sqlstore"
 )
 
@@ -34,7 +35,8 @@ type Main struct {
 	Store  *sqlstore.DB
 	Gate   *gate.Gate
 
-	bg sync.WaitGroup
+	bg    sync.WaitGroup
+	admin *hrhttp.Server
 }
 
 // flagKeys maps command-line flags to configuration keys: a flag that was
@@ -48,6 +50,7 @@ var flagKeys = map[string]string{
 	"tls-cert":      "http.tls_cert",
 	"tls-key":       "http.tls_key",
 	"insecure-http": "http.insecure_http",
+	"admin-addr":    "admin.addr",
 }
 
 func (m *Main) rootCommand() *cobra.Command {

@@ -9,38 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/view"
 )
-
-// consumerJSON is the CLI's JSON form of a consumer.
-type consumerJSON struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	Description string   `json:"description,omitempty"`
-	Scopes      []string `json:"scopes"`
-	// KeyRotation is present when the consumer's keys rotate automatically.
-	KeyRotation *keyRotationJSON `json:"key_rotation,omitempty"`
-	CreatedAt   time.Time        `json:"created_at"`
-	ModifiedAt  time.Time        `json:"modified_at"`
-}
-
-func toConsumerJSON(c *hrgate.Consumer) consumerJSON {
-	scopes := c.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
-	j := consumerJSON{ID: c.ID, Name: c.Name, Description: c.Description, Scopes: scopes, CreatedAt: c.CreatedAt, ModifiedAt: c.ModifiedAt}
-	if c.KeyRotation.Enabled() {
-		j.KeyRotation = &keyRotationJSON{
-			MaxAge: hrgate.FormatDuration(c.KeyRotation.MaxAge), Grace: hrgate.FormatDuration(c.KeyRotation.Grace),
-		}
-	}
-	return j
-}
-
-type keyRotationJSON struct {
-	MaxAge string `json:"max_age"`
-	Grace  string `json:"grace"`
-}
 
 func (m *Main) consumersCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "consumers", Short: "Manage the applications that read HR data, and their grants"}
@@ -76,9 +46,9 @@ func (m *Main) consumersCommand() *cobra.Command {
 				return err
 			}
 			if m.output == "json" {
-				out := make([]consumerJSON, 0, len(cs))
+				out := make([]view.Consumer, 0, len(cs))
 				for _, c := range cs {
-					out = append(out, toConsumerJSON(c))
+					out = append(out, view.NewConsumer(c))
 				}
 				return m.printJSON(out)
 			}
@@ -177,6 +147,6 @@ func (m *Main) printConsumer(c *hrgate.Consumer) error {
 	if c.KeyRotation.Enabled() {
 		rot = fmt.Sprintf("  key rotation: after %s, grace %s\n", hrgate.FormatDuration(c.KeyRotation.MaxAge), hrgate.FormatDuration(c.KeyRotation.Grace))
 	}
-	return m.report(toConsumerJSON(c), "Consumer %s (%s)\n%s  grant:       %s\n%s",
+	return m.report(view.NewConsumer(c), "Consumer %s (%s)\n%s  grant:       %s\n%s",
 		c.Name, c.ID, desc, strings.Join(c.Scopes, " "), rot)
 }

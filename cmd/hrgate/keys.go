@@ -10,85 +10,8 @@ import (
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/internal/view"
 )
-
-// keyJSON is the CLI's JSON form of a key record; it never holds the
-// secret, which only `keys create` and `keys rotate` print, once.
-type keyJSON struct {
-	ID           string     `json:"id"`
-	ConsumerID   string     `json:"consumer_id"`
-	Consumer     string     `json:"consumer,omitempty"`
-	Env          string     `json:"env"`
-	Description  string     `json:"description,omitempty"`
-	Scopes       []string   `json:"scopes"`
-	AllowCIDRs   []string   `json:"allow_cidrs"`
-	State        string     `json:"state"`
-	CreatedAt    time.Time  `json:"created_at"`
-	AgeSeconds   int64      `json:"age_seconds"`
-	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
-	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
-	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
-	LastUsedAddr string     `json:"last_used_addr,omitempty"`
-	ReplacedBy   string     `json:"replaced_by,omitempty"`
-	Flags        []string   `json:"flags"`
-}
-
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-// keyState names where a key is in its life: active, rotated (working
-// until its grace period ends), expired or revoked.
-func keyState(k *hrgate.APIKey, now time.Time) string {
-	if ok, reason := k.Usable(now); !ok {
-		return strings.TrimPrefix(reason, "key ")
-	}
-	if k.Rotated() {
-		return "rotated"
-	}
-	return "active"
-}
-
-func toKeyJSON(k *hrgate.APIKey, now time.Time) keyJSON {
-	cidrs := k.AllowCIDRs
-	if cidrs == nil {
-		cidrs = []string{}
-	}
-	return keyJSON{
-		ID: k.ID, ConsumerID: k.ConsumerID, Env: string(k.Env), Description: k.Description,
-		Scopes: k.Scopes, AllowCIDRs: cidrs, State: keyState(k, now), CreatedAt: k.CreatedAt,
-		AgeSeconds: int64(now.Sub(k.CreatedAt) / time.Second), ExpiresAt: optTime(k.ExpiresAt),
-		RevokedAt: optTime(k.RevokedAt), LastUsedAt: optTime(k.LastUsedAt), LastUsedAddr: k.LastUsedAddr,
-		ReplacedBy: k.ReplacedByID, Flags: []string{},
-	}
-}
-
-// keyFlags marks what an operator should look at: keys not used for
-// stale (or never, once that old), keys expiring within expiring, and
-// rotated keys whose successor waits in the delivery box.
-func keyFlags(k *hrgate.APIKey, now time.Time, stale, expiring time.Duration, pending map[string]bool) []string {
-	flags := []string{}
-	if ok, _ := k.Usable(now); !ok {
-		return flags
-	}
-	lastUse := k.LastUsedAt
-	if lastUse.IsZero() {
-		lastUse = k.CreatedAt
-	}
-	if now.Sub(lastUse) >= stale {
-		flags = append(flags, "stale")
-	}
-	if !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) <= expiring {
-		flags = append(flags, "expiring")
-	}
-	if k.Rotated() && pending[k.ReplacedByID] {
-		flags = append(flags, "successor-not-fetched")
-	}
-	return flags
-}
 
 // durationValue is a flag holding a duration in hrgate's syntax ("90d").
 type durationValue struct{ d *time.Duration }
@@ -177,11 +100,7 @@ func (m *Main) keysCommand() *cobra.Command {
 			return err
 		}
 		if m.output == "json" {
-			return m.printJSON(map[string]any{
-				"id": next.ID, "key": secret, "consumer_id": next.ConsumerID, "scopes": next.Scopes,
-				"allow_cidrs": toKeyJSON(next, m.Gate.Now()).AllowCIDRs, "expires_at": next.ExpiresAt,
-				"replaces": old.ID, "old_key_expires_at": old.ExpiresAt,
-			})
+			return m.printJSON(view.NewKeySecret(next, secret, old))
 		}
 		_, err = fmt.Fprintf(m.Stdout, "Key %s replaces %s, which keeps working until %s.\n  scopes: %s\n  expires: %s\n\n  %s\n\nStore it now: it is shown only once.\n",
 			next.ID, old.ID, old.ExpiresAt.Format(time.RFC3339), strings.Join(next.Scopes, " "), next.ExpiresAt.Format(time.RFC3339), secret)
@@ -194,8 +113,8 @@ func (m *Main) keysCommand() *cobra.Command {
 		Example: `  hrgate keys list --expiring 14d --stale 30d --flagged`,
 		Args:    cobra.NoArgs,
 	}
-	stale := durationFlag(list, "stale", 30*24*time.Hour, "flag keys not used for this long")
-	expiring := durationFlag(list, "expiring", 14*24*time.Hour, "flag keys that expire within this time")
+	stale := durationFlag(list, "stale", view.DefaultThresholds.Stale, "flag keys not used for this long")
+	expiring := durationFlag(list, "expiring", view.DefaultThresholds.Expiring, "flag keys that expire within this time")
 	list.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := m.open(cmd); err != nil {
 			return err
@@ -203,32 +122,13 @@ func (m *Main) keysCommand() *cobra.Command {
 		consumer, _ := cmd.Flags().GetString("consumer")
 		flaggedOnly, _ := cmd.Flags().GetBool("flagged")
 		activeOnly, _ := cmd.Flags().GetBool("active")
-		ctx := cmd.Context()
-		keys, err := m.Gate.Keys(ctx, consumer)
-		if err != nil {
-			return err
-		}
-		consumers, err := m.Gate.Consumers(ctx)
-		if err != nil {
-			return err
-		}
-		names := make(map[string]string, len(consumers))
-		for _, c := range consumers {
-			names[c.ID] = c.Name
-		}
-		pending, err := m.Gate.PendingKeyDeliveries(ctx)
+		all, err := view.ListKeys(cmd.Context(), m.Gate, consumer, view.FlagThresholds{Stale: *stale, Expiring: *expiring})
 		if err != nil {
 			return err
 		}
 		now := m.Gate.Now()
-		out := make([]keyJSON, 0, len(keys))
-		for _, k := range keys {
-			j := toKeyJSON(k, now)
-			j.Consumer = names[k.ConsumerID]
-			j.Flags = keyFlags(k, now, *stale, *expiring, pending)
-			if pending[k.ID] {
-				j.Flags = append(j.Flags, "awaiting-fetch")
-			}
+		out := all[:0]
+		for _, j := range all {
 			if (flaggedOnly && len(j.Flags) == 0) || (activeOnly && (j.State == "revoked" || j.State == "expired")) {
 				continue
 			}
@@ -296,12 +196,7 @@ func (m *Main) keysCommand() *cobra.Command {
 				return err
 			}
 			if m.output == "json" {
-				out := make([]map[string]any, 0, len(ds))
-				for _, d := range ds {
-					out = append(out, map[string]any{"id": d.KeyID, "key": d.Secret, "consumer_id": d.ConsumerID,
-						"replaces": d.ReplacesID, "created_at": d.CreatedAt})
-				}
-				return m.printJSON(out)
+				return m.printJSON(view.NewDeliveries(ds))
 			}
 			if len(ds) == 0 {
 				_, err := fmt.Fprintln(m.Stdout, "No rotated keys are waiting.")
@@ -322,9 +217,7 @@ func (m *Main) keysCommand() *cobra.Command {
 
 // printSecret reports a newly created key with its secret, shown once.
 func (m *Main) printSecret(k *hrgate.APIKey, secret, consumer string) error {
-	j := toKeyJSON(k, m.Gate.Now())
-	return m.report(map[string]any{"id": k.ID, "key": secret, "consumer_id": k.ConsumerID, "scopes": k.Scopes,
-		"allow_cidrs": j.AllowCIDRs, "expires_at": k.ExpiresAt},
+	return m.report(view.NewKeySecret(k, secret, nil),
 		"Key %s for consumer %s\n  scopes: %s\n  allowed from: %s\n  expires: %s\n\n  %s\n\nStore it now: it is shown only once.\n",
 		k.ID, consumer, strings.Join(k.Scopes, " "), allowText(k.AllowCIDRs), k.ExpiresAt.Format(time.RFC3339), secret)
 }

@@ -61,7 +61,7 @@ func startDemo(t *testing.T, dataDir string) *demo {
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- main.Run(ctx, []string{"demo", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--log-format", "json"}, out, errOut, nil)
+		done <- main.Run(ctx, []string{"demo", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "json"}, out, errOut, nil)
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(out.String(), "Try it:") {
@@ -174,7 +174,7 @@ func TestDemo(t *testing.T) {
 	if code, _, errOut := run(t, nil, "consumers", "create", "payroll", "--scope", "companies:*", "--data-dir", other); code != 0 {
 		t.Fatal(errOut)
 	}
-	if code, _, errOut := run(t, nil, "demo", "--data-dir", other, "--addr", "127.0.0.1:0"); code == 0 || !strings.Contains(errOut, "did not create") {
+	if code, _, errOut := run(t, nil, "demo", "--data-dir", other, "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"); code == 0 || !strings.Contains(errOut, "did not create") {
 		t.Fatalf("demo took over a real consumer: exit %d %s", code, errOut)
 	}
 	if _, out, _ := run(t, nil, "consumers", "show", "payroll", "--data-dir", other); !strings.Contains(out, "grant:       companies:*") {

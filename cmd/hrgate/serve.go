@@ -21,6 +21,7 @@ func addServeFlags(cmd *cobra.Command) {
 	cmd.Flags().String("tls-cert", "", "TLS certificate (PEM); a self-signed one is generated when unset")
 	cmd.Flags().String("tls-key", "", "TLS private key (PEM)")
 	cmd.Flags().Bool("insecure-http", false, "serve plain HTTP (only behind a TLS-terminating proxy on the same host)")
+	cmd.Flags().String("admin-addr", config.Default().Admin.Addr, "address of the admin API listener; empty disables it (env HRGATE_ADMIN__ADDR)")
 }
 
 func (m *Main) serveCommand() *cobra.Command {
@@ -64,10 +65,47 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 	if err := srv.Open(); err != nil {
 		return nil, err
 	}
+	if m.Config.Admin.Addr != "" {
+		admin, err := m.startAdmin()
+		if err != nil {
+			_ = srv.Close()
+			return nil, err
+		}
+		m.admin = admin
+	}
 	m.background(ctx, func(ctx context.Context) {
 		m.Gate.RunKeyRotation(ctx, time.Duration(m.Config.Keys.RotationCheckInterval))
 	})
 	return srv, nil
+}
+
+// startAdmin opens the admin API with the token from the token file,
+// which it creates at first start.
+func (m *Main) startAdmin() (*hrhttp.Server, error) {
+	path := m.adminTokenFile()
+	token, created, err := hrhttp.LoadAdminToken(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		m.Logger.Info("admin token created; the admin API accepts it as a bearer token", "token_file", path)
+	}
+	admin, err := hrhttp.NewAdminServer(m.Config, m.Store, m.Gate, hrhttp.NewTokenAuth(token), m.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := admin.Open(); err != nil {
+		return nil, fmt.Errorf("admin API: %w", err)
+	}
+	m.Logger.Info("admin API is serving", "url", admin.URL(), "token_file", path)
+	return admin, nil
+}
+
+func (m *Main) adminTokenFile() string {
+	if m.Config.Admin.TokenFile != "" {
+		return m.Config.Admin.TokenFile
+	}
+	return filepath.Join(m.Config.DataDir, "admin-token")
 }
 
 // background runs fn until ctx ends; waitAndStop waits for it before the
@@ -86,6 +124,11 @@ func (m *Main) waitAndStop(ctx context.Context, srv *hrhttp.Server) error {
 	<-ctx.Done()
 	m.Logger.Info("shutting down")
 	err := srv.Close()
+	if m.admin != nil {
+		if aerr := m.admin.Close(); err == nil {
+			err = aerr
+		}
+	}
 	m.bg.Wait()
 	return err
 }
@@ -248,4 +291,8 @@ func (m *Main) printDemo(srv *hrhttp.Server, keys []demoKey, companies []*hrgate
 	fmt.Fprintf(w, "  %s -H 'Authorization: Bearer %s' '%s/v1/employees?limit=2'\n", curl, planner, base)
 	fmt.Fprintf(w, "  %s -H 'Authorization: Bearer %s' '%s/v1/time-off?limit=2'\n\n", curl, planner, base)
 	fmt.Fprintf(w, "  # the API description\n  %s '%s/v1/openapi.json'\n\n", curl, base)
+	if m.admin != nil {
+		fmt.Fprintf(w, "Admin API (consumers and keys): %s, described at %s/admin/v1/openapi.json\n", m.admin.URL(), m.admin.URL())
+		fmt.Fprintf(w, "  %s -H \"Authorization: Bearer $(cat %s)\" '%s/admin/v1/keys'\n\n", curl, m.adminTokenFile(), m.admin.URL())
+	}
 }

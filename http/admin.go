@@ -1,0 +1,346 @@
+package http
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/config"
+	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/internal/view"
+)
+
+//go:embed admin-openapi.json
+var adminOpenAPIDocument []byte
+
+// AdminOpenAPIDocument returns the OpenAPI 3.1 description of the admin API.
+func AdminOpenAPIDocument() []byte { return adminOpenAPIDocument }
+
+// NewAdminServer builds the admin API server: consumers, keys and key
+// deliveries, managed through the same gate methods as the CLI. It listens
+// on admin.addr, with the same TLS settings as the public API, and every
+// route but its OpenAPI document requires auth.
+func NewAdminServer(cfg *config.Config, store hrgate.Store, g *gate.Gate, auth AdminAuthenticator, log *slog.Logger) (*Server, error) {
+	if auth == nil {
+		return nil, errors.New("the admin API needs an authenticator")
+	}
+	s := &Server{
+		cfg:     cfg,
+		store:   store,
+		gate:    g,
+		log:     log,
+		mux:     http.NewServeMux(),
+		methods: make(map[string][]string),
+		addr:    cfg.Admin.Addr,
+		docPath: "/admin/v1/openapi.json",
+		admin:   auth,
+	}
+	s.registerAdminRoutes()
+	s.handler = s.identify(s.accessLog(s.recoverPanics(s.securityHeaders(s.limitBody(s.mux)))))
+	return s, nil
+}
+
+// adminHandler serves one authenticated admin route.
+type adminHandler func(w http.ResponseWriter, r *http.Request, op *Operator) error
+
+// adminRoute registers an admin route. Its wrapper checks Accept, refuses
+// query parameters other than those listed, and authenticates the
+// operator before the handler runs.
+func (s *Server) adminRoute(pattern string, params []string, h adminHandler) {
+	s.addPattern(pattern)
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		info := requestInfoFrom(r.Context())
+		info.route = pattern
+		if !acceptsJSON(r.Header.Get("Accept")) {
+			s.writeError(w, r, hrgate.Errorf(hrgate.ENOTACCEPTABLE, "This API answers only application/json; send Accept: application/json."))
+			return
+		}
+		if _, err := parseQuery(r.URL.RawQuery, params); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		op, err := s.admin.AuthenticateAdmin(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		info.operator = op
+		if err := h(w, r, op); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) registerAdminRoutes() {
+	s.public("GET /admin/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, adminOpenAPIDocument)
+		return nil
+	})
+
+	s.adminRoute("GET /admin/v1/consumers", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		cs, err := s.gate.Consumers(r.Context())
+		if err != nil {
+			return err
+		}
+		out := make([]view.Consumer, 0, len(cs))
+		for _, c := range cs {
+			out = append(out, view.NewConsumer(c))
+		}
+		return writeValue(w, http.StatusOK, dataOf(out))
+	})
+	s.adminRoute("POST /admin/v1/consumers", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		var body struct {
+			Name        string   `json:"name"`
+			Description string   `json:"description"`
+			Scopes      []string `json:"scopes"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			return err
+		}
+		c, err := s.gate.CreateConsumer(r.Context(), body.Name, body.Description, body.Scopes)
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusCreated, view.NewConsumer(c))
+	})
+	s.adminRoute("GET /admin/v1/consumers/{consumer}", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		c, err := s.gate.Consumer(r.Context(), r.PathValue("consumer"))
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusOK, view.NewConsumer(c))
+	})
+	s.adminRoute("PUT /admin/v1/consumers/{consumer}/grant", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		var body struct {
+			Scopes []string `json:"scopes"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			return err
+		}
+		if len(body.Scopes) == 0 {
+			return hrgate.Errorf(hrgate.EINVALID, "Give the new grant in \"scopes\"; an empty grant would see nothing.")
+		}
+		c, err := s.gate.SetGrant(r.Context(), r.PathValue("consumer"), body.Scopes)
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusOK, view.NewConsumer(c))
+	})
+	s.adminRoute("PUT /admin/v1/consumers/{consumer}/key-rotation", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		var body struct {
+			MaxAge string  `json:"max_age"`
+			Grace  *string `json:"grace"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			return err
+		}
+		maxAge, err := bodyDuration("max_age", body.MaxAge)
+		if err != nil {
+			return err
+		}
+		grace := time.Duration(s.cfg.Keys.RotationGrace)
+		if body.Grace != nil {
+			if grace, err = bodyDuration("grace", *body.Grace); err != nil {
+				return err
+			}
+		}
+		c, err := s.gate.SetKeyRotation(r.Context(), r.PathValue("consumer"), hrgate.KeyRotation{MaxAge: maxAge, Grace: grace})
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusOK, view.NewConsumer(c))
+	})
+	s.adminRoute("DELETE /admin/v1/consumers/{consumer}", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		if err := s.gate.DeleteConsumer(r.Context(), r.PathValue("consumer")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+
+	s.adminRoute("GET /admin/v1/keys", []string{"consumer", "stale", "expiring"}, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		q := r.URL.Query()
+		th := view.DefaultThresholds
+		var err error
+		if v := q.Get("stale"); v != "" {
+			if th.Stale, err = bodyDuration("stale", v); err != nil {
+				return err
+			}
+		}
+		if v := q.Get("expiring"); v != "" {
+			if th.Expiring, err = bodyDuration("expiring", v); err != nil {
+				return err
+			}
+		}
+		keys, err := view.ListKeys(r.Context(), s.gate, q.Get("consumer"), th)
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusOK, dataOf(keys))
+	})
+	s.adminRoute("POST /admin/v1/keys", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		var body struct {
+			Consumer    string   `json:"consumer"`
+			Scopes      []string `json:"scopes"`
+			Test        bool     `json:"test"`
+			Description string   `json:"description"`
+			AllowCIDRs  []string `json:"allow_cidrs"`
+			ExpiresIn   string   `json:"expires_in"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			return err
+		}
+		if body.Consumer == "" {
+			return hrgate.Errorf(hrgate.EINVALID, "\"consumer\" is required.")
+		}
+		var expiresIn time.Duration
+		if body.ExpiresIn != "" {
+			var err error
+			if expiresIn, err = bodyDuration("expires_in", body.ExpiresIn); err != nil {
+				return err
+			}
+			if expiresIn == 0 {
+				return hrgate.Errorf(hrgate.EINVALID, "\"expires_in\" must be longer than 0; every key expires.")
+			}
+		}
+		k, secret, err := s.gate.CreateKey(r.Context(), gate.KeyRequest{
+			Consumer: body.Consumer, Scopes: body.Scopes, Test: body.Test, Description: body.Description,
+			AllowCIDRs: body.AllowCIDRs, ExpiresIn: expiresIn,
+		})
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusCreated, view.NewKeySecret(k, secret, nil))
+	})
+	s.adminRoute("POST /admin/v1/keys/{id}/rotate", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		var body struct {
+			Grace *string `json:"grace"`
+		}
+		if err := decodeOptionalBody(r, &body); err != nil {
+			return err
+		}
+		grace := gate.DefaultGrace
+		if body.Grace != nil {
+			var err error
+			if grace, err = bodyDuration("grace", *body.Grace); err != nil {
+				return err
+			}
+		}
+		next, secret, old, err := s.gate.RotateKey(r.Context(), r.PathValue("id"), grace)
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusCreated, view.NewKeySecret(next, secret, old))
+	})
+	s.adminRoute("POST /admin/v1/keys/{id}/revoke", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		ctx := r.Context()
+		if err := s.gate.RevokeKey(ctx, r.PathValue("id")); err != nil {
+			return err
+		}
+		k, err := s.store.FindAPIKey(ctx, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusOK, view.NewKey(k, s.gate.Now()))
+	})
+	s.adminRoute("POST /admin/v1/key-deliveries/take", []string{"consumer"}, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		ds, err := s.gate.TakeKeyDeliveries(r.Context(), r.URL.Query().Get("consumer"))
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusOK, dataOf(view.NewDeliveries(ds)))
+	})
+	s.finishRoutes()
+}
+
+// dataOf wraps a list in the {"data": [...]} envelope the APIs share.
+func dataOf[T any](items []T) map[string][]T { return map[string][]T{"data": items} }
+
+// writeValue answers with v as JSON. Admin answers can carry secrets (new
+// keys), so none of them may be cached.
+func writeValue(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return hrgate.Wrap(err, "encode response")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return nil
+}
+
+// decodeBody reads a JSON object into v: Content-Type application/json,
+// no unknown fields, nothing after the object. Its errors say what is wrong
+// with the body without echoing it.
+func decodeBody(r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return hrgate.Errorf(hrgate.EINVALID, "Send the request body as JSON with Content-Type: application/json.")
+	}
+	return decodeJSON(r.Body, v)
+}
+
+// decodeOptionalBody is decodeBody for routes whose body may be empty.
+func decodeOptionalBody(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bodyError(err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return decodeBody(r, v)
+}
+
+func decodeJSON(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: it must hold exactly one object.")
+	}
+	return nil
+}
+
+func bodyError(err error) error {
+	var (
+		maxErr    *http.MaxBytesError
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return hrgate.Errorf(hrgate.ETOOLARGE, "Request body exceeds the limit of %d bytes.", maxErr.Limit)
+	case errors.As(err, &syntaxErr):
+		return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: syntax error at byte %d.", syntaxErr.Offset)
+	case errors.As(err, &typeErr):
+		return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: %q must be %s.", typeErr.Field, typeErr.Type.String())
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: it is empty or cut short.")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: unknown field %s.", clip(strings.TrimPrefix(err.Error(), "json: unknown field ")))
+	}
+	return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body.")
+}
+
+// bodyDuration reads a duration field ("90d", "24h").
+func bodyDuration(field, v string) (time.Duration, error) {
+	d, err := hrgate.ParseDuration(v)
+	if err != nil {
+		return 0, hrgate.Errorf(hrgate.EINVALID, "Invalid %q: %v.", field, err)
+	}
+	return d, nil
+}

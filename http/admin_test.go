@@ -1,0 +1,304 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hrgate/hrgate/config"
+	"github.com/hrgate/hrgate/gate"
+	hrhttp "github.com/hrgate/hrgate/http"
+	"github.com/hrgate/hrgate/internal/oapitest"
+	"github.com/hrgate/hrgate/sqlstore"
+)
+
+type adminEnv struct {
+	srv    *hrhttp.Server
+	client *http.Client
+	token  string
+	gate   *gate.Gate
+	doc    *oapitest.Doc
+}
+
+func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	g := gate.New(db)
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Admin.Addr = "127.0.0.1:0"
+	token, created, err := hrhttp.LoadAdminToken(filepath.Join(cfg.DataDir, "admin-token"))
+	if err != nil || !created {
+		t.Fatalf("admin token: %v %v", created, err)
+	}
+	srv, err := hrhttp.NewAdminServer(cfg, db, g, hrhttp.NewTokenAuth(token), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	doc, err := oapitest.Load(hrhttp.AdminOpenAPIDocument())
+	if err != nil {
+		t.Fatalf("admin OpenAPI document: %v", err)
+	}
+	return &adminEnv{srv: srv, client: tlsClient(t, srv.CertFile, nil), token: token, gate: g, doc: doc}
+}
+
+// call sends a request with the admin token (unless token is "-"),
+// validates the answer against the admin OpenAPI document and decodes it.
+func (a *adminEnv) call(t *testing.T, method, path, body string, out any, hdr ...string) int {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, a.srv.URL()+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := oapitest.ReadBody(t, resp)
+	a.doc.Validate(t, resp, b)
+	if resp.Header.Get("Cache-Control") != "no-store" && !strings.HasSuffix(path, "openapi.json") {
+		t.Errorf("%s %s: Cache-Control %q, want no-store", method, path, resp.Header.Get("Cache-Control"))
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+type problem struct {
+	Type, Detail string
+}
+
+func TestAdminAPI(t *testing.T) {
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			a := mustOpenAdmin(t, dsn(t))
+			ctx := context.Background()
+
+			t.Run("Authentication", func(t *testing.T) {
+				for _, tok := range []string{"", "wrong", a.token + "x", strings.ToUpper(a.token)} {
+					saved := a.token
+					a.token = tok
+					var p problem
+					status := a.call(t, "GET", "/admin/v1/consumers", "", &p)
+					a.token = saved
+					if status != 401 || p.Type != "urn:hrgate:problem:unauthorized" {
+						t.Fatalf("token %q: %d %+v", tok, status, p)
+					}
+				}
+				// A consumer's API key is not an admin credential.
+				mustConsumer(t, a.gate, "intruder", "companies:*")
+				_, key, err := a.gate.CreateKey(ctx, gate.KeyRequest{Consumer: "intruder"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				saved := a.token
+				a.token = key
+				status := a.call(t, "GET", "/admin/v1/keys", "", nil)
+				a.token = saved
+				if status != 401 {
+					t.Fatalf("API key on the admin API: %d", status)
+				}
+				if status := a.call(t, "DELETE", "/admin/v1/consumers/intruder", "", nil); status != 204 {
+					t.Fatalf("delete: %d", status)
+				}
+			})
+
+			var c struct{ ID, Name string }
+			if status := a.call(t, "POST", "/admin/v1/consumers", `{"name":"payroll","scopes":["employees:read:identity companies:*"]}`, &c); status != 201 || c.Name != "payroll" {
+				t.Fatalf("create consumer: %d %+v", status, c)
+			}
+
+			t.Run("BadInput", func(t *testing.T) {
+				for _, tc := range []struct {
+					method, path, body string
+					hdr                []string
+					status             int
+					detail             string
+				}{
+					{"POST", "/admin/v1/consumers", `{"name":"payroll","scopes":["companies:*"]}`, nil, 409, ""},
+					{"POST", "/admin/v1/consumers", `{"name":"x","scopes":["companies:*"],"admin":true}`, nil, 400, `unknown field "admin"`},
+					{"POST", "/admin/v1/consumers", `{"name":"x","scopes":"companies:*"}`, nil, 400, `"scopes" must be []string`},
+					{"POST", "/admin/v1/consumers", `{"name":"x",`, nil, 400, "cut short"},
+					{"POST", "/admin/v1/consumers", `{"name":"x","scopes":["companies:*"]} {}`, nil, 400, "exactly one object"},
+					{"POST", "/admin/v1/consumers", `{"name":"x","scopes":["companies:*"]}`, []string{"Content-Type", "text/plain"}, 400, "Content-Type: application/json"},
+					{"POST", "/admin/v1/consumers", `{"name":"Bad Name","scopes":["companies:*"]}`, nil, 400, "Invalid consumer name"},
+					{"POST", "/admin/v1/keys", `{"consumer":"payroll","expires_in":"400d"}`, nil, 400, "keys.max_lifetime"},
+					{"POST", "/admin/v1/keys", `{"consumer":"payroll","expires_in":"soon"}`, nil, 400, `"expires_in"`},
+					{"POST", "/admin/v1/keys", `{"consumer":"payroll","allow_cidrs":["10.0.0.1/8"]}`, nil, 400, "did you mean 10.0.0.0/8"},
+					{"POST", "/admin/v1/keys", `{"consumer":"ghost"}`, nil, 404, ""},
+					{"POST", "/admin/v1/keys", `{}`, nil, 400, `"consumer" is required`},
+					{"GET", "/admin/v1/keys?stale=forever", "", nil, 400, `"stale"`},
+					{"GET", "/admin/v1/keys?limit=5", "", nil, 400, "limit"},
+					{"PUT", "/admin/v1/consumers/payroll/key-rotation", `{"max_age":"5m"}`, nil, 400, "rotation age"},
+					{"PUT", "/admin/v1/consumers/payroll/grant", `{"scopes":[]}`, nil, 400, "empty grant"},
+					{"POST", "/admin/v1/keys/key_nope/rotate", "", nil, 400, "Invalid key id"},
+					{"GET", "/admin/v1/consumers/ghost", "", nil, 404, ""},
+					{"GET", "/admin/v1/consumers", "", []string{"Accept", "text/html"}, 406, ""},
+				} {
+					var p problem
+					hdr := tc.hdr
+					status := a.call(t, tc.method, tc.path, tc.body, &p, hdr...)
+					if status != tc.status || !strings.Contains(p.Detail, tc.detail) {
+						t.Errorf("%s %s %s: %d %q, want %d and %q", tc.method, tc.path, tc.body, status, p.Detail, tc.status, tc.detail)
+					}
+					if strings.Contains(strings.ToLower(p.Detail), "sql") {
+						t.Errorf("problem reveals internals: %q", p.Detail)
+					}
+				}
+				// Nothing was written by the refused requests.
+				var list struct{ Data []struct{ Name string } }
+				a.call(t, "GET", "/admin/v1/consumers", "", &list)
+				if len(list.Data) != 1 {
+					t.Fatalf("consumers after bad input: %+v", list.Data)
+				}
+				var keys struct{ Data []any }
+				a.call(t, "GET", "/admin/v1/keys", "", &keys)
+				if len(keys.Data) != 0 {
+					t.Fatalf("keys after bad input: %+v", keys.Data)
+				}
+			})
+
+			t.Run("KeyLifecycle", func(t *testing.T) {
+				var k struct {
+					ID, Key    string
+					AllowCIDRs []string `json:"allow_cidrs"`
+				}
+				if status := a.call(t, "POST", "/admin/v1/keys", `{"consumer":"payroll","allow_cidrs":["127.0.0.2"],"expires_in":"30d","description":"admin-made"}`, &k); status != 201 {
+					t.Fatalf("create key: %d", status)
+				}
+				if _, err := a.gate.Authenticate(ctx, k.Key, netip.MustParseAddr("127.0.0.2")); err != nil {
+					t.Fatalf("key from the admin API does not authenticate: %v", err)
+				}
+				if _, err := a.gate.Authenticate(ctx, k.Key, netip.MustParseAddr("127.0.0.1")); err == nil {
+					t.Fatal("key works outside its allowlist")
+				}
+
+				var list struct {
+					Data []struct {
+						ID, State, Consumer string
+						Flags               []string
+					}
+				}
+				raw := &bytes.Buffer{}
+				a.call(t, "GET", "/admin/v1/keys?consumer=payroll&stale=0s", "", &list)
+				_ = json.NewEncoder(raw).Encode(list)
+				if len(list.Data) != 1 || list.Data[0].Consumer != "payroll" || !slices.Contains(list.Data[0].Flags, "stale") || strings.Contains(raw.String(), k.Key) {
+					t.Fatalf("list: %+v", list)
+				}
+
+				var next struct{ ID, Key, Replaces string }
+				if status := a.call(t, "POST", "/admin/v1/keys/"+k.ID+"/rotate", `{"grace":"1h"}`, &next); status != 201 || next.Replaces != k.ID {
+					t.Fatalf("rotate: %d %+v", status, next)
+				}
+				var p problem
+				if status := a.call(t, "POST", "/admin/v1/keys/"+k.ID+"/rotate", "", &p); status != 409 || !strings.Contains(p.Detail, next.ID) {
+					t.Fatalf("second rotate: %d %+v", status, p)
+				}
+				var revoked struct{ State string }
+				if status := a.call(t, "POST", "/admin/v1/keys/"+next.ID+"/revoke", "", &revoked); status != 200 || revoked.State != "revoked" {
+					t.Fatalf("revoke: %d %+v", status, revoked)
+				}
+				if _, err := a.gate.Authenticate(ctx, next.Key, netip.MustParseAddr("127.0.0.2")); err == nil {
+					t.Fatal("revoked key works")
+				}
+
+				var cons struct {
+					KeyRotation struct{ MaxAge, Grace string } `json:"key_rotation"`
+				}
+				if status := a.call(t, "PUT", "/admin/v1/consumers/payroll/key-rotation", `{"max_age":"90d","grace":"2d"}`, &cons); status != 200 || cons.KeyRotation.MaxAge != "" && cons.KeyRotation.MaxAge != "90d" {
+					t.Fatalf("key rotation: %d %+v", status, cons)
+				}
+				var ds struct{ Data []any }
+				if status := a.call(t, "POST", "/admin/v1/key-deliveries/take?consumer=payroll", "", &ds); status != 200 || len(ds.Data) != 0 {
+					t.Fatalf("deliveries: %d %+v", status, ds)
+				}
+				if status := a.call(t, "PUT", "/admin/v1/consumers/payroll/grant", `{"scopes":["companies:*"]}`, nil); status != 200 {
+					t.Fatalf("grant: %d", status)
+				}
+				if status := a.call(t, "DELETE", "/admin/v1/consumers/payroll", "", nil); status != 204 {
+					t.Fatalf("delete: %d", status)
+				}
+				if status := a.call(t, "GET", "/admin/v1/consumers/payroll", "", nil); status != 404 {
+					t.Fatalf("deleted consumer: %d", status)
+				}
+			})
+
+			t.Run("Document", func(t *testing.T) {
+				saved := a.token
+				a.token = ""
+				status := a.call(t, "GET", "/admin/v1/openapi.json", "", nil)
+				a.token = saved
+				if status != 200 {
+					t.Fatalf("openapi.json: %d", status)
+				}
+				ops := a.doc.Operations()
+				for _, r := range a.srv.Routes() {
+					if !slices.Contains(ops, r) {
+						t.Errorf("route %s is not in the admin OpenAPI document", r)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "admin-token")
+	tok, created, err := hrhttp.LoadAdminToken(path)
+	if err != nil || !created || !strings.HasPrefix(tok, "hrg_admin_") || len(tok) < 40 {
+		t.Fatalf("create: %q %v %v", tok, created, err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file mode: %v %v", st.Mode(), err)
+	}
+	again, created, err := hrhttp.LoadAdminToken(path)
+	if err != nil || created || again != tok {
+		t.Fatalf("reload: %q %v %v", again, created, err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := hrhttp.LoadAdminToken(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("world-readable token file: %v", err)
+	}
+	short := filepath.Join(dir, "short")
+	if err := os.WriteFile(short, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := hrhttp.LoadAdminToken(short); err == nil {
+		t.Fatal("a short token was accepted")
+	}
+}
