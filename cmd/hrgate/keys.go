@@ -126,5 +126,6 @@ func (m *Main) keysCommand() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(create, list, revoke)
+	cmd.AddCommand(m.keysScanCommand())
 	return cmd
 }
