@@ -190,8 +190,20 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-// exitCode maps errors to exit codes: 2 for bad input, 1 otherwise.
+// exitStatus is the error of a command that has reported its outcome
+// itself and asks Run only for a non-zero exit code, without an error
+// line: keys scan exits 1 when it found a live key.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// exitCode maps errors to exit codes: an exitStatus's own, 2 for bad
+// input, 1 otherwise.
 func exitCode(err error) int {
+	var st exitStatus
+	if errors.As(err, &st) {
+		return int(st)
+	}
 	switch hrgate.ErrorCode(err) {
 	case hrgate.EINVALID, hrgate.ENOTFOUND, hrgate.ECONFLICT:
 		return 2

@@ -211,7 +211,7 @@ func (m *Main) keysCommand() *cobra.Command {
 	}
 	fetch.Flags().String("consumer", "", "only this consumer's keys")
 
-	cmd.AddCommand(create, rotate, list, revoke, fetch)
+	cmd.AddCommand(create, rotate, list, revoke, fetch, m.keysScanCommand())
 	return cmd
 }
 

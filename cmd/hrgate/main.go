@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +30,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "hrgate: "+errorText(err))
+		if !errors.As(err, new(exitStatus)) {
+			fmt.Fprintln(stderr, "hrgate: "+errorText(err))
+		}
 		return exitCode(err)
 	}
 	return 0

@@ -1,0 +1,146 @@
+package keyscan_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/keyscan"
+)
+
+// MustKey returns a new API key for env.
+func MustKey(tb testing.TB, env hrgate.KeyEnv) string {
+	tb.Helper()
+	k, err := hrgate.GenerateAPIKey(env, rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+// BadChecksum returns key with its last character changed, which breaks
+// the checksum but keeps the shape.
+func BadChecksum(tb testing.TB, key string) string {
+	tb.Helper()
+	last := key[len(key)-1]
+	repl := byte('a')
+	if last == 'a' {
+		repl = 'b'
+	}
+	bad := key[:len(key)-1] + string(repl)
+	if !hrgate.APIKeyPattern.MatchString(bad) {
+		tb.Fatalf("look-alike %q does not have a key's shape", bad)
+	}
+	if _, ok := hrgate.CheckAPIKey(bad); ok {
+		tb.Fatalf("look-alike %q passes the checksum", bad)
+	}
+	return bad
+}
+
+type place struct {
+	line   int
+	secret string
+}
+
+func places(fs []keyscan.Finding) []place {
+	var out []place
+	for _, f := range fs {
+		out = append(out, place{f.Line, f.Secret})
+	}
+	return out
+}
+
+func samePlaces(a, b []place) bool {
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+func TestScanReader(t *testing.T) {
+	live, test := MustKey(t, hrgate.KeyLive), MustKey(t, hrgate.KeyTest)
+	bad := BadChecksum(t, live)
+	// Lines longer than the scanner's 64 KiB reading pieces, with keys
+	// before, across and after piece boundaries.
+	var long strings.Builder
+	var longWant []place
+	long.WriteString("first\n")
+	for i, off := range []int{10, 65536 - 58, 65536 - 57, 65536 - 30, 65536 - 1, 65536, 131072 - 29, 200000} {
+		long.WriteString(strings.Repeat(" ", off) + live + " tail\n")
+		longWant = append(longWant, place{i + 2, live})
+	}
+	long.WriteString("after " + test + "\n")
+	longWant = append(longWant, place{10, test})
+	for _, tc := range []struct {
+		name string
+		text string
+		want []place
+	}{
+		{"OK", "HRGATE_KEY=" + live + "\n", []place{{1, live}}},
+		{"TestKey", "x\n" + test, []place{{2, test}}},
+		{"KeyAmidText", `curl -H "Authorization: Bearer ` + live + `" https://hr.example` + "\n", []place{{1, live}}},
+		{"TwoKeysOneLine", live + "," + test + "\n", []place{{1, live}, {1, test}}},
+		{"SameKeyTwiceOnALineOnce", live + " " + live + "\n", []place{{1, live}}},
+		{"CRLF", "a\r\nkey: " + live + "\r\nb\r\n", []place{{2, live}}},
+		{"NoTrailingNewline", "a\n\n" + live, []place{{3, live}}},
+		{"ErrBadChecksum", "key: " + bad + "\n", nil},
+		{"ErrTruncated", "key: " + live[:len(live)-1] + "\n", nil},
+		{"ErrOtherPrefix", "key: hrg_prod_" + live[len("hrg_live_"):] + "\n", nil},
+		{"LongLines", long.String(), longWant},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := keyscan.New(keyscan.DefaultPatterns())
+			got, err := s.ScanReader(strings.NewReader(tc.text), "f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !samePlaces(places(got), tc.want) {
+				t.Fatalf("found %d: %v\nwant %d: %v", len(got), places(got), len(tc.want), tc.want)
+			}
+			for _, f := range got {
+				if f.Path != "f" || f.Kind != keyscan.KindAPIKey || !bytes.Equal(f.Hash, hrgate.HashAPIKey(f.Secret)) {
+					t.Fatalf("finding %v: path %q kind %q, or hash is not the key's", f, f.Path, f.Kind)
+				}
+			}
+		})
+	}
+}
+
+// TestFindingHidesSecret proves that the usual ways of printing a finding
+// do not reveal the key.
+func TestFindingHidesSecret(t *testing.T) {
+	key := MustKey(t, hrgate.KeyLive)
+	fs, err := keyscan.New(keyscan.DefaultPatterns()).ScanReader(strings.NewReader(key), "f")
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("%v %v", fs, err)
+	}
+	f := fs[0]
+	js, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{f.String(), fmt.Sprintf("%v %+v %#v %s", f, f, f, f), string(js), f.Redacted} {
+		if strings.Contains(out, key) || strings.Contains(out, key[12:]) {
+			t.Fatalf("secret printed: %s", out)
+		}
+	}
+	if f.Redacted != key[:12]+"…" {
+		t.Fatalf("redacted %q", f.Redacted)
+	}
+	if !strings.Contains(string(js), `"redacted":"`+key[:12]) {
+		t.Fatalf("json misses the redacted form: %s", js)
+	}
+}
+
+func TestNewRejectsUnboundedPattern(t *testing.T) {
+	p := keyscan.DefaultPatterns()[0]
+	p.Regexp = regexp.MustCompile(`hrg_x_[0-9a-z]+`)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("New accepted a pattern without a length bound")
+		}
+	}()
+	keyscan.New([]keyscan.Pattern{p})
+}
