@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// maxDays and maxDuration bound the parts of a duration to 100 years.
+const (
+	maxDays     = 100 * 366
+	maxDuration = maxDays * 24 * time.Hour
+)
+
 // ParseDuration reads a duration as operators write key lifetimes: Go
 // duration text ("36h", "90m") optionally led by whole days ("90d",
 // "1d12h"). Negative durations are refused.
@@ -16,7 +22,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	var days int64
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.ParseInt(s[:i], 10, 64)
-		if err != nil || n < 0 || n > 100*366 {
+		if err != nil || n < 0 || n > maxDays {
 			return 0, fmt.Errorf("%q is not a duration (use e.g. 90d, 36h, 30m)", orig)
 		}
 		days, s = n, s[i+1:]
@@ -26,6 +32,10 @@ func ParseDuration(s string) (time.Duration, error) {
 		var err error
 		if rest, err = time.ParseDuration(s); err != nil || rest < 0 {
 			return 0, fmt.Errorf("%q is not a duration (use e.g. 90d, 36h, 30m)", orig)
+		}
+		// Both parts are bounded, so their sum cannot overflow.
+		if rest > maxDuration {
+			return 0, fmt.Errorf("%q is longer than 100 years", orig)
 		}
 	} else if days == 0 && !strings.HasSuffix(strings.TrimSpace(orig), "d") {
 		return 0, fmt.Errorf("%q is not a duration (use e.g. 90d, 36h, 30m)", orig)

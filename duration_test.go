@@ -24,7 +24,7 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "d", "-1d", "-5m", "1x", "1.5d", "d12h", "999999d", "12"} {
+	for _, in := range []string{"", "d", "-1d", "-5m", "1x", "1.5d", "d12h", "999999d", "12", "36600d2562047h", "2562047h"} {
 		if got, err := hrgate.ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
 		}

@@ -218,7 +218,29 @@ func (c *Config) Validate() error {
 	if err := c.Keys.validate(); err != nil {
 		return err
 	}
-	return c.Admin.validate()
+	if err := c.Admin.validate(); err != nil {
+		return err
+	}
+	// The admin token and new key secrets must never cross a network in
+	// clear text: plain HTTP is for a proxy on the same host only.
+	if c.Admin.Addr != "" && c.HTTP.InsecureHTTP && !IsLoopback(c.Admin.Addr) {
+		return keyError("admin.addr", "must be a loopback address while http.insecure_http is set, since the admin API would serve plain HTTP")
+	}
+	return nil
+}
+
+// IsLoopback reports whether a HOST:PORT listen address accepts only
+// connections from the same host.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (k *Keys) validate() error {
@@ -296,8 +318,12 @@ func (h *HTTP) validate() error {
 		return keyError("http.hsts_max_age", "must not be negative")
 	}
 	for _, p := range h.TrustedProxies {
-		if _, err := hrgate.ParseCIDR(p); err != nil {
+		prefix, err := hrgate.ParseCIDR(p)
+		if err != nil {
 			return keyError("http.trusted_proxies", err.Error())
+		}
+		if prefix.Bits() == 0 {
+			return keyError("http.trusted_proxies", fmt.Sprintf("%q would let every client choose its own address; list your proxies", p))
 		}
 	}
 	return nil

@@ -138,3 +138,40 @@ func TestRedactedHidesDatabasePassword(t *testing.T) {
 		t.Errorf("redacted config lost the host:\n%s", out)
 	}
 }
+
+func TestAdminAndProxyChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"PlainAdminOffLoopback", map[string]string{"http.insecure_http": "true", "admin.addr": "0.0.0.0:8444"}, "admin.addr"},
+		{"PlainAdminEverywhere", map[string]string{"http.insecure_http": "true", "admin.addr": ":8444"}, "admin.addr"},
+		{"ProxyEverywhere", map[string]string{"http.trusted_proxies": "10.0.0.5,0.0.0.0/0"}, "http.trusted_proxies"},
+		{"ProxyEverywhere6", map[string]string{"http.trusted_proxies": "::/0"}, "http.trusted_proxies"},
+		{"AdminBadAddr", map[string]string{"admin.addr": "8444"}, "admin.addr"},
+		{"ShortLifetime", map[string]string{"keys.max_lifetime": "30m"}, "keys.max_lifetime"},
+		{"GraceTooLong", map[string]string{"keys.rotation_grace": "31d"}, "keys.rotation_grace"},
+		{"Fine", map[string]string{"http.insecure_http": "true", "admin.addr": "127.0.0.1:8444", "http.trusted_proxies": "10.0.0.0/8", "keys.max_lifetime": "90d"}, ""},
+		{"AdminOff", map[string]string{"http.insecure_http": "true", "admin.addr": ""}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			for k, v := range tc.set {
+				if err := cfg.Set(k, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := cfg.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}

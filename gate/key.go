@@ -53,7 +53,7 @@ func (g *Gate) CreateKey(ctx context.Context, req KeyRequest) (*hrgate.APIKey, s
 	}
 	cidrs, err := hrgate.ParseCIDRs(req.AllowCIDRs)
 	if err != nil {
-		return nil, "", hrgate.Errorf(hrgate.EINVALID, "Invalid --allow-cidr: %v.", err)
+		return nil, "", hrgate.Errorf(hrgate.EINVALID, "Invalid client network in the allowlist: %v.", err)
 	}
 	lifetime, err := g.keyLifetime(req.ExpiresIn)
 	if err != nil {
@@ -137,12 +137,25 @@ func (g *Gate) Keys(ctx context.Context, consumer string) ([]*hrgate.APIKey, err
 
 // RevokeKey revokes a key at once: the next request made with it fails.
 func (g *Gate) RevokeKey(ctx context.Context, id string) error {
-	if !hrgate.ValidID(hrgate.PrefixAPIKey, id) {
-		return hrgate.Errorf(hrgate.EINVALID, "Invalid key id %q: key ids look like key_… .", truncate(id, 64))
+	if err := checkKeyID(id); err != nil {
+		return err
 	}
 	if err := g.store.RevokeAPIKey(ctx, id, g.Now()); err != nil {
 		return err
 	}
 	g.log.Info("api key revoked", "key_id", id)
 	return nil
+}
+
+// checkKeyID refuses what is not a key id. A key's secret pasted where its
+// id belongs is not echoed back: it is now in a shell history or a request
+// log and should be rotated.
+func checkKeyID(id string) error {
+	if hrgate.ValidID(hrgate.PrefixAPIKey, id) {
+		return nil
+	}
+	if hrgate.APIKeyPattern.MatchString(id) {
+		return hrgate.Errorf(hrgate.EINVALID, "That is a key's secret, not its id (key_…); treat the key as exposed and rotate it.")
+	}
+	return hrgate.Errorf(hrgate.EINVALID, "Invalid key id %q: key ids look like key_… .", truncate(id, 64))
 }

@@ -260,3 +260,46 @@ func TestAutomaticRotationBeforeExpiry(t *testing.T) {
 		t.Fatalf("rotated %d, %v", n, err)
 	}
 }
+
+// Automatic rotation never runs away: a grace period at least as long as
+// the rotation age is refused, and a key too short-lived for its grace
+// period is left to expire instead of being replaced at every tick.
+func TestAutomaticRotationIsBounded(t *testing.T) {
+	ctx := context.Background()
+	g, _, clk := MustOpenGate(t)
+	mustConsumer(t, g)
+	if _, err := g.SetKeyRotation(ctx, "payroll", hrgate.KeyRotation{MaxAge: time.Hour, Grace: 30 * 24 * time.Hour}); hrgate.ErrorCode(err) != hrgate.EINVALID {
+		t.Fatalf("grace longer than the age: %v", err)
+	}
+	if _, err := g.SetKeyRotation(ctx, "payroll", hrgate.KeyRotation{MaxAge: 90 * 24 * time.Hour, Grace: 2 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.CreateKey(ctx, gate.KeyRequest{Consumer: "payroll", ExpiresIn: 2 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for range 60 {
+		clk.t = clk.t.Add(time.Minute)
+		n, err := g.RotateDueKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	if total != 0 {
+		t.Fatalf("a 2h key under a 2d grace period was rotated %d times", total)
+	}
+
+	// A key whose own secret waits to be fetched is not rotated again.
+	if _, _, err := g.CreateKey(ctx, gate.KeyRequest{Consumer: "payroll"}); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(91 * 24 * time.Hour)
+	if n, err := g.RotateDueKeys(ctx); err != nil || n != 1 {
+		t.Fatalf("first rotation: %d, %v", n, err)
+	}
+	clk.t = clk.t.Add(91 * 24 * time.Hour)
+	if n, err := g.RotateDueKeys(ctx); err != nil || n != 0 {
+		t.Fatalf("an unfetched successor was rotated: %d, %v", n, err)
+	}
+}

@@ -23,8 +23,8 @@ const MaxGrace = 30 * 24 * time.Hour
 // It returns the new key, its secret (shown once) and the old key as it is
 // now.
 func (g *Gate) RotateKey(ctx context.Context, id string, grace time.Duration) (next *hrgate.APIKey, secret string, old *hrgate.APIKey, err error) {
-	if !hrgate.ValidID(hrgate.PrefixAPIKey, id) {
-		return nil, "", nil, hrgate.Errorf(hrgate.EINVALID, "Invalid key id %q: key ids look like key_… .", truncate(id, 64))
+	if err := checkKeyID(id); err != nil {
+		return nil, "", nil, err
 	}
 	if grace == DefaultGrace {
 		grace = g.defaultGrace
@@ -40,8 +40,14 @@ func (g *Gate) RotateKey(ctx context.Context, id string, grace time.Duration) (n
 	if err != nil {
 		return nil, "", nil, err
 	}
-	old, err = g.store.FindAPIKey(ctx, id)
-	return next, secret, old, err
+	// The rotation has committed: the secret must reach the caller even if
+	// re-reading the old key fails, so the old record is updated in memory.
+	end := next.CreatedAt.Add(grace)
+	if old.ExpiresAt.IsZero() || end.Before(old.ExpiresAt) {
+		old.ExpiresAt = end
+	}
+	old.ReplacedByID = next.ID
+	return next, secret, old, nil
 }
 
 // rotate creates old's successor and ends old after grace. With deliver,
@@ -90,6 +96,10 @@ func (g *Gate) RotateDueKeys(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	pending, err := g.store.PendingKeyDeliveries(ctx)
+	if err != nil {
+		return 0, err
+	}
 	rotated := 0
 	for _, c := range consumers {
 		if !c.KeyRotation.Enabled() {
@@ -101,13 +111,18 @@ func (g *Gate) RotateDueKeys(ctx context.Context) (int, error) {
 		}
 		now := g.Now()
 		for _, k := range keys {
-			if ok, _ := k.Usable(now); !ok || k.Rotated() {
+			// A key whose own secret nobody has fetched yet is not rotated
+			// again: its successor would only pile up undelivered.
+			if ok, _ := k.Usable(now); !ok || k.Rotated() || pending[k.ID] {
 				continue
 			}
 			// Due at the maximum age, or earlier when the key would expire
-			// before a rotation's grace period could run out.
+			// before a rotation's grace period could run out, provided
+			// its successor would outlive that grace period: a successor
+			// due at once would rotate again at every tick.
 			old := now.Sub(k.CreatedAt) >= c.KeyRotation.MaxAge
-			expiring := !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) <= c.KeyRotation.Grace
+			lifetime := k.ExpiresAt.Sub(k.CreatedAt)
+			expiring := !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) <= c.KeyRotation.Grace && lifetime > 2*c.KeyRotation.Grace
 			if !old && !expiring {
 				continue
 			}
@@ -162,6 +177,12 @@ func (g *Gate) SetKeyRotation(ctx context.Context, idOrName string, r hrgate.Key
 	}
 	if r.Grace < 0 || r.Grace > MaxGrace {
 		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid grace period: it must be between 0s and %s.", hrgate.FormatDuration(MaxGrace))
+	}
+	// A grace period as long as the rotation age would keep every key of
+	// the last MaxAge/Grace rotations working at once.
+	if r.MaxAge != 0 && r.Grace >= r.MaxAge {
+		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid grace period: it must be shorter than the rotation age (%s).",
+			hrgate.FormatDuration(r.MaxAge))
 	}
 	if r.MaxAge == 0 {
 		r.Grace = 0

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
@@ -27,7 +28,12 @@ type adminEnv struct {
 	token  string
 	gate   *gate.Gate
 	doc    *oapitest.Doc
+	clock  *testClock
 }
+
+type testClock struct{ t time.Time }
+
+func (c *testClock) now() time.Time { return c.t }
 
 func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 	t.Helper()
@@ -37,7 +43,8 @@ func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	g := gate.New(db)
+	clk := &testClock{t: time.Now()}
+	g := gate.New(db, gate.WithClock(clk.now))
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Admin.Addr = "127.0.0.1:0"
@@ -57,7 +64,7 @@ func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 	if err != nil {
 		t.Fatalf("admin OpenAPI document: %v", err)
 	}
-	return &adminEnv{srv: srv, client: tlsClient(t, srv.CertFile, nil), token: token, gate: g, doc: doc}
+	return &adminEnv{srv: srv, client: tlsClient(t, srv.CertFile, nil), token: token, gate: g, doc: doc, clock: clk}
 }
 
 // call sends a request with the admin token (unless token is "-"),
@@ -164,6 +171,7 @@ func TestAdminAPI(t *testing.T) {
 					{"PUT", "/admin/v1/consumers/payroll/key-rotation", `{"max_age":"5m"}`, nil, 400, "rotation age"},
 					{"PUT", "/admin/v1/consumers/payroll/grant", `{"scopes":[]}`, nil, 400, "empty grant"},
 					{"POST", "/admin/v1/keys/key_nope/rotate", "", nil, 400, "Invalid key id"},
+					{"POST", "/admin/v1/keys/hrg_live_" + strings.Repeat("A", 49) + "/revoke", "", nil, 400, "treat the key as exposed"},
 					{"GET", "/admin/v1/consumers/ghost", "", nil, 404, ""},
 					{"GET", "/admin/v1/consumers", "", []string{"Accept", "text/html"}, 406, ""},
 				} {
@@ -235,14 +243,54 @@ func TestAdminAPI(t *testing.T) {
 				}
 
 				var cons struct {
-					KeyRotation struct{ MaxAge, Grace string } `json:"key_rotation"`
+					KeyRotation struct {
+						MaxAge string `json:"max_age"`
+						Grace  string `json:"grace"`
+					} `json:"key_rotation"`
 				}
-				if status := a.call(t, "PUT", "/admin/v1/consumers/payroll/key-rotation", `{"max_age":"90d","grace":"2d"}`, &cons); status != 200 || cons.KeyRotation.MaxAge != "" && cons.KeyRotation.MaxAge != "90d" {
+				if status := a.call(t, "PUT", "/admin/v1/consumers/payroll/key-rotation", `{"max_age":"90d","grace":"2d"}`, &cons); status != 200 ||
+					cons.KeyRotation.MaxAge != "90d" || cons.KeyRotation.Grace != "2d" {
 					t.Fatalf("key rotation: %d %+v", status, cons)
 				}
-				var ds struct{ Data []any }
-				if status := a.call(t, "POST", "/admin/v1/key-deliveries/take?consumer=payroll", "", &ds); status != 200 || len(ds.Data) != 0 {
+				// Automatic rotation queues the new secret; the admin API
+				// hands it out once.
+				var fresh struct{ ID, Key string }
+				if status := a.call(t, "POST", "/admin/v1/keys", `{"consumer":"payroll"}`, &fresh); status != 201 {
+					t.Fatalf("create key: %d", status)
+				}
+				a.clock.t = a.clock.t.Add(91 * 24 * time.Hour)
+				if n, err := a.gate.RotateDueKeys(ctx); err != nil || n != 1 {
+					t.Fatalf("RotateDueKeys = %d, %v", n, err)
+				}
+				var flagged struct {
+					Data []struct {
+						ID    string
+						Flags []string
+					}
+				}
+				a.call(t, "GET", "/admin/v1/keys?consumer=payroll", "", &flagged)
+				var flags []string
+				for _, k := range flagged.Data {
+					if k.ID == fresh.ID {
+						flags = k.Flags
+					}
+				}
+				if !slices.Contains(flags, "successor-not-fetched") {
+					t.Fatalf("rotated key flags %v", flags)
+				}
+				var ds struct {
+					Data []struct{ ID, Key, Replaces string }
+				}
+				if status := a.call(t, "POST", "/admin/v1/key-deliveries/take?consumer=payroll", "", &ds); status != 200 || len(ds.Data) != 1 ||
+					ds.Data[0].Replaces != fresh.ID || !strings.HasPrefix(ds.Data[0].Key, "hrg_live_") {
 					t.Fatalf("deliveries: %d %+v", status, ds)
+				}
+				if _, err := a.gate.Authenticate(ctx, ds.Data[0].Key, netip.MustParseAddr("192.0.2.1")); err != nil {
+					t.Fatalf("delivered key: %v", err)
+				}
+				ds.Data = nil
+				if status := a.call(t, "POST", "/admin/v1/key-deliveries/take", "", &ds); status != 200 || len(ds.Data) != 0 {
+					t.Fatalf("a delivery was handed out twice: %d %+v", status, ds)
 				}
 				if status := a.call(t, "PUT", "/admin/v1/consumers/payroll/grant", `{"scopes":["companies:*"]}`, nil); status != 200 {
 					t.Fatalf("grant: %d", status)
@@ -300,5 +348,33 @@ func TestAdminToken(t *testing.T) {
 	}
 	if _, _, err := hrhttp.LoadAdminToken(short); err == nil {
 		t.Fatal("a short token was accepted")
+	}
+	// A symbolic link, dangling or not, is refused rather than followed.
+	for _, target := range []string{filepath.Join(dir, "nowhere"), short} {
+		link := filepath.Join(t.TempDir(), "admin-token")
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := hrhttp.LoadAdminToken(link); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("symlink to %s: %v", target, err)
+		}
+	}
+	// Racing first starts agree on one token.
+	race := filepath.Join(t.TempDir(), "admin-token")
+	tokens := make(chan string, 8)
+	for range 8 {
+		go func() {
+			tok, _, err := hrhttp.LoadAdminToken(race)
+			if err != nil {
+				tok = "error: " + err.Error()
+			}
+			tokens <- tok
+		}()
+	}
+	first := <-tokens
+	for range 7 {
+		if tok := <-tokens; tok != first {
+			t.Fatalf("racing starts got %q and %q", first, tok)
+		}
 	}
 }

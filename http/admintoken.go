@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hrgate/hrgate"
@@ -55,44 +57,94 @@ const adminTokenPrefix = "hrg_admin_"
 
 // LoadAdminToken reads the admin token from path, creating the file with a
 // new random token (mode 0600, never overwriting) when it does not exist.
-// created reports whether it did. A file that others can read, or that
-// holds a short token, is refused: the token opens the whole admin API.
+// created reports whether it did. The token opens the whole admin API, so
+// a symbolic link, a file that others can read or that another user owns,
+// and a short token are all refused.
 func LoadAdminToken(path string) (token string, created bool, err error) {
-	b, err := os.ReadFile(path) // #nosec G304 -- the operator configures the token file.
-	if errors.Is(err, fs.ErrNotExist) {
-		var raw [32]byte
-		if _, err := rand.Read(raw[:]); err != nil {
-			return "", false, fmt.Errorf("generate admin token: %w", err)
-		}
-		token = adminTokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- as above.
-		if errors.Is(err, fs.ErrExist) {
-			return LoadAdminToken(path) // another process created it first
-		} else if err != nil {
-			return "", false, fmt.Errorf("create admin token file: %w", err)
-		}
-		_, werr := f.WriteString(token + "\n")
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			_ = os.Remove(path)
-			return "", false, fmt.Errorf("write admin token file: %w", werr)
-		}
-		return token, true, nil
-	} else if err != nil {
-		return "", false, fmt.Errorf("read admin token file: %w", err)
+	token, err = readAdminToken(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return token, false, err
 	}
-	st, err := os.Stat(path)
+	token, err = createAdminToken(path)
+	if errors.Is(err, fs.ErrExist) {
+		// Another process created it first; read its token.
+		token, err = readAdminToken(path)
+		return token, false, err
+	}
+	return token, err == nil, err
+}
+
+func readAdminToken(path string) (string, error) {
+	st, err := os.Lstat(path)
 	if err != nil {
-		return "", false, fmt.Errorf("read admin token file: %w", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		return "", fmt.Errorf("read admin token file: %w", err)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return "", false, fmt.Errorf("admin token file %s is readable by others (mode %v); run chmod 600 on it", path, st.Mode().Perm())
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("admin token file %s is not a regular file (a symbolic link?); refusing it", path)
 	}
-	token = strings.TrimSpace(string(b))
+	f, err := os.Open(path) // #nosec G304 -- the operator configures the token file.
+	if err != nil {
+		return "", fmt.Errorf("read admin token file: %w", err)
+	}
+	defer f.Close()
+	// Check the file that was opened, not the name, which may have been
+	// swapped meanwhile.
+	fst, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("read admin token file: %w", err)
+	}
+	if !os.SameFile(st, fst) {
+		return "", fmt.Errorf("admin token file %s changed while it was read; try again", path)
+	}
+	if fst.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("admin token file %s is readable by others (mode %v); run chmod 600 on it", path, fst.Mode().Perm())
+	}
+	if err := checkOwner(fst); err != nil {
+		return "", fmt.Errorf("admin token file %s: %w", path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return "", fmt.Errorf("read admin token file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
 	if len(token) < 32 {
-		return "", false, fmt.Errorf("admin token file %s holds fewer than 32 characters; use a long random token", path)
+		return "", fmt.Errorf("admin token file %s holds fewer than 32 characters; use a long random token", path)
 	}
-	return token, false, nil
+	return token, nil
+}
+
+// createAdminToken writes a new token to a private temporary file and
+// links it into place, so that no reader ever sees a half-written token
+// and an existing file is never replaced (fs.ErrExist).
+func createAdminToken(path string) (string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("generate admin token: %w", err)
+	}
+	token := adminTokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".admin-token-*")
+	if err != nil {
+		return "", fmt.Errorf("create admin token file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(token + "\n")
+	if err := tmp.Sync(); werr == nil {
+		werr = err
+	}
+	if err := tmp.Close(); werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return "", fmt.Errorf("write admin token file: %w", werr)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+		return "", fmt.Errorf("create admin token file: %w", err)
+	}
+	return token, nil
 }

@@ -145,9 +145,11 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 	// 1,000, so that large batches do not pay for a checkpoint and its fsync
 	// at nearly every commit (about twice the insert rate, measured), and
 	// journal_size_limit truncates the WAL back to 64 MiB afterwards.
+	// secure_delete overwrites deleted rows, so that a fetched key secret
+	// does not linger in free pages.
 	write, err := sql.Open("sqlite", uri+
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32768)"+
-		"&_pragma=wal_autocheckpoint(10000)&_pragma=journal_size_limit(67108864)&_txlock=immediate")
+		"&_pragma=wal_autocheckpoint(10000)&_pragma=journal_size_limit(67108864)&_pragma=secure_delete(1)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}

@@ -27,3 +27,21 @@ func (db *DB) SchemaVersionForTest() int {
 	}
 	return len(ms)
 }
+
+// ApplyMigrationsForTest applies the dialect's migrations 1..upTo that the
+// database lacks, for tests of what a migration does to existing rows.
+func (db *DB) ApplyMigrationsForTest(ctx context.Context, upTo int) error {
+	ms, err := db.dialect.migrations()
+	if err != nil {
+		return err
+	}
+	if _, err := db.write.ExecContext(ctx, createMigrationsTable); err != nil {
+		return err
+	}
+	for _, m := range ms[:upTo] {
+		if _, err := db.apply(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}

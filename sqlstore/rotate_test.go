@@ -116,3 +116,99 @@ func TestRotateAPIKey(t *testing.T) {
 		}
 	})
 }
+
+// Keys created before keys had to expire get the default maximum lifetime
+// when the key lifecycle migration runs.
+func TestMigrationGivesOldKeysAnExpiry(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.ApplyMigrationsForTest(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []struct {
+			sql  string
+			args []any
+		}{
+			{`INSERT INTO consumers (id, name, scopes, created_at, modified_at) VALUES ('con_1', 'payroll', '[]', 1, 1)`, nil},
+			{`INSERT INTO api_keys (id, consumer_id, env, hash, created_at) VALUES ('key_old', 'con_1', 'live', ?, 1000000)`, []any{[]byte("h1")}},
+			{`INSERT INTO api_keys (id, consumer_id, env, hash) VALUES ('key_undated', 'con_1', 'live', ?)`, []any{[]byte("h2")}},
+			{`INSERT INTO api_keys (id, consumer_id, env, hash, created_at, expires_at) VALUES ('key_dated', 'con_1', 'live', ?, 5, 7)`, []any{[]byte("h3")}},
+		} {
+			if err := db.ExecForTest(ctx, stmt.sql, stmt.args...); err != nil {
+				t.Fatalf("%s: %v", stmt.sql, err)
+			}
+		}
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		year := 365 * 24 * time.Hour
+		k, err := db.FindAPIKey(ctx, "key_old")
+		if err != nil || !k.ExpiresAt.Equal(time.UnixMicro(1000000).Add(year).UTC()) {
+			t.Fatalf("old key expires at %v, %v", k.ExpiresAt, err)
+		}
+		k, err = db.FindAPIKey(ctx, "key_undated")
+		if err != nil || k.ExpiresAt.Before(time.Now().Add(year-time.Hour)) || k.ExpiresAt.After(time.Now().Add(year+time.Hour)) {
+			t.Fatalf("undated key expires at %v, %v", k.ExpiresAt, err)
+		}
+		k, err = db.FindAPIKey(ctx, "key_dated")
+		if err != nil || !k.ExpiresAt.Equal(time.UnixMicro(7).UTC()) {
+			t.Fatalf("a key's own expiry changed to %v, %v", k.ExpiresAt, err)
+		}
+	})
+}
+
+// A queued secret is handed to exactly one of several operators fetching
+// at the same moment.
+func TestTakeKeyDeliveriesOnce(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		g := newIDs(41)
+		c := newConsumer(t, g, "payroll")
+		if err := db.CreateConsumer(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			old := &hrgate.APIKey{ID: g.new(t, hrgate.PrefixAPIKey), ConsumerID: c.ID, Env: hrgate.KeyLive,
+				Hash: []byte{byte(i), 1}, CreatedAt: ts(1), ExpiresAt: ts(100)}
+			next := &hrgate.APIKey{ID: g.new(t, hrgate.PrefixAPIKey), ConsumerID: c.ID, Env: hrgate.KeyLive,
+				Hash: []byte{byte(i), 2}, CreatedAt: ts(2), ExpiresAt: ts(200)}
+			if err := db.CreateAPIKey(ctx, old); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.RotateAPIKey(ctx, old.ID, next, ts(50), &hrgate.KeyDelivery{KeyID: next.ID, Secret: "s" + next.ID, CreatedAt: ts(2)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		got := map[string]int{}
+		for range 8 {
+			wg.Go(func() {
+				ds, err := db.TakeKeyDeliveries(ctx, "")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					got[d.KeyID]++
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if len(got) != 3 {
+			t.Fatalf("%d of 3 secrets handed out: %v", len(got), got)
+		}
+		for id, n := range got {
+			if n != 1 {
+				t.Fatalf("secret of %s handed out %d times", id, n)
+			}
+		}
+	})
+}

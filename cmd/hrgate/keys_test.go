@@ -98,11 +98,15 @@ func TestKeyLifecycleCLI(t *testing.T) {
 		{"GraceTooLong", []string{"keys", "rotate", rotated.ID, "--grace", "40d"}, "grace period"},
 		{"RotationAgeTooShort", []string{"consumers", "rotation", "payroll", "--after", "5m"}, "rotation age"},
 		{"RotationNeedsAfter", []string{"consumers", "rotation", "payroll"}, "--after is required"},
-		{"MaxLifetimeConfig", []string{"keys", "create", "--consumer", "payroll"}, "keys.max_lifetime"},
+		{"MaxLifetimeConfig", []string{"keys", "create", "--consumer", "payroll", "--expires-in", "3h"}, "longest key lifetime allowed, 2h"},
+		{"MaxLifetimeConfigBad", []string{"keys", "create", "--consumer", "payroll"}, "keys.max_lifetime"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var env []string
-			if tc.name == "MaxLifetimeConfig" {
+			switch tc.name {
+			case "MaxLifetimeConfig":
+				env = []string{"HRGATE_KEYS__MAX_LIFETIME=2h"}
+			case "MaxLifetimeConfigBad":
 				env = []string{"HRGATE_KEYS__MAX_LIFETIME=30m"}
 			}
 			code, _, errOut := run(t, env, append(tc.args, dd...)...)

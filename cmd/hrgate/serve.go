@@ -90,6 +90,9 @@ func (m *Main) startAdmin() (*hrhttp.Server, error) {
 	if created {
 		m.Logger.Info("admin token created; the admin API accepts it as a bearer token", "token_file", path)
 	}
+	if !config.IsLoopback(m.Config.Admin.Addr) {
+		m.Logger.Warn("the admin API listens on a non-loopback address; keep it on a management network and firewall it", "addr", m.Config.Admin.Addr)
+	}
 	admin, err := hrhttp.NewAdminServer(m.Config, m.Store, m.Gate, hrhttp.NewTokenAuth(token), m.Logger)
 	if err != nil {
 		return nil, err

@@ -14,3 +14,11 @@ CREATE TABLE key_deliveries (
 );
 
 CREATE INDEX key_deliveries_consumer_idx ON key_deliveries (consumer_id);
+
+-- Every key expires from now on. Keys created before this migration had no
+-- expiry; they get the default maximum lifetime (365 days) from their
+-- creation, or from now when their creation time is unknown.
+UPDATE api_keys SET expires_at = created_at + 31536000000000
+	WHERE expires_at IS NULL AND created_at IS NOT NULL;
+UPDATE api_keys SET expires_at = (extract(epoch FROM clock_timestamp()) * 1000000)::bigint + 31536000000000
+	WHERE expires_at IS NULL;

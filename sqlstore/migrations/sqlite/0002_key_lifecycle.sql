@@ -13,3 +13,11 @@ CREATE TABLE key_deliveries (
 ) STRICT;
 
 CREATE INDEX key_deliveries_consumer_idx ON key_deliveries (consumer_id);
+
+-- Every key expires from now on. Keys created before this migration had no
+-- expiry; they get the default maximum lifetime (365 days) from their
+-- creation, or from now when their creation time is unknown.
+UPDATE api_keys SET expires_at = created_at + 31536000000000
+	WHERE expires_at IS NULL AND created_at IS NOT NULL;
+UPDATE api_keys SET expires_at = CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER) + 31536000000000
+	WHERE expires_at IS NULL;

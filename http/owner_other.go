@@ -1,0 +1,9 @@
+//go:build !unix
+
+package http
+
+import "io/fs"
+
+// checkOwner is a no-op where file ownership is not a uid; the permission
+// check and the data directory's own access control remain.
+func checkOwner(fs.FileInfo) error { return nil }
