@@ -17,3 +17,13 @@ func (db *DB) QueryIntForTest(ctx context.Context, query string, args ...any) (i
 	err := db.write.QueryRowContext(ctx, db.dialect.rebind(query), args...).Scan(&n)
 	return n, err
 }
+
+// MigrationCountForTest returns the number of embedded migrations of the
+// store's dialect, so that tests do not hard-code the schema version.
+func (db *DB) MigrationCountForTest() int {
+	ms, err := db.dialect.migrations()
+	if err != nil {
+		panic(err)
+	}
+	return len(ms)
+}
