@@ -29,6 +29,8 @@ type Gate struct {
 	touched    map[string]time.Time
 
 	creds credentialCache
+	// oauth holds the OAuth 2.0 authority and its caches (token.go).
+	oauth oauthState
 }
 
 // Option configures a Gate.

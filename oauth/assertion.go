@@ -156,3 +156,25 @@ func (a *Authority) VerifyAssertion(assertion, clientID string, key *ClientKey) 
 	}
 	return &Assertion{ID: c.ID, ExpiresAt: c.Expiry.Time()}, nil
 }
+
+// AssertionSubject returns the unverified subject of a client assertion,
+// or "". It only tells which client's key to verify the assertion with,
+// when the request names no client_id; nothing else may rely on it.
+func AssertionSubject(assertion string) string {
+	if len(assertion) > 8192 {
+		return ""
+	}
+	algs := make([]jose.SignatureAlgorithm, len(AssertionAlgorithms))
+	for i, a := range AssertionAlgorithms {
+		algs[i] = jose.SignatureAlgorithm(a)
+	}
+	tok, err := jwt.ParseSigned(assertion, algs)
+	if err != nil {
+		return ""
+	}
+	var c jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&c); err != nil {
+		return ""
+	}
+	return c.Subject
+}
