@@ -55,6 +55,9 @@ type keySet struct {
 
 // keyState is an immutable snapshot of the loaded keys.
 type keyState struct {
+	// version changes only when the set of published keys does, so that a
+	// periodic reload that finds nothing new keeps verified tokens cached.
+	version  uint64
 	loadedAt time.Time
 	keys     []*signingKey // by generation
 	byID     map[string]*signingKey
@@ -173,7 +176,7 @@ func (ks *keySet) reload(ctx context.Context, now time.Time, force bool) (*keySt
 			return nil, err
 		}
 	}
-	st, err := ks.snapshot(now, recs)
+	st, err := ks.snapshot(now, recs, ks.state.Load())
 	if err != nil {
 		return nil, err
 	}
@@ -238,17 +241,29 @@ func (ks *keySet) generate() (crypto.Signer, crypto.PublicKey, error) {
 	return nil, nil, fmt.Errorf("oauth: unsupported signing algorithm %q", ks.alg)
 }
 
-// snapshot parses the stored keys still published at now.
-func (ks *keySet) snapshot(now time.Time, recs []*hrgate.SigningKey) (*keyState, error) {
+// snapshot parses the stored keys still published at now. Keys already in
+// prev are reused as they are, and when the set is unchanged the snapshot
+// keeps prev's version.
+func (ks *keySet) snapshot(now time.Time, recs []*hrgate.SigningKey, prev *keyState) (*keyState, error) {
 	st := &keyState{loadedAt: now, byID: make(map[string]*signingKey)}
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
+	reused := 0
 	for _, rec := range recs {
 		if !now.Before(rec.RetiresAt.Add(ks.retain)) {
 			continue
 		}
-		k, err := loadKey(rec)
-		if err != nil {
-			return nil, err
+		var k *signingKey
+		if prev != nil {
+			if old := prev.byID[rec.ID]; old != nil && old.activates.Equal(rec.ActivatesAt) && old.retires.Equal(rec.RetiresAt) {
+				k = old
+				reused++
+			}
+		}
+		if k == nil {
+			var err error
+			if k, err = loadKey(rec); err != nil {
+				return nil, err
+			}
 		}
 		st.keys = append(st.keys, k)
 		st.byID[k.id] = k
@@ -259,6 +274,14 @@ func (ks *keySet) snapshot(now time.Time, recs []*hrgate.SigningKey) (*keyState,
 		return nil, fmt.Errorf("oauth: encode JWKS: %w", err)
 	}
 	st.jwks = b
+	switch {
+	case prev == nil:
+		st.version = 1
+	case reused == len(prev.keys) && reused == len(st.keys):
+		st.version = prev.version
+	default:
+		st.version = prev.version + 1
+	}
 	return st, nil
 }
 

@@ -392,3 +392,27 @@ func TestConfigAndIssuer(t *testing.T) {
 		mustVerify(t, a, mustIssue(t, a).Value)
 	})
 }
+
+// TestWithdrawnKey deletes the signing key from the store, as an operator
+// answering a key compromise would: every instance refuses its tokens from
+// its next key reload, verified-token cache included.
+func TestWithdrawnKey(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		c := newClock()
+		a := newAuthority(t, db, c)
+		tok := mustIssue(t, a)
+		mustVerify(t, a, tok.Value) // now cached
+		c.Advance(time.Minute)
+		mustVerify(t, a, tok.Value) // a reload that changes nothing keeps it cached
+		if _, err := db.DeleteSigningKeys(context.Background(), c.Now().Add(48*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Minute)
+		if _, err := a.Verify(context.Background(), tok.Value); !isInvalid(err, "unknown or unpublished key id") {
+			t.Fatalf("token of a withdrawn key: %v", err)
+		}
+		if next := mustIssue(t, a); next.KeyID == tok.KeyID {
+			t.Fatal("the withdrawn key still signs")
+		}
+	})
+}

@@ -130,17 +130,18 @@ func (a *Authority) verify(ctx context.Context, now time.Time, token string) (*C
 }
 
 // verifiedCache maps token text to verified claims. An entry is good only
-// while the key set it was verified under is current, so a reload, which
-// may withdraw a key, empties it in effect; the signature check then runs
-// once more per token. It is bounded and starts over when full.
+// while the key set it was verified under is current: a change of the set,
+// which may withdraw a key, empties the cache in effect, and the signature
+// check then runs once more per token. It is bounded and starts over when
+// full.
 type verifiedCache struct {
 	mu sync.RWMutex
 	m  map[string]verifiedEntry
 }
 
 type verifiedEntry struct {
-	claims *Claims
-	keys   *keyState
+	claims  *Claims
+	version uint64
 }
 
 const verifiedCacheMax = 20_000
@@ -149,7 +150,7 @@ func (c *verifiedCache) get(token string, st *keyState) *Claims {
 	c.mu.RLock()
 	e, ok := c.m[token]
 	c.mu.RUnlock()
-	if !ok || e.keys != st {
+	if !ok || e.version != st.version {
 		return nil
 	}
 	return e.claims
@@ -160,6 +161,6 @@ func (c *verifiedCache) put(token string, claims *Claims, st *keyState) {
 	if c.m == nil || len(c.m) >= verifiedCacheMax {
 		c.m = make(map[string]verifiedEntry)
 	}
-	c.m[token] = verifiedEntry{claims: claims, keys: st}
+	c.m[token] = verifiedEntry{claims: claims, version: st.version}
 	c.mu.Unlock()
 }
