@@ -19,6 +19,8 @@ const (
 	PrefixConsumer = "con"
 	PrefixAPIKey   = "key"
 	PrefixSource   = "src"
+	PrefixClient   = "cli"
+	PrefixToken    = "tok"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

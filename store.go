@@ -104,7 +104,8 @@ type ConsumerStore interface {
 	FindConsumer(ctx context.Context, idOrName string) (*Consumer, error)
 	// ListConsumers returns every consumer ordered by name.
 	ListConsumers(ctx context.Context) ([]*Consumer, error)
-	// DeleteConsumer deletes the consumer and every key of it, or ENOTFOUND.
+	// DeleteConsumer deletes the consumer and every key and OAuth client of
+	// it, or ENOTFOUND.
 	DeleteConsumer(ctx context.Context, id string) error
 }
 
@@ -139,10 +140,59 @@ type KeyStore interface {
 	// TouchAPIKey records the last use of a key.
 	TouchAPIKey(ctx context.Context, id string, at time.Time, addr string) error
 	// CredentialEpoch returns a counter that changes, in the same
-	// transaction, with every key revocation and every change or deletion
-	// of a consumer. Authentication caches may serve a credential only
+	// transaction, with every key revocation, every change or deletion of
+	// a consumer, every deletion of an OAuth client and every token
+	// revocation. Authentication caches may serve a credential only
 	// while the epoch they read it under is current.
 	CredentialEpoch(ctx context.Context) (int64, error)
+}
+
+// ClientStore persists OAuth clients.
+type ClientStore interface {
+	// CreateClient inserts c; ENOTFOUND when its consumer does not exist,
+	// ECONFLICT when its id is taken.
+	CreateClient(ctx context.Context, c *OAuthClient) error
+	// FindClient returns the client with the given id, or ENOTFOUND.
+	FindClient(ctx context.Context, id string) (*OAuthClient, error)
+	// ListClients returns the clients of a consumer ("" for all) ordered
+	// by creation time.
+	ListClients(ctx context.Context, consumerID string) ([]*OAuthClient, error)
+	// DeleteClient deletes the client and bumps the credential epoch in
+	// the same transaction, so that its tokens stop working at once on
+	// every instance; ENOTFOUND when there is no such client.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// SigningKeyStore persists the keys access tokens are signed with.
+type SigningKeyStore interface {
+	// SigningKeys returns every stored key ordered by generation.
+	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+	// InsertSigningKey adds k; ECONFLICT when its id or generation is
+	// taken, which is how an instance learns that another one rotated
+	// first.
+	InsertSigningKey(ctx context.Context, k *SigningKey) error
+	// DeleteSigningKeys deletes the keys that retired before the given
+	// time and returns how many it deleted.
+	DeleteSigningKeys(ctx context.Context, retiredBefore time.Time) (int, error)
+}
+
+// TokenStore keeps the little state that stateless access tokens need:
+// revocations and the ids of client assertions already used.
+type TokenStore interface {
+	// RevokeToken records that the token with id jti, valid until
+	// expiresAt, is revoked, and bumps the credential epoch in the same
+	// transaction. Revoking a revoked token is not an error.
+	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
+	// RevokedTokens returns the ids of revoked tokens that have not
+	// expired at now.
+	RevokedTokens(ctx context.Context, now time.Time) ([]string, error)
+	// UseAssertionID records a client assertion id (RFC 7523), kept until
+	// expiresAt; ECONFLICT when the id was recorded before, i.e. when the
+	// assertion is replayed.
+	UseAssertionID(ctx context.Context, id string, expiresAt time.Time) error
+	// PurgeTokens deletes the revocations and assertion ids that expired
+	// before now.
+	PurgeTokens(ctx context.Context, now time.Time) error
 }
 
 // SecretStore keeps the server's own secrets (cursor signing key, and later
@@ -161,6 +211,9 @@ type Store interface {
 	WriteStore
 	ConsumerStore
 	KeyStore
+	ClientStore
+	SigningKeyStore
+	TokenStore
 	SecretStore
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -36,6 +36,7 @@ type Config struct {
 	API      API    `yaml:"api"`
 	Keys     Keys   `yaml:"keys"`
 	Admin    Admin  `yaml:"admin"`
+	OAuth    OAuth  `yaml:"oauth"`
 }
 
 // Keys configures the API key lifecycle.
@@ -101,6 +102,28 @@ type API struct {
 	MaxPageSize     int `yaml:"max_page_size"`
 }
 
+// OAuth configures the OAuth 2.0 authorization server (client
+// credentials, JWT access tokens).
+type OAuth struct {
+	// Issuer is the public base URL of this hrgate, https://host[:port]
+	// without a path: the "iss" of every token, and "/v1" appended, their
+	// "aud". Empty means derived from the listener's address, which suits
+	// one instance on a fixed address; several instances behind a load
+	// balancer must all set the balancer's URL.
+	Issuer string `yaml:"issuer"`
+	// TokenTTL is the lifetime of access tokens.
+	TokenTTL Duration `yaml:"token_ttl"`
+	// SigningAlg is EdDSA (Ed25519) or ES256 (P-256). A change applies
+	// from the next key rotation.
+	SigningAlg string `yaml:"signing_alg"`
+	// KeyRotation is how long one signing key signs.
+	KeyRotation Duration `yaml:"key_rotation"`
+	// KeyPublishAhead is how long the next key is published in the JWKS
+	// before it signs, so that every instance and every client holding a
+	// cached JWKS knows it before its first token arrives.
+	KeyPublishAhead Duration `yaml:"key_publish_ahead"`
+}
+
 // Default returns the built-in configuration: the safe one.
 func Default() *Config {
 	return &Config{
@@ -124,6 +147,12 @@ func Default() *Config {
 			RotationCheckInterval: Duration(time.Minute),
 		},
 		Admin: Admin{Addr: "127.0.0.1:8444"},
+		OAuth: OAuth{
+			TokenTTL:        Duration(15 * time.Minute),
+			SigningAlg:      "EdDSA",
+			KeyRotation:     Duration(7 * 24 * time.Hour),
+			KeyPublishAhead: Duration(24 * time.Hour),
+		},
 	}
 }
 
@@ -219,6 +248,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Admin.validate(); err != nil {
+		return err
+	}
+	if err := c.OAuth.validate(c.HTTP.InsecureHTTP); err != nil {
 		return err
 	}
 	// The admin token and new key secrets must never cross a network in
@@ -335,6 +367,37 @@ func (a *API) validate() error {
 	}
 	if a.DefaultPageSize < 1 || a.DefaultPageSize > a.MaxPageSize {
 		return keyError("api.default_page_size", "must be between 1 and api.max_page_size")
+	}
+	return nil
+}
+
+func (o *OAuth) validate(insecureHTTP bool) error {
+	if o.Issuer != "" {
+		u, err := url.Parse(o.Issuer)
+		switch {
+		case err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o.Issuer, "/"):
+			return keyError("oauth.issuer", "must be a URL such as https://hrgate.example.com, without a path")
+		case u.Scheme == "http" && !insecureHTTP:
+			return keyError("oauth.issuer", "must be https:// unless http.insecure_http is set")
+		case u.Scheme != "https" && u.Scheme != "http":
+			return keyError("oauth.issuer", "must be an https:// URL")
+		}
+	}
+	ttl := time.Duration(o.TokenTTL)
+	if ttl < time.Minute || ttl > time.Hour {
+		return keyError("oauth.token_ttl", "must be between 1m and 1h: access tokens are short-lived")
+	}
+	if o.SigningAlg != "EdDSA" && o.SigningAlg != "ES256" {
+		return keyError("oauth.signing_alg", "must be EdDSA or ES256")
+	}
+	ahead := time.Duration(o.KeyPublishAhead)
+	if ahead < 5*time.Minute {
+		// Instances reload keys every minute; five leave room for a slow one.
+		return keyError("oauth.key_publish_ahead", "must be at least 5m")
+	}
+	if rot := time.Duration(o.KeyRotation); rot < time.Hour || rot <= ahead {
+		return keyError("oauth.key_rotation", "must be at least 1h and longer than oauth.key_publish_ahead")
 	}
 	return nil
 }

@@ -175,3 +175,53 @@ func TestAdminAndProxyChecks(t *testing.T) {
 		})
 	}
 }
+
+func TestOAuthSection(t *testing.T) {
+	c := config.Default()
+	if time.Duration(c.OAuth.TokenTTL) != 15*time.Minute || c.OAuth.SigningAlg != "EdDSA" || c.OAuth.Issuer != "" {
+		t.Fatalf("defaults %+v", c.OAuth)
+	}
+	c, _, err := config.Load(writeFile(t, "oauth:\n  issuer: https://hrgate.example.com\n  token_ttl: 5m\n"),
+		[]string{"HRGATE_OAUTH__SIGNING_ALG=ES256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.OAuth.Issuer != "https://hrgate.example.com" || time.Duration(c.OAuth.TokenTTL) != 5*time.Minute || c.OAuth.SigningAlg != "ES256" {
+		t.Fatalf("loaded %+v", c.OAuth)
+	}
+	for _, tc := range []struct {
+		name, key, value, want string
+	}{
+		{"IssuerWithPath", "oauth.issuer", "https://hrgate.example.com/auth", "oauth.issuer"},
+		{"IssuerPlainHTTP", "oauth.issuer", "http://hrgate.example.com", "https:// unless"},
+		{"IssuerNotURL", "oauth.issuer", "hrgate.example.com", "oauth.issuer"},
+		{"TTLTooLong", "oauth.token_ttl", "24h", "oauth.token_ttl"},
+		{"TTLTooShort", "oauth.token_ttl", "10s", "oauth.token_ttl"},
+		{"HS256", "oauth.signing_alg", "HS256", "EdDSA or ES256"},
+		{"NoneAlg", "oauth.signing_alg", "none", "EdDSA or ES256"},
+		{"PublishAheadTooShort", "oauth.key_publish_ahead", "1m", "oauth.key_publish_ahead"},
+		{"RotationShorterThanPublishAhead", "oauth.key_rotation", "12h", "oauth.key_rotation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := config.Default()
+			if err := c.Set(tc.key, tc.value); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("PlainHTTPIssuerBehindProxy", func(t *testing.T) {
+		c := config.Default()
+		c.HTTP.InsecureHTTP = true
+		c.OAuth.Issuer = "http://127.0.0.1:8080"
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -19,6 +19,10 @@ type Principal struct {
 	ConsumerName string
 	Env          hrgate.KeyEnv
 	Grant        *grant.Grant
+	// ClientID and TokenID name the OAuth client and the access token
+	// when the credential is a bearer JWT; KeyID is then the client id.
+	ClientID string
+	TokenID  string
 }
 
 // CompanyScope returns the companies the principal may see. Test keys are
@@ -62,6 +66,9 @@ func AuthFailureReason(err error) string {
 func (g *Gate) Authenticate(ctx context.Context, key string, addr netip.Addr) (*Principal, error) {
 	if key == "" {
 		return nil, errUnauthenticated("no credentials")
+	}
+	if isJWT(key) {
+		return g.authenticateToken(ctx, key, addr)
 	}
 	// The checksum rejects typos and look-alikes without a look-up. The
 	// environment needs no check of its own: the stored hash covers the

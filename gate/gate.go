@@ -34,6 +34,8 @@ type Gate struct {
 	// grace period of a rotation that names none.
 	maxKeyLifetime time.Duration
 	defaultGrace   time.Duration
+	// oauth holds the OAuth 2.0 authority and its caches (token.go).
+	oauth oauthState
 }
 
 // Option configures a Gate.

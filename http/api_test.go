@@ -25,6 +25,7 @@ func TestAPI(t *testing.T) {
 			t.Run("TestKeysSeeOnlySandbox", e.testSandboxIsolation)
 			t.Run("Transport", e.testTransport)
 			t.Run("Public", e.testPublic)
+			t.Run("OAuth", e.testOAuth)
 		})
 	}
 }

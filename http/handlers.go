@@ -127,6 +127,7 @@ func (s *Server) registerRoutes() {
 		id:     func(l *hrgate.Location) string { return l.ID },
 		append: func(dst []byte, l *hrgate.Location, _ *gate.Principal) []byte { return grant.AppendLocation(dst, l) },
 	}))
+	s.registerOAuthRoutes()
 	s.finishRoutes()
 }
 

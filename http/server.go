@@ -126,6 +126,7 @@ func (s *Server) Open() error {
 		ln = tlsListener(ln, tlsCfg)
 	}
 	s.ln = ln
+	s.bindIssuer()
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.srv.Serve(ln) }()
 	return nil

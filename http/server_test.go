@@ -22,6 +22,7 @@ import (
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/internal/oapitest"
 	"github.com/hrgate/hrgate/internal/pgtest"
+	"github.com/hrgate/hrgate/oauth"
 	"github.com/hrgate/hrgate/sandbox"
 	"github.com/hrgate/hrgate/sqlstore"
 )
@@ -92,7 +93,13 @@ func MustOpenEnv(t *testing.T, dsn string) *testEnv {
 	if err != nil || len(companies) != 3 {
 		t.Fatalf("companies: %v %d", err, len(companies))
 	}
-	g := gate.New(db)
+	authority, err := oauth.New(db, oauth.Config{
+		TokenTTL: 15 * time.Minute, Algorithm: oauth.EdDSA, KeyRotation: 24 * time.Hour, KeyPublishAhead: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gate.New(db, gate.WithAuthority(authority))
 	e := &testEnv{store: db, gate: g, companies: companies, planned: companies[1], doc: loadDoc(t)}
 	mustConsumer(t, g, "payroll", "employees:read:identity,employment,compensation employees:read_masked:banking companies:*")
 	mustConsumer(t, g, "holiday-planner", "employees:read:identity time_off:read companies:"+e.planned.Slug)

@@ -98,8 +98,8 @@ func (db *DB) ListConsumers(ctx context.Context) ([]*hrgate.Consumer, error) {
 }
 
 // DeleteConsumer deletes the consumer with the given id and, through the
-// foreign key's ON DELETE CASCADE, every key of it; ENOTFOUND when there is
-// no such consumer.
+// foreign keys' ON DELETE CASCADE, every API key and OAuth client of it;
+// ENOTFOUND when there is no such consumer.
 func (db *DB) DeleteConsumer(ctx context.Context, id string) error {
 	const op = "sqlstore.DeleteConsumer"
 	res, err := db.execBumpingEpoch(ctx, `DELETE FROM consumers WHERE id = ?`, id)

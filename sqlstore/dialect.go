@@ -143,7 +143,7 @@ func sqliteUniqueKey(msg string) (table, key string) {
 		key = "pkey"
 	case "source_id,remote_id":
 		key = "source"
-	case "slug", "name", "hash":
+	case "slug", "name", "hash", "generation":
 		key = cols[0]
 	}
 	return table, key

@@ -66,11 +66,15 @@ func conflictMessage(v violation) string {
 		noun = "An API key"
 	case "secrets":
 		noun = "A secret"
+	case "oauth_clients":
+		noun = "An OAuth client"
+	case "oauth_signing_keys":
+		noun = "A signing key"
 	}
 	switch v.key {
 	case "pkey":
 		phrase = "this id"
-	case "slug", "name", "hash":
+	case "slug", "name", "hash", "generation":
 		phrase = "this " + v.key
 	case "source":
 		phrase = "this source and remote id"

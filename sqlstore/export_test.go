@@ -18,9 +18,9 @@ func (db *DB) QueryIntForTest(ctx context.Context, query string, args ...any) (i
 	return n, err
 }
 
-// SchemaVersionForTest returns the number of embedded migrations of the
-// database's dialect: the version a migrated database is at.
-func (db *DB) SchemaVersionForTest() int {
+// MigrationCountForTest returns the number of embedded migrations of the
+// store's dialect, so that tests do not hard-code the schema version.
+func (db *DB) MigrationCountForTest() int {
 	ms, err := db.dialect.migrations()
 	if err != nil {
 		panic(err)

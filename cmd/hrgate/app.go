@@ -77,6 +77,7 @@ func (m *Main) rootCommand() *cobra.Command {
 	root.AddCommand(
 		m.serveCommand(), m.demoCommand(), m.migrateCommand(), m.sandboxCommand(),
 		m.consumersCommand(), m.keysCommand(), m.versionCommand(),
+		m.clientsCommand(),
 	)
 	return root
 }
@@ -128,7 +129,11 @@ func (m *Main) open(cmd *cobra.Command) error {
 		return fmt.Errorf("open database %s: %w", sqlstore.RedactDSN(dsn), err)
 	}
 	m.Store = db
-	m.Gate = gate.New(db, gate.WithLogger(m.Logger),
+	a, err := newAuthority(m.Config.OAuth, db)
+	if err != nil {
+		return err
+	}
+	m.Gate = gate.New(db, gate.WithLogger(m.Logger), gate.WithAuthority(a),
 		gate.WithKeyPolicy(time.Duration(m.Config.Keys.MaxLifetime), time.Duration(m.Config.Keys.RotationGrace)))
 	return nil
 }

@@ -66,8 +66,12 @@ func TestDocument_Header(t *testing.T) {
 	if sec["type"] != "http" || sec["scheme"] != "bearer" || sec["bearerFormat"] != "hrg_live_… / hrg_test_… API key" {
 		t.Errorf("securitySchemes.apiKey = %v", sec)
 	}
-	if got, _ := json.Marshal(doc["security"]); string(got) != `[{"apiKey":[]}]` {
-		t.Errorf("global security = %s, want the API key", got)
+	if got, _ := json.Marshal(doc["security"]); string(got) != `[{"apiKey":[]},{"oauth2":[]}]` {
+		t.Errorf("global security = %s, want the API key or an OAuth access token", got)
+	}
+	flow := dig(t, doc, "components", "securitySchemes", "oauth2", "flows", "clientCredentials")
+	if flow["tokenUrl"] != "/oauth2/token" {
+		t.Errorf("oauth2 client credentials flow = %v", flow)
 	}
 	// The document must not tell an attacker what software serves it.
 	raw := strings.ToLower(string(MustReadSpec(t)))
@@ -80,7 +84,10 @@ func TestDocument_Header(t *testing.T) {
 
 func TestDocument_Routes(t *testing.T) {
 	doc := MustDecodeSpec(t)
-	public := map[string]bool{"/v1/openapi.json": true, "/healthz": true, "/readyz": true}
+	public := map[string]bool{"/v1/openapi.json": true, "/healthz": true, "/readyz": true,
+		"/.well-known/jwks.json": true, "/.well-known/oauth-authorization-server": true}
+	// The OAuth endpoints authenticate clients, not API keys or tokens.
+	clientAuth := map[string]bool{"/oauth2/token": true, "/oauth2/introspect": true, "/oauth2/revoke": true}
 	ids := map[string]bool{}
 	paths, _ := doc["paths"].(map[string]any)
 	for path, item := range paths {
@@ -94,11 +101,21 @@ func TestDocument_Routes(t *testing.T) {
 			ids[id] = true
 			responses := op["responses"].(map[string]any)
 			sec, hasSec := op["security"]
-			if public[path] {
+			switch {
+			case public[path]:
 				if got, _ := json.Marshal(sec); !hasSec || string(got) != "[]" {
 					t.Errorf("%s: public route has security %s, want []", name, got)
 				}
-			} else {
+			case clientAuth[path]:
+				if got, _ := json.Marshal(sec); string(got) != `[{},{"clientSecretBasic":[]}]` {
+					t.Errorf("%s: OAuth endpoint has security %s, want client authentication", name, got)
+				}
+				for _, code := range []string{"200", "400", "401", "500"} {
+					if _, ok := responses[code]; !ok {
+						t.Errorf("%s: %s not documented", name, code)
+					}
+				}
+			default:
 				if hasSec {
 					t.Errorf("%s: overrides the global security", name)
 				}
@@ -213,7 +230,12 @@ func TestDocument_ExamplesValidate(t *testing.T) {
 
 func TestDoc_Operations(t *testing.T) {
 	want := []string{
+		"GET /.well-known/jwks.json",
+		"GET /.well-known/oauth-authorization-server",
 		"GET /healthz",
+		"POST /oauth2/introspect",
+		"POST /oauth2/revoke",
+		"POST /oauth2/token",
 		"GET /readyz",
 		"GET /v1/companies",
 		"GET /v1/companies/{id}",

@@ -1,0 +1,142 @@
+package gate
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/grant"
+	"github.com/hrgate/hrgate/oauth"
+)
+
+// ClientRequest describes an OAuth client to create.
+type ClientRequest struct {
+	// Consumer is the owning consumer's id or name.
+	Consumer string
+	// Scopes are the client's scopes; empty means the consumer's whole
+	// grant.
+	Scopes []string
+	// AllowCIDRs restricts where the client may get and use tokens from.
+	AllowCIDRs []string
+	// JWK, when set, is the public key of a private_key_jwt client, which
+	// then has no secret.
+	JWK         []byte
+	Description string
+}
+
+// maxCIDRs bounds a client's allowlist: it is checked on every request.
+const maxCIDRs = 64
+
+// CreateClient creates an OAuth client and returns its record and, for a
+// client_secret client, its secret. The secret is returned once and never
+// stored: only its hash is. The scopes must lie within the consumer's
+// grant, and a JWK must be a public signing key (EINVALID otherwise).
+func (g *Gate) CreateClient(ctx context.Context, req ClientRequest) (*hrgate.OAuthClient, string, error) {
+	c, err := g.store.FindConsumer(ctx, req.Consumer)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkDescription(req.Description); err != nil {
+		return nil, "", err
+	}
+	consumerGrant, err := grant.Parse(c.Scopes...)
+	if err != nil {
+		return nil, "", hrgate.Wrap(err, "parse stored consumer grant")
+	}
+	clientGrant := consumerGrant
+	if len(req.Scopes) > 0 {
+		if clientGrant, err = grant.Parse(req.Scopes...); err != nil {
+			return nil, "", err
+		}
+		if !consumerGrant.Covers(clientGrant) {
+			return nil, "", hrgate.Errorf(hrgate.EINVALID,
+				"Client scopes %q are not within the grant of consumer %q (%s).",
+				strings.Join(outside(consumerGrant, clientGrant), " "), c.Name, consumerGrant.String())
+		}
+	}
+	cidrs, err := parseCIDRs(req.AllowCIDRs)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := hrgate.NewID(hrgate.PrefixClient, g.random)
+	if err != nil {
+		return nil, "", hrgate.Wrap(err, "generate client id")
+	}
+	cl := &hrgate.OAuthClient{
+		ID: id, ConsumerID: c.ID, Description: req.Description, Scopes: clientGrant.Scopes(),
+		AllowCIDRs: cidrs, CreatedAt: g.Now(),
+	}
+	secret := ""
+	if len(req.JWK) > 0 {
+		_, canon, err := oauth.ParseClientJWK(req.JWK)
+		if err != nil {
+			return nil, "", hrgate.Errorf(hrgate.EINVALID, "Invalid client key: %s.", err.Error())
+		}
+		cl.AuthMethod, cl.PublicJWK = hrgate.AuthPrivateKeyJWT, canon
+	} else {
+		if secret, err = hrgate.GenerateClientSecret(g.random); err != nil {
+			return nil, "", hrgate.Wrap(err, "generate client secret")
+		}
+		cl.AuthMethod, cl.SecretHash = hrgate.AuthClientSecret, hrgate.HashClientSecret(secret)
+	}
+	if err := g.store.CreateClient(ctx, cl); err != nil {
+		return nil, "", err
+	}
+	g.log.Info("oauth client created", "client_id", cl.ID, "consumer_id", c.ID, "auth_method", string(cl.AuthMethod),
+		"scopes", clientGrant.String(), "allow_cidrs", strings.Join(cidrs, " "))
+	return cl, secret, nil
+}
+
+// parseCIDRs checks an allowlist and returns it in canonical form. A bare
+// address is taken as a single-address prefix.
+func parseCIDRs(in []string) ([]string, error) {
+	if len(in) > maxCIDRs {
+		return nil, hrgate.Errorf(hrgate.EINVALID, "At most %d allowed networks per client.", maxCIDRs)
+	}
+	var out []string
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid network %q: use CIDR notation such as 10.0.0.0/8 or 2001:db8::/32.", truncate(s, 64))
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked().String())
+	}
+	return out, nil
+}
+
+// Clients returns the OAuth clients of a consumer (by id or name), or of
+// every consumer when consumer is empty.
+func (g *Gate) Clients(ctx context.Context, consumer string) ([]*hrgate.OAuthClient, error) {
+	id := ""
+	if consumer != "" {
+		c, err := g.store.FindConsumer(ctx, consumer)
+		if err != nil {
+			return nil, err
+		}
+		id = c.ID
+	}
+	return g.store.ListClients(ctx, id)
+}
+
+// DeleteClient deletes an OAuth client: the next request made with any of
+// its tokens fails, on every instance.
+func (g *Gate) DeleteClient(ctx context.Context, id string) error {
+	if !hrgate.ValidID(hrgate.PrefixClient, id) {
+		return hrgate.Errorf(hrgate.EINVALID, "Invalid client id %q: client ids look like cli_… .", truncate(id, 64))
+	}
+	if err := g.store.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	g.log.Info("oauth client deleted", "client_id", id)
+	return nil
+}

@@ -1,0 +1,239 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/grant"
+	"github.com/hrgate/hrgate/oauth"
+)
+
+// oauthState is the gate's OAuth half: the token authority and the caches
+// that keep a bearer-token request to one small query (the credential
+// epoch), like an API-key request.
+type oauthState struct {
+	authority *oauth.Authority
+	clients   clientCache
+
+	revokedMu sync.Mutex
+	revoked   *revokedSet
+
+	purgeMu   sync.Mutex
+	lastPurge time.Time
+}
+
+// WithAuthority enables OAuth 2.0: the gate issues access tokens through a
+// and accepts them as credentials. Without it, bearer JWTs are refused.
+func WithAuthority(a *oauth.Authority) Option { return func(g *Gate) { g.oauth.authority = a } }
+
+// Authority returns the OAuth authority, or nil when OAuth is not enabled.
+func (g *Gate) Authority() *oauth.Authority { return g.oauth.authority }
+
+// isJWT tells a bearer JWT from an API key: API keys never hold a dot, a
+// JWS in compact form holds exactly two.
+func isJWT(credential string) bool { return strings.Count(credential, ".") == 2 }
+
+// authenticateToken is Authenticate for access tokens. The effective grant
+// is the consumer's current grant ∩ the client's scopes ∩ the token's
+// scope, so narrowing a grant narrows live tokens at once.
+func (g *Gate) authenticateToken(ctx context.Context, token string, addr netip.Addr) (*Principal, error) {
+	claims, cc, err := g.checkToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if !cc.client.AllowsAddr(addr) {
+		return nil, errUnauthenticated("client address outside the client's allowlist (client " + cc.client.ID + ", token " + claims.ID + ")")
+	}
+	gr, err := cc.scoped(claims.Scope)
+	if err != nil {
+		return nil, errUnauthenticated("token scope does not parse (client " + cc.client.ID + ", token " + claims.ID + ")")
+	}
+	return &Principal{
+		KeyID:        cc.client.ID,
+		ConsumerID:   cc.consumer.ID,
+		ConsumerName: cc.consumer.Name,
+		Env:          hrgate.KeyLive,
+		Grant:        gr,
+		ClientID:     cc.client.ID,
+		TokenID:      claims.ID,
+	}, nil
+}
+
+// checkToken verifies a token and checks that it is not revoked and that
+// its client still exists. Failures are the generic EUNAUTHORIZED.
+func (g *Gate) checkToken(ctx context.Context, token string) (*oauth.Claims, *clientCred, error) {
+	a := g.oauth.authority
+	if a == nil {
+		return nil, nil, errUnauthenticated("bearer token presented but OAuth is not enabled")
+	}
+	claims, err := a.Verify(ctx, token)
+	if err != nil {
+		return nil, nil, tokenFailure(err)
+	}
+	// The epoch is read before the revocations and the client it guards,
+	// so that a change committed between the reads leaves a stale epoch
+	// behind, which the next request reloads.
+	epoch, err := g.store.CredentialEpoch(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	revoked, err := g.revokedTokens(ctx, epoch)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, ok := revoked[claims.ID]; ok {
+		return nil, nil, errUnauthenticated("token revoked (client " + claims.ClientID + ", token " + claims.ID + ")")
+	}
+	cc, err := g.clientCredential(ctx, claims.ClientID, epoch)
+	if err != nil {
+		return nil, nil, err
+	}
+	return claims, cc, nil
+}
+
+// tokenFailure turns a verification error into the generic answer,
+// keeping the reason for the log; errors of the store stay what they are.
+func tokenFailure(err error) error {
+	var ie *oauth.InvalidTokenError
+	if errors.As(err, &ie) {
+		return errUnauthenticated(ie.Error())
+	}
+	return hrgate.Wrap(err, "verify access token")
+}
+
+// revokedSet is the set of unexpired revoked token ids, read under one
+// credential epoch.
+type revokedSet struct {
+	epoch int64
+	ids   map[string]struct{}
+}
+
+func (g *Gate) revokedTokens(ctx context.Context, epoch int64) (map[string]struct{}, error) {
+	s := &g.oauth
+	s.revokedMu.Lock()
+	cur := s.revoked
+	s.revokedMu.Unlock()
+	if cur != nil && cur.epoch == epoch {
+		return cur.ids, nil
+	}
+	list, err := g.store.RevokedTokens(ctx, g.Now())
+	if err != nil {
+		return nil, err
+	}
+	next := &revokedSet{epoch: epoch, ids: make(map[string]struct{}, len(list))}
+	for _, id := range list {
+		next.ids[id] = struct{}{}
+	}
+	s.revokedMu.Lock()
+	s.revoked = next
+	s.revokedMu.Unlock()
+	return next.ids, nil
+}
+
+// clientCred is a resolved client: its record, its consumer, the grant
+// they allow together and, for private_key_jwt, its parsed key. It is
+// shared between requests and never modified, but for scopedCache.
+type clientCred struct {
+	epoch    int64
+	client   *hrgate.OAuthClient
+	consumer *hrgate.Consumer
+	grant    *grant.Grant
+	key      *oauth.ClientKey
+
+	mu           sync.Mutex
+	byTokenScope map[string]*grant.Grant
+}
+
+// maxScopedGrants bounds the grants cached per client; a client asks for a
+// handful of distinct scopes in practice.
+const maxScopedGrants = 64
+
+// scoped returns the client's grant narrowed to a token's scope claim.
+func (cc *clientCred) scoped(scope string) (*grant.Grant, error) {
+	cc.mu.Lock()
+	gr, ok := cc.byTokenScope[scope]
+	cc.mu.Unlock()
+	if ok {
+		return gr, nil
+	}
+	tokenGrant, err := grant.Parse(scope)
+	if err != nil {
+		return nil, err
+	}
+	gr = cc.grant.Intersect(tokenGrant)
+	cc.mu.Lock()
+	if cc.byTokenScope == nil || len(cc.byTokenScope) >= maxScopedGrants {
+		cc.byTokenScope = make(map[string]*grant.Grant)
+	}
+	cc.byTokenScope[scope] = gr
+	cc.mu.Unlock()
+	return gr, nil
+}
+
+// clientCache maps client ids to resolved clients, each valid under the
+// credential epoch it was read under. When full it starts over.
+type clientCache struct {
+	mu sync.RWMutex
+	m  map[string]*clientCred
+}
+
+const clientCacheMax = 10_000
+
+func (g *Gate) clientCredential(ctx context.Context, id string, epoch int64) (*clientCred, error) {
+	c := &g.oauth.clients
+	c.mu.RLock()
+	cc := c.m[id]
+	c.mu.RUnlock()
+	if cc != nil && cc.epoch == epoch {
+		return cc, nil
+	}
+	cc, err := g.loadClient(ctx, id, epoch)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= clientCacheMax {
+		c.m = make(map[string]*clientCred)
+	}
+	c.m[id] = cc
+	c.mu.Unlock()
+	return cc, nil
+}
+
+func (g *Gate) loadClient(ctx context.Context, id string, epoch int64) (*clientCred, error) {
+	if !hrgate.ValidID(hrgate.PrefixClient, id) {
+		return nil, errUnauthenticated("malformed client id")
+	}
+	cl, err := g.store.FindClient(ctx, id)
+	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
+		return nil, errUnauthenticated("unknown or deleted client " + id)
+	} else if err != nil {
+		return nil, err
+	}
+	c, err := g.store.FindConsumer(ctx, cl.ConsumerID)
+	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
+		return nil, errUnauthenticated("consumer deleted (client " + id + ")")
+	} else if err != nil {
+		return nil, err
+	}
+	consumerGrant, err := grant.Parse(c.Scopes...)
+	if err != nil {
+		return nil, hrgate.Wrap(err, "parse stored consumer grant")
+	}
+	clientGrant, err := grant.Parse(cl.Scopes...)
+	if err != nil {
+		return nil, hrgate.Wrap(err, "parse stored client grant")
+	}
+	cc := &clientCred{epoch: epoch, client: cl, consumer: c, grant: consumerGrant.Intersect(clientGrant)}
+	if cl.AuthMethod == hrgate.AuthPrivateKeyJWT {
+		if cc.key, _, err = oauth.ParseClientJWK(cl.PublicJWK); err != nil {
+			return nil, hrgate.Wrap(err, "parse stored client key")
+		}
+	}
+	return cc, nil
+}

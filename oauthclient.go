@@ -1,0 +1,127 @@
+package hrgate
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"io"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// ClientAuthMethod is how an OAuth client proves its identity at the token,
+// introspection and revocation endpoints.
+type ClientAuthMethod string
+
+// Client authentication methods. A client with a secret may present it in
+// the Authorization header (RFC 6749 client_secret_basic) or in the form
+// body (client_secret_post): both carry the same secret over the same TLS
+// connection, so telling them apart would add configuration, not security.
+// A private_key_jwt client (RFC 7523) has no secret at all: it signs a
+// short-lived assertion with a key whose public half it registered.
+const (
+	AuthClientSecret  ClientAuthMethod = "client_secret"
+	AuthPrivateKeyJWT ClientAuthMethod = "private_key_jwt"
+)
+
+// OAuthClient is an OAuth 2.0 client of a consumer, using the client
+// credentials grant. Like an API key, it is a credential of the consumer:
+// its tokens never reach further than the consumer's grant.
+type OAuthClient struct {
+	ID          string
+	ConsumerID  string
+	Description string
+	AuthMethod  ClientAuthMethod
+	// SecretHash is SHA-256 of the client secret (AuthClientSecret only).
+	SecretHash []byte
+	// PublicJWK is the registered public key, a JSON Web Key
+	// (AuthPrivateKeyJWT only).
+	PublicJWK []byte
+	// Scopes is a subset of the consumer's grant at creation time; at use
+	// it is intersected with the consumer's current grant.
+	Scopes []string
+	// AllowCIDRs restricts the addresses the client may request tokens
+	// from and use them from; empty means any address.
+	AllowCIDRs []string
+	CreatedAt  time.Time
+}
+
+// AllowsAddr reports whether addr is inside the client's allowlist.
+func (c *OAuthClient) AllowsAddr(addr netip.Addr) bool {
+	if len(c.AllowCIDRs) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, s := range c.AllowCIDRs {
+		p, err := netip.ParsePrefix(s)
+		if err == nil && p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// The client secret format mirrors the API key format: "hrg_cs_" + 43
+// base62 characters holding 256 random bits + a 6-character CRC-32
+// checksum, so that secret scanners find leaked secrets and discard
+// look-alikes without asking the server.
+const clientSecretPrefix = "hrg_cs_"
+
+// ClientSecretPattern matches strings shaped like client secrets. A match
+// still needs CheckClientSecret to be one.
+var ClientSecretPattern = regexp.MustCompile(`hrg_cs_[0-9A-Za-z]{49}`)
+
+// GenerateClientSecret returns a new client secret, reading 256 bits from
+// random, which must be a cryptographically secure source.
+func GenerateClientSecret(random io.Reader) (string, error) {
+	var secret [32]byte
+	if _, err := io.ReadFull(random, secret[:]); err != nil {
+		return "", fmt.Errorf("read random secret bytes: %w", err)
+	}
+	body := clientSecretPrefix + base62(secret[:], apiKeyBodyLen)
+	return body + apiKeyChecksum(body), nil
+}
+
+// CheckClientSecret reports whether s is a well-formed client secret with a
+// valid checksum.
+func CheckClientSecret(s string) bool {
+	if len(s) != len(clientSecretPrefix)+apiKeyBodyLen+apiKeyChecksumLen || !strings.HasPrefix(s, clientSecretPrefix) {
+		return false
+	}
+	for i := len(clientSecretPrefix); i < len(s); i++ {
+		if strings.IndexByte(base62Alphabet, s[i]) < 0 {
+			return false
+		}
+	}
+	split := len(s) - apiKeyChecksumLen
+	return subtle.ConstantTimeCompare([]byte(apiKeyChecksum(s[:split])), []byte(s[split:])) == 1
+}
+
+// HashClientSecret returns the stored form of a client secret: SHA-256, for
+// the reasons HashAPIKey gives.
+func HashClientSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// SigningKey is a key the server signs access tokens with. It is published
+// in the JWKS from CreatedAt, signs from ActivatesAt until RetiresAt, and
+// stays published until every token it signed has expired.
+type SigningKey struct {
+	// ID is the key id ("kid"): the RFC 7638 thumbprint of the public key.
+	ID string
+	// Generation numbers keys 1, 2, 3, ... in rotation order. It is unique,
+	// so two instances that rotate at once cannot both add a key.
+	Generation int64
+	// Algorithm is the JWS algorithm, "EdDSA" or "ES256".
+	Algorithm string
+	// PrivateKey is the PKCS #8 DER private key. It is the only private key
+	// material the store holds, in one column written and read by one code
+	// path each, so that field encryption can seal it there.
+	PrivateKey  []byte
+	CreatedAt   time.Time
+	ActivatesAt time.Time
+	RetiresAt   time.Time
+}

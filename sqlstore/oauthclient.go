@@ -1,0 +1,129 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/hrgate/hrgate"
+)
+
+const clientColumns = `id, consumer_id, description, auth_method, secret_hash, public_jwk, scopes, allow_cidrs, created_at`
+
+// CreateClient inserts c. ENOTFOUND when its consumer does not exist,
+// ECONFLICT when its id is taken; a client whose credential does not match
+// its method is EINVALID.
+func (db *DB) CreateClient(ctx context.Context, c *hrgate.OAuthClient) error {
+	const op = "sqlstore.CreateClient"
+	if c == nil || c.ID == "" || c.ConsumerID == "" {
+		return invalid("An OAuth client needs an id and a consumer.")
+	}
+	var secretHash []byte
+	switch c.AuthMethod {
+	case hrgate.AuthClientSecret:
+		if len(c.SecretHash) != 32 || len(c.PublicJWK) != 0 {
+			return invalid("A client_secret client needs a 32-byte secret hash and no public key.")
+		}
+		secretHash = c.SecretHash
+	case hrgate.AuthPrivateKeyJWT:
+		if len(c.SecretHash) != 0 || len(c.PublicJWK) == 0 {
+			return invalid("A private_key_jwt client needs a public key and no secret.")
+		}
+	default:
+		return invalid("An OAuth client's method must be client_secret or private_key_jwt.")
+	}
+	scopes, err := encodeStrings(c.Scopes)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	cidrs, err := encodeStrings(c.AllowCIDRs)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	_, err = db.write.ExecContext(ctx, db.dialect.rebind(`INSERT INTO oauth_clients (`+clientColumns+`) `+
+		`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		c.ID, c.ConsumerID, c.Description, string(c.AuthMethod), secretHash, string(c.PublicJWK), scopes, cidrs,
+		micros(c.CreatedAt))
+	if err != nil && db.dialect.classify(err).kind == violationForeignKey {
+		e := hrgate.ErrNotFound("Consumer")
+		e.Err = err
+		return e
+	}
+	return db.translate(err, op)
+}
+
+// FindClient returns the client with the given id, or ENOTFOUND.
+func (db *DB) FindClient(ctx context.Context, id string) (*hrgate.OAuthClient, error) {
+	const op = "sqlstore.FindClient"
+	c, err := scanClient(db.stmts.queryRow(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE id = ?`, id))
+	if err != nil {
+		return nil, db.notFound(err, op, "OAuth client")
+	}
+	return c, nil
+}
+
+// ListClients returns the clients of a consumer, or of every consumer when
+// consumerID is "", ordered by creation time and then id.
+func (db *DB) ListClients(ctx context.Context, consumerID string) ([]*hrgate.OAuthClient, error) {
+	const op = "sqlstore.ListClients"
+	var q query
+	q.write(`SELECT ` + clientColumns + ` FROM oauth_clients`)
+	if consumerID != "" {
+		q.and("consumer_id = ?", consumerID)
+	}
+	q.write(" ORDER BY created_at, id")
+	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
+	if err != nil {
+		return nil, db.translate(err, op)
+	}
+	defer rows.Close()
+	out := []*hrgate.OAuthClient{}
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, db.translate(err, op)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.translate(err, op)
+	}
+	return out, nil
+}
+
+// DeleteClient deletes the client and bumps the credential epoch in the
+// same transaction; ENOTFOUND when there is no such client.
+func (db *DB) DeleteClient(ctx context.Context, id string) error {
+	const op = "sqlstore.DeleteClient"
+	res, err := db.execBumpingEpoch(ctx, `DELETE FROM oauth_clients WHERE id = ?`, id)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	return db.oneRow(res, op, "OAuth client")
+}
+
+func scanClient(s scanner) (*hrgate.OAuthClient, error) {
+	var (
+		c                         hrgate.OAuthClient
+		method, jwk, scopes, cidr string
+		created                   sql.NullInt64
+	)
+	err := s.Scan(&c.ID, &c.ConsumerID, &c.Description, &method, &c.SecretHash, &jwk, &scopes, &cidr, &created)
+	if err != nil {
+		return nil, err
+	}
+	c.AuthMethod = hrgate.ClientAuthMethod(method)
+	if len(c.SecretHash) == 0 {
+		c.SecretHash = nil
+	}
+	if jwk != "" {
+		c.PublicJWK = []byte(jwk)
+	}
+	if c.Scopes, err = decodeStrings(scopes); err != nil {
+		return nil, err
+	}
+	if c.AllowCIDRs, err = decodeStrings(cidr); err != nil {
+		return nil, err
+	}
+	c.CreatedAt = timeOf(created)
+	return &c, nil
+}
