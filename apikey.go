@@ -83,12 +83,16 @@ func (k *APIKey) Usable(now time.Time) (ok bool, reason string) {
 }
 
 // AllowsAddr reports whether addr is inside the key's allowlist.
-func (k *APIKey) AllowsAddr(addr netip.Addr) bool {
-	if len(k.AllowCIDRs) == 0 {
+func (k *APIKey) AllowsAddr(addr netip.Addr) bool { return addrAllowed(k.AllowCIDRs, addr) }
+
+// addrAllowed reports whether addr lies in one of cidrs; an empty list
+// allows any address, and an invalid address passes no list.
+func addrAllowed(cidrs []string, addr netip.Addr) bool {
+	if len(cidrs) == 0 {
 		return true
 	}
 	addr = addr.Unmap()
-	for _, c := range k.AllowCIDRs {
+	for _, c := range cidrs {
 		p, err := netip.ParsePrefix(c)
 		if err == nil && p.Contains(addr) {
 			return true

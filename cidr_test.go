@@ -9,19 +9,20 @@ import (
 
 func TestParseCIDR(t *testing.T) {
 	for in, want := range map[string]string{
-		"10.1.2.0/24":     "10.1.2.0/24",
-		"127.0.0.2":       "127.0.0.2/32",
-		" 2001:db8::/32 ": "2001:db8::/32",
-		"::1":             "::1/128",
-		"::ffff:10.0.0.1": "10.0.0.1/32",
-		"0.0.0.0/0":       "0.0.0.0/0",
+		"10.1.2.0/24":         "10.1.2.0/24",
+		"127.0.0.2":           "127.0.0.2/32",
+		" 2001:db8::/32 ":     "2001:db8::/32",
+		"::1":                 "::1/128",
+		"::ffff:10.0.0.1":     "10.0.0.1/32",
+		"0.0.0.0/0":           "0.0.0.0/0",
+		"::ffff:10.9.0.0/112": "10.9.0.0/16",
 	} {
 		p, err := hrgate.ParseCIDR(in)
 		if err != nil || p.String() != want {
 			t.Errorf("ParseCIDR(%q) = %v, %v; want %s", in, p, err, want)
 		}
 	}
-	for _, in := range []string{"", "10.1.2.3/24", "10.0.0.0/33", "host.example", "::ffff:10.0.0.0/104", "10.0.0.0/8/1"} {
+	for _, in := range []string{"", "10.1.2.3/24", "10.0.0.0/33", "host.example", "::ffff:0.0.0.0/95", "::ffff:10.9.0.1/112", "10.0.0.0/8/1"} {
 		if p, err := hrgate.ParseCIDR(in); err == nil {
 			t.Errorf("ParseCIDR(%q) = %v, want an error", in, p)
 		}

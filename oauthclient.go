@@ -49,19 +49,7 @@ type OAuthClient struct {
 }
 
 // AllowsAddr reports whether addr is inside the client's allowlist.
-func (c *OAuthClient) AllowsAddr(addr netip.Addr) bool {
-	if len(c.AllowCIDRs) == 0 {
-		return true
-	}
-	addr = addr.Unmap()
-	for _, s := range c.AllowCIDRs {
-		p, err := netip.ParsePrefix(s)
-		if err == nil && p.Contains(addr) {
-			return true
-		}
-	}
-	return false
-}
+func (c *OAuthClient) AllowsAddr(addr netip.Addr) bool { return addrAllowed(c.AllowCIDRs, addr) }
 
 // The client secret format mirrors the API key format: "hrg_cs_" + 43
 // base62 characters holding 256 random bits + a 6-character CRC-32

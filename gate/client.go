@@ -2,7 +2,6 @@ package gate
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 
 	"github.com/hrgate/hrgate"
@@ -25,7 +24,7 @@ type ClientRequest struct {
 	Description string
 }
 
-// maxCIDRs bounds a client's allowlist: it is checked on every request.
+// maxCIDRs bounds a key's or client's allowlist: it is checked on every request.
 const maxCIDRs = 64
 
 // CreateClient creates an OAuth client and returns its record and, for a
@@ -88,28 +87,15 @@ func (g *Gate) CreateClient(ctx context.Context, req ClientRequest) (*hrgate.OAu
 	return cl, secret, nil
 }
 
-// parseCIDRs checks an allowlist and returns it in canonical form. A bare
-// address is taken as a single-address prefix.
+// parseCIDRs checks an allowlist of a key or client and returns it in
+// canonical form.
 func parseCIDRs(in []string) ([]string, error) {
 	if len(in) > maxCIDRs {
-		return nil, hrgate.Errorf(hrgate.EINVALID, "At most %d allowed networks per client.", maxCIDRs)
+		return nil, hrgate.Errorf(hrgate.EINVALID, "At most %d allowed networks per credential.", maxCIDRs)
 	}
-	var out []string
-	for _, s := range in {
-		s = strings.TrimSpace(s)
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid network %q: use CIDR notation such as 10.0.0.0/8 or 2001:db8::/32.", truncate(s, 64))
-			}
-			a = a.Unmap()
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		out = append(out, p.Masked().String())
+	out, err := hrgate.ParseCIDRs(in)
+	if err != nil {
+		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid client network in the allowlist: %v.", err)
 	}
 	return out, nil
 }

@@ -51,9 +51,9 @@ func (g *Gate) CreateKey(ctx context.Context, req KeyRequest) (*hrgate.APIKey, s
 				strings.Join(outside(consumerGrant, keyGrant), " "), c.Name, consumerGrant.String())
 		}
 	}
-	cidrs, err := hrgate.ParseCIDRs(req.AllowCIDRs)
+	cidrs, err := parseCIDRs(req.AllowCIDRs)
 	if err != nil {
-		return nil, "", hrgate.Errorf(hrgate.EINVALID, "Invalid client network in the allowlist: %v.", err)
+		return nil, "", err
 	}
 	lifetime, err := g.keyLifetime(req.ExpiresIn)
 	if err != nil {

@@ -258,6 +258,48 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusOK, dataOf(view.NewDeliveries(ds)))
 	})
+
+	s.adminRoute("GET /admin/v1/clients", []string{"consumer"}, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		cs, err := s.gate.Clients(r.Context(), r.URL.Query().Get("consumer"))
+		if err != nil {
+			return err
+		}
+		out := make([]view.Client, 0, len(cs))
+		for _, c := range cs {
+			out = append(out, view.NewClient(c))
+		}
+		return writeValue(w, http.StatusOK, dataOf(out))
+	})
+	s.adminRoute("POST /admin/v1/clients", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		var body struct {
+			Consumer    string          `json:"consumer"`
+			Scopes      []string        `json:"scopes"`
+			AllowCIDRs  []string        `json:"allow_cidrs"`
+			Description string          `json:"description"`
+			JWK         json.RawMessage `json:"jwk"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			return err
+		}
+		if body.Consumer == "" {
+			return hrgate.Errorf(hrgate.EINVALID, "\"consumer\" is required.")
+		}
+		c, secret, err := s.gate.CreateClient(r.Context(), gate.ClientRequest{
+			Consumer: body.Consumer, Scopes: body.Scopes, AllowCIDRs: body.AllowCIDRs,
+			Description: body.Description, JWK: body.JWK,
+		})
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusCreated, view.NewClientSecret{Client: view.NewClient(c), ClientSecret: secret})
+	})
+	s.adminRoute("DELETE /admin/v1/clients/{id}", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+		if err := s.gate.DeleteClient(r.Context(), r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
 	s.finishRoutes()
 }
 

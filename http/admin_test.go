@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
@@ -300,6 +301,47 @@ func TestAdminAPI(t *testing.T) {
 				}
 				if status := a.call(t, "GET", "/admin/v1/consumers/payroll", "", nil); status != 404 {
 					t.Fatalf("deleted consumer: %d", status)
+				}
+			})
+
+			t.Run("Clients", func(t *testing.T) {
+				mustConsumer(t, a.gate, "benefits", "employees:read:identity companies:*")
+				var cl struct {
+					ClientID     string   `json:"client_id"`
+					ClientSecret string   `json:"client_secret"`
+					AllowCIDRs   []string `json:"allow_cidrs"`
+				}
+				if status := a.call(t, "POST", "/admin/v1/clients", `{"consumer":"benefits","allow_cidrs":["10.0.0.0/8"],"description":"benefits sync"}`, &cl); status != 201 ||
+					!strings.HasPrefix(cl.ClientSecret, "hrg_cs_") || len(cl.AllowCIDRs) != 1 {
+					t.Fatalf("create client: %d %+v", status, cl)
+				}
+				stored, err := a.gate.Clients(ctx, "benefits")
+				if err != nil || len(stored) != 1 || !bytes.Equal(stored[0].SecretHash, hrgate.HashClientSecret(cl.ClientSecret)) {
+					t.Fatalf("stored client %+v, %v", stored, err)
+				}
+				var p problem
+				if status := a.call(t, "POST", "/admin/v1/clients", `{"consumer":"benefits","scopes":["employees:read:banking companies:*"]}`, &p); status != 400 || !strings.Contains(p.Detail, "not within the grant") {
+					t.Fatalf("client outside the grant: %d %+v", status, p)
+				}
+				if status := a.call(t, "POST", "/admin/v1/clients", `{"consumer":"benefits","jwk":{"kty":"oct","k":"c2VjcmV0"}}`, &p); status != 400 {
+					t.Fatalf("symmetric JWK: %d %+v", status, p)
+				}
+				var list struct {
+					Data []struct {
+						ClientID string `json:"client_id"`
+					}
+				}
+				raw := &bytes.Buffer{}
+				a.call(t, "GET", "/admin/v1/clients?consumer=benefits", "", &list)
+				_ = json.NewEncoder(raw).Encode(list)
+				if len(list.Data) != 1 || list.Data[0].ClientID != cl.ClientID || strings.Contains(raw.String(), cl.ClientSecret) {
+					t.Fatalf("list clients: %+v", list)
+				}
+				if status := a.call(t, "DELETE", "/admin/v1/clients/"+cl.ClientID, "", nil); status != 204 {
+					t.Fatalf("delete client: %d", status)
+				}
+				if status := a.call(t, "DELETE", "/admin/v1/clients/"+cl.ClientID, "", nil); status != 404 {
+					t.Fatalf("delete deleted client: %d", status)
 				}
 			})
 

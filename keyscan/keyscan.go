@@ -20,8 +20,14 @@ import (
 // Kind names a type of credential.
 type Kind string
 
-// KindAPIKey is an hrgate API key (hrg_live_… or hrg_test_…).
-const KindAPIKey Kind = "api_key"
+// Credential kinds.
+const (
+	// KindAPIKey is an hrgate API key (hrg_live_… or hrg_test_…).
+	KindAPIKey Kind = "api_key"
+	// KindClientSecret is an OAuth client secret (hrg_cs_…). The store
+	// cannot find a client by its secret, so these are Unchecked.
+	KindClientSecret Kind = "client_secret"
+)
 
 // Pattern describes one kind of scannable credential. Adding a credential
 // type to the scanner is adding a Pattern to DefaultPatterns.
@@ -47,6 +53,11 @@ func DefaultPatterns() []Pattern {
 			return ok
 		},
 		Hash: hrgate.HashAPIKey,
+	}, {
+		Kind:   KindClientSecret,
+		Regexp: hrgate.ClientSecretPattern,
+		Check:  hrgate.CheckClientSecret,
+		Hash:   hrgate.HashClientSecret,
 	}}
 }
 

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/keyscan"
@@ -143,4 +144,27 @@ func TestNewRejectsUnboundedPattern(t *testing.T) {
 		}
 	}()
 	keyscan.New([]keyscan.Pattern{p})
+}
+
+func TestScanFindsClientSecrets(t *testing.T) {
+	secret, err := hrgate.GenerateClientSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := secret[:len(secret)-1] + "x"
+	if bad == secret {
+		bad = secret[:len(secret)-1] + "y"
+	}
+	s := keyscan.New(keyscan.DefaultPatterns())
+	got, err := s.ScanReader(strings.NewReader("client_secret="+secret+"\nlookalike="+bad+"\n"), "env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Kind != keyscan.KindClientSecret || got[0].Secret != secret || got[0].Line != 1 ||
+		!bytes.Equal(got[0].Hash, hrgate.HashClientSecret(secret)) {
+		t.Fatalf("findings %v", got)
+	}
+	if st, _, err := keyscan.Classify(t.Context(), nil, time.Now(), got[0]); err != nil || st != keyscan.Unchecked {
+		t.Fatalf("a client secret classified as %q, %v", st, err)
+	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/internal/view"
 	"github.com/hrgate/hrgate/oauth"
 )
 
@@ -27,33 +27,6 @@ func newAuthority(c config.OAuth, store hrgate.SigningKeyStore) (*oauth.Authorit
 		KeyRotation:     time.Duration(c.KeyRotation),
 		KeyPublishAhead: time.Duration(c.KeyPublishAhead),
 	})
-}
-
-// clientJSON is the CLI's JSON form of an OAuth client; it never holds the
-// secret, which only `clients create` prints, once.
-type clientJSON struct {
-	ClientID    string          `json:"client_id"`
-	ConsumerID  string          `json:"consumer_id"`
-	AuthMethod  string          `json:"auth_method"`
-	Description string          `json:"description,omitempty"`
-	Scopes      []string        `json:"scopes"`
-	AllowCIDRs  []string        `json:"allow_cidrs"`
-	PublicJWK   json.RawMessage `json:"public_jwk,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-}
-
-func toClientJSON(c *hrgate.OAuthClient) clientJSON {
-	return clientJSON{
-		ClientID: c.ID, ConsumerID: c.ConsumerID, AuthMethod: string(c.AuthMethod), Description: c.Description,
-		Scopes: nonNil(c.Scopes), AllowCIDRs: nonNil(c.AllowCIDRs), PublicJWK: c.PublicJWK, CreatedAt: c.CreatedAt,
-	}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func (m *Main) clientsCommand() *cobra.Command {
@@ -87,11 +60,12 @@ func (m *Main) clientsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			out := view.NewClientSecret{Client: view.NewClient(c), ClientSecret: secret}
 			if secret == "" {
-				return m.report(map[string]any{"client_id": c.ID, "auth_method": string(c.AuthMethod), "scopes": nonNil(c.Scopes)},
+				return m.report(out,
 					"Client %s for consumer %s (private_key_jwt)\n  scopes: %s\n", c.ID, consumer, strings.Join(c.Scopes, " "))
 			}
-			return m.report(map[string]any{"client_id": c.ID, "client_secret": secret, "auth_method": string(c.AuthMethod), "scopes": nonNil(c.Scopes)},
+			return m.report(out,
 				"Client %s for consumer %s\n  scopes: %s\n\n  client_id:     %s\n  client_secret: %s\n\nStore the secret now: it is shown only once.\n",
 				c.ID, consumer, strings.Join(c.Scopes, " "), c.ID, secret)
 		},
@@ -114,9 +88,9 @@ func (m *Main) clientsCommand() *cobra.Command {
 				return err
 			}
 			if m.output == "json" {
-				out := make([]clientJSON, 0, len(clients))
+				out := make([]view.Client, 0, len(clients))
 				for _, c := range clients {
-					out = append(out, toClientJSON(c))
+					out = append(out, view.NewClient(c))
 				}
 				return m.printJSON(out)
 			}

@@ -61,7 +61,7 @@ func TestClientsCLI(t *testing.T) {
 		{"PrivateJWK", []string{"clients", "create", "--consumer", "payroll", "--jwk", jwk("priv.jwk", map[string]string{
 			"kty": "OKP", "crv": "Ed25519", "x": x, "d": base64.RawURLEncoding.EncodeToString(priv.Seed())})}, "private key"},
 		{"ScopeOutsideGrant", []string{"clients", "create", "--consumer", "payroll", "--scopes", "employees:read:banking companies:*"}, "not within the grant"},
-		{"BadCIDR", []string{"clients", "create", "--consumer", "payroll", "--allow-cidr", "10.0.0.0/99"}, "Invalid network"},
+		{"BadCIDR", []string{"clients", "create", "--consumer", "payroll", "--allow-cidr", "10.0.0.0/99"}, "Invalid client network"},
 		{"MissingConsumer", []string{"clients", "create"}, "--consumer is required"},
 		{"DeleteBadID", []string{"clients", "delete", "payroll"}, "Invalid client id"},
 	} {

@@ -172,7 +172,9 @@ func (m *Main) keysScan(cmd *cobra.Command, paths []string) error {
 	if err != nil {
 		return err
 	}
-	if report.Live > 0 || (offline && report.Keys > 0) {
+	// A client secret cannot be checked against the store, so finding one
+	// fails the scan like a live key does.
+	if report.Live > 0 || counts[keyscan.Unchecked] > 0 {
 		return exitStatus(1)
 	}
 	return nil

@@ -6,6 +6,7 @@ package view
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -210,4 +211,31 @@ func ListKeys(ctx context.Context, g *gate.Gate, consumer string, th FlagThresho
 		out = append(out, j)
 	}
 	return out, nil
+}
+
+// Client is the JSON form of an OAuth client, without its secret.
+type Client struct {
+	ClientID    string          `json:"client_id"`
+	ConsumerID  string          `json:"consumer_id"`
+	AuthMethod  string          `json:"auth_method"`
+	Description string          `json:"description,omitempty"`
+	Scopes      []string        `json:"scopes"`
+	AllowCIDRs  []string        `json:"allow_cidrs"`
+	PublicJWK   json.RawMessage `json:"public_jwk,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+}
+
+// NewClient returns the view of c.
+func NewClient(c *hrgate.OAuthClient) Client {
+	return Client{
+		ClientID: c.ID, ConsumerID: c.ConsumerID, AuthMethod: string(c.AuthMethod), Description: c.Description,
+		Scopes: nonNil(c.Scopes), AllowCIDRs: nonNil(c.AllowCIDRs), PublicJWK: c.PublicJWK, CreatedAt: c.CreatedAt,
+	}
+}
+
+// NewClientSecret is the one answer that carries a client's secret: its
+// creation. ClientSecret is empty for private_key_jwt clients.
+type NewClientSecret struct {
+	Client
+	ClientSecret string `json:"client_secret,omitempty"`
 }
