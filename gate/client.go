@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/hrgate/hrgate"
-	"github.com/hrgate/hrgate/grant"
 	"github.com/hrgate/hrgate/oauth"
 )
 
@@ -32,29 +31,7 @@ const maxCIDRs = 64
 // stored: only its hash is. The scopes must lie within the consumer's
 // grant, and a JWK must be a public signing key (EINVALID otherwise).
 func (g *Gate) CreateClient(ctx context.Context, req ClientRequest) (*hrgate.OAuthClient, string, error) {
-	c, err := g.store.FindConsumer(ctx, req.Consumer)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := checkDescription(req.Description); err != nil {
-		return nil, "", err
-	}
-	consumerGrant, err := grant.Parse(c.Scopes...)
-	if err != nil {
-		return nil, "", hrgate.Wrap(err, "parse stored consumer grant")
-	}
-	clientGrant := consumerGrant
-	if len(req.Scopes) > 0 {
-		if clientGrant, err = grant.Parse(req.Scopes...); err != nil {
-			return nil, "", err
-		}
-		if !consumerGrant.Covers(clientGrant) {
-			return nil, "", hrgate.Errorf(hrgate.EINVALID,
-				"Client scopes %q are not within the grant of consumer %q (%s).",
-				strings.Join(outside(consumerGrant, clientGrant), " "), c.Name, consumerGrant.String())
-		}
-	}
-	cidrs, err := parseCIDRs(req.AllowCIDRs)
+	c, clientGrant, cidrs, err := g.credentialRules(ctx, "Client", req.Consumer, req.Scopes, req.AllowCIDRs, req.Description)
 	if err != nil {
 		return nil, "", err
 	}
@@ -103,13 +80,9 @@ func parseCIDRs(in []string) ([]string, error) {
 // Clients returns the OAuth clients of a consumer (by id or name), or of
 // every consumer when consumer is empty.
 func (g *Gate) Clients(ctx context.Context, consumer string) ([]*hrgate.OAuthClient, error) {
-	id := ""
-	if consumer != "" {
-		c, err := g.store.FindConsumer(ctx, consumer)
-		if err != nil {
-			return nil, err
-		}
-		id = c.ID
+	id, err := g.consumerID(ctx, consumer)
+	if err != nil {
+		return nil, err
 	}
 	return g.store.ListClients(ctx, id)
 }

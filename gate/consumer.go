@@ -100,3 +100,16 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// consumerID resolves a consumer name or id to its id; "" (every
+// consumer) stays "".
+func (g *Gate) consumerID(ctx context.Context, idOrName string) (string, error) {
+	if idOrName == "" {
+		return "", nil
+	}
+	c, err := g.store.FindConsumer(ctx, idOrName)
+	if err != nil {
+		return "", err
+	}
+	return c.ID, nil
+}

@@ -29,29 +29,7 @@ type KeyRequest struct {
 // scopes must lie within the consumer's grant (EINVALID otherwise, naming
 // the scopes that do not).
 func (g *Gate) CreateKey(ctx context.Context, req KeyRequest) (*hrgate.APIKey, string, error) {
-	c, err := g.store.FindConsumer(ctx, req.Consumer)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := checkDescription(req.Description); err != nil {
-		return nil, "", err
-	}
-	consumerGrant, err := grant.Parse(c.Scopes...)
-	if err != nil {
-		return nil, "", hrgate.Wrap(err, "parse stored consumer grant")
-	}
-	keyGrant := consumerGrant
-	if len(req.Scopes) > 0 {
-		if keyGrant, err = grant.Parse(req.Scopes...); err != nil {
-			return nil, "", err
-		}
-		if !consumerGrant.Covers(keyGrant) {
-			return nil, "", hrgate.Errorf(hrgate.EINVALID,
-				"Key scopes %q are not within the grant of consumer %q (%s).",
-				strings.Join(outside(consumerGrant, keyGrant), " "), c.Name, consumerGrant.String())
-		}
-	}
-	cidrs, err := parseCIDRs(req.AllowCIDRs)
+	c, keyGrant, cidrs, err := g.credentialRules(ctx, "Key", req.Consumer, req.Scopes, req.AllowCIDRs, req.Description)
 	if err != nil {
 		return nil, "", err
 	}
@@ -124,13 +102,9 @@ func outside(g, h *grant.Grant) []string {
 // Keys returns the keys of a consumer (by id or name), or of every consumer
 // when consumer is empty.
 func (g *Gate) Keys(ctx context.Context, consumer string) ([]*hrgate.APIKey, error) {
-	id := ""
-	if consumer != "" {
-		c, err := g.store.FindConsumer(ctx, consumer)
-		if err != nil {
-			return nil, err
-		}
-		id = c.ID
+	id, err := g.consumerID(ctx, consumer)
+	if err != nil {
+		return nil, err
 	}
 	return g.store.ListAPIKeys(ctx, id)
 }
@@ -158,4 +132,38 @@ func checkKeyID(id string) error {
 		return hrgate.Errorf(hrgate.EINVALID, "That is a key's secret, not its id (key_…); treat the key as exposed and rotate it.")
 	}
 	return hrgate.Errorf(hrgate.EINVALID, "Invalid key id %q: key ids look like key_… .", truncate(id, 64))
+}
+
+// credentialRules checks what a new key or client of a consumer asks for
+// (what names it in messages) and returns the consumer, the credential's
+// grant (the consumer's whole grant when scopes is empty, else scopes,
+// which must lie within it) and its canonical allowlist.
+func (g *Gate) credentialRules(ctx context.Context, what, consumer string, scopes, cidrs []string, description string) (*hrgate.Consumer, *grant.Grant, []string, error) {
+	c, err := g.store.FindConsumer(ctx, consumer)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkDescription(description); err != nil {
+		return nil, nil, nil, err
+	}
+	consumerGrant, err := grant.Parse(c.Scopes...)
+	if err != nil {
+		return nil, nil, nil, hrgate.Wrap(err, "parse stored consumer grant")
+	}
+	gr := consumerGrant
+	if len(scopes) > 0 {
+		if gr, err = grant.Parse(scopes...); err != nil {
+			return nil, nil, nil, err
+		}
+		if !consumerGrant.Covers(gr) {
+			return nil, nil, nil, hrgate.Errorf(hrgate.EINVALID,
+				"%s scopes %q are not within the grant of consumer %q (%s).",
+				what, strings.Join(outside(consumerGrant, gr), " "), c.Name, consumerGrant.String())
+		}
+	}
+	canonical, err := parseCIDRs(cidrs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, gr, canonical, nil
 }

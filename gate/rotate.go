@@ -144,13 +144,9 @@ func (g *Gate) RotateDueKeys(ctx context.Context) (int, error) {
 // rotation for a consumer (by id or name; "" for all) and forgets them:
 // each is returned once.
 func (g *Gate) TakeKeyDeliveries(ctx context.Context, consumer string) ([]*hrgate.KeyDelivery, error) {
-	id := ""
-	if consumer != "" {
-		c, err := g.store.FindConsumer(ctx, consumer)
-		if err != nil {
-			return nil, err
-		}
-		id = c.ID
+	id, err := g.consumerID(ctx, consumer)
+	if err != nil {
+		return nil, err
 	}
 	ds, err := g.store.TakeKeyDeliveries(ctx, id)
 	if err != nil {

@@ -81,22 +81,7 @@ func (db *DB) ListAPIKeys(ctx context.Context, consumerID string) ([]*hrgate.API
 	// in a stable order.
 	q.write(" ORDER BY created_at, id")
 	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	out := []*hrgate.APIKey{}
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, db.translate(err, op)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(err, op)
-	}
-	return out, nil
+	return collect(db, op, rows, err, scanAPIKey)
 }
 
 // RevokeAPIKey marks the key revoked at the given time, or returns
@@ -235,22 +220,15 @@ func (db *DB) TakeKeyDeliveries(ctx context.Context, consumerID string) ([]*hrga
 	}
 	q.write(` RETURNING key_id, consumer_id, replaces_id, secret, created_at`)
 	rows, err := db.write.QueryContext(ctx, db.dialect.rebind(q.sb.String()), q.args...)
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	out := []*hrgate.KeyDelivery{}
-	for rows.Next() {
+	out, err := collect(db, op, rows, err, func(s scanner) (*hrgate.KeyDelivery, error) {
 		var d hrgate.KeyDelivery
 		var created sql.NullInt64
-		if err := rows.Scan(&d.KeyID, &d.ConsumerID, &d.ReplacesID, &d.Secret, &created); err != nil {
-			return nil, db.translate(err, op)
-		}
+		err := s.Scan(&d.KeyID, &d.ConsumerID, &d.ReplacesID, &d.Secret, &created)
 		d.CreatedAt = timeOf(created)
-		out = append(out, &d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(err, op)
+		return &d, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b *hrgate.KeyDelivery) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {

@@ -79,22 +79,7 @@ func (db *DB) FindConsumer(ctx context.Context, idOrName string) (*hrgate.Consum
 func (db *DB) ListConsumers(ctx context.Context) ([]*hrgate.Consumer, error) {
 	const op = "sqlstore.ListConsumers"
 	rows, err := db.stmts.query(ctx, `SELECT `+consumerColumns+` FROM consumers ORDER BY name`)
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	out := []*hrgate.Consumer{}
-	for rows.Next() {
-		c, err := scanConsumer(rows)
-		if err != nil {
-			return nil, db.translate(err, op)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(err, op)
-	}
-	return out, nil
+	return collect(db, op, rows, err, scanConsumer)
 }
 
 // DeleteConsumer deletes the consumer with the given id and, through the

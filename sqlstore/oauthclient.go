@@ -72,22 +72,7 @@ func (db *DB) ListClients(ctx context.Context, consumerID string) ([]*hrgate.OAu
 	}
 	q.write(" ORDER BY created_at, id")
 	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	out := []*hrgate.OAuthClient{}
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, db.translate(err, op)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(err, op)
-	}
-	return out, nil
+	return collect(db, op, rows, err, scanClient)
 }
 
 // DeleteClient deletes the client and bumps the credential epoch in the

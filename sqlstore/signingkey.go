@@ -19,22 +19,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]*hrgate.SigningKey, error) {
 	// Read through the writer: a key another instance just inserted must
 	// be visible to the instance that lost the race to insert it.
 	rows, err := db.write.QueryContext(ctx, `SELECT `+signingKeyColumns+` FROM oauth_signing_keys ORDER BY generation`)
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	out := []*hrgate.SigningKey{}
-	for rows.Next() {
-		k, err := scanSigningKey(rows)
-		if err != nil {
-			return nil, db.translate(err, op)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(err, op)
-	}
-	return out, nil
+	return collect(db, op, rows, err, scanSigningKey)
 }
 
 // InsertSigningKey adds k. A taken id or generation is ECONFLICT: another

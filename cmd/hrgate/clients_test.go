@@ -14,16 +14,7 @@ import (
 )
 
 func TestClientsCLI(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	dd := []string{"--data-dir", dir}
-	mustRun := func(t *testing.T, args ...string) string {
-		t.Helper()
-		code, out, errOut := run(t, nil, append(args, dd...)...)
-		if code != 0 {
-			t.Fatalf("hrgate %v: exit %d: %s", args, code, errOut)
-		}
-		return out
-	}
+	_, dd, mustRun := newDataDir(t)
 	mustRun(t, "consumers", "create", "payroll", "--scopes", "employees:read:identity,compensation companies:*")
 
 	out := mustRun(t, "clients", "create", "--consumer", "payroll", "--scopes", "employees:read:identity companies:*",

@@ -2,23 +2,13 @@ package main_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestKeyLifecycleCLI(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	dd := []string{"--data-dir", dir}
-	mustRun := func(t *testing.T, args ...string) string {
-		t.Helper()
-		code, out, errOut := run(t, nil, append(args, dd...)...)
-		if code != 0 {
-			t.Fatalf("hrgate %v: exit %d: %s", args, code, errOut)
-		}
-		return out
-	}
+	_, dd, mustRun := newDataDir(t)
 	mustRun(t, "consumers", "create", "payroll", "--scopes", "employees:read:identity companies:*")
 
 	out := mustRun(t, "keys", "create", "--consumer", "payroll", "--allow-cidr", "10.1.2.0/24", "--allow-cidr", "2001:db8::/32",

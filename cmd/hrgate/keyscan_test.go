@@ -64,16 +64,7 @@ func authenticate(t *testing.T, dataDir, key string) (bool, string) {
 }
 
 func TestKeysScan(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	dd := []string{"--data-dir", dir}
-	mustRun := func(t *testing.T, args ...string) string {
-		t.Helper()
-		code, out, errOut := run(t, nil, append(args, dd...)...)
-		if code != 0 {
-			t.Fatalf("hrgate %v: exit %d: %s", args, code, errOut)
-		}
-		return out
-	}
+	dir, dd, mustRun := newDataDir(t)
 	var consumer struct{ ID string }
 	if err := json.Unmarshal([]byte(mustRun(t, "consumers", "create", "payroll", "--scopes", "employees:read:identity companies:*", "--output", "json")), &consumer); err != nil {
 		t.Fatal(err)

@@ -41,6 +41,23 @@ func (s *syncBuffer) String() string {
 }
 
 // run executes one command line and returns exit code, stdout, stderr.
+// newDataDir returns a data directory that hrgate creates on first use,
+// the --data-dir flag naming it, and a function that runs hrgate with that
+// flag and fails the test unless the command succeeds.
+func newDataDir(t *testing.T) (dir string, flag []string, mustRun func(t *testing.T, args ...string) string) {
+	dir = filepath.Join(t.TempDir(), "data")
+	flag = []string{"--data-dir", dir}
+	mustRun = func(t *testing.T, args ...string) string {
+		t.Helper()
+		code, out, errOut := run(t, nil, append(args, flag...)...)
+		if code != 0 {
+			t.Fatalf("hrgate %v: exit %d: %s", args, code, errOut)
+		}
+		return out
+	}
+	return dir, flag, mustRun
+}
+
 func run(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
@@ -198,16 +215,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestCLI(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data") // hrgate creates it
-	dd := []string{"--data-dir", dir}
-	mustRun := func(t *testing.T, args ...string) string {
-		t.Helper()
-		code, out, errOut := run(t, nil, append(args, dd...)...)
-		if code != 0 {
-			t.Fatalf("hrgate %v: exit %d: %s", args, code, errOut)
-		}
-		return out
-	}
+	dir, dd, mustRun := newDataDir(t) // hrgate creates dir
 	mustRun(t, "sandbox", "seed", "--companies", "2", "--employees", "20")
 
 	t.Run("SeedTwiceLeavesNothingBehind", func(t *testing.T) {
