@@ -21,9 +21,16 @@ data="$work/data"
 "$work/hrgate" --data-dir "$data" --log-level warn consumers create payroll \
   --scopes "employees:read:identity,employment,compensation employees:read_masked:banking companies:*" >/dev/null
 key=$("$work/hrgate" --data-dir "$data" --log-level warn keys create --consumer payroll --output json | sed -n 's/.*"key": "\(hrg_[^"]*\)".*/\1/p')
-env ${HRGATE_BENCH_ENV:-} "$work/hrgate" --data-dir "$data" --log-level warn serve --addr 127.0.0.1:18443 2>"$work/serve.log" &
+client=$("$work/hrgate" --data-dir "$data" --log-level warn clients create --consumer payroll --output json)
+client_id=$(echo "$client" | sed -n 's/.*"client_id": "\(cli_[^"]*\)".*/\1/p')
+client_secret=$(echo "$client" | sed -n 's/.*"client_secret": "\(hrg_cs_[^"]*\)".*/\1/p')
+env ${HRGATE_BENCH_ENV:-} "$work/hrgate" --data-dir "$data" --log-level warn serve --addr 127.0.0.1:18443 --admin-addr 127.0.0.1:0 2>"$work/serve.log" &
 for _ in $(seq 1 50); do curl -s --cacert "$data/tls/cert.pem" https://127.0.0.1:18443/healthz >/dev/null 2>&1 && break; sleep 0.2; done
 
+# A JWT access token (15 minutes, longer than the runs) for the same grant.
+jwt=$(curl -s --cacert "$data/tls/cert.pem" -u "$client_id:$client_secret" -d grant_type=client_credentials \
+  https://127.0.0.1:18443/oauth2/token | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+[ -n "$jwt" ] || { echo "could not get an access token"; exit 1; }
 id=$(curl -s --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" 'https://127.0.0.1:18443/v1/employees?limit=1' | sed -n 's/.*"id":"\(emp_[a-z0-9]*\)".*/\1/p' | head -1)
 curl -s --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" "https://127.0.0.1:18443/v1/employees/$id" > "$work/body.json"
 echo "employee response: $(wc -c < "$work/body.json") bytes"
@@ -53,5 +60,8 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo "wrk: 2 threads, $CONNS connections, $DURATION each"
 run bare-net-http "https://127.0.0.1:19443/"
 run hrgate-employee-read "https://127.0.0.1:18443/v1/employees/$id" "Authorization: Bearer $key"
+run hrgate-employee-read-jwt "https://127.0.0.1:18443/v1/employees/$id" "Authorization: Bearer $jwt"
 awk -v a="$(cat "$work/hrgate-employee-read.rps")" -v b="$(cat "$work/bare-net-http.rps")" \
   'BEGIN { printf "ratio hrgate / bare: %.2f\n", a/b }'
+awk -v a="$(cat "$work/hrgate-employee-read-jwt.rps")" -v b="$(cat "$work/hrgate-employee-read.rps")" \
+  'BEGIN { printf "ratio JWT / API key: %.2f\n", a/b }'
