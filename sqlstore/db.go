@@ -31,6 +31,13 @@ type Options struct {
 	AutoMigrate bool
 	// Logger receives migration and start-up messages; nil discards them.
 	Logger *slog.Logger
+	// CredentialRefresh bounds how long CredentialEpoch answers from
+	// memory, and so how late a credential change committed by another
+	// process takes effect. Zero selects DefaultCredentialRefresh; a
+	// negative value reads the database on every call.
+	CredentialRefresh time.Duration
+	// Now is the clock of the credential refresh; nil means time.Now.
+	Now func() time.Time
 }
 
 // DB is an hrgate.Store on SQLite or PostgreSQL. It is safe for concurrent
@@ -51,6 +58,8 @@ type DB struct {
 
 	// stmts caches prepared read statements by query text.
 	stmts *stmtCache
+
+	epoch epochCache
 }
 
 var _ hrgate.Store = (*DB)(nil)
@@ -85,6 +94,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	db.logger = logger
 	db.stmts = newStmtCache(db.read, db.dialect)
+	db.epoch.maxAge, db.epoch.now = opts.CredentialRefresh, opts.Now
+	if db.epoch.maxAge == 0 {
+		db.epoch.maxAge = DefaultCredentialRefresh
+	}
+	if db.epoch.now == nil {
+		db.epoch.now = time.Now
+	}
 
 	if opts.AutoMigrate {
 		n, err := db.Migrate(ctx)
