@@ -32,6 +32,7 @@ type Config struct {
 	Log      Log    `yaml:"log"`
 	HTTP     HTTP   `yaml:"http"`
 	API      API    `yaml:"api"`
+	Auth     Auth   `yaml:"auth"`
 }
 
 // Log configures the process log.
@@ -69,6 +70,20 @@ type API struct {
 	MaxPageSize     int `yaml:"max_page_size"`
 }
 
+// Auth configures authentication.
+type Auth struct {
+	// CredentialRefresh bounds how late a credential change committed by
+	// another process (the CLI, another instance on the same database) takes
+	// effect: for that long the server trusts its in-memory credential
+	// epoch. Changes made by the server itself take effect at once. Zero
+	// reads the epoch from the database on every request.
+	CredentialRefresh Duration `yaml:"credential_refresh"`
+}
+
+// MaxCredentialRefresh is the largest auth.credential_refresh accepted: a
+// revoked key must stop working within seconds, not minutes.
+const MaxCredentialRefresh = 10 * time.Second
+
 // Default returns the built-in configuration: the safe one.
 func Default() *Config {
 	return &Config{
@@ -85,7 +100,8 @@ func Default() *Config {
 			ShutdownTimeout:   Duration(15 * time.Second),
 			HSTSMaxAge:        Duration(365 * 24 * time.Hour),
 		},
-		API: API{DefaultPageSize: 50, MaxPageSize: 200},
+		API:  API{DefaultPageSize: 50, MaxPageSize: 200},
+		Auth: Auth{CredentialRefresh: Duration(250 * time.Millisecond)},
 	}
 }
 
@@ -174,7 +190,17 @@ func (c *Config) Validate() error {
 	if err := c.HTTP.validate(); err != nil {
 		return err
 	}
-	return c.API.validate()
+	if err := c.API.validate(); err != nil {
+		return err
+	}
+	return c.Auth.validate()
+}
+
+func (a *Auth) validate() error {
+	if a.CredentialRefresh < 0 || time.Duration(a.CredentialRefresh) > MaxCredentialRefresh {
+		return keyError("auth.credential_refresh", "must be a duration between 0 and 10s, e.g. 250ms")
+	}
+	return nil
 }
 
 func (l *Log) validate() error {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -116,7 +117,11 @@ func (m *Main) open(cmd *cobra.Command) error {
 			return fmt.Errorf("create data directory %s: %w", m.Config.DataDir, err)
 		}
 	}
-	db, err := sqlstore.Open(cmd.Context(), dsn, sqlstore.Options{AutoMigrate: true, Logger: m.Logger})
+	refresh := time.Duration(m.Config.Auth.CredentialRefresh)
+	if refresh == 0 {
+		refresh = -1 // auth.credential_refresh: 0 reads the epoch on every request
+	}
+	db, err := sqlstore.Open(cmd.Context(), dsn, sqlstore.Options{AutoMigrate: true, Logger: m.Logger, CredentialRefresh: refresh})
 	if err != nil {
 		return fmt.Errorf("open database %s: %w", sqlstore.RedactDSN(dsn), err)
 	}
