@@ -83,6 +83,22 @@ func (q *query) scope(s hrgate.CompanyScope) {
 	q.args = append(q.args, inner.args...)
 }
 
+// scopeOf is scope for a query that selects rows of table by primary key:
+// a correlated EXISTS checks each row's company with one index look-up,
+// where the IN form has SQLite build a temporary table of every company in
+// scope first. Lists keep the IN form, which lets the planner walk the
+// (company_id, id) index of a scope narrowed to a few companies.
+func (q *query) scopeOf(table string, s hrgate.CompanyScope) {
+	q.and("EXISTS (SELECT 1 FROM companies")
+	var inner query
+	// Inside the subquery the unqualified columns are the company's.
+	inner.and("id = " + table + ".company_id")
+	inner.companies(s)
+	q.write(inner.sb.String())
+	q.write(")")
+	q.args = append(q.args, inner.args...)
+}
+
 // ownedQuery starts the SELECT of cols from a table whose rows belong to a
 // company: live rows of live companies in scope, narrowed to one id and one
 // company when those are given. Every company-owned list goes through it,
@@ -91,9 +107,11 @@ func ownedQuery(table, cols string, scope hrgate.CompanyScope, id, companyID str
 	q := &query{}
 	q.write(`SELECT ` + cols + ` FROM ` + table)
 	q.and("deleted_at IS NULL")
-	q.scope(scope)
 	if id != "" {
 		q.and("id = ?", id)
+		q.scopeOf(table, scope)
+	} else {
+		q.scope(scope)
 	}
 	if companyID != "" {
 		q.and("company_id = ?", companyID)
