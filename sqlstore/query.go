@@ -19,6 +19,9 @@ type query struct {
 	sb       strings.Builder
 	args     []any
 	hasWhere bool
+	// argBuf holds the arguments of most queries without another
+	// allocation.
+	argBuf [8]any
 }
 
 func (q *query) write(s string) { q.sb.WriteString(s) }
@@ -89,14 +92,13 @@ func (q *query) scope(s hrgate.CompanyScope) {
 // scope first. Lists keep the IN form, which lets the planner walk the
 // (company_id, id) index of a scope narrowed to a few companies.
 func (q *query) scopeOf(table string, s hrgate.CompanyScope) {
-	q.and("EXISTS (SELECT 1 FROM companies")
-	var inner query
-	// Inside the subquery the unqualified columns are the company's.
-	inner.and("id = " + table + ".company_id")
-	inner.companies(s)
-	q.write(inner.sb.String())
+	q.and("EXISTS (SELECT 1 FROM companies WHERE id = ")
+	q.write(table)
+	q.write(".company_id")
+	// The WHERE clause is open, so the conditions companies adds join the
+	// subquery's, where the unqualified columns are the company's.
+	q.companies(s)
 	q.write(")")
-	q.args = append(q.args, inner.args...)
 }
 
 // ownedQuery starts the SELECT of cols from a table whose rows belong to a
@@ -105,7 +107,12 @@ func (q *query) scopeOf(table string, s hrgate.CompanyScope) {
 // so none can forget the scope or the soft-delete condition.
 func ownedQuery(table, cols string, scope hrgate.CompanyScope, id, companyID string) *query {
 	q := &query{}
-	q.write(`SELECT ` + cols + ` FROM ` + table)
+	q.args = q.argBuf[:0]
+	q.sb.Grow(len(cols) + 256) // the whole text of the common shapes
+	q.write(`SELECT `)
+	q.write(cols)
+	q.write(` FROM `)
+	q.write(table)
 	q.and("deleted_at IS NULL")
 	if id != "" {
 		q.and("id = ?", id)
