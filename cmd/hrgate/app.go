@@ -16,6 +16,7 @@ import (
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/internal/logbuf"
 	"github.com/hrgate/hrgate/sqlstore"
 )
 
@@ -32,6 +33,8 @@ type Main struct {
 	Logger *slog.Logger
 	Store  *sqlstore.DB
 	Gate   *gate.Gate
+
+	logOut *logbuf.Writer
 }
 
 // flagKeys maps command-line flags to configuration keys: a flag that was
@@ -99,7 +102,10 @@ func (m *Main) loadConfig(cmd *cobra.Command) error {
 		return err
 	}
 	m.Config = cfg
-	m.Logger = newLogger(cfg.Log, m.Stderr)
+	if m.logOut != nil {
+		_ = m.logOut.Close()
+	}
+	m.Logger, m.logOut = newLogger(cfg.Log, m.Stderr)
 	for _, w := range warnings {
 		m.Logger.Warn(w)
 	}
@@ -130,15 +136,26 @@ func (m *Main) open(cmd *cobra.Command) error {
 	return nil
 }
 
-// Close releases what the command opened.
+// Close releases what the command opened and writes out the log. It may
+// be called more than once.
 func (m *Main) Close() {
 	if m.Store != nil {
 		_ = m.Store.Close()
 		m.Store = nil
 	}
+	if m.logOut != nil {
+		_ = m.logOut.Close()
+	}
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
+// logDelay is how long a log line may wait to be written with others:
+// under load the access log then costs one write per batch instead of one
+// per request. Warnings and errors are written at once.
+const logDelay = 50 * time.Millisecond
+
+// newLogger returns the process logger, writing to w through the batching
+// writer it also returns.
+func newLogger(c config.Log, w io.Writer) (*slog.Logger, *logbuf.Writer) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
@@ -151,10 +168,12 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 			}
 		}
 	}
+	out := logbuf.New(w, logDelay)
+	var h slog.Handler = slog.NewJSONHandler(out, opts)
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(out, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(logbuf.FlushAbove(h, out, slog.LevelWarn)), out
 }
 
 // printJSON writes v as indented JSON.

@@ -29,6 +29,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
+		m.Close() // the log comes out before the error that ends it
 		fmt.Fprintln(stderr, "hrgate: "+errorText(err))
 		return exitCode(err)
 	}
