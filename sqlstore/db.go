@@ -64,10 +64,14 @@ type DB struct {
 
 var _ hrgate.Store = (*DB)(nil)
 
-// SQLite pool sizes. Reads scale with cores up to a point; beyond eight
-// connections a single file gains nothing.
+// SQLite pool sizes. The driver is pure Go and a read is CPU work, so
+// readers scale with the processors Go runs on: more connections than that
+// only interleave queries, which contend on SQLite's shared locks and
+// stretch the latency tail (on 2 cores, p99 under bench/readpath.sh was
+// 7-10 ms with 2 readers, 11.5-12.5 ms with 4 and 13.5-16 ms with 16).
+// Beyond eight connections a single file gains nothing.
 const (
-	sqliteMinReaders = 4
+	sqliteMinReaders = 2
 	sqliteMaxReaders = 8
 	postgresMaxConns = 16
 )
