@@ -109,7 +109,9 @@ type ConsumerStore interface {
 	DeleteConsumer(ctx context.Context, id string) error
 }
 
-// KeyStore persists API key records.
+// KeyStore persists API key records. A store may serve CredentialEpoch
+// from memory: it must then reflect its own changes at once and those of
+// other processes within a bound it documents.
 type KeyStore interface {
 	// CreateAPIKey inserts k; ENOTFOUND when its consumer does not exist.
 	CreateAPIKey(ctx context.Context, k *APIKey) error

@@ -37,6 +37,7 @@ type Config struct {
 	Keys     Keys   `yaml:"keys"`
 	Admin    Admin  `yaml:"admin"`
 	OAuth    OAuth  `yaml:"oauth"`
+	Auth     Auth   `yaml:"auth"`
 }
 
 // Keys configures the API key lifecycle.
@@ -124,6 +125,20 @@ type OAuth struct {
 	KeyPublishAhead Duration `yaml:"key_publish_ahead"`
 }
 
+// Auth configures authentication.
+type Auth struct {
+	// CredentialRefresh bounds how late a credential change committed by
+	// another process (the CLI, another instance on the same database) takes
+	// effect: for that long the server trusts its in-memory credential
+	// epoch. Changes made by the server itself take effect at once. Zero
+	// reads the epoch from the database on every request.
+	CredentialRefresh Duration `yaml:"credential_refresh"`
+}
+
+// MaxCredentialRefresh is the largest auth.credential_refresh accepted: a
+// revoked key must stop working within seconds, not minutes.
+const MaxCredentialRefresh = 10 * time.Second
+
 // Default returns the built-in configuration: the safe one.
 func Default() *Config {
 	return &Config{
@@ -153,6 +168,7 @@ func Default() *Config {
 			KeyRotation:     Duration(7 * 24 * time.Hour),
 			KeyPublishAhead: Duration(24 * time.Hour),
 		},
+		Auth: Auth{CredentialRefresh: Duration(250 * time.Millisecond)},
 	}
 }
 
@@ -253,6 +269,9 @@ func (c *Config) Validate() error {
 	if err := c.OAuth.validate(c.HTTP.InsecureHTTP); err != nil {
 		return err
 	}
+	if err := c.Auth.validate(); err != nil {
+		return err
+	}
 	// The admin token and new key secrets must never cross a network in
 	// clear text: plain HTTP is for a proxy on the same host only.
 	if c.Admin.Addr != "" && c.HTTP.InsecureHTTP && !IsLoopback(c.Admin.Addr) {
@@ -296,6 +315,13 @@ func (a *Admin) validate() error {
 		return keyError("admin.addr", "must be HOST:PORT, e.g. 127.0.0.1:8444, or empty to disable the admin API")
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return keyError("admin.addr", "port must be a number from 0 to 65535")
+	}
+	return nil
+}
+
+func (a *Auth) validate() error {
+	if a.CredentialRefresh < 0 || time.Duration(a.CredentialRefresh) > MaxCredentialRefresh {
+		return keyError("auth.credential_refresh", "must be a duration between 0 and 10s, e.g. 250ms")
 	}
 	return nil
 }

@@ -98,6 +98,8 @@ func TestValidate(t *testing.T) {
 		{"http.read_timeout", "0s", "http.read_timeout"},
 		{"http.max_body_bytes", "10", "http.max_body_bytes"},
 		{"database", "mysql://x", "database"},
+		{"auth.credential_refresh", "11s", "auth.credential_refresh"},
+		{"auth.credential_refresh", "1m", "auth.credential_refresh"},
 	} {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
 			c := config.Default()

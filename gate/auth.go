@@ -59,9 +59,11 @@ func AuthFailureReason(err error) string {
 // reason is available through AuthFailureReason.
 //
 // Resolved credentials are cached, tagged with the store's credential
-// epoch read before they were loaded. Each request reads the current epoch
-// (one small query) and reloads on any difference, so a revocation or a
-// grant change committed by any process is in force for the next request.
+// epoch read before they were loaded. Each request asks the store for the
+// current epoch and reloads on any difference. The store answers from
+// memory: a revocation or a grant change made through the same store is in
+// force for the next request; one committed by another process is in force
+// within the store's credential refresh interval (docs/security.md).
 // Expiry and the address allowlist are checked on every request.
 func (g *Gate) Authenticate(ctx context.Context, key string, addr netip.Addr) (*Principal, error) {
 	if key == "" {

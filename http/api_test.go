@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -378,6 +379,12 @@ func (e *testEnv) testTransport(t *testing.T) {
 	}
 	if s := r.header.Get("Server"); s != "" {
 		t.Errorf("Server header %q reveals the software", s)
+	}
+	if id := r.header.Get("X-Request-Id"); !regexp.MustCompile(`^req_[0-9a-f]{24}$`).MatchString(id) {
+		t.Errorf("X-Request-Id = %q, want req_ and 24 hex digits", id)
+	}
+	if again := e.get(t, e.payroll, "/v1/employees?limit=1"); again.header.Get("X-Request-Id") == r.header.Get("X-Request-Id") {
+		t.Error("two requests got the same X-Request-Id")
 	}
 	for _, tc := range []struct {
 		name   string

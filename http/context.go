@@ -11,6 +11,7 @@ import (
 // through, collected in one place for the access log.
 type requestInfo struct {
 	id        string
+	idHeader  [1]string // the X-Request-Id header's value
 	client    netip.Addr
 	principal *gate.Principal
 	operator  *Operator

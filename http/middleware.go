@@ -72,15 +72,23 @@ func (s *Server) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := &requestInfo{id: newRequestID()}
 		info.client = s.proxies.clientAddr(r)
-		w.Header().Set("X-Request-Id", info.id)
+		// The header's value slice lives in info: one allocation less than
+		// Header.Set on every request.
+		info.idHeader[0] = info.id
+		w.Header()["X-Request-Id"] = info.idHeader[:]
 		next.ServeHTTP(w, r.WithContext(withRequestInfo(r.Context(), info)))
 	})
 }
 
+// newRequestID returns "req_" and 24 hex digits of randomness, built in
+// one allocation.
 func newRequestID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "req_" + hex.EncodeToString(b[:])
+	var raw [12]byte
+	_, _ = rand.Read(raw[:])
+	var b [len("req_") + 2*len(raw)]byte
+	copy(b[:], "req_")
+	hex.Encode(b[len("req_"):], raw[:])
+	return string(b[:])
 }
 
 // accessLog writes one line per request. It names the credential and the
@@ -163,7 +171,9 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			s.writeError(w, r, hrgate.Errorf(hrgate.ETOOLARGE, "Request body exceeds the limit of %d bytes.", max))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
+		if r.Body != http.NoBody { // the server's body of a request without one: nothing to cap
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -100,10 +100,14 @@ func (s *Server) authenticate(r *http.Request) (*gate.Principal, error) {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
+// contentTypeJSON is shared by every response, as the security headers
+// are: handlers replace header values, never append to them in place.
+var contentTypeJSON = []string{"application/json"}
+
 // writeJSON writes body as a 200 application/json response.
 func writeJSON(w http.ResponseWriter, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = contentTypeJSON
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }

@@ -167,7 +167,7 @@ func (db *DB) RotateAPIKey(ctx context.Context, oldID string, next *hrgate.APIKe
 	if err != nil {
 		return db.translate(err, op)
 	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTxBumpingEpoch(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.dialect.rebind(
 			`UPDATE api_keys SET replaced_by_id = ?, `+
 				`expires_at = CASE WHEN expires_at IS NOT NULL AND expires_at < ? THEN expires_at ELSE ? END `+
@@ -201,8 +201,7 @@ func (db *DB) RotateAPIKey(ctx context.Context, oldID string, next *hrgate.APIKe
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE credential_epoch SET value = value + 1 WHERE id = 1`)
-		return err
+		return nil
 	})
 	return db.translate(err, op)
 }

@@ -31,6 +31,13 @@ type Options struct {
 	AutoMigrate bool
 	// Logger receives migration and start-up messages; nil discards them.
 	Logger *slog.Logger
+	// CredentialRefresh bounds how long CredentialEpoch answers from
+	// memory, and so how late a credential change committed by another
+	// process takes effect. Zero selects DefaultCredentialRefresh; a
+	// negative value reads the database on every call.
+	CredentialRefresh time.Duration
+	// Now is the clock of the credential refresh; nil means time.Now.
+	Now func() time.Time
 }
 
 // DB is an hrgate.Store on SQLite or PostgreSQL. It is safe for concurrent
@@ -51,14 +58,20 @@ type DB struct {
 
 	// stmts caches prepared read statements by query text.
 	stmts *stmtCache
+
+	epoch epochCache
 }
 
 var _ hrgate.Store = (*DB)(nil)
 
-// SQLite pool sizes. Reads scale with cores up to a point; beyond eight
-// connections a single file gains nothing.
+// SQLite pool sizes. The driver is pure Go and a read is CPU work, so
+// readers scale with the processors Go runs on: more connections than that
+// only interleave queries, which contend on SQLite's shared locks and
+// stretch the latency tail (on 2 cores, p99 under bench/readpath.sh was
+// 7-10 ms with 2 readers, 11.5-12.5 ms with 4 and 13.5-16 ms with 16).
+// Beyond eight connections a single file gains nothing.
 const (
-	sqliteMinReaders = 4
+	sqliteMinReaders = 2
 	sqliteMaxReaders = 8
 	postgresMaxConns = 16
 )
@@ -85,6 +98,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	db.logger = logger
 	db.stmts = newStmtCache(db.read, db.dialect)
+	db.epoch.maxAge, db.epoch.now = opts.CredentialRefresh, opts.Now
+	if db.epoch.maxAge == 0 {
+		db.epoch.maxAge = DefaultCredentialRefresh
+	}
+	if db.epoch.now == nil {
+		db.epoch.now = time.Now
+	}
 
 	if opts.AutoMigrate {
 		n, err := db.Migrate(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/hrgate/hrgate"
 )
@@ -11,6 +12,31 @@ import (
 // groupColumn returns the column that holds field group g: "g_" and the
 // group's canonical name, as the migrations declare them.
 func groupColumn(g hrgate.FieldGroup) string { return "g_" + g.String() }
+
+// numGroups is the number of field groups, each stored in its own column.
+const numGroups = int(hrgate.GroupGovernmentID) + 1
+
+// employeeSelect holds, for every set of field groups, the column list
+// FindEmployees selects, so that no request builds it.
+var employeeSelect = func() (out [hrgate.AllGroups + 1]string) {
+	for s := range out {
+		cols := `id, company_id, source_id, remote_id, created_at, modified_at`
+		for _, g := range hrgate.GroupSet(s).Groups() {
+			cols += ", " + groupColumn(g)
+		}
+		out[s] = cols
+	}
+	return out
+}()
+
+// employeeRow is what FindEmployees scans a row into, in one allocation.
+type employeeRow struct {
+	created, modified sql.NullInt64
+	// RawBytes lets the decoder read the driver's buffer without another
+	// copy; nothing keeps a reference past the row.
+	raw  [numGroups]sql.RawBytes
+	dest [6 + numGroups]any
+}
 
 // FindEmployees returns the live employees of f.Scope that match f, ordered
 // by id. Only the columns of f.Groups are read: the other groups never leave
@@ -24,13 +50,15 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 		return []*hrgate.Employee{}, nil
 	}
 	groups := f.Groups & hrgate.AllGroups
-	list := groups.Groups()
-
-	cols := `id, company_id, source_id, remote_id, created_at, modified_at`
-	for _, g := range list {
-		cols += ", " + groupColumn(g)
+	var listBuf [numGroups]hrgate.FieldGroup
+	list := listBuf[:0]
+	for g := hrgate.GroupIdentity; int(g) < numGroups; g++ {
+		if groups.Has(g) {
+			list = append(list, g)
+		}
 	}
-	q := ownedQuery("employees", cols, f.Scope, f.ID, f.CompanyID)
+
+	q := ownedQuery("employees", employeeSelect[groups], f.Scope, f.ID, f.CompanyID)
 	if f.Status != "" {
 		q.and("employment_status = ?", string(f.Status))
 	}
@@ -39,6 +67,13 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	}
 	q.page(f.Page)
 
+	if f.ID != "" && db.dialect.name == "sqlite" {
+		// A look-up by primary key in a local file reads one row in
+		// microseconds and cannot wait on a network: there is nothing to
+		// cancel, and a cancellable context costs database/sql a
+		// goroutine and the driver an interrupt watcher per query.
+		ctx = context.WithoutCancel(ctx)
+	}
 	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
 	if err != nil {
 		return nil, db.translate(err, op)
@@ -46,34 +81,22 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	defer rows.Close()
 
 	const fixed = 6
-	var (
-		created, modified sql.NullInt64
-		// RawBytes lets json.Unmarshal read the driver's buffer without
-		// another copy; nothing keeps a reference past the row.
-		raw  = make([]sql.RawBytes, len(list))
-		dest = make([]any, fixed+len(list))
-		out  = []*hrgate.Employee{}
-	)
-	for i := range raw {
-		dest[fixed+i] = &raw[i]
+	r := &employeeRow{}
+	dest := r.dest[:fixed+len(list)]
+	for i := range list {
+		dest[fixed+i] = &r.raw[i]
 	}
-	dest[4], dest[5] = &created, &modified
+	dest[4], dest[5] = &r.created, &r.modified
+	out := []*hrgate.Employee{}
 	for rows.Next() {
 		e := &hrgate.Employee{Loaded: groups}
 		dest[0], dest[1], dest[2], dest[3] = &e.ID, &e.CompanyID, &e.SourceID, &e.RemoteID
 		if err := rows.Scan(dest...); err != nil {
 			return nil, db.translate(err, op)
 		}
-		e.CreatedAt, e.ModifiedAt = timeOf(created), timeOf(modified)
-		for i, g := range list {
-			// NULL, from a row written without the group, is the zero
-			// value.
-			if len(raw[i]) == 0 {
-				continue
-			}
-			if err := decodeGroup(raw[i], e, g); err != nil {
-				return nil, db.translate(fmt.Errorf("decode %s of employee %s: %w", g, e.ID, err), op)
-			}
+		e.CreatedAt, e.ModifiedAt = timeOf(r.created), timeOf(r.modified)
+		if err := decodeGroups(e, list, r.raw[:len(list)]); err != nil {
+			return nil, db.translate(err, op)
 		}
 		out = append(out, e)
 	}
@@ -81,6 +104,40 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 		return nil, db.translate(err, op)
 	}
 	return out, nil
+}
+
+// decodeGroups fills the groups of e in list from their stored forms in
+// raw. The fields of all of them are substrings of one string: one
+// allocation per employee rather than one per group. NULL, from a row
+// written without the group, is the zero value.
+func decodeGroups(e *hrgate.Employee, list []hrgate.FieldGroup, raw []sql.RawBytes) error {
+	var b strings.Builder
+	n := 0
+	for _, r := range raw {
+		n += len(r)
+	}
+	b.Grow(n)
+	var end [numGroups]int
+	for i, r := range raw {
+		if len(r) > 0 {
+			if r[0] != groupCodecV1 {
+				return fmt.Errorf("decode %s of employee %s: %w", list[i], e.ID, errCorruptGroup)
+			}
+			b.Write(r[1:])
+		}
+		end[i] = b.Len()
+	}
+	all := b.String()
+	start := 0
+	for i, g := range list {
+		if len(raw[i]) > 0 {
+			if err := decodeGroupFields(all[start:end[i]], e, g); err != nil {
+				return fmt.Errorf("decode %s of employee %s: %w", g, e.ID, err)
+			}
+		}
+		start = end[i]
+	}
+	return nil
 }
 
 // CountEmployees returns the number of live employees in scope.

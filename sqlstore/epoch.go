@@ -3,31 +3,131 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// CredentialEpoch returns the current credential epoch: a counter that
-// every revocation, grant change and consumer deletion increments in its
-// own transaction.
+// DefaultCredentialRefresh is how long CredentialEpoch may answer from
+// memory before it reads the epoch from the database again. It bounds how
+// late a credential change committed by another process (the CLI, another
+// instance on the same database) takes effect here.
+const DefaultCredentialRefresh = 250 * time.Millisecond
+
+// epochCache keeps the credential epoch in memory, so that authentication
+// does not cost a database round trip per request. Changes made through
+// this store update it when they commit; changes made by other processes are
+// seen when the value, older than maxAge, is read again.
+type epochCache struct {
+	// maxAge is how long a value is served; zero or less reads the
+	// database on every call.
+	maxAge time.Duration
+	now    func() time.Time
+
+	// mu orders refreshes against the updates of local commits, so that a
+	// refresh that read the database before a commit cannot overwrite the
+	// value that commit produced.
+	mu  sync.Mutex
+	cur atomic.Pointer[epochValue]
+}
+
+// epochValue is one known value of the epoch and when it was known to be
+// current: the time before the read that returned it, or after the commit
+// that produced it.
+type epochValue struct {
+	v  int64
+	at time.Time
+}
+
+// fresh returns the cached epoch when it is younger than maxAge. A clock
+// that went backwards makes the value stale, never fresher.
+func (c *epochCache) fresh() (int64, bool) {
+	e := c.cur.Load()
+	if e == nil || c.maxAge <= 0 {
+		return 0, false
+	}
+	if age := c.now().Sub(e.at); age < 0 || age >= c.maxAge {
+		return 0, false
+	}
+	return e.v, true
+}
+
+// committed records the epoch a local transaction committed. Epochs only
+// grow, so a slower commit never replaces the value of a later one.
+func (c *epochCache) committed(v int64) {
+	at := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.cur.Load(); e == nil || v > e.v {
+		c.cur.Store(&epochValue{v: v, at: at})
+	}
+}
+
+// forget drops the cached value, so that the next call reads the database.
+func (c *epochCache) forget() {
+	c.mu.Lock()
+	c.cur.Store(nil)
+	c.mu.Unlock()
+}
+
+// CredentialEpoch returns the credential epoch: a counter that every
+// revocation, grant change and consumer deletion increments in its own
+// transaction. Changes made through this DB are reflected as soon as they
+// commit. Changes committed by other processes are reflected within the
+// credential refresh interval (Options.CredentialRefresh): in between, the
+// value is served from memory.
 func (db *DB) CredentialEpoch(ctx context.Context) (int64, error) {
+	c := &db.epoch
+	if v, ok := c.fresh(); ok {
+		return v, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.fresh(); ok { // refreshed while this call waited
+		return v, nil
+	}
+	at := c.now()
 	var v int64
 	if err := db.stmts.queryRow(ctx, `SELECT value FROM credential_epoch WHERE id = 1`).Scan(&v); err != nil {
 		return 0, db.translate(err, "sqlstore.CredentialEpoch")
 	}
+	c.cur.Store(&epochValue{v: v, at: at})
 	return v, nil
 }
 
 // execBumpingEpoch runs one credential-changing statement and increments
-// the credential epoch in the same transaction, so no reader can see the
-// change without also seeing the new epoch.
+// the credential epoch in the same transaction (see inTxBumpingEpoch).
 func (db *DB) execBumpingEpoch(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTxBumpingEpoch(ctx, func(tx *sql.Tx) error {
 		var err error
-		if res, err = tx.ExecContext(ctx, db.dialect.rebind(query), args...); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE credential_epoch SET value = value + 1 WHERE id = 1`)
+		res, err = tx.ExecContext(ctx, db.dialect.rebind(query), args...)
 		return err
 	})
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// inTxBumpingEpoch runs fn in a transaction that also increments the
+// credential epoch, so no reader can see the change without also seeing
+// the new epoch. The new epoch is in force in this process when it
+// returns.
+func (db *DB) inTxBumpingEpoch(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var epoch int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `UPDATE credential_epoch SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&epoch)
+	})
+	if err != nil {
+		// The commit may have happened all the same; read the epoch
+		// again rather than trust the cached one.
+		db.epoch.forget()
+		return err
+	}
+	db.epoch.committed(epoch)
+	return nil
 }

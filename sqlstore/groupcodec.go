@@ -84,7 +84,12 @@ func decodeGroup(raw []byte, e *hrgate.Employee, g hrgate.FieldGroup) error {
 	if len(raw) == 0 || raw[0] != groupCodecV1 {
 		return errCorruptGroup
 	}
-	s := string(raw[1:]) // one allocation; the fields are substrings of it
+	return decodeGroupFields(string(raw[1:]), e, g) // the fields are substrings of one string
+}
+
+// decodeGroupFields fills group g of e from the fields of its stored form,
+// the bytes after the version byte. The fields are substrings of s.
+func decodeGroupFields(s string, e *hrgate.Employee, g hrgate.FieldGroup) error {
 	fields, n := groupFields(e, g)
 	for _, p := range fields[:n] {
 		l, k := uvarint(s)

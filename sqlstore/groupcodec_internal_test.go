@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"encoding/binary"
 	"testing"
 
@@ -82,4 +83,72 @@ func FuzzDecodeGroup(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeGroups checks the row decoder FindEmployees uses, which reads
+// every group of a row out of one string: each group gets exactly its own
+// fields, a NULL group stays zero, and a corrupt group anywhere in the row
+// fails the row.
+func TestDecodeGroups(t *testing.T) {
+	in := fullEmployee()
+	list := hrgate.FieldGroups()
+	if len(list) != numGroups {
+		t.Fatalf("numGroups = %d, but there are %d field groups", numGroups, len(list))
+	}
+	raws := func() []sql.RawBytes {
+		out := make([]sql.RawBytes, len(list))
+		for i, g := range list {
+			out[i] = encodeGroup(in, g)
+		}
+		return out
+	}
+
+	t.Run("OK", func(t *testing.T) {
+		var out hrgate.Employee
+		if err := decodeGroups(&out, list, raws()); err != nil {
+			t.Fatal(err)
+		}
+		if out != *in {
+			t.Fatalf("got %+v\nwant %+v", out, *in)
+		}
+	})
+	t.Run("NullGroup", func(t *testing.T) {
+		raw := raws()
+		raw[hrgate.GroupContact] = nil
+		var out hrgate.Employee
+		if err := decodeGroups(&out, list, raw); err != nil {
+			t.Fatal(err)
+		}
+		want := *in
+		want.Contact = hrgate.Contact{}
+		if out != want {
+			t.Fatalf("got %+v\nwant %+v", out, want)
+		}
+	})
+	t.Run("Subset", func(t *testing.T) {
+		sub := []hrgate.FieldGroup{hrgate.GroupIdentity, hrgate.GroupBanking}
+		var out hrgate.Employee
+		if err := decodeGroups(&out, sub, []sql.RawBytes{encodeGroup(in, sub[0]), encodeGroup(in, sub[1])}); err != nil {
+			t.Fatal(err)
+		}
+		if out.Identity != in.Identity || out.Banking != in.Banking || out.Compensation != (hrgate.Compensation{}) {
+			t.Fatalf("got %+v", out)
+		}
+	})
+	good := encodeGroup(in, hrgate.GroupBanking)
+	for name, bad := range map[string][]byte{
+		"UnknownVersion": append([]byte{9}, good[1:]...),
+		"VersionOnly":    {groupCodecV1},
+		"Truncated":      good[:len(good)-1],
+		"TrailingBytes":  append(append([]byte{}, good...), 'x'),
+	} {
+		t.Run(name, func(t *testing.T) {
+			raw := raws()
+			raw[hrgate.GroupBanking] = bad
+			var out hrgate.Employee
+			if err := decodeGroups(&out, list, raw); err == nil {
+				t.Fatal("corrupt group decoded")
+			}
+		})
+	}
 }

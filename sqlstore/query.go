@@ -19,6 +19,9 @@ type query struct {
 	sb       strings.Builder
 	args     []any
 	hasWhere bool
+	// argBuf holds the arguments of most queries without another
+	// allocation.
+	argBuf [8]any
 }
 
 func (q *query) write(s string) { q.sb.WriteString(s) }
@@ -83,17 +86,39 @@ func (q *query) scope(s hrgate.CompanyScope) {
 	q.args = append(q.args, inner.args...)
 }
 
+// scopeOf is scope for a query that selects rows of table by primary key:
+// a correlated EXISTS checks each row's company with one index look-up,
+// where the IN form has SQLite build a temporary table of every company in
+// scope first. Lists keep the IN form, which lets the planner walk the
+// (company_id, id) index of a scope narrowed to a few companies.
+func (q *query) scopeOf(table string, s hrgate.CompanyScope) {
+	q.and("EXISTS (SELECT 1 FROM companies WHERE id = ")
+	q.write(table)
+	q.write(".company_id")
+	// The WHERE clause is open, so the conditions companies adds join the
+	// subquery's, where the unqualified columns are the company's.
+	q.companies(s)
+	q.write(")")
+}
+
 // ownedQuery starts the SELECT of cols from a table whose rows belong to a
 // company: live rows of live companies in scope, narrowed to one id and one
 // company when those are given. Every company-owned list goes through it,
 // so none can forget the scope or the soft-delete condition.
 func ownedQuery(table, cols string, scope hrgate.CompanyScope, id, companyID string) *query {
 	q := &query{}
-	q.write(`SELECT ` + cols + ` FROM ` + table)
+	q.args = q.argBuf[:0]
+	q.sb.Grow(len(cols) + 256) // the whole text of the common shapes
+	q.write(`SELECT `)
+	q.write(cols)
+	q.write(` FROM `)
+	q.write(table)
 	q.and("deleted_at IS NULL")
-	q.scope(scope)
 	if id != "" {
 		q.and("id = ?", id)
+		q.scopeOf(table, scope)
+	} else {
+		q.scope(scope)
 	}
 	if companyID != "" {
 		q.and("company_id = ?", companyID)

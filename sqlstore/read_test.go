@@ -226,6 +226,12 @@ func TestFindEmployees_Filters(t *testing.T) {
 			{"ZeroScope", hrgate.EmployeeFilter{ID: acme0.ID}, nil},
 			{"ID", hrgate.EmployeeFilter{Scope: all, ID: acme1.ID}, ids(acme1)},
 			{"IDOutsideScope", hrgate.EmployeeFilter{Scope: hrgate.CompanyScope{Refs: []string{"beta"}}, ID: acme1.ID}, nil},
+			{"IDRefBySlug", hrgate.EmployeeFilter{Scope: hrgate.CompanyScope{Refs: []string{"beta", "acme"}}, ID: acme1.ID}, ids(acme1)},
+			{"IDRefByID", hrgate.EmployeeFilter{Scope: hrgate.CompanyScope{Refs: []string{w.acme.ID}}, ID: acme1.ID}, ids(acme1)},
+			{"IDSandboxOnly", hrgate.EmployeeFilter{Scope: hrgate.CompanyScope{All: true, SandboxOnly: true}, ID: acme1.ID}, nil},
+			{"IDSandboxOnlyOwn", hrgate.EmployeeFilter{Scope: hrgate.CompanyScope{All: true, SandboxOnly: true}, ID: w.employees[w.sand.ID][0].ID}, ids(w.employees[w.sand.ID][0])},
+			{"IDSandboxOnlyRefs", hrgate.EmployeeFilter{Scope: hrgate.CompanyScope{Refs: []string{"acme"}, SandboxOnly: true}, ID: acme1.ID}, nil},
+			{"IDAndOtherCompany", hrgate.EmployeeFilter{Scope: all, ID: acme1.ID, CompanyID: w.beta.ID}, nil},
 			{"CompanyID", hrgate.EmployeeFilter{Scope: all, CompanyID: w.beta.ID}, ids(w.employees[w.beta.ID]...)},
 			{"CompanyIDOutsideScope", hrgate.EmployeeFilter{Scope: hrgate.CompanyScope{Refs: []string{"acme"}}, CompanyID: w.beta.ID}, nil},
 			{"Status", hrgate.EmployeeFilter{Scope: live, Status: hrgate.StatusLeave}, ids(acme1, w.employees[w.beta.ID][1])},
@@ -326,6 +332,10 @@ func TestSoftDeleted(t *testing.T) {
 			es, err := db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: scope, CompanyID: w.beta.ID})
 			if err != nil || len(es) != 0 {
 				t.Fatalf("employees of a deleted company: %v, %v", es, err)
+			}
+			es, err = db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: scope, ID: w.employees[w.beta.ID][0].ID})
+			if err != nil || len(es) != 0 {
+				t.Fatalf("employee of a deleted company by id: %v, %v", es, err)
 			}
 			locs, err := db.FindLocations(ctx, hrgate.OrgFilter{Scope: scope, CompanyID: w.beta.ID})
 			if err != nil || len(locs) != 0 {

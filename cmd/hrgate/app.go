@@ -18,6 +18,7 @@ import (
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
+	"github.com/hrgate/hrgate/internal/logbuf"
 	"github.com/hrgate/hrgate/sqlstore"
 )
 
@@ -35,8 +36,9 @@ type Main struct {
 	Store  *sqlstore.DB
 	Gate   *gate.Gate
 
-	bg    sync.WaitGroup
-	admin *hrhttp.Server
+	bg     sync.WaitGroup
+	admin  *hrhttp.Server
+	logOut *logbuf.Writer
 }
 
 // flagKeys maps command-line flags to configuration keys: a flag that was
@@ -106,7 +108,10 @@ func (m *Main) loadConfig(cmd *cobra.Command) error {
 		return err
 	}
 	m.Config = cfg
-	m.Logger = newLogger(cfg.Log, m.Stderr)
+	if m.logOut != nil {
+		_ = m.logOut.Close()
+	}
+	m.Logger, m.logOut = newLogger(cfg.Log, m.Stderr)
 	for _, w := range warnings {
 		m.Logger.Warn(w)
 	}
@@ -124,7 +129,11 @@ func (m *Main) open(cmd *cobra.Command) error {
 			return fmt.Errorf("create data directory %s: %w", m.Config.DataDir, err)
 		}
 	}
-	db, err := sqlstore.Open(cmd.Context(), dsn, sqlstore.Options{AutoMigrate: true, Logger: m.Logger})
+	refresh := time.Duration(m.Config.Auth.CredentialRefresh)
+	if refresh == 0 {
+		refresh = -1 // auth.credential_refresh: 0 reads the epoch on every request
+	}
+	db, err := sqlstore.Open(cmd.Context(), dsn, sqlstore.Options{AutoMigrate: true, Logger: m.Logger, CredentialRefresh: refresh})
 	if err != nil {
 		return fmt.Errorf("open database %s: %w", sqlstore.RedactDSN(dsn), err)
 	}
@@ -138,15 +147,26 @@ func (m *Main) open(cmd *cobra.Command) error {
 	return nil
 }
 
-// Close releases what the command opened.
+// Close releases what the command opened and writes out the log. It may
+// be called more than once.
 func (m *Main) Close() {
 	if m.Store != nil {
 		_ = m.Store.Close()
 		m.Store = nil
 	}
+	if m.logOut != nil {
+		_ = m.logOut.Close()
+	}
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
+// logDelay is how long a log line may wait to be written with others:
+// under load the access log then costs one write per batch instead of one
+// per request. Warnings and errors are written at once.
+const logDelay = 50 * time.Millisecond
+
+// newLogger returns the process logger, writing to w through the batching
+// writer it also returns.
+func newLogger(c config.Log, w io.Writer) (*slog.Logger, *logbuf.Writer) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
@@ -159,10 +179,12 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 			}
 		}
 	}
+	out := logbuf.New(w, logDelay)
+	var h slog.Handler = slog.NewJSONHandler(out, opts)
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(out, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(logbuf.FlushAbove(h, out, slog.LevelWarn)), out
 }
 
 // printJSON writes v as indented JSON.

@@ -30,6 +30,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
+		m.Close() // the log comes out before the error that ends it
 		if !errors.As(err, new(exitStatus)) {
 			fmt.Fprintln(stderr, "hrgate: "+errorText(err))
 		}
