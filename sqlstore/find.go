@@ -15,25 +15,10 @@ func findAll[T any](ctx context.Context, db *DB, op string, page hrgate.Page, sc
 	if err := checkPage(page); err != nil {
 		return nil, err
 	}
-	out := []T{}
 	if scope.IsNone() {
-		return out, nil
+		return []T{}, nil
 	}
 	q := build()
 	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, db.translate(err, op)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(err, op)
-	}
-	return out, nil
+	return collect(db, op, rows, err, func(scanner) (T, error) { return scan(rows) })
 }
