@@ -44,6 +44,11 @@ func (g *Gate) authenticateClient(ctx context.Context, ca ClientAuth, addr netip
 	if err != nil {
 		return nil, err
 	}
+	// The address is checked first, so that an assertion sent from outside
+	// the allowlist does not use up its one-time id.
+	if !cc.client.AllowsAddr(addr) {
+		return nil, errUnauthenticated("client address outside the client's allowlist (client " + id + ")")
+	}
 	switch {
 	case ca.Secret != "" && ca.Assertion == "":
 		if cc.client.AuthMethod != hrgate.AuthClientSecret {
@@ -74,9 +79,6 @@ func (g *Gate) authenticateClient(ctx context.Context, ca ClientAuth, addr netip
 		}
 	default:
 		return nil, errUnauthenticated("no client credentials")
-	}
-	if !cc.client.AllowsAddr(addr) {
-		return nil, errUnauthenticated("client address outside the client's allowlist (client " + id + ")")
 	}
 	return cc, nil
 }

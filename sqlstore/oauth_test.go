@@ -196,8 +196,14 @@ func TestTokenState(t *testing.T) {
 			if err := db.RevokeToken(ctx, "tok_a", ts(100)); err != nil {
 				t.Fatal(err)
 			}
-			if err := db.RevokeToken(ctx, "tok_a", ts(100)); err != nil {
-				t.Fatalf("repeated revocation: %v", err)
+			once := epoch(t, db)
+			for range 3 {
+				if err := db.RevokeToken(ctx, "tok_a", ts(100)); err != nil {
+					t.Fatalf("repeated revocation: %v", err)
+				}
+			}
+			if epoch(t, db) != once {
+				t.Fatal("a repeated revocation bumped the credential epoch: any client could flush every cache")
 			}
 			if err := db.RevokeToken(ctx, "tok_b", ts(200)); err != nil {
 				t.Fatal(err)

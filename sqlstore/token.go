@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"database/sql"
 	"time"
 
@@ -11,13 +12,22 @@ import (
 // RevokeToken records the revocation of token jti, valid until expiresAt,
 // and bumps the credential epoch in the same transaction, so that every
 // instance refuses the token on its next request. A repeated revocation
-// is not an error.
+// is not an error, and changes nothing: it does not bump the epoch, so a
+// client revoking one token over and over cannot make every instance drop
+// its credential caches.
 func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	const op = "sqlstore.RevokeToken"
 	if jti == "" || expiresAt.IsZero() {
 		return invalid("A token revocation needs a token id and an expiry.")
 	}
-	_, err := db.execBumpingEpoch(ctx,
+	var one int
+	err := db.write.QueryRowContext(ctx, db.dialect.rebind(`SELECT 1 FROM oauth_revoked_tokens WHERE jti = ?`), jti).Scan(&one)
+	if err == nil {
+		return nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return db.translate(err, op)
+	}
+	_, err = db.execBumpingEpoch(ctx,
 		`INSERT INTO oauth_revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`,
 		jti, expiresAt.UnixMicro())
 	return db.translate(err, op)
