@@ -48,8 +48,9 @@ func NewAdminServer(cfg *config.Config, store hrgate.Store, g *gate.Gate, auth A
 	return s, nil
 }
 
-// adminHandler serves one authenticated admin route.
-type adminHandler func(w http.ResponseWriter, r *http.Request, op *Operator) error
+// adminHandler serves one authenticated admin route with its query
+// already checked.
+type adminHandler func(w http.ResponseWriter, r *http.Request, q query, op *Operator) error
 
 // adminRoute registers an admin route. Its wrapper checks Accept, refuses
 // query parameters other than those listed, and authenticates the
@@ -57,14 +58,8 @@ type adminHandler func(w http.ResponseWriter, r *http.Request, op *Operator) err
 func (s *Server) adminRoute(pattern string, params []string, h adminHandler) {
 	s.addPattern(pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		info := requestInfoFrom(r.Context())
-		info.route = pattern
-		if !acceptsJSON(r.Header.Get("Accept")) {
-			s.writeError(w, r, hrgate.Errorf(hrgate.ENOTACCEPTABLE, "This API answers only application/json; send Accept: application/json."))
-			return
-		}
-		if _, err := parseQuery(r.URL.RawQuery, params); err != nil {
-			s.writeError(w, r, err)
+		info, q, ok := s.admit(w, r, pattern, params)
+		if !ok {
 			return
 		}
 		op, err := s.admin.AuthenticateAdmin(r)
@@ -73,7 +68,7 @@ func (s *Server) adminRoute(pattern string, params []string, h adminHandler) {
 			return
 		}
 		info.operator = op
-		if err := h(w, r, op); err != nil {
+		if err := h(w, r, q, op); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
@@ -85,18 +80,14 @@ func (s *Server) registerAdminRoutes() {
 		return nil
 	})
 
-	s.adminRoute("GET /admin/v1/consumers", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("GET /admin/v1/consumers", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		cs, err := s.gate.Consumers(r.Context())
 		if err != nil {
 			return err
 		}
-		out := make([]view.Consumer, 0, len(cs))
-		for _, c := range cs {
-			out = append(out, view.NewConsumer(c))
-		}
-		return writeValue(w, http.StatusOK, dataOf(out))
+		return writeValue(w, http.StatusOK, dataOf(view.All(cs, view.NewConsumer)))
 	})
-	s.adminRoute("POST /admin/v1/consumers", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("POST /admin/v1/consumers", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		var body struct {
 			Name        string   `json:"name"`
 			Description string   `json:"description"`
@@ -111,14 +102,14 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusCreated, view.NewConsumer(c))
 	})
-	s.adminRoute("GET /admin/v1/consumers/{consumer}", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("GET /admin/v1/consumers/{consumer}", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		c, err := s.gate.Consumer(r.Context(), r.PathValue("consumer"))
 		if err != nil {
 			return err
 		}
 		return writeValue(w, http.StatusOK, view.NewConsumer(c))
 	})
-	s.adminRoute("PUT /admin/v1/consumers/{consumer}/grant", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("PUT /admin/v1/consumers/{consumer}/grant", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		var body struct {
 			Scopes []string `json:"scopes"`
 		}
@@ -134,7 +125,7 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusOK, view.NewConsumer(c))
 	})
-	s.adminRoute("PUT /admin/v1/consumers/{consumer}/key-rotation", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("PUT /admin/v1/consumers/{consumer}/key-rotation", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		var body struct {
 			MaxAge string  `json:"max_age"`
 			Grace  *string `json:"grace"`
@@ -158,7 +149,7 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusOK, view.NewConsumer(c))
 	})
-	s.adminRoute("DELETE /admin/v1/consumers/{consumer}", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("DELETE /admin/v1/consumers/{consumer}", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		if err := s.gate.DeleteConsumer(r.Context(), r.PathValue("consumer")); err != nil {
 			return err
 		}
@@ -166,27 +157,26 @@ func (s *Server) registerAdminRoutes() {
 		return nil
 	})
 
-	s.adminRoute("GET /admin/v1/keys", []string{"consumer", "stale", "expiring"}, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
-		q := r.URL.Query()
+	s.adminRoute("GET /admin/v1/keys", []string{"consumer", "stale", "expiring"}, func(w http.ResponseWriter, r *http.Request, q query, _ *Operator) error {
 		th := view.DefaultThresholds
 		var err error
-		if v := q.Get("stale"); v != "" {
+		if v := q.get("stale"); v != "" {
 			if th.Stale, err = bodyDuration("stale", v); err != nil {
 				return err
 			}
 		}
-		if v := q.Get("expiring"); v != "" {
+		if v := q.get("expiring"); v != "" {
 			if th.Expiring, err = bodyDuration("expiring", v); err != nil {
 				return err
 			}
 		}
-		keys, err := view.ListKeys(r.Context(), s.gate, q.Get("consumer"), th)
+		keys, err := view.ListKeys(r.Context(), s.gate, q.get("consumer"), th)
 		if err != nil {
 			return err
 		}
 		return writeValue(w, http.StatusOK, dataOf(keys))
 	})
-	s.adminRoute("POST /admin/v1/keys", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("POST /admin/v1/keys", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		var body struct {
 			Consumer    string   `json:"consumer"`
 			Scopes      []string `json:"scopes"`
@@ -220,7 +210,7 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusCreated, view.NewKeySecret(k, secret, nil))
 	})
-	s.adminRoute("POST /admin/v1/keys/{id}/rotate", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("POST /admin/v1/keys/{id}/rotate", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		var body struct {
 			Grace *string `json:"grace"`
 		}
@@ -240,7 +230,7 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusCreated, view.NewKeySecret(next, secret, old))
 	})
-	s.adminRoute("POST /admin/v1/keys/{id}/revoke", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("POST /admin/v1/keys/{id}/revoke", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		ctx := r.Context()
 		if err := s.gate.RevokeKey(ctx, r.PathValue("id")); err != nil {
 			return err
@@ -251,26 +241,22 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusOK, view.NewKey(k, s.gate.Now()))
 	})
-	s.adminRoute("POST /admin/v1/key-deliveries/take", []string{"consumer"}, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
-		ds, err := s.gate.TakeKeyDeliveries(r.Context(), r.URL.Query().Get("consumer"))
+	s.adminRoute("POST /admin/v1/key-deliveries/take", []string{"consumer"}, func(w http.ResponseWriter, r *http.Request, q query, _ *Operator) error {
+		ds, err := s.gate.TakeKeyDeliveries(r.Context(), q.get("consumer"))
 		if err != nil {
 			return err
 		}
 		return writeValue(w, http.StatusOK, dataOf(view.NewDeliveries(ds)))
 	})
 
-	s.adminRoute("GET /admin/v1/clients", []string{"consumer"}, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
-		cs, err := s.gate.Clients(r.Context(), r.URL.Query().Get("consumer"))
+	s.adminRoute("GET /admin/v1/clients", []string{"consumer"}, func(w http.ResponseWriter, r *http.Request, q query, _ *Operator) error {
+		cs, err := s.gate.Clients(r.Context(), q.get("consumer"))
 		if err != nil {
 			return err
 		}
-		out := make([]view.Client, 0, len(cs))
-		for _, c := range cs {
-			out = append(out, view.NewClient(c))
-		}
-		return writeValue(w, http.StatusOK, dataOf(out))
+		return writeValue(w, http.StatusOK, dataOf(view.All(cs, view.NewClient)))
 	})
-	s.adminRoute("POST /admin/v1/clients", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("POST /admin/v1/clients", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		var body struct {
 			Consumer    string          `json:"consumer"`
 			Scopes      []string        `json:"scopes"`
@@ -293,7 +279,7 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusCreated, view.NewClientSecret{Client: view.NewClient(c), ClientSecret: secret})
 	})
-	s.adminRoute("DELETE /admin/v1/clients/{id}", nil, func(w http.ResponseWriter, r *http.Request, _ *Operator) error {
+	s.adminRoute("DELETE /admin/v1/clients/{id}", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		if err := s.gate.DeleteClient(r.Context(), r.PathValue("id")); err != nil {
 			return err
 		}

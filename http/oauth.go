@@ -208,16 +208,26 @@ type introspection struct {
 	Jti       string   `json:"jti,omitempty"`
 }
 
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request, form url.Values) error {
-	if s.gate.Authority() == nil {
-		return hrgate.ErrNotFound("Route")
+// tokenRequest reads what introspection and revocation share: OAuth must
+// be on, the caller a client, and the form must name a token.
+func tokenRequest(g *gate.Gate, r *http.Request, form url.Values) (gate.ClientAuth, error) {
+	if g.Authority() == nil {
+		return gate.ClientAuth{}, hrgate.ErrNotFound("Route")
 	}
 	ca, err := clientAuth(r, form)
 	if err != nil {
-		return err
+		return gate.ClientAuth{}, err
 	}
 	if !form.Has("token") {
-		return oauth.Errorf(oauth.ErrInvalidRequest, "token is required.")
+		return gate.ClientAuth{}, oauth.Errorf(oauth.ErrInvalidRequest, "token is required.")
+	}
+	return ca, nil
+}
+
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request, form url.Values) error {
+	ca, err := tokenRequest(s.gate, r, form)
+	if err != nil {
+		return err
 	}
 	in, err := s.gate.IntrospectToken(r.Context(), ca, form.Get("token"), requestInfoFrom(r.Context()).client)
 	if err != nil {
@@ -234,15 +244,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, form url.Val
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request, form url.Values) error {
-	if s.gate.Authority() == nil {
-		return hrgate.ErrNotFound("Route")
-	}
-	ca, err := clientAuth(r, form)
+	ca, err := tokenRequest(s.gate, r, form)
 	if err != nil {
 		return err
-	}
-	if !form.Has("token") {
-		return oauth.Errorf(oauth.ErrInvalidRequest, "token is required.")
 	}
 	// token_type_hint is only a hint (RFC 7009 §2.1); hrgate has one kind
 	// of token, so it is ignored.

@@ -20,15 +20,8 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, q query, p *gate.Pr
 func (s *Server) route(pattern string, params []string, h apiHandler) {
 	s.addPattern(pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		info := requestInfoFrom(r.Context())
-		info.route = pattern
-		if !acceptsJSON(r.Header.Get("Accept")) {
-			s.writeError(w, r, hrgate.Errorf(hrgate.ENOTACCEPTABLE, "This API answers only application/json; send Accept: application/json."))
-			return
-		}
-		q, err := parseQuery(r.URL.RawQuery, params)
-		if err != nil {
-			s.writeError(w, r, err)
+		info, q, ok := s.admit(w, r, pattern, params)
+		if !ok {
 			return
 		}
 		p, err := s.authenticate(r)
@@ -41,6 +34,25 @@ func (s *Server) route(pattern string, params []string, h apiHandler) {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// admit makes the checks every authenticated JSON route makes before it
+// authenticates: it names the route for the access log, then checks the
+// Accept header and the query, answering the problem itself when one
+// fails.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, pattern string, params []string) (*requestInfo, query, bool) {
+	info := requestInfoFrom(r.Context())
+	info.route = pattern
+	if !acceptsJSON(r.Header.Get("Accept")) {
+		s.writeError(w, r, hrgate.Errorf(hrgate.ENOTACCEPTABLE, "This API answers only application/json; send Accept: application/json."))
+		return info, query{}, false
+	}
+	q, err := parseQuery(r.URL.RawQuery, params)
+	if err != nil {
+		s.writeError(w, r, err)
+		return info, query{}, false
+	}
+	return info, q, true
 }
 
 // public registers an unauthenticated route.

@@ -88,11 +88,7 @@ func (m *Main) clientsCommand() *cobra.Command {
 				return err
 			}
 			if m.output == "json" {
-				out := make([]view.Client, 0, len(clients))
-				for _, c := range clients {
-					out = append(out, view.NewClient(c))
-				}
-				return m.printJSON(out)
+				return m.printJSON(view.All(clients, view.NewClient))
 			}
 			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CLIENT ID\tCONSUMER\tAUTH\tALLOWED FROM\tCREATED\tSCOPES")

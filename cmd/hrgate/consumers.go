@@ -46,11 +46,7 @@ func (m *Main) consumersCommand() *cobra.Command {
 				return err
 			}
 			if m.output == "json" {
-				out := make([]view.Consumer, 0, len(cs))
-				for _, c := range cs {
-					out = append(out, view.NewConsumer(c))
-				}
-				return m.printJSON(out)
+				return m.printJSON(view.All(cs, view.NewConsumer))
 			}
 			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tID\tSCOPES")

@@ -162,9 +162,17 @@ type Delivery struct {
 
 // NewDeliveries returns the views of ds.
 func NewDeliveries(ds []*hrgate.KeyDelivery) []Delivery {
-	out := make([]Delivery, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, Delivery{ID: d.KeyID, Key: d.Secret, ConsumerID: d.ConsumerID, Replaces: d.ReplacesID, CreatedAt: d.CreatedAt})
+	return All(ds, func(d *hrgate.KeyDelivery) Delivery {
+		return Delivery{ID: d.KeyID, Key: d.Secret, ConsumerID: d.ConsumerID, Replaces: d.ReplacesID, CreatedAt: d.CreatedAt}
+	})
+}
+
+// All returns the views of items, never nil, so that an empty list is []
+// in JSON.
+func All[T, V any](items []T, view func(T) V) []V {
+	out := make([]V, 0, len(items))
+	for _, it := range items {
+		out = append(out, view(it))
 	}
 	return out
 }
