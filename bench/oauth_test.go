@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,12 +40,8 @@ type oauthBench struct {
 func newOAuthBench(b *testing.B, alg string, listen bool) *oauthBench {
 	b.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(b.TempDir(), "hrgate.db"), sqlstore.Options{AutoMigrate: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = db.Close() })
-	err = db.Import(ctx, func(put func(*hrgate.Batch) error) error {
+	db := storetest.Open(b, storetest.SQLite(b))
+	err := db.Import(ctx, func(put func(*hrgate.Batch) error) error {
 		return sandbox.Generate(ctx, sandbox.Options{Companies: 2, Employees: 200, Seed: 1, Now: time.Now().UTC()}, put)
 	})
 	if err != nil {

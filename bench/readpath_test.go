@@ -5,10 +5,10 @@ package bench_test
 
 import (
 	"context"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,19 +17,14 @@ import (
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/sandbox"
-	"github.com/hrgate/hrgate/sqlstore"
 )
 
 // BenchmarkEmployeeRead measures one authenticated, projected single
 // employee read through the whole middleware chain, without the network.
 func BenchmarkEmployeeRead(b *testing.B) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(b.TempDir(), "hrgate.db"), sqlstore.Options{AutoMigrate: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Import(ctx, func(put func(*hrgate.Batch) error) error {
+	db := storetest.Open(b, storetest.SQLite(b))
+	err := db.Import(ctx, func(put func(*hrgate.Batch) error) error {
 		return sandbox.Generate(ctx, sandbox.Options{Companies: 2, Employees: 500, Seed: 1, Now: time.Now().UTC()}, put)
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package gate_test
 
 import (
 	"context"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -19,11 +20,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func MustOpenGate(tb testing.TB) (*gate.Gate, *sqlstore.DB, *clock) {
 	tb.Helper()
-	db, err := sqlstore.Open(context.Background(), filepath.Join(tb.TempDir(), "hrgate.db"), sqlstore.Options{AutoMigrate: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = db.Close() })
+	db := storetest.Open(tb, storetest.SQLite(tb))
 	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
 	return gate.New(db, gate.WithClock(c.now)), db, c
 }

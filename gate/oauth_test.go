@@ -6,8 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +16,6 @@ import (
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/gate"
-	"github.com/hrgate/hrgate/internal/pgtest"
 	"github.com/hrgate/hrgate/oauth"
 	"github.com/hrgate/hrgate/sqlstore"
 )
@@ -33,21 +32,11 @@ type oauthEnv struct {
 
 func forEachOAuthDB(t *testing.T, fn func(t *testing.T, e *oauthEnv)) {
 	t.Helper()
-	for name, dsn := range map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "hrgate.db") },
-		"postgres": func(t *testing.T) string { return pgtest.Schema(t, pgtest.URL(t)) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			db, err := sqlstore.Open(context.Background(), dsn(t), sqlstore.Options{AutoMigrate: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = db.Close() })
-			e := &oauthEnv{db: db, clk: &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}}
-			e.g, e.g2 = e.newGate(t), e.newGate(t)
-			fn(t, e)
-		})
-	}
+	storetest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		e := &oauthEnv{db: db, clk: &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}}
+		e.g, e.g2 = e.newGate(t), e.newGate(t)
+		fn(t, e)
+	})
 }
 
 func (e *oauthEnv) newGate(t *testing.T) *gate.Gate {

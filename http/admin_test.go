@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,7 +21,6 @@ import (
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/internal/oapitest"
-	"github.com/hrgate/hrgate/sqlstore"
 )
 
 type adminEnv struct {
@@ -38,12 +38,7 @@ func (c *testClock) now() time.Time { return c.t }
 
 func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := storetest.Open(t, dsn)
 	clk := &testClock{t: time.Now()}
 	g := gate.New(db, gate.WithClock(clk.now))
 	cfg := config.Default()
@@ -109,7 +104,7 @@ type problem struct {
 }
 
 func TestAdminAPI(t *testing.T) {
-	for name, dsn := range databases(t) {
+	for name, dsn := range storetest.DSNs() {
 		t.Run(name, func(t *testing.T) {
 			a := mustOpenAdmin(t, dsn(t))
 			ctx := context.Background()

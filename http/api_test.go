@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"net/http"
 	"regexp"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 // TestAPI runs the whole API suite once per database.
 func TestAPI(t *testing.T) {
-	for name, dsn := range databases(t) {
+	for name, dsn := range storetest.DSNs() {
 		t.Run(name, func(t *testing.T) {
 			e := MustOpenEnv(t, dsn(t))
 			t.Run("PayrollSeesItsGrantOnly", e.testPayroll)

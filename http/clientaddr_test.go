@@ -2,18 +2,17 @@ package http_test
 
 import (
 	"context"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
-	"github.com/hrgate/hrgate/sqlstore"
 )
 
 // fromAddr returns a client whose connections leave from the loopback
@@ -29,11 +28,7 @@ func fromAddr(t *testing.T, certFile, src string) *http.Client {
 
 func TestKeyAllowlistOverTheNetwork(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "hrgate.db"), sqlstore.Options{AutoMigrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := storetest.Open(t, storetest.SQLite(t))
 	g := gate.New(db)
 	mustConsumer(t, g, "payroll", "companies:*")
 	_, key, err := g.CreateKey(ctx, gate.KeyRequest{Consumer: "payroll", AllowCIDRs: []string{"127.0.0.2/32"}})

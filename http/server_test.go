@@ -6,11 +6,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +21,6 @@ import (
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/internal/oapitest"
-	"github.com/hrgate/hrgate/internal/pgtest"
 	"github.com/hrgate/hrgate/oauth"
 	"github.com/hrgate/hrgate/sandbox"
 	"github.com/hrgate/hrgate/sqlstore"
@@ -58,32 +57,12 @@ func loadDoc(tb testing.TB) *oapitest.Doc {
 	return doc
 }
 
-// databases returns the DSNs the API suite runs against: SQLite always,
-// PostgreSQL when HRGATE_TEST_POSTGRES is set.
-func databases(t *testing.T) map[string]func(t *testing.T) string {
-	dbs := map[string]func(t *testing.T) string{
-		"sqlite": func(t *testing.T) string { return filepath.Join(t.TempDir(), "hrgate.db") },
-	}
-	dbs["postgres"] = func(t *testing.T) string {
-		base := os.Getenv("HRGATE_TEST_POSTGRES")
-		if base == "" {
-			t.Skip("HRGATE_TEST_POSTGRES is not set; skipping the API suite on PostgreSQL")
-		}
-		return pgtest.Schema(t, base)
-	}
-	return dbs
-}
-
 func MustOpenEnv(t *testing.T, dsn string) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := storetest.Open(t, dsn)
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	err = db.Import(ctx, func(put func(*hrgate.Batch) error) error {
+	err := db.Import(ctx, func(put func(*hrgate.Batch) error) error {
 		return sandbox.Generate(ctx, sandbox.Options{Companies: 3, Employees: 40, Seed: 7, Now: now}, put)
 	})
 	if err != nil {

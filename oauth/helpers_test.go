@@ -3,14 +3,13 @@ package oauth_test
 import (
 	"context"
 	"crypto/x509"
-	"path/filepath"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"sync"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/hrgate/hrgate/internal/pgtest"
 	"github.com/hrgate/hrgate/oauth"
 	"github.com/hrgate/hrgate/sqlstore"
 )
@@ -19,19 +18,7 @@ import (
 // the store, and rotation between instances relies on its constraints.
 func forEachDB(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 	t.Helper()
-	for name, dsn := range map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "hrgate.db") },
-		"postgres": func(t *testing.T) string { return pgtest.Schema(t, pgtest.URL(t)) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			db, err := sqlstore.Open(context.Background(), dsn(t), sqlstore.Options{AutoMigrate: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = db.Close() })
-			fn(t, db)
-		})
-	}
+	storetest.ForEach(t, fn)
 }
 
 // clock is a settable clock shared by the authorities of a test.
