@@ -52,3 +52,20 @@ func (s CompanyScope) Matches(c *Company) bool {
 
 // IsNone reports whether the scope matches no company.
 func (s CompanyScope) IsNone() bool { return !s.All && len(s.Refs) == 0 }
+
+// ValidSlug reports whether s is a company slug: 1 to 63 lower-case
+// letters, digits or '-', starting with a letter or digit. A slug holds no
+// '_', so it can never be a company id (com_…): scopes and filters name a
+// company by either, and one must not reach two companies.
+func ValidSlug(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -37,4 +37,8 @@ var consumerNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // ValidConsumerName reports whether name is a valid consumer name: 1 to 63
 // lower-case letters, digits, '-' or '_', starting with a letter or digit.
-func ValidConsumerName(name string) bool { return consumerNameRE.MatchString(name) }
+// A name shaped like a consumer id (con_…) is not valid: consumers are
+// looked up by id or name.
+func ValidConsumerName(name string) bool {
+	return consumerNameRE.MatchString(name) && !ValidID(PrefixConsumer, name)
+}

@@ -311,25 +311,11 @@ func (g *Grant) addCompanies(tok, list string) error {
 			g.allCompanies = true
 		case slices.Contains(reservedSelectors, sel):
 			return scopeError(tok, "company selector %s is reserved; name the company by id, or use companies:* for every company", quote(sel))
-		case hrgate.ValidID(hrgate.PrefixCompany, sel), validSlug(sel):
+		case hrgate.ValidID(hrgate.PrefixCompany, sel), hrgate.ValidSlug(sel):
 			g.companies = append(g.companies, sel)
 		default:
 			return scopeError(tok, "invalid company selector %s (want a company id, a slug or *)", quote(sel))
 		}
 	}
 	return nil
-}
-
-// validSlug reports whether s matches ^[a-z0-9][a-z0-9-]{0,62}$.
-func validSlug(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

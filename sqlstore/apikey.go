@@ -18,6 +18,17 @@ const apiKeyColumns = `id, consumer_id, env, hash, description, scopes, allow_ci
 // ECONFLICT when its id or hash is taken.
 func (db *DB) CreateAPIKey(ctx context.Context, k *hrgate.APIKey) error {
 	const op = "sqlstore.CreateAPIKey"
+	return db.translate(db.consumerRef(db.insertAPIKey(ctx, db.write, k)), op)
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insertAPIKey checks and inserts k; CreateAPIKey and RotateAPIKey both
+// write keys through it.
+func (db *DB) insertAPIKey(ctx context.Context, ex execer, k *hrgate.APIKey) error {
 	if k == nil || k.ID == "" || k.ConsumerID == "" || len(k.Hash) == 0 {
 		return invalid("An API key needs an id, a consumer and a hash.")
 	}
@@ -26,22 +37,28 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *hrgate.APIKey) error {
 	}
 	scopes, err := encodeStrings(k.Scopes)
 	if err != nil {
-		return db.translate(err, op)
+		return err
 	}
 	cidrs, err := encodeStrings(k.AllowCIDRs)
 	if err != nil {
-		return db.translate(err, op)
+		return err
 	}
-	_, err = db.write.ExecContext(ctx, db.dialect.rebind(`INSERT INTO api_keys (`+apiKeyColumns+`) `+
+	_, err = ex.ExecContext(ctx, db.dialect.rebind(`INSERT INTO api_keys (`+apiKeyColumns+`) `+
 		`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		k.ID, k.ConsumerID, string(k.Env), k.Hash, k.Description, scopes, cidrs, micros(k.CreatedAt),
 		micros(k.ExpiresAt), micros(k.RevokedAt), micros(k.LastUsedAt), k.LastUsedAddr, k.ReplacedByID)
+	return err
+}
+
+// consumerRef turns the violation of a foreign key to consumers into
+// ENOTFOUND for the consumer; other errors pass unchanged.
+func (db *DB) consumerRef(err error) error {
 	if err != nil && db.dialect.classify(err).kind == violationForeignKey {
 		e := hrgate.ErrNotFound("Consumer")
 		e.Err = err
 		return e
 	}
-	return db.translate(err, op)
+	return err
 }
 
 // FindAPIKeyByHash returns the key with the given hash, or ENOTFOUND. It is
@@ -159,49 +176,43 @@ func (db *DB) RotateAPIKey(ctx context.Context, oldID string, next *hrgate.APIKe
 	if delivery != nil && (delivery.KeyID != next.ID || delivery.Secret == "") {
 		return invalid("A key delivery must carry the new key's id and secret.")
 	}
-	scopes, err := encodeStrings(next.Scopes)
-	if err != nil {
-		return db.translate(err, op)
-	}
-	cidrs, err := encodeStrings(next.AllowCIDRs)
-	if err != nil {
-		return db.translate(err, op)
-	}
-	err = db.inTxBumpingEpoch(ctx, func(tx *sql.Tx) error {
+	err := db.inTxBumpingEpoch(ctx, func(tx *sql.Tx) (bool, error) {
+		// The successor belongs to the old key's consumer, or nothing
+		// happens.
 		res, err := tx.ExecContext(ctx, db.dialect.rebind(
 			`UPDATE api_keys SET replaced_by_id = ?, `+
 				`expires_at = CASE WHEN expires_at IS NOT NULL AND expires_at < ? THEN expires_at ELSE ? END `+
-				`WHERE id = ? AND replaced_by_id = '' AND revoked_at IS NULL`),
-			next.ID, micros(oldExpiresAt), micros(oldExpiresAt), oldID)
+				`WHERE id = ? AND consumer_id = ? AND replaced_by_id = '' AND revoked_at IS NULL`),
+			next.ID, micros(oldExpiresAt), micros(oldExpiresAt), oldID, next.ConsumerID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return err
+			return false, err
 		} else if n == 0 {
-			var one int
-			err := tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT 1 FROM api_keys WHERE id = ?`), oldID).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return hrgate.ErrNotFound("API key")
-			} else if err != nil {
-				return err
+			var consumerID string
+			err := tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT consumer_id FROM api_keys WHERE id = ?`), oldID).Scan(&consumerID)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return false, hrgate.ErrNotFound("API key")
+			case err != nil:
+				return false, err
+			case consumerID != next.ConsumerID:
+				return false, invalid("A key's successor must belong to the same consumer.")
 			}
-			return hrgate.Errorf(hrgate.ECONFLICT, "Key %s was revoked or rotated already; rotate its successor instead.", oldID)
+			return false, hrgate.Errorf(hrgate.ECONFLICT, "Key %s was revoked or rotated already; rotate its successor instead.", oldID)
 		}
-		if _, err := tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO api_keys (`+apiKeyColumns+`) `+
-			`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			next.ID, next.ConsumerID, string(next.Env), next.Hash, next.Description, scopes, cidrs, micros(next.CreatedAt),
-			micros(next.ExpiresAt), micros(next.RevokedAt), micros(next.LastUsedAt), next.LastUsedAddr, next.ReplacedByID); err != nil {
-			return err
+		if err := db.insertAPIKey(ctx, tx, next); err != nil {
+			return false, err
 		}
 		if delivery != nil {
 			if _, err := tx.ExecContext(ctx, db.dialect.rebind(
 				`INSERT INTO key_deliveries (key_id, consumer_id, replaces_id, secret, created_at) VALUES (?, ?, ?, ?, ?)`),
 				delivery.KeyID, next.ConsumerID, oldID, delivery.Secret, micros(delivery.CreatedAt)); err != nil {
-				return err
+				return false, err
 			}
 		}
-		return nil
+		return true, nil
 	})
 	return db.translate(err, op)
 }
@@ -243,17 +254,13 @@ func (db *DB) TakeKeyDeliveries(ctx context.Context, consumerID string) ([]*hrga
 func (db *DB) PendingKeyDeliveries(ctx context.Context) (map[string]bool, error) {
 	const op = "sqlstore.PendingKeyDeliveries"
 	rows, err := db.read.QueryContext(ctx, `SELECT key_id FROM key_deliveries`)
+	ids, err := collect(db, op, rows, err, scanString)
 	if err != nil {
-		return nil, db.translate(err, op)
+		return nil, err
 	}
-	defer rows.Close()
-	out := make(map[string]bool)
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, db.translate(err, op)
-		}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
 		out[id] = true
 	}
-	return out, db.translate(rows.Err(), op)
+	return out, nil
 }

@@ -22,7 +22,7 @@ func (db *DB) FindCompanies(ctx context.Context, f hrgate.CompanyFilter) ([]*hrg
 		q.page(f.Page)
 		return q
 	}
-	return findAll(ctx, db, "sqlstore.FindCompanies", f.Page, f.Scope, build, func(rows *sql.Rows) (*hrgate.Company, error) {
+	return findAll(ctx, db, "sqlstore.FindCompanies", f.Page, f.Scope, build, func(rows scanner) (*hrgate.Company, error) {
 		var (
 			c                 hrgate.Company
 			created, modified sql.NullInt64

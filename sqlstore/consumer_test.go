@@ -74,6 +74,10 @@ func TestConsumers(t *testing.T) {
 		t.Run("ErrNameIsAnotherID", func(t *testing.T) {
 			err := db.CreateConsumer(ctx, newConsumer(t, g, payroll.ID))
 			wantCode(t, err, hrgate.ECONFLICT)
+			// Any id-shaped name, not only a taken id: the other consumer
+			// may be created after this one.
+			err = db.CreateConsumer(ctx, newConsumer(t, g, g.new(t, hrgate.PrefixConsumer)))
+			wantCode(t, err, hrgate.ECONFLICT)
 			got, err := db.FindConsumer(ctx, payroll.ID)
 			if err != nil || got.ID != payroll.ID {
 				t.Fatalf("FindConsumer(id) = %v, %v", got, err)
@@ -198,8 +202,13 @@ func TestAPIKeys(t *testing.T) {
 		})
 
 		t.Run("Revoke", func(t *testing.T) {
+			before := epoch(t, db)
 			if err := db.RevokeAPIKey(ctx, k1.ID, ts(500)); err != nil {
 				t.Fatal(err)
+			}
+			revoked := epoch(t, db)
+			if revoked <= before {
+				t.Fatal("a revocation left the credential epoch unchanged")
 			}
 			if err := db.RevokeAPIKey(ctx, k1.ID, ts(600)); err != nil {
 				t.Fatal(err)
@@ -209,6 +218,9 @@ func TestAPIKeys(t *testing.T) {
 				t.Fatalf("RevokedAt = %v, %v; want the first time %v", got.RevokedAt, err, ts(500))
 			}
 			wantCode(t, db.RevokeAPIKey(ctx, "key_nope", ts(500)), hrgate.ENOTFOUND)
+			if epoch(t, db) != revoked {
+				t.Fatal("a revocation that changed nothing bumped the credential epoch")
+			}
 		})
 
 		t.Run("Touch", func(t *testing.T) {

@@ -36,7 +36,8 @@ type Options struct {
 	// process takes effect. Zero selects DefaultCredentialRefresh; a
 	// negative value reads the database on every call.
 	CredentialRefresh time.Duration
-	// Now is the clock of the credential refresh; nil means time.Now.
+	// Now is the store's clock (credential refresh, secret creation);
+	// nil means time.Now.
 	Now func() time.Time
 }
 

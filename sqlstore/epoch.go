@@ -95,14 +95,18 @@ func (db *DB) CredentialEpoch(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-// execBumpingEpoch runs one credential-changing statement and increments
-// the credential epoch in the same transaction (see inTxBumpingEpoch).
+// execBumpingEpoch runs one credential-changing statement and, when it
+// changed a row, increments the credential epoch in the same transaction
+// (see inTxBumpingEpoch).
 func (db *DB) execBumpingEpoch(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := db.inTxBumpingEpoch(ctx, func(tx *sql.Tx) error {
+	err := db.inTxBumpingEpoch(ctx, func(tx *sql.Tx) (bool, error) {
 		var err error
-		res, err = tx.ExecContext(ctx, db.dialect.rebind(query), args...)
-		return err
+		if res, err = tx.ExecContext(ctx, db.dialect.rebind(query), args...); err != nil {
+			return false, err
+		}
+		n, err := res.RowsAffected()
+		return n > 0, err
 	})
 	if err != nil {
 		return nil, err
@@ -111,13 +115,17 @@ func (db *DB) execBumpingEpoch(ctx context.Context, query string, args ...any) (
 }
 
 // inTxBumpingEpoch runs fn in a transaction that also increments the
-// credential epoch, so no reader can see the change without also seeing
-// the new epoch. The new epoch is in force in this process when it
-// returns.
-func (db *DB) inTxBumpingEpoch(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// credential epoch when fn reports a change, so no reader can see the
+// change without also seeing the new epoch. The new epoch is in force in
+// this process when it returns. A change that changed nothing (a repeated
+// revocation, a deletion of what is gone) leaves the epoch alone: every
+// bump makes every instance drop its credential caches, and no caller
+// should be able to cause that at will.
+func (db *DB) inTxBumpingEpoch(ctx context.Context, fn func(tx *sql.Tx) (changed bool, err error)) error {
 	var epoch int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		if err := fn(tx); err != nil {
+		changed, err := fn(tx)
+		if err != nil || !changed {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `UPDATE credential_epoch SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&epoch)
@@ -128,6 +136,8 @@ func (db *DB) inTxBumpingEpoch(ctx context.Context, fn func(tx *sql.Tx) error) e
 		db.epoch.forget()
 		return err
 	}
-	db.epoch.committed(epoch)
+	if epoch != 0 {
+		db.epoch.committed(epoch)
+	}
 	return nil
 }

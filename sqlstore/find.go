@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/hrgate/hrgate"
 )
@@ -11,7 +10,7 @@ import (
 // answers an empty scope without touching the database, runs the query
 // build returns on the read side, and scans every row with scan.
 func findAll[T any](ctx context.Context, db *DB, op string, page hrgate.Page, scope hrgate.CompanyScope,
-	build func() *query, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	build func() *query, scan func(scanner) (T, error)) ([]T, error) {
 	if err := checkPage(page); err != nil {
 		return nil, err
 	}
@@ -20,5 +19,5 @@ func findAll[T any](ctx context.Context, db *DB, op string, page hrgate.Page, sc
 	}
 	q := build()
 	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
-	return collect(db, op, rows, err, func(scanner) (T, error) { return scan(rows) })
+	return collect(db, op, rows, err, scan)
 }

@@ -4,6 +4,13 @@ import (
 	"database/sql"
 )
 
+// scanString scans a row of one text column.
+func scanString(s scanner) (string, error) {
+	var v string
+	err := s.Scan(&v)
+	return v, err
+}
+
 // collect scans every row of rows (and an error from the query that made
 // them) with scan, translating failures for op. It closes rows.
 func collect[T any](db *DB, op string, rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {

@@ -43,12 +43,7 @@ func (db *DB) CreateClient(ctx context.Context, c *hrgate.OAuthClient) error {
 		`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.ID, c.ConsumerID, c.Description, string(c.AuthMethod), secretHash, string(c.PublicJWK), scopes, cidrs,
 		micros(c.CreatedAt))
-	if err != nil && db.dialect.classify(err).kind == violationForeignKey {
-		e := hrgate.ErrNotFound("Consumer")
-		e.Err = err
-		return e
-	}
-	return db.translate(err, op)
+	return db.translate(db.consumerRef(err), op)
 }
 
 // FindClient returns the client with the given id, or ENOTFOUND.

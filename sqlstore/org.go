@@ -24,7 +24,7 @@ func orgQuery(table, cols string, f hrgate.OrgFilter) *query {
 // FindTeams returns the live teams of f.Scope that match f, ordered by id.
 func (db *DB) FindTeams(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Team, error) {
 	build := func() *query { return orgQuery("teams", teamColumns, f) }
-	return findAll(ctx, db, "sqlstore.FindTeams", f.Page, f.Scope, build, func(rows *sql.Rows) (*hrgate.Team, error) {
+	return findAll(ctx, db, "sqlstore.FindTeams", f.Page, f.Scope, build, func(rows scanner) (*hrgate.Team, error) {
 		var (
 			t                 hrgate.Team
 			created, modified sql.NullInt64
@@ -39,7 +39,7 @@ func (db *DB) FindTeams(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Team
 // by id.
 func (db *DB) FindLocations(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Location, error) {
 	build := func() *query { return orgQuery("locations", locationColumns, f) }
-	return findAll(ctx, db, "sqlstore.FindLocations", f.Page, f.Scope, build, func(rows *sql.Rows) (*hrgate.Location, error) {
+	return findAll(ctx, db, "sqlstore.FindLocations", f.Page, f.Scope, build, func(rows scanner) (*hrgate.Location, error) {
 		var (
 			l                 hrgate.Location
 			address           sql.RawBytes

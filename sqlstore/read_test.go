@@ -573,7 +573,7 @@ func TestInsertBatch_Errors(t *testing.T) {
 		t.Run("ErrSlugIsAnotherID", func(t *testing.T) {
 			c := newCompany(t, g, acme.ID, false)
 			err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{c}})
-			wantCode(t, err, hrgate.ECONFLICT)
+			wantCode(t, err, hrgate.EINVALID) // a slug cannot hold the '_' of an id
 			if cs, _ := db.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.CompanyScope{Refs: []string{acme.ID}}}); len(cs) != 1 {
 				t.Fatalf("companies for %s = %v; want only acme", acme.ID, cs)
 			}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // Secret returns the secret with the given name, creating it with create
@@ -36,7 +35,7 @@ func (db *DB) Secret(ctx context.Context, name string, create func() ([]byte, er
 	}
 	_, err = db.write.ExecContext(ctx, db.dialect.rebind(
 		`INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`),
-		name, fresh, time.Now().UnixMicro())
+		name, fresh, db.epoch.now().UnixMicro())
 	if err != nil {
 		return nil, db.translate(err, op)
 	}

@@ -31,7 +31,7 @@ func timeOffQuery(table, cols string, f hrgate.TimeOffFilter) *query {
 // match f, ordered by id.
 func (db *DB) FindTimeOffRequests(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffRequest, error) {
 	build := func() *query { return timeOffQuery("time_off_requests", timeOffRequestColumns, f) }
-	return findAll(ctx, db, "sqlstore.FindTimeOffRequests", f.Page, f.Scope, build, func(rows *sql.Rows) (*hrgate.TimeOffRequest, error) {
+	return findAll(ctx, db, "sqlstore.FindTimeOffRequests", f.Page, f.Scope, build, func(rows scanner) (*hrgate.TimeOffRequest, error) {
 		var (
 			r                 hrgate.TimeOffRequest
 			created, modified sql.NullInt64
@@ -47,7 +47,7 @@ func (db *DB) FindTimeOffRequests(ctx context.Context, f hrgate.TimeOffFilter) (
 // match f, ordered by id.
 func (db *DB) FindTimeOffBalances(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffBalance, error) {
 	build := func() *query { return timeOffQuery("time_off_balances", timeOffBalanceColumns, f) }
-	return findAll(ctx, db, "sqlstore.FindTimeOffBalances", f.Page, f.Scope, build, func(rows *sql.Rows) (*hrgate.TimeOffBalance, error) {
+	return findAll(ctx, db, "sqlstore.FindTimeOffBalances", f.Page, f.Scope, build, func(rows scanner) (*hrgate.TimeOffBalance, error) {
 		var (
 			b                 hrgate.TimeOffBalance
 			created, modified sql.NullInt64

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -12,22 +11,13 @@ import (
 // RevokeToken records the revocation of token jti, valid until expiresAt,
 // and bumps the credential epoch in the same transaction, so that every
 // instance refuses the token on its next request. A repeated revocation
-// is not an error, and changes nothing: it does not bump the epoch, so a
-// client revoking one token over and over cannot make every instance drop
-// its credential caches.
+// is not an error and, inserting nothing, leaves the epoch alone.
 func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	const op = "sqlstore.RevokeToken"
 	if jti == "" || expiresAt.IsZero() {
 		return invalid("A token revocation needs a token id and an expiry.")
 	}
-	var one int
-	err := db.write.QueryRowContext(ctx, db.dialect.rebind(`SELECT 1 FROM oauth_revoked_tokens WHERE jti = ?`), jti).Scan(&one)
-	if err == nil {
-		return nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return db.translate(err, op)
-	}
-	_, err = db.execBumpingEpoch(ctx,
+	_, err := db.execBumpingEpoch(ctx,
 		`INSERT INTO oauth_revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`,
 		jti, expiresAt.UnixMicro())
 	return db.translate(err, op)
@@ -39,19 +29,7 @@ func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) 
 func (db *DB) RevokedTokens(ctx context.Context, now time.Time) ([]string, error) {
 	const op = "sqlstore.RevokedTokens"
 	rows, err := db.stmts.query(ctx, `SELECT jti FROM oauth_revoked_tokens WHERE expires_at > ? ORDER BY jti`, now.UnixMicro())
-	if err != nil {
-		return nil, db.translate(err, op)
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var jti string
-		if err := rows.Scan(&jti); err != nil {
-			return nil, db.translate(err, op)
-		}
-		out = append(out, jti)
-	}
-	return out, db.translate(rows.Err(), op)
+	return collect(db, op, rows, err, scanString)
 }
 
 // UseAssertionID records a client assertion id until expiresAt. An id
