@@ -66,21 +66,24 @@ const (
 // from a *T.
 type spec[T any] struct {
 	Field
-	key   string // `"leaf":`, rendered once so the projection only copies it
-	kind  kind
-	text  func(*T) string // kindText and kindDecimal
-	time  func(*T) time.Time
-	flag  func(*T) bool
-	zero  func(*T) bool // kindObject: the object is written as null
-	inner []spec[T]     // kindObject: its fields, in output order
+	key  string // `"leaf":`, rendered once so the projection only copies it
+	kind kind
+	// opaque values are masked whole: an enum has few values and a date's
+	// month and day narrow down a person, so their ends reveal too much.
+	opaque bool
+	text   func(*T) string // kindText and kindDecimal
+	time   func(*T) time.Time
+	flag   func(*T) bool
+	zero   func(*T) bool // kindObject: the object is written as null
+	inner  []spec[T]     // kindObject: its fields, in output order
 }
 
 func text[T any](name, typ string, get func(*T) string) spec[T] {
-	return spec[T]{Field: Field{Name: name, Type: typ}, kind: kindText, text: get}
+	return spec[T]{Field: Field{Name: name, Type: typ}, kind: kindText, text: get, opaque: typ == "date"}
 }
 
 func enum[T any](name string, values []string, get func(*T) string) spec[T] {
-	return spec[T]{Field: Field{Name: name, Type: "enum", Enum: values}, kind: kindText, text: get}
+	return spec[T]{Field: Field{Name: name, Type: "enum", Enum: values}, kind: kindText, text: get, opaque: true}
 }
 
 func decimal[T any](name string, get func(*T) string) spec[T] {

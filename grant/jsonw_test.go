@@ -19,15 +19,19 @@ func TestJSONEscaping(t *testing.T) {
 		notRaw []string // must not appear in the output
 		masked string   // decoded value when read_masked
 	}{
-		{name: "Quotes", in: `say "hi" \o/`, want: `say "hi" \o/`, raw: []string{`\"hi\"`, `\\o/`}, masked: `*** "**" \*/`},
+		{name: "Quotes", in: `say "hi" \o/`, want: `say "hi" \o/`, raw: []string{`\"hi\"`, `\\o/`}, masked: "****"},
 		{name: "ControlChars", in: "a\x00b\x01\x1f\n\r\t\b\f\x7f", want: "a\x00b\x01\x1f\n\r\t\b\f\x7f",
-			raw: []string{`\u0000`, `\u0001`, `\u001f`, `\n`, `\r`, `\t`, `\b`, `\f`}, notRaw: []string{"\x00", "\n"}, masked: "*\x00*\x01\x1f\n\r\t\b\f\x7f"},
+			raw: []string{`\u0000`, `\u0001`, `\u001f`, `\n`, `\r`, `\t`, `\b`, `\f`}, notRaw: []string{"\x00", "\n"}, masked: "****"},
 		{name: "HTML", in: "</script><b>&amp;", want: "</script><b>&amp;",
 			raw: []string{`\u003c/script\u003e`, `\u0026`}, notRaw: []string{"<", ">", "&"}, masked: "</******><b>&amp;"},
 		{name: "InvalidUTF8", in: "a\xffb\xc3", want: "a\ufffdb\ufffd", raw: []string{`a\ufffdb\ufffd`}, notRaw: []string{"\xff"}, masked: "****"},
-		{name: "EncodedSurrogate", in: "x\xed\xa0\x80y", want: "x\ufffd\ufffd\ufffdy", notRaw: []string{"\xed"}, masked: "*****"},
+		{name: "EncodedSurrogate", in: "x\xed\xa0\x80y", want: "x\ufffd\ufffd\ufffdy", notRaw: []string{"\xed"}, masked: "****"},
 		{name: "LineSeparators", in: "a\u2028b\u2029c", want: "a\u2028b\u2029c",
-			raw: []string{`\u2028`, `\u2029`}, notRaw: []string{"\u2028", "\u2029"}, masked: "*\u2028*\u2029*"},
+			raw: []string{`\u2028`, `\u2029`}, notRaw: []string{"\u2028", "\u2029"}, masked: "****"},
+		// A value long enough to keep its end shows what Mask keeps, and
+		// that the masked writer escapes it.
+		{name: "MaskedKeepsEscaped", in: "abcdefgh \"q\" \x01\n\u2028 wxyz", want: "abcdefgh \"q\" \x01\n\u2028 wxyz",
+			raw: []string{`\"q\"`, `\u0001`, `\n`, `\u2028`}, notRaw: []string{"\x01", "\u2028"}, masked: "******** \"*\" \x01\n\u2028 wxyz"},
 		{name: "Unicode", in: "Müller 山田 😀 \ufffd", want: "Müller 山田 😀 \ufffd", raw: []string{"Müller 山田 😀"}, masked: "****er 山田 😀 \ufffd"},
 		{name: "LooksLikeJSON", in: `","first_name":"x`, want: `","first_name":"x`, masked: `","*****_*ame":"x`},
 	}

@@ -16,7 +16,7 @@ const (
 // Mask hides every letter and digit of s with '*' except the last four, and
 // keeps punctuation and spaces so that the shape stays recognisable:
 // "123-45-6789" becomes "***-**-6789". A value with fewer than eight letters
-// and digits is hidden entirely. Mask works on runes; combining marks and
+// and digits becomes "****", whatever its length and punctuation. Mask works on runes; combining marks and
 // bytes that are not valid UTF-8 (most likely letters in a legacy encoding)
 // are hidden like letters, and the result is always valid UTF-8.
 func Mask(s string) string {
@@ -62,10 +62,12 @@ func appendMask(dst []byte, s string, inJSON bool) []byte {
 		}
 		i += size
 	}
-	hide := n
-	if n >= maskMinimum {
-		hide = n - maskReveal
+	if n < maskMinimum {
+		// Nothing would be revealed, so reveal nothing: not the length,
+		// not the punctuation ("****" for "male" and "female" alike).
+		return append(dst, "****"...)
 	}
+	hide := n - maskReveal
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
 			i++

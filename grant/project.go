@@ -2,9 +2,11 @@ package grant
 
 import "github.com/hrgate/hrgate"
 
-// maskedDecimal replaces a masked decimal. It is a string, not a number, so
-// that no consumer mistakes it for an amount.
-const maskedDecimal = `"****"`
+// maskedValue replaces a masked value that no part of may show: a
+// decimal (a string, not a number, so that no consumer mistakes it for an
+// amount), an enum, a date, and any value too short to reveal its end.
+// Being constant, it gives away neither length nor shape.
+const maskedValue = `"****"`
 
 // AppendEmployee appends e as a JSON object holding the envelope fields and
 // the fields of every group g lets out, in catalogue order, and returns the
@@ -87,6 +89,8 @@ func appendFields[T any](dst []byte, v *T, specs []spec[T], first, masked bool) 
 			switch x := s.text(v); {
 			case x == "":
 				dst = append(dst, "null"...)
+			case hide && s.opaque:
+				dst = append(dst, maskedValue...)
 			case hide:
 				dst = appendMaskedString(dst, x)
 			default:
@@ -97,7 +101,7 @@ func appendFields[T any](dst []byte, v *T, specs []spec[T], first, masked bool) 
 			case x == "":
 				dst = append(dst, "null"...)
 			case hide:
-				dst = append(dst, maskedDecimal...)
+				dst = append(dst, maskedValue...)
 			default:
 				dst = appendDecimal(dst, x)
 			}
