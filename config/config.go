@@ -232,7 +232,8 @@ func (c *Config) DatabaseDSN() string {
 
 // IsPostgres reports whether the database is a PostgreSQL URL.
 func IsPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	l := strings.ToLower(dsn)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
 }
 
 // Validate checks every section and returns the first problem, naming the
@@ -244,6 +245,11 @@ func (c *Config) Validate() error {
 	if c.Database != "" && !IsPostgres(c.Database) {
 		if strings.Contains(c.Database, "://") {
 			return keyError("database", "must be a postgres:// URL or a SQLite file path")
+		}
+		// "host=db password=…" would be taken for a file name and echoed
+		// in errors; refuse it without repeating it.
+		if strings.Contains(c.Database, "=") {
+			return keyError("database", "looks like a key=value connection string; write it as a postgres:// URL")
 		}
 	}
 	if IsPostgres(c.Database) {
@@ -272,8 +278,11 @@ func (c *Config) Validate() error {
 	if err := c.Auth.validate(); err != nil {
 		return err
 	}
-	// The admin token and new key secrets must never cross a network in
-	// clear text: plain HTTP is for a proxy on the same host only.
+	// Keys, tokens, the admin token and HR data must never cross a network
+	// in clear text: plain HTTP is for a proxy on the same host only.
+	if c.HTTP.InsecureHTTP && !IsLoopback(c.HTTP.Addr) {
+		return keyError("http.addr", "must be a loopback address while http.insecure_http is set: plain HTTP is only for a TLS-terminating proxy on the same host")
+	}
 	if c.Admin.Addr != "" && c.HTTP.InsecureHTTP && !IsLoopback(c.Admin.Addr) {
 		return keyError("admin.addr", "must be a loopback address while http.insecure_http is set, since the admin API would serve plain HTTP")
 	}
@@ -436,29 +445,6 @@ func keyError(key, msg string) error {
 // `hrgate serve --print-config` and logs.
 func (c *Config) Redacted() ([]byte, error) {
 	cp := *c
-	cp.Database = RedactURL(cp.Database)
+	cp.Database = hrgate.RedactDSN(cp.Database)
 	return yaml.Marshal(&cp)
-}
-
-// RedactURL replaces the password of a URL with "xxxxx" and drops query
-// parameters that may carry one; other strings are returned unchanged.
-func RedactURL(s string) string {
-	if !strings.Contains(s, "://") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable URL redacted)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	for k := range q {
-		if strings.Contains(strings.ToLower(k), "password") || strings.EqualFold(k, "sslkey") {
-			q.Set(k, "xxxxx")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }

@@ -30,6 +30,9 @@ func TestDefaultIsValidAndSafe(t *testing.T) {
 	if !strings.HasPrefix(c.HTTP.Addr, "127.0.0.1:") {
 		t.Errorf("default listener %q is not loopback", c.HTTP.Addr)
 	}
+	if !config.IsLoopback(c.Admin.Addr) {
+		t.Errorf("default admin listener %q is not loopback", c.Admin.Addr)
+	}
 }
 
 func TestPrecedence(t *testing.T) {
@@ -148,6 +151,8 @@ func TestAdminAndProxyChecks(t *testing.T) {
 		want string
 	}{
 		{"PlainAdminOffLoopback", map[string]string{"http.insecure_http": "true", "admin.addr": "0.0.0.0:8444"}, "admin.addr"},
+		{"PlainAPIOffLoopback", map[string]string{"http.insecure_http": "true", "http.addr": "0.0.0.0:8443"}, "http.addr"},
+		{"KeyValueDSN", map[string]string{"database": "host=db password=hunter2"}, "key=value connection string"},
 		{"PlainAdminEverywhere", map[string]string{"http.insecure_http": "true", "admin.addr": ":8444"}, "admin.addr"},
 		{"ProxyEverywhere", map[string]string{"http.trusted_proxies": "10.0.0.5,0.0.0.0/0"}, "http.trusted_proxies"},
 		{"ProxyEverywhere6", map[string]string{"http.trusted_proxies": "::/0"}, "http.trusted_proxies"},
@@ -165,6 +170,9 @@ func TestAdminAndProxyChecks(t *testing.T) {
 				}
 			}
 			err := cfg.Validate()
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("the error repeats the password: %v", err)
+			}
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -131,7 +131,7 @@ func isPostgresDSN(dsn string) bool {
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool, err := sql.Open("pgx", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open %s: %w", RedactDSN(dsn), err)
+		return nil, fmt.Errorf("sqlstore: open %s: %w", hrgate.RedactDSN(dsn), err)
 	}
 	pool.SetMaxOpenConns(postgresMaxConns)
 	pool.SetMaxIdleConns(postgresMaxConns)
@@ -139,7 +139,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool.SetConnMaxLifetime(time.Hour)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("sqlstore: connect to %s: %w", RedactDSN(dsn), err)
+		return nil, fmt.Errorf("sqlstore: connect to %s: %w", hrgate.RedactDSN(dsn), err)
 	}
 	return &DB{dialect: postgresDialect(), write: pool, read: pool}, nil
 }
@@ -224,7 +224,7 @@ func checkSQLitePath(path string) error {
 		return fmt.Errorf("sqlstore: %q is not supported; give the SQLite database as a file path", path)
 	case strings.Contains(path, "://"):
 		return fmt.Errorf("sqlstore: unsupported database URL %s; use postgres:// for PostgreSQL or a file path for SQLite",
-			RedactDSN(path))
+			hrgate.RedactDSN(path))
 	case strings.Contains(l, "host=") || strings.Contains(l, "dbname=") || strings.Contains(l, "password="):
 		// Not echoed: a keyword/value connection string may hold a
 		// password that RedactDSN does not recognise.
@@ -315,41 +315,6 @@ func (db *DB) Close() error {
 	}
 	errs = append(errs, db.write.Close())
 	return errors.Join(errs...)
-}
-
-// RedactDSN returns dsn with any password replaced by "xxxxx", for logs and
-// --print-config. A SQLite path is returned unchanged; any URL, not only a
-// postgres:// one, is redacted, since a mistyped scheme must not leak either.
-func RedactDSN(dsn string) string {
-	const mask = "xxxxx"
-	if !strings.Contains(dsn, "://") {
-		return dsn
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		// Unparseable, so where the password ends is a guess: keep only
-		// what follows the last '@' and precedes the query.
-		scheme, rest, _ := strings.Cut(dsn, "://")
-		if i := strings.LastIndex(rest, "@"); i >= 0 {
-			rest = rest[i+1:]
-		}
-		rest, _, _ = strings.Cut(rest, "?")
-		return scheme + "://" + mask + "@" + rest
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), mask)
-		}
-	}
-	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
-		for _, k := range []string{"password", "sslpassword"} {
-			if q.Has(k) {
-				q.Set(k, mask)
-			}
-		}
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }
 
 // inTx runs fn in a transaction on the writer, committing when fn returns

@@ -66,7 +66,7 @@ func MustOpenDB(tb testing.TB, dsn string) *sqlstore.DB {
 	tb.Helper()
 	db, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})
 	if err != nil {
-		tb.Fatalf("open %s: %v", sqlstore.RedactDSN(dsn), err)
+		tb.Fatalf("open %s: %v", hrgate.RedactDSN(dsn), err)
 	}
 	tb.Cleanup(func() {
 		if err := db.Close(); err != nil {

@@ -123,21 +123,10 @@ func (m *Main) open(cmd *cobra.Command) error {
 	if err := m.loadConfig(cmd); err != nil {
 		return err
 	}
-	dsn := m.Config.DatabaseDSN()
-	if !config.IsPostgres(dsn) {
-		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
-			return fmt.Errorf("create data directory %s: %w", m.Config.DataDir, err)
-		}
-	}
-	refresh := time.Duration(m.Config.Auth.CredentialRefresh)
-	if refresh == 0 {
-		refresh = -1 // auth.credential_refresh: 0 reads the epoch on every request
-	}
-	db, err := sqlstore.Open(cmd.Context(), dsn, sqlstore.Options{AutoMigrate: true, Logger: m.Logger, CredentialRefresh: refresh})
+	db, err := m.openStore(cmd, true)
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", sqlstore.RedactDSN(dsn), err)
+		return err
 	}
-	m.Store = db
 	a, err := newAuthority(m.Config.OAuth, db)
 	if err != nil {
 		return err
@@ -145,6 +134,27 @@ func (m *Main) open(cmd *cobra.Command) error {
 	m.Gate = gate.New(db, gate.WithLogger(m.Logger), gate.WithAuthority(a),
 		gate.WithKeyPolicy(time.Duration(m.Config.Keys.MaxLifetime), time.Duration(m.Config.Keys.RotationGrace)))
 	return nil
+}
+
+// openStore creates the data directory (it holds the TLS certificate and
+// the admin token whatever the database) and opens the configured store.
+// Its errors never repeat the connection string: sqlstore names the
+// database itself, with the password redacted.
+func (m *Main) openStore(cmd *cobra.Command, autoMigrate bool) (*sqlstore.DB, error) {
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", m.Config.DataDir, err)
+	}
+	refresh := time.Duration(m.Config.Auth.CredentialRefresh)
+	if refresh == 0 {
+		refresh = -1 // auth.credential_refresh: 0 reads the epoch on every request
+	}
+	db, err := sqlstore.Open(cmd.Context(), m.Config.DatabaseDSN(),
+		sqlstore.Options{AutoMigrate: autoMigrate, Logger: m.Logger, CredentialRefresh: refresh})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	m.Store = db
+	return db, nil
 }
 
 // Close releases what the command opened and writes out the log. It may

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
-
-	"github.com/hrgate/hrgate/sqlstore"
 )
 
 func (m *Main) migrateCommand() *cobra.Command {
@@ -17,12 +13,10 @@ func (m *Main) migrateCommand() *cobra.Command {
 			if err := m.loadConfig(cmd); err != nil {
 				return err
 			}
-			dsn := m.Config.DatabaseDSN()
-			db, err := sqlstore.Open(cmd.Context(), dsn, sqlstore.Options{Logger: m.Logger})
+			db, err := m.openStore(cmd, false)
 			if err != nil {
-				return fmt.Errorf("open database %s: %w", sqlstore.RedactDSN(dsn), err)
+				return err
 			}
-			m.Store = db
 			n, err := db.Migrate(cmd.Context())
 			if err != nil {
 				return err
