@@ -90,8 +90,8 @@ func (g *Gate) Clients(ctx context.Context, consumer string) ([]*hrgate.OAuthCli
 // DeleteClient deletes an OAuth client: the next request made with any of
 // its tokens fails, on every instance.
 func (g *Gate) DeleteClient(ctx context.Context, id string) error {
-	if !hrgate.ValidID(hrgate.PrefixClient, id) {
-		return hrgate.Errorf(hrgate.EINVALID, "Invalid client id %q: client ids look like cli_… .", truncate(id, 64))
+	if err := checkID(id, hrgate.PrefixClient, "client", hrgate.ClientSecretPattern); err != nil {
+		return err
 	}
 	if err := g.store.DeleteClient(ctx, id); err != nil {
 		return err

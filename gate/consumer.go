@@ -56,6 +56,9 @@ func (g *Gate) SetGrant(ctx context.Context, idOrName string, scopes []string) (
 	if err != nil {
 		return nil, err
 	}
+	if gr.IsEmpty() {
+		return nil, hrgate.Errorf(hrgate.EINVALID, "Give the new grant's scopes; an empty grant would see nothing.")
+	}
 	c, err := g.store.FindConsumer(ctx, idOrName)
 	if err != nil {
 		return nil, err

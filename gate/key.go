@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"time"
 
@@ -121,17 +122,20 @@ func (g *Gate) RevokeKey(ctx context.Context, id string) error {
 	return nil
 }
 
-// checkKeyID refuses what is not a key id. A key's secret pasted where its
-// id belongs is not echoed back: it is now in a shell history or a request
-// log and should be rotated.
-func checkKeyID(id string) error {
-	if hrgate.ValidID(hrgate.PrefixAPIKey, id) {
+// checkKeyID refuses what is not a key id.
+func checkKeyID(id string) error { return checkID(id, hrgate.PrefixAPIKey, "key", hrgate.APIKeyPattern) }
+
+// checkID refuses what is not an id with prefix. A credential's secret
+// pasted where its id belongs is not echoed back: it is now in a shell
+// history or a request log and should be replaced.
+func checkID(id, prefix, what string, secret *regexp.Regexp) error {
+	if hrgate.ValidID(prefix, id) {
 		return nil
 	}
-	if hrgate.APIKeyPattern.MatchString(id) {
-		return hrgate.Errorf(hrgate.EINVALID, "That is a key's secret, not its id (key_…); treat the key as exposed and rotate it.")
+	if secret.MatchString(id) {
+		return hrgate.Errorf(hrgate.EINVALID, "That is a %s's secret, not its id (%s_…); treat it as exposed and replace it.", what, prefix)
 	}
-	return hrgate.Errorf(hrgate.EINVALID, "Invalid key id %q: key ids look like key_… .", truncate(id, 64))
+	return hrgate.Errorf(hrgate.EINVALID, "Invalid %s id %q: %s ids look like %s_… .", what, truncate(id, 64), what, prefix)
 }
 
 // credentialRules checks what a new key or client of a consumer asks for
@@ -139,6 +143,9 @@ func checkKeyID(id string) error {
 // grant (the consumer's whole grant when scopes is empty, else scopes,
 // which must lie within it) and its canonical allowlist.
 func (g *Gate) credentialRules(ctx context.Context, what, consumer string, scopes, cidrs []string, description string) (*hrgate.Consumer, *grant.Grant, []string, error) {
+	if consumer == "" {
+		return nil, nil, nil, hrgate.Errorf(hrgate.EINVALID, "A %s needs a consumer: name it by name or id.", strings.ToLower(what))
+	}
 	c, err := g.store.FindConsumer(ctx, consumer)
 	if err != nil {
 		return nil, nil, nil, err

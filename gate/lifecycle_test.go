@@ -192,7 +192,7 @@ func TestAutomaticRotation(t *testing.T) {
 	if _, err := g.SetKeyRotation(ctx, "payroll", hrgate.KeyRotation{MaxAge: 30 * 24 * time.Hour, Grace: 48 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []hrgate.KeyRotation{{MaxAge: time.Minute}, {MaxAge: 400 * 24 * time.Hour}, {MaxAge: 48 * time.Hour, Grace: -1}} {
+	for _, bad := range []hrgate.KeyRotation{{MaxAge: time.Minute}, {MaxAge: 400 * 24 * time.Hour}, {MaxAge: 48 * time.Hour, Grace: -time.Hour}, {MaxAge: 48 * time.Hour}} {
 		if _, err := g.SetKeyRotation(ctx, "payroll", bad); hrgate.ErrorCode(err) != hrgate.EINVALID {
 			t.Errorf("rotation %+v: %v, want EINVALID", bad, err)
 		}

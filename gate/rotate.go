@@ -167,6 +167,9 @@ func (g *Gate) PendingKeyDeliveries(ctx context.Context) (map[string]bool, error
 // SetKeyRotation sets a consumer's automatic key rotation policy. A zero
 // MaxAge turns it off.
 func (g *Gate) SetKeyRotation(ctx context.Context, idOrName string, r hrgate.KeyRotation) (*hrgate.Consumer, error) {
+	if r.Grace == DefaultGrace {
+		r.Grace = g.defaultGrace
+	}
 	if r.MaxAge != 0 && (r.MaxAge < time.Hour || r.MaxAge > g.maxKeyLifetime) {
 		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid rotation age: it must be between 1h and the longest key lifetime, %s.",
 			hrgate.FormatDuration(g.maxKeyLifetime))
@@ -176,6 +179,11 @@ func (g *Gate) SetKeyRotation(ctx context.Context, idOrName string, r hrgate.Key
 	}
 	// A grace period as long as the rotation age would keep every key of
 	// the last MaxAge/Grace rotations working at once.
+	// Without a grace period the working key would end the moment its
+	// successor is queued, before anyone could fetch it.
+	if r.MaxAge != 0 && r.Grace == 0 {
+		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid grace period: automatic rotation needs one longer than 0s, so the integration can switch keys.")
+	}
 	if r.MaxAge != 0 && r.Grace >= r.MaxAge {
 		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid grace period: it must be shorter than the rotation age (%s).",
 			hrgate.FormatDuration(r.MaxAge))

@@ -116,9 +116,6 @@ func (s *Server) registerAdminRoutes() {
 		if err := decodeBody(r, &body); err != nil {
 			return err
 		}
-		if len(body.Scopes) == 0 {
-			return hrgate.Errorf(hrgate.EINVALID, "Give the new grant in \"scopes\"; an empty grant would see nothing.")
-		}
 		c, err := s.gate.SetGrant(r.Context(), r.PathValue("consumer"), body.Scopes)
 		if err != nil {
 			return err
@@ -137,7 +134,7 @@ func (s *Server) registerAdminRoutes() {
 		if err != nil {
 			return err
 		}
-		grace := time.Duration(s.cfg.Keys.RotationGrace)
+		grace := gate.DefaultGrace
 		if body.Grace != nil {
 			if grace, err = bodyDuration("grace", *body.Grace); err != nil {
 				return err
@@ -187,9 +184,6 @@ func (s *Server) registerAdminRoutes() {
 		}
 		if err := decodeBody(r, &body); err != nil {
 			return err
-		}
-		if body.Consumer == "" {
-			return hrgate.Errorf(hrgate.EINVALID, "\"consumer\" is required.")
 		}
 		var expiresIn time.Duration
 		if body.ExpiresIn != "" {
@@ -266,9 +260,6 @@ func (s *Server) registerAdminRoutes() {
 		}
 		if err := decodeBody(r, &body); err != nil {
 			return err
-		}
-		if body.Consumer == "" {
-			return hrgate.Errorf(hrgate.EINVALID, "\"consumer\" is required.")
 		}
 		c, secret, err := s.gate.CreateClient(r.Context(), gate.ClientRequest{
 			Consumer: body.Consumer, Scopes: body.Scopes, AllowCIDRs: body.AllowCIDRs,

@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
+	"github.com/hrgate/hrgate/gate"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -107,7 +107,7 @@ func (m *Main) consumersCommand() *cobra.Command {
 		if err := m.open(cmd); err != nil {
 			return err
 		}
-		g := time.Duration(m.Config.Keys.RotationGrace)
+		g := gate.DefaultGrace
 		if cmd.Flags().Changed("grace") {
 			g = *rotationGrace
 		}
