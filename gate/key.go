@@ -123,7 +123,9 @@ func (g *Gate) RevokeKey(ctx context.Context, id string) error {
 }
 
 // checkKeyID refuses what is not a key id.
-func checkKeyID(id string) error { return checkID(id, hrgate.PrefixAPIKey, "key", hrgate.APIKeyPattern) }
+func checkKeyID(id string) error {
+	return checkID(id, hrgate.PrefixAPIKey, "key", hrgate.APIKeyPattern)
+}
 
 // checkID refuses what is not an id with prefix. A credential's secret
 // pasted where its id belongs is not echoed back: it is now in a shell
