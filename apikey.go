@@ -8,7 +8,6 @@ import (
 	"hash/crc32"
 	"io"
 	"math/big"
-	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -80,25 +79,6 @@ func (k *APIKey) Usable(now time.Time) (ok bool, reason string) {
 		return false, "key expired"
 	}
 	return true, ""
-}
-
-// AllowsAddr reports whether addr is inside the key's allowlist.
-func (k *APIKey) AllowsAddr(addr netip.Addr) bool { return addrAllowed(k.AllowCIDRs, addr) }
-
-// addrAllowed reports whether addr lies in one of cidrs; an empty list
-// allows any address, and an invalid address passes no list.
-func addrAllowed(cidrs []string, addr netip.Addr) bool {
-	if len(cidrs) == 0 {
-		return true
-	}
-	addr = addr.Unmap()
-	for _, c := range cidrs {
-		p, err := netip.ParsePrefix(c)
-		if err == nil && p.Contains(addr) {
-			return true
-		}
-	}
-	return false
 }
 
 // The API key format: "hrg_" + env + "_" + 43 base62 characters holding 256
@@ -184,22 +164,4 @@ func base62(b []byte, n int) string {
 		out[i] = base62Alphabet[mod.Int64()]
 	}
 	return string(out)
-}
-
-// ParseCIDRs reads a list of CIDRs with ParseCIDR and returns them in
-// canonical form, without duplicates, in their given order.
-func ParseCIDRs(list []string) ([]string, error) {
-	var out []string
-	seen := make(map[netip.Prefix]bool)
-	for _, s := range list {
-		p, err := ParseCIDR(s)
-		if err != nil {
-			return nil, err
-		}
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p.String())
-		}
-	}
-	return out, nil
 }

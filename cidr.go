@@ -36,3 +36,56 @@ func ParseCIDR(s string) (netip.Prefix, error) {
 	}
 	return p, nil
 }
+
+// ParseCIDRs reads a list of CIDRs with ParseCIDR and returns them in
+// canonical form, without duplicates, in their given order.
+func ParseCIDRs(list []string) ([]string, error) {
+	var out []string
+	seen := make(map[netip.Prefix]bool)
+	for _, s := range list {
+		p, err := ParseCIDR(s)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p.String())
+		}
+	}
+	return out, nil
+}
+
+// Allowlist is a parsed list of client networks, for checks on every
+// request without parsing. The zero value allows any address.
+type Allowlist struct {
+	restricted bool
+	prefixes   []netip.Prefix
+}
+
+// NewAllowlist parses cidrs as stored (canonical). An empty list allows
+// any address; a list whose entries all fail to parse allows none, so a
+// damaged record fails closed.
+func NewAllowlist(cidrs []string) Allowlist {
+	a := Allowlist{restricted: len(cidrs) > 0}
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			a.prefixes = append(a.prefixes, p)
+		}
+	}
+	return a
+}
+
+// Allows reports whether addr lies in the list; an invalid address passes
+// no restricted list.
+func (a Allowlist) Allows(addr netip.Addr) bool {
+	if !a.restricted {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range a.prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}

@@ -29,12 +29,12 @@ func TestParseCIDR(t *testing.T) {
 	}
 }
 
-func TestAllowsAddr(t *testing.T) {
+func TestAllowlist(t *testing.T) {
 	cidrs, err := hrgate.ParseCIDRs([]string{"127.0.0.2", "2001:db8::/32", "127.0.0.2/32"})
 	if err != nil || len(cidrs) != 2 {
 		t.Fatalf("ParseCIDRs = %v, %v", cidrs, err)
 	}
-	k := &hrgate.APIKey{AllowCIDRs: cidrs}
+	a := hrgate.NewAllowlist(cidrs)
 	for addr, want := range map[string]bool{
 		"127.0.0.2":        true,
 		"::ffff:127.0.0.2": true, // an IPv4 client seen on a dual-stack socket
@@ -42,14 +42,27 @@ func TestAllowsAddr(t *testing.T) {
 		"2001:db8::1":      true,
 		"2001:db9::1":      false,
 	} {
-		if got := k.AllowsAddr(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("AllowsAddr(%s) = %v, want %v", addr, got, want)
+		if got := a.Allows(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Allows(%s) = %v, want %v", addr, got, want)
 		}
 	}
-	if !(&hrgate.APIKey{}).AllowsAddr(netip.MustParseAddr("192.0.2.1")) {
-		t.Error("a key without an allowlist must allow any address")
+	if !hrgate.NewAllowlist(nil).Allows(netip.MustParseAddr("192.0.2.1")) {
+		t.Error("an empty allowlist must allow any address")
 	}
-	if (&hrgate.APIKey{AllowCIDRs: cidrs}).AllowsAddr(netip.Addr{}) {
+	if a.Allows(netip.Addr{}) {
 		t.Error("an unknown client address must not pass an allowlist")
+	}
+	b := hrgate.NewAllowlist([]string{"10.1.0.0/16", "2001:db8::/32"})
+	for addr, want := range map[string]bool{
+		"10.1.2.3": true, "::ffff:10.1.2.3": true, "2001:db8::1": true,
+		"10.2.0.1": false, "127.0.0.1": false, "2001:db9::1": false,
+	} {
+		if got := b.Allows(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Allows(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	// A damaged stored list fails closed rather than opening up.
+	if hrgate.NewAllowlist([]string{"not a cidr"}).Allows(netip.MustParseAddr("192.0.2.1")) {
+		t.Error("an allowlist of unparseable entries allowed an address")
 	}
 }

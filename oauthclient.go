@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"io"
-	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -47,9 +46,6 @@ type OAuthClient struct {
 	AllowCIDRs []string
 	CreatedAt  time.Time
 }
-
-// AllowsAddr reports whether addr is inside the client's allowlist.
-func (c *OAuthClient) AllowsAddr(addr netip.Addr) bool { return addrAllowed(c.AllowCIDRs, addr) }
 
 // The client secret format mirrors the API key format: "hrg_cs_" + 43
 // base62 characters holding 256 random bits + a 6-character CRC-32

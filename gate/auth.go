@@ -94,7 +94,7 @@ func (g *Gate) Authenticate(ctx context.Context, key string, addr netip.Addr) (*
 	if ok, reason := k.Usable(now); !ok {
 		return nil, errUnauthenticated(reason + " (key " + k.ID + ")")
 	}
-	if !k.AllowsAddr(addr) {
+	if !c.allow.Allows(addr) {
 		return nil, errUnauthenticated("client address outside the key's allowlist (key " + k.ID + ")")
 	}
 	g.touch(ctx, k, now, addr)
@@ -124,7 +124,7 @@ func (g *Gate) loadCredential(ctx context.Context, hash []byte, epoch int64) (*c
 	if err != nil {
 		return nil, hrgate.Wrap(err, "parse stored key grant")
 	}
-	cred := &credential{epoch: epoch, key: k, principal: &Principal{
+	cred := &credential{epoch: epoch, key: k, allow: hrgate.NewAllowlist(k.AllowCIDRs), principal: &Principal{
 		KeyID:        k.ID,
 		ConsumerID:   c.ID,
 		ConsumerName: c.Name,
@@ -140,6 +140,7 @@ func (g *Gate) loadCredential(ctx context.Context, hash []byte, epoch int64) (*c
 type credential struct {
 	epoch     int64
 	key       *hrgate.APIKey
+	allow     hrgate.Allowlist
 	principal *Principal
 }
 

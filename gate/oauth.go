@@ -46,7 +46,7 @@ func (g *Gate) authenticateClient(ctx context.Context, ca ClientAuth, addr netip
 	}
 	// The address is checked first, so that an assertion sent from outside
 	// the allowlist does not use up its one-time id.
-	if !cc.client.AllowsAddr(addr) {
+	if !cc.allow.Allows(addr) {
 		return nil, errUnauthenticated("client address outside the client's allowlist (client " + id + ")")
 	}
 	switch {

@@ -46,7 +46,7 @@ func (g *Gate) authenticateToken(ctx context.Context, token string, addr netip.A
 	if err != nil {
 		return nil, err
 	}
-	if !cc.client.AllowsAddr(addr) {
+	if !cc.allow.Allows(addr) {
 		return nil, errUnauthenticated("client address outside the client's allowlist (client " + cc.client.ID + ", token " + claims.ID + ")")
 	}
 	gr, err := cc.scoped(claims.Scope)
@@ -141,6 +141,7 @@ func (g *Gate) revokedTokens(ctx context.Context, epoch int64) (map[string]struc
 type clientCred struct {
 	epoch    int64
 	client   *hrgate.OAuthClient
+	allow    hrgate.Allowlist
 	consumer *hrgate.Consumer
 	grant    *grant.Grant
 	key      *oauth.ClientKey
@@ -229,7 +230,7 @@ func (g *Gate) loadClient(ctx context.Context, id string, epoch int64) (*clientC
 	if err != nil {
 		return nil, hrgate.Wrap(err, "parse stored client grant")
 	}
-	cc := &clientCred{epoch: epoch, client: cl, consumer: c, grant: consumerGrant.Intersect(clientGrant)}
+	cc := &clientCred{epoch: epoch, client: cl, allow: hrgate.NewAllowlist(cl.AllowCIDRs), consumer: c, grant: consumerGrant.Intersect(clientGrant)}
 	if cl.AuthMethod == hrgate.AuthPrivateKeyJWT {
 		if cc.key, _, err = oauth.ParseClientJWK(cl.PublicJWK); err != nil {
 			return nil, hrgate.Wrap(err, "parse stored client key")
