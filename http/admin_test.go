@@ -11,8 +11,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +32,25 @@ type adminEnv struct {
 	gate   *gate.Gate
 	doc    *oapitest.Doc
 	clock  *testClock
+	log    *lockedBuffer
+}
+
+// lockedBuffer collects the server's log lines for assertions.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type testClock struct{ t time.Time }
@@ -40,7 +61,6 @@ func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 	t.Helper()
 	db := storetest.Open(t, dsn)
 	clk := &testClock{t: time.Now()}
-	g := gate.New(db, gate.WithClock(clk.now))
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Admin.Addr = "127.0.0.1:0"
@@ -48,7 +68,14 @@ func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 	if err != nil || !created {
 		t.Fatalf("admin token: %v %v", created, err)
 	}
-	srv, err := hrhttp.NewAdminServer(cfg, db, g, hrhttp.NewTokenAuth(token), slog.New(slog.DiscardHandler))
+	auth, err := hrhttp.NewTokenAuth(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g := gate.New(db, gate.WithClock(clk.now), gate.WithLogger(log))
+	srv, err := hrhttp.NewAdminServer(cfg, db, g, auth, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +87,7 @@ func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 	if err != nil {
 		t.Fatalf("admin OpenAPI document: %v", err)
 	}
-	return &adminEnv{srv: srv, client: tlsClient(t, srv.CertFile, nil), token: token, gate: g, doc: doc, clock: clk}
+	return &adminEnv{srv: srv, client: tlsClient(t, srv.CertFile, nil), token: token, gate: g, doc: doc, clock: clk, log: logs}
 }
 
 // call sends a request with the admin token (unless token is "-"),
@@ -342,6 +369,18 @@ func TestAdminAPI(t *testing.T) {
 				}
 			})
 
+			t.Run("NoSecretInTheLog", func(t *testing.T) {
+				logs := a.log.String()
+				if !strings.Contains(logs, `"route":"POST /admin/v1/keys"`) {
+					t.Fatalf("the admin requests were not logged:\n%s", logs)
+				}
+				for _, pat := range []*regexp.Regexp{hrgate.APIKeyPattern, hrgate.ClientSecretPattern, regexp.MustCompile(regexp.QuoteMeta(a.token))} {
+					if m := pat.FindString(logs); m != "" {
+						t.Fatalf("the log holds a secret (%.12s…)", m)
+					}
+				}
+			})
+
 			t.Run("Document", func(t *testing.T) {
 				saved := a.token
 				a.token = ""
@@ -380,6 +419,11 @@ func TestAdminToken(t *testing.T) {
 	}
 	if _, _, err := hrhttp.LoadAdminToken(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("world-readable token file: %v", err)
+	}
+	for _, tok := range []string{"", "short"} {
+		if _, err := hrhttp.NewTokenAuth(tok); err == nil {
+			t.Fatalf("NewTokenAuth(%q) accepted a token anyone could guess", tok)
+		}
 	}
 	short := filepath.Join(dir, "short")
 	if err := os.WriteFile(short, []byte("secret\n"), 0o600); err != nil {

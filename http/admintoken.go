@@ -38,8 +38,18 @@ type AdminAuthenticator interface {
 // same time whatever the presented value.
 type TokenAuth struct{ digest [32]byte }
 
-// NewTokenAuth returns a TokenAuth for token.
-func NewTokenAuth(token string) *TokenAuth { return &TokenAuth{digest: sha256.Sum256([]byte(token))} }
+// minAdminToken is the shortest admin token accepted: the token opens the
+// whole admin API.
+const minAdminToken = 32
+
+// NewTokenAuth returns a TokenAuth for token, which must hold at least 32
+// characters: an empty or short token would let anyone in.
+func NewTokenAuth(token string) (*TokenAuth, error) {
+	if len(token) < minAdminToken {
+		return nil, fmt.Errorf("the admin token must hold at least %d characters", minAdminToken)
+	}
+	return &TokenAuth{digest: sha256.Sum256([]byte(token))}, nil
+}
 
 // AuthenticateAdmin implements AdminAuthenticator.
 func (a *TokenAuth) AuthenticateAdmin(r *http.Request) (*Operator, error) {
@@ -110,7 +120,7 @@ func readAdminToken(path string) (string, error) {
 		return "", fmt.Errorf("read admin token file: %w", err)
 	}
 	token := strings.TrimSpace(string(b))
-	if len(token) < 32 {
+	if len(token) < minAdminToken {
 		return "", fmt.Errorf("admin token file %s holds fewer than 32 characters; use a long random token", path)
 	}
 	return token, nil

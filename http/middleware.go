@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // recoverPanics turns a panic into a 500 problem and a log line with the
-// request id; the stack never reaches the client.
+// request id and the stack; the stack never reaches the client. When the
+// answer had already begun, a problem document would only corrupt it, so
+// the connection is aborted instead.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -58,7 +61,12 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic serving request", "request_id", requestID(r.Context()), "panic", v)
+				s.log.Error("panic serving request", "request_id", requestID(r.Context()), "panic", v, "stack", string(debug.Stack()))
+				// accessLog, outside, wrapped w and knows whether the
+				// answer has begun.
+				if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+					panic(http.ErrAbortHandler)
+				}
 				s.writeError(w, r, hrgate.Errorf(hrgate.EINTERNAL, "panic"))
 			}
 		}()

@@ -93,7 +93,11 @@ func (m *Main) startAdmin() (*hrhttp.Server, error) {
 	if !config.IsLoopback(m.Config.Admin.Addr) {
 		m.Logger.Warn("the admin API listens on a non-loopback address; keep it on a management network and firewall it", "addr", m.Config.Admin.Addr)
 	}
-	admin, err := hrhttp.NewAdminServer(m.Config, m.Store, m.Gate, hrhttp.NewTokenAuth(token), m.Logger)
+	auth, err := hrhttp.NewTokenAuth(token)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := hrhttp.NewAdminServer(m.Config, m.Store, m.Gate, auth, m.Logger)
 	if err != nil {
 		return nil, err
 	}

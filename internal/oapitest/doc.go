@@ -4,7 +4,7 @@
 //
 // Schemas are compiled with JSON Schema draft 2020-12, the dialect of
 // OpenAPI 3.1. Formats are annotations only: masked values such as
-// "****-*3-14" are valid where the document says "date".
+// "****" are valid where the document says "date".
 package oapitest
 
 import (

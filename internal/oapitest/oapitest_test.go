@@ -281,7 +281,7 @@ const (
 	maskedEmployee = `{
 		"id": "emp_01", "company_id": "com_01", "remote_id": "48213",
 		"created_at": "2024-01-15T09:30:00Z", "modified_at": "2024-06-01T12:00:00Z",
-		"date_of_birth": "****-*3-14", "gender": "****", "marital_status": null,
+		"date_of_birth": "****", "gender": "****", "marital_status": null,
 		"home_address": null,
 		"compensation": {"pay_rate": "****", "pay_period": "****",
 			"pay_currency": "****", "pay_frequency": "****"},
