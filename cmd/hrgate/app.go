@@ -81,6 +81,7 @@ func (m *Main) rootCommand() *cobra.Command {
 		m.consumersCommand(), m.keysCommand(), m.versionCommand(),
 		m.clientsCommand(),
 	)
+	usageErrors(root)
 	return root
 }
 
@@ -245,12 +246,29 @@ func exitCode(err error) int {
 	case hrgate.EINVALID, hrgate.ENOTFOUND, hrgate.ECONFLICT:
 		return 2
 	}
-	if strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "unknown command") ||
-		strings.HasPrefix(err.Error(), "invalid argument ") ||
-		strings.HasPrefix(err.Error(), "config:") {
+	if strings.Contains(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "config:") {
 		return 2
 	}
 	return 1
+}
+
+// usageErrors makes cobra's flag and argument errors EINVALID, so that
+// every usage error exits 2, as scripts and CI hooks expect.
+func usageErrors(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return hrgate.Errorf(hrgate.EINVALID, "%v", err)
+	})
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return hrgate.Errorf(hrgate.EINVALID, "%v", err)
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageErrors(sub)
+	}
 }
 
 // scopesFlag gathers scopes given as --scopes "a b" and repeated --scope.

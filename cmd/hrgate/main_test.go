@@ -287,6 +287,8 @@ func TestCLI(t *testing.T) {
 		{"UnknownConsumer", nil, []string{"keys", "create", "--consumer", "ghost"}, "not found"},
 		{"MissingConsumerFlag", nil, []string{"keys", "create"}, "--consumer is required"},
 		{"BadKeyID", nil, []string{"keys", "revoke", "nope"}, "Invalid key id"},
+		{"MissingArgument", nil, []string{"keys", "revoke"}, "accepts 1 arg(s), received 0"},
+		{"UnknownFlag", nil, []string{"keys", "list", "--colour"}, "unknown flag: --colour"},
 		{"BadOutput", nil, []string{"consumers", "list", "--output", "xml"}, "--output must be text or json"},
 		{"BadEnv", []string{"HRGATE_HTTP__ADDR=nowhere"}, []string{"serve", "--print-config"}, "http.addr"},
 		{"BadFlag", nil, []string{"serve", "--print-config", "--addr", "x:99999"}, "http.addr"},
@@ -297,8 +299,8 @@ func TestCLI(t *testing.T) {
 				mustRun(t, "consumers", "create", "narrow", "--scopes", "employees:read:identity companies:*")
 			}
 			code, _, errOut := run(t, tc.env, append(tc.args, dd...)...)
-			if code == 0 || !strings.Contains(errOut, tc.want) {
-				t.Fatalf("exit %d, stderr %q, want it to mention %q", code, errOut, tc.want)
+			if code != 2 || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, stderr %q, want exit 2 and a mention of %q", code, errOut, tc.want)
 			}
 			if strings.Contains(errOut, "goroutine") || strings.Contains(errOut, "sql") {
 				t.Fatalf("error reveals internals: %s", errOut)
