@@ -91,6 +91,14 @@ const (
 	base62Alphabet    = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
 
+// AdminTokenPrefix starts the admin tokens hrgate generates (followed by
+// 256 random bits in 43 base64url characters), and AdminTokenPattern
+// finds them, so that a leaked admin token is as easy to find as a key.
+const AdminTokenPrefix = "hrg_admin_"
+
+// AdminTokenPattern matches generated admin tokens.
+var AdminTokenPattern = regexp.MustCompile(`hrg_admin_[0-9A-Za-z_-]{43}`)
+
 // APIKeyPattern matches strings shaped like hrgate API keys. A match still
 // needs CheckAPIKey to be a key.
 var APIKeyPattern = regexp.MustCompile(`hrg_(?:live|test)_[0-9A-Za-z]{49}`)

@@ -62,9 +62,6 @@ func (a *TokenAuth) AuthenticateAdmin(r *http.Request) (*Operator, error) {
 	return &Operator{Name: "admin-token", Method: "admin-token"}, nil
 }
 
-// adminTokenPrefix marks admin tokens so secret scanners can find them.
-const adminTokenPrefix = "hrg_admin_"
-
 // LoadAdminToken reads the admin token from path, creating the file with a
 // new random token (mode 0600, never overwriting) when it does not exist.
 // created reports whether it did. The token opens the whole admin API, so
@@ -134,7 +131,7 @@ func createAdminToken(path string) (string, error) {
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", fmt.Errorf("generate admin token: %w", err)
 	}
-	token := adminTokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	token := hrgate.AdminTokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".admin-token-*")
 	if err != nil {
 		return "", fmt.Errorf("create admin token file: %w", err)

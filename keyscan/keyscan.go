@@ -27,6 +27,9 @@ const (
 	// KindClientSecret is an OAuth client secret (hrg_cs_…). The store
 	// cannot find a client by its secret, so these are Unchecked.
 	KindClientSecret Kind = "client_secret"
+	// KindAdminToken is an admin API token (hrg_admin_…): it has no
+	// checksum, so every match is reported, Unchecked.
+	KindAdminToken Kind = "admin_token"
 )
 
 // Pattern describes one kind of scannable credential. Adding a credential
@@ -58,6 +61,11 @@ func DefaultPatterns() []Pattern {
 		Regexp: hrgate.ClientSecretPattern,
 		Check:  hrgate.CheckClientSecret,
 		Hash:   hrgate.HashClientSecret,
+	}, {
+		Kind:   KindAdminToken,
+		Regexp: hrgate.AdminTokenPattern,
+		Check:  func(string) bool { return true },
+		Hash:   hrgate.HashAPIKey,
 	}}
 }
 

@@ -168,3 +168,18 @@ func TestScanFindsClientSecrets(t *testing.T) {
 		t.Fatalf("a client secret classified as %q, %v", st, err)
 	}
 }
+
+func TestScanFindsAdminTokens(t *testing.T) {
+	tok := hrgate.AdminTokenPrefix + strings.Repeat("aB3_-", 8) + "xyz"
+	s := keyscan.New(keyscan.DefaultPatterns())
+	got, err := s.ScanReader(strings.NewReader("ADMIN="+tok+"\nshort=hrg_admin_abc\n"), "env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Kind != keyscan.KindAdminToken || got[0].Secret != tok || got[0].Line != 1 {
+		t.Fatalf("findings %v", got)
+	}
+	if st, _, err := keyscan.Classify(t.Context(), nil, time.Now(), got[0]); err != nil || st != keyscan.Unchecked {
+		t.Fatalf("an admin token classified as %q, %v", st, err)
+	}
+}

@@ -230,12 +230,18 @@ func (m *Main) printScanReport(r scanReportJSON, counts map[keyscan.Status]int) 
 		return err
 	}
 	found := fmt.Sprintf("Found %s in %s (%s scanned)", plural(r.Keys, "key"), plural(len(r.Findings), "place"), scanned)
-	if counts[keyscan.Unchecked] > 0 {
+	checked := r.Keys - counts[keyscan.Unchecked]
+	if checked == 0 {
 		fmt.Fprintf(w, "%s, not checked against a database: treat them as live.\n", found)
 		return nil
 	}
-	fmt.Fprintf(w, "%s: %d live, %d revoked, %d expired, %d unknown.\n", found,
+	fmt.Fprintf(w, "%s: %d live, %d revoked, %d expired, %d unknown", found,
 		counts[keyscan.Live], counts[keyscan.Revoked], counts[keyscan.Expired], counts[keyscan.Unknown])
+	if n := counts[keyscan.Unchecked]; n > 0 {
+		// Client secrets and admin tokens cannot be looked up by hash.
+		fmt.Fprintf(w, ", %d that cannot be checked (client secrets, admin tokens): treat them as live and replace them", n)
+	}
+	fmt.Fprintln(w, ".")
 	switch {
 	case r.RevokedNow > 0:
 		fmt.Fprintf(w, "Revoked %s. Issue replacements, then remove the keys from the files and the git history.\n", plural(r.RevokedNow, "live key"))

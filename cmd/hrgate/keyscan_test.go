@@ -208,6 +208,30 @@ func TestKeysScan(t *testing.T) {
 		}
 	})
 
+	t.Run("TextReportWithClientSecret", func(t *testing.T) {
+		// A client secret cannot be checked, but must not hide the counts
+		// of the keys that were.
+		cs, err := hrgate.GenerateClientSecret(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "app.env"), "KEY="+live+"\nCLIENT_SECRET="+cs+"\n")
+		code, out, errOut := run(t, nil, append([]string{"keys", "scan", dir}, dd...)...)
+		noSecrets(t, out, errOut)
+		if strings.Contains(out, cs) || strings.Contains(out, cs[12:]) {
+			t.Fatalf("output reveals the client secret:\n%s", out)
+		}
+		if code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+		for _, want := range []string{"1 live, 0 revoked, 0 expired, 0 unknown, 1 that cannot be checked", "--revoke"} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("report misses %q:\n%s", want, out)
+			}
+		}
+	})
+
 	t.Run("Revoke", func(t *testing.T) {
 		code, r := scanJSON(t, "--git", "--revoke", repo)
 		if code != 1 || r.Live != 1 || r.RevokedNow != 1 {
