@@ -88,7 +88,8 @@ func (g *Gate) Clients(ctx context.Context, consumer string) ([]*hrgate.OAuthCli
 }
 
 // DeleteClient deletes an OAuth client: the next request made with any of
-// its tokens fails, on every instance.
+// its tokens through this gate fails, and other processes refuse them
+// within their credential refresh.
 func (g *Gate) DeleteClient(ctx context.Context, id string) error {
 	if err := checkID(id, hrgate.PrefixClient, "client", hrgate.ClientSecretPattern); err != nil {
 		return err

@@ -110,7 +110,8 @@ func (g *Gate) Keys(ctx context.Context, consumer string) ([]*hrgate.APIKey, err
 	return g.store.ListAPIKeys(ctx, id)
 }
 
-// RevokeKey revokes a key at once: the next request made with it fails.
+// RevokeKey revokes a key: the next request made with it through this gate
+// fails, and other processes refuse it within their credential refresh.
 func (g *Gate) RevokeKey(ctx context.Context, id string) error {
 	if err := checkKeyID(id); err != nil {
 		return err

@@ -106,7 +106,7 @@ func (m *Main) clientsCommand() *cobra.Command {
 	list.Flags().String("consumer", "", "only this consumer's clients")
 
 	del := &cobra.Command{
-		Use: "delete ID", Short: "Delete a client; its tokens stop working on the next request", Args: cobra.ExactArgs(1),
+		Use: "delete ID", Short: "Delete a client; running servers refuse its tokens within auth.credential_refresh", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := m.open(cmd); err != nil {
 				return err

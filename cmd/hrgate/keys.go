@@ -170,7 +170,7 @@ func (m *Main) keysCommand() *cobra.Command {
 	list.Flags().Bool("active", false, "leave out revoked and expired keys")
 
 	revoke := &cobra.Command{
-		Use: "revoke ID", Short: "Revoke a key; it stops working on the next request", Args: cobra.ExactArgs(1),
+		Use: "revoke ID", Short: "Revoke a key; running servers refuse it within auth.credential_refresh", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := m.open(cmd); err != nil {
 				return err
