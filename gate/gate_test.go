@@ -294,3 +294,40 @@ func TestRevocationIsImmediateInProcess(t *testing.T) {
 		t.Fatalf("key revoked in process accepted: %v", err)
 	}
 }
+
+// A consumer's read is always bounded: a transport that forgets the page
+// size gets an error, not the whole company.
+func TestReaderBoundsEveryRead(t *testing.T) {
+	ctx := context.Background()
+	g, db, _ := MustOpenGate(t)
+	if _, err := g.CreateConsumer(ctx, "payroll", "", []string{"employees:read:identity time_off:read teams:read locations:read companies:*"}); err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := g.CreateKey(ctx, gate.KeyRequest{Consumer: "payroll"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := g.Authenticate(ctx, secret, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := gate.NewReader(db, p)
+	for _, limit := range []int{0, -1, 1002} {
+		page := hrgate.Page{Limit: limit}
+		for name, read := range map[string]func() error{
+			"companies": func() error { _, err := rd.Companies(ctx, hrgate.CompanyFilter{Page: page}); return err },
+			"employees": func() error { _, err := rd.Employees(ctx, hrgate.EmployeeFilter{Page: page}); return err },
+			"time off":  func() error { _, err := rd.TimeOffRequests(ctx, hrgate.TimeOffFilter{Page: page}); return err },
+			"balances":  func() error { _, err := rd.TimeOffBalances(ctx, hrgate.TimeOffFilter{Page: page}); return err },
+			"teams":     func() error { _, err := rd.Teams(ctx, hrgate.OrgFilter{Page: page}); return err },
+			"locations": func() error { _, err := rd.Locations(ctx, hrgate.OrgFilter{Page: page}); return err },
+		} {
+			if err := read(); hrgate.ErrorCode(err) != hrgate.EINVALID {
+				t.Errorf("%s with limit %d: %v, want EINVALID", name, limit, err)
+			}
+		}
+	}
+	if _, err := rd.Employees(ctx, hrgate.EmployeeFilter{Page: hrgate.Page{Limit: 1001}}); err != nil {
+		t.Fatalf("the largest page: %v", err)
+	}
+}

@@ -21,6 +21,19 @@ func NewReader(store hrgate.ReadStore, p *Principal) *Reader {
 	return &Reader{store: store, p: p}
 }
 
+// maxPage bounds every read through a Reader: api.max_page_size (at most
+// 1000) plus the one row a transport fetches to learn whether another
+// page follows. The store reads without limit when asked to; a consumer's
+// reads never are.
+const maxPage = 1001
+
+func checkPage(p hrgate.Page) error {
+	if p.Limit < 1 || p.Limit > maxPage {
+		return hrgate.Errorf(hrgate.EINVALID, "A read needs a page size between 1 and %d.", maxPage)
+	}
+	return nil
+}
+
 func (r *Reader) require(resource string) error {
 	if !r.p.Grant.CanRead(resource) {
 		return hrgate.Errorf(hrgate.EFORBIDDEN, "This credential's grant does not include %s.", resource)
@@ -30,6 +43,9 @@ func (r *Reader) require(resource string) error {
 
 // Companies returns the companies in the grant matching f.
 func (r *Reader) Companies(ctx context.Context, f hrgate.CompanyFilter) ([]*hrgate.Company, error) {
+	if err := checkPage(f.Page); err != nil {
+		return nil, err
+	}
 	f.Scope = r.p.CompanyScope()
 	return r.store.FindCompanies(ctx, f)
 }
@@ -37,6 +53,9 @@ func (r *Reader) Companies(ctx context.Context, f hrgate.CompanyFilter) ([]*hrga
 // Employees returns the employees in the grant matching f, with only the
 // granted field groups loaded.
 func (r *Reader) Employees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hrgate.Employee, error) {
+	if err := checkPage(f.Page); err != nil {
+		return nil, err
+	}
 	if err := r.require("employees"); err != nil {
 		return nil, err
 	}
@@ -53,6 +72,9 @@ func (r *Reader) Employees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hrg
 
 // TimeOffRequests returns the time-off requests in the grant matching f.
 func (r *Reader) TimeOffRequests(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffRequest, error) {
+	if err := checkPage(f.Page); err != nil {
+		return nil, err
+	}
 	if err := r.require("time_off"); err != nil {
 		return nil, err
 	}
@@ -62,6 +84,9 @@ func (r *Reader) TimeOffRequests(ctx context.Context, f hrgate.TimeOffFilter) ([
 
 // TimeOffBalances returns the time-off balances in the grant matching f.
 func (r *Reader) TimeOffBalances(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffBalance, error) {
+	if err := checkPage(f.Page); err != nil {
+		return nil, err
+	}
 	if err := r.require("time_off"); err != nil {
 		return nil, err
 	}
@@ -71,6 +96,9 @@ func (r *Reader) TimeOffBalances(ctx context.Context, f hrgate.TimeOffFilter) ([
 
 // Teams returns the teams in the grant matching f.
 func (r *Reader) Teams(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Team, error) {
+	if err := checkPage(f.Page); err != nil {
+		return nil, err
+	}
 	if err := r.require("teams"); err != nil {
 		return nil, err
 	}
@@ -80,6 +108,9 @@ func (r *Reader) Teams(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Team,
 
 // Locations returns the locations in the grant matching f.
 func (r *Reader) Locations(ctx context.Context, f hrgate.OrgFilter) ([]*hrgate.Location, error) {
+	if err := checkPage(f.Page); err != nil {
+		return nil, err
+	}
 	if err := r.require("locations"); err != nil {
 		return nil, err
 	}
