@@ -303,3 +303,30 @@ func TestAutomaticRotationIsBounded(t *testing.T) {
 		t.Fatalf("an unfetched successor was rotated: %d, %v", n, err)
 	}
 }
+
+// Expired token state is purged by the background loop, not on requests.
+func TestRunTokenPurge(t *testing.T) {
+	ctx := context.Background()
+	g, db, clk := MustOpenGate(t)
+	if err := db.UseAssertionID(ctx, "cli_x:old", clk.t.Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.UseAssertionID(ctx, "cli_x:fresh", clk.t.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	run, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { g.RunTokenPurge(run, time.Hour); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for db.UseAssertionID(ctx, "cli_x:old", clk.t.Add(time.Hour)) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the expired assertion id was not purged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	<-done
+	if err := db.UseAssertionID(ctx, "cli_x:fresh", clk.t.Add(time.Hour)); hrgate.ErrorCode(err) != hrgate.ECONFLICT {
+		t.Fatalf("an unexpired assertion id was purged: %v", err)
+	}
+}

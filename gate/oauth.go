@@ -68,7 +68,6 @@ func (g *Gate) authenticateClient(ctx context.Context, ca ClientAuth, addr netip
 		if err != nil {
 			return nil, tokenFailure(err)
 		}
-		g.purgeTokens(ctx)
 		// Replays are refused across instances: the id is recorded in
 		// the shared store until the assertion expires.
 		err = g.store.UseAssertionID(ctx, id+":"+as.ID, as.ExpiresAt)
@@ -185,34 +184,31 @@ func (g *Gate) RevokeToken(ctx context.Context, ca ClientAuth, token string, add
 		return err
 	}
 	g.log.Info("access token revoked", "client_id", caller.client.ID, "token_id", claims.ID)
-	g.purgeTokens(ctx)
 	return nil
 }
 
-// purgeEvery is how often one process deletes expired revocations and
+// PurgeEvery is how often `serve` deletes expired revocations and
 // assertion ids; purgeMargin keeps them an hour past expiry, so that an
 // instance whose clock lags still finds them.
 const (
-	purgeEvery  = 10 * time.Minute
+	PurgeEvery  = 10 * time.Minute
 	purgeMargin = time.Hour
 )
 
-// purgeTokens deletes expired token state now and then. It piggybacks on
-// the requests that write that state, so no worker is needed; a failure is
-// logged and retried next time.
-func (g *Gate) purgeTokens(ctx context.Context) {
-	now := g.Now()
-	s := &g.oauth
-	s.purgeMu.Lock()
-	due := now.Sub(s.lastPurge) >= purgeEvery
-	if due {
-		s.lastPurge = now
-	}
-	s.purgeMu.Unlock()
-	if !due {
-		return
-	}
-	if err := g.store.PurgeTokens(ctx, now.Add(-purgeMargin)); err != nil {
-		g.log.Warn("purging expired token state failed", "err", err)
+// RunTokenPurge deletes expired token state every interval until ctx
+// ends, off the request path. Several servers may run it at once: the
+// deletes are idempotent.
+func (g *Gate) RunTokenPurge(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := g.store.PurgeTokens(ctx, g.Now().Add(-purgeMargin)); err != nil && ctx.Err() == nil {
+			g.log.Warn("purging expired token state failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }

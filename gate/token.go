@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/grant"
@@ -22,9 +21,6 @@ type oauthState struct {
 
 	revokedMu sync.Mutex
 	revoked   *revokedSet
-
-	purgeMu   sync.Mutex
-	lastPurge time.Time
 }
 
 // WithAuthority enables OAuth 2.0: the gate issues access tokens through a

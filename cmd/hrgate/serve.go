@@ -76,6 +76,7 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 	m.background(ctx, func(ctx context.Context) {
 		m.Gate.RunKeyRotation(ctx, time.Duration(m.Config.Keys.RotationCheckInterval))
 	})
+	m.background(ctx, func(ctx context.Context) { m.Gate.RunTokenPurge(ctx, gate.PurgeEvery) })
 	return srv, nil
 }
 
