@@ -283,16 +283,15 @@ func (s *Server) registerAdminRoutes() {
 // dataOf wraps a list in the {"data": [...]} envelope the APIs share.
 func dataOf[T any](items []T) map[string][]T { return map[string][]T{"data": items} }
 
-// writeValue answers with v as JSON. Admin answers can carry secrets (new
-// keys), so none of them may be cached.
+// writeValue answers with v as JSON and the given status. Like every
+// answer, it is marked Cache-Control: no-store by securityHeaders, which
+// matters here: admin and OAuth answers carry new secrets.
 func writeValue(w http.ResponseWriter, status int, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return hrgate.Wrap(err, "encode response")
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	w.Header()["Content-Type"] = contentTypeJSON
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	return nil

@@ -36,11 +36,3 @@ func requestID(ctx context.Context) string {
 	}
 	return ""
 }
-
-// PrincipalFrom returns the authenticated principal of a request, or nil.
-func PrincipalFrom(ctx context.Context) *gate.Principal {
-	if info := requestInfoFrom(ctx); info != nil {
-		return info.principal
-	}
-	return nil
-}

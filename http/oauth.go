@@ -22,7 +22,13 @@ import (
 // every answer is Cache-Control: no-store. The authorization logic is in
 // package gate; this file only parses and writes the protocol.
 
+// registerOAuthRoutes registers the OAuth endpoints when the gate has an
+// authority; without one they do not exist (404 like any unknown route),
+// so no handler needs to ask again.
 func (s *Server) registerOAuthRoutes() {
+	if s.gate.Authority() == nil {
+		return
+	}
 	s.oauthRoute("POST /oauth2/token", s.token)
 	s.oauthRoute("POST /oauth2/introspect", s.introspect)
 	s.oauthRoute("POST /oauth2/revoke", s.revoke)
@@ -170,9 +176,6 @@ type tokenResponse struct {
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request, form url.Values) error {
-	if s.gate.Authority() == nil {
-		return hrgate.ErrNotFound("Route")
-	}
 	switch gt := form.Get("grant_type"); gt {
 	case "client_credentials":
 	case "":
@@ -189,7 +192,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, form url.Values) 
 	if err != nil {
 		return err
 	}
-	return writeOAuthJSON(w, http.StatusOK, tokenResponse{
+	return writeValue(w, http.StatusOK, tokenResponse{
 		AccessToken: tok.Value, TokenType: "Bearer", ExpiresIn: int64(tok.ExpiresAt.Sub(tok.IssuedAt).Seconds()), Scope: tok.Scope,
 	})
 }
@@ -208,12 +211,9 @@ type introspection struct {
 	Jti       string   `json:"jti,omitempty"`
 }
 
-// tokenRequest reads what introspection and revocation share: OAuth must
-// be on, the caller a client, and the form must name a token.
-func tokenRequest(g *gate.Gate, r *http.Request, form url.Values) (gate.ClientAuth, error) {
-	if g.Authority() == nil {
-		return gate.ClientAuth{}, hrgate.ErrNotFound("Route")
-	}
+// tokenRequest reads what introspection and revocation share: the caller
+// is a client, and the form must name a token.
+func tokenRequest(r *http.Request, form url.Values) (gate.ClientAuth, error) {
 	ca, err := clientAuth(r, form)
 	if err != nil {
 		return gate.ClientAuth{}, err
@@ -225,7 +225,7 @@ func tokenRequest(g *gate.Gate, r *http.Request, form url.Values) (gate.ClientAu
 }
 
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request, form url.Values) error {
-	ca, err := tokenRequest(s.gate, r, form)
+	ca, err := tokenRequest(r, form)
 	if err != nil {
 		return err
 	}
@@ -240,11 +240,11 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, form url.Val
 			Iat: c.IssuedAt.Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID,
 		}
 	}
-	return writeOAuthJSON(w, http.StatusOK, out)
+	return writeValue(w, http.StatusOK, out)
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request, form url.Values) error {
-	ca, err := tokenRequest(s.gate, r, form)
+	ca, err := tokenRequest(r, form)
 	if err != nil {
 		return err
 	}
@@ -258,11 +258,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, form url.Values)
 }
 
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
-	a := s.gate.Authority()
-	if a == nil {
-		return hrgate.ErrNotFound("Route")
-	}
-	b, err := a.JWKS(r.Context())
+	b, err := s.gate.Authority().JWKS(r.Context())
 	if err != nil {
 		return hrgate.Wrap(err, "JWKS")
 	}
@@ -298,7 +294,7 @@ var clientAuthMethods = []string{"client_secret_basic", "client_secret_post", "p
 
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 	a := s.gate.Authority()
-	if a == nil || a.Issuer() == "" {
+	if a.Issuer() == "" {
 		return hrgate.ErrNotFound("Route")
 	}
 	iss := a.Issuer()
@@ -319,17 +315,6 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func writeOAuthJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return hrgate.Wrap(err, "encode OAuth response")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-	return nil
-}
-
 // oauthError is the error body of RFC 6749 §5.2.
 type oauthError struct {
 	Error       string `json:"error"`
@@ -345,7 +330,7 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 	status, body := http.StatusBadRequest, oauthError{Error: "invalid_request", Description: hrgate.ErrorMessage(err)}
 	switch code := hrgate.ErrorCode(err); {
 	case code == hrgate.EUNAUTHORIZED:
-		status, body = http.StatusUnauthorized, oauthError{Error: "invalid_client", Description: "Client authentication failed."}
+		status, body = http.StatusUnauthorized, oauthError{Error: oauth.ErrInvalidClient.Error(), Description: "Client authentication failed."}
 		w.Header().Set("WWW-Authenticate", `Basic realm="hrgate", charset="UTF-8"`)
 	case code == hrgate.ENOTFOUND:
 		s.writeError(w, r, err)
@@ -361,5 +346,5 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 	default:
 		status, body = http.StatusInternalServerError, oauthError{Error: "server_error", Description: "Internal error."}
 	}
-	_ = writeOAuthJSON(w, status, body)
+	_ = writeValue(w, status, body)
 }

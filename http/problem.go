@@ -68,7 +68,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body, _ := json.Marshal(p)
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -118,8 +118,7 @@ var contentTypeJSON = []string{"application/json"}
 
 // writeJSON writes body as a 200 application/json response.
 func writeJSON(w http.ResponseWriter, body []byte) {
-	h := w.Header()
-	h["Content-Type"] = contentTypeJSON
+	w.Header()["Content-Type"] = contentTypeJSON
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }

@@ -7,6 +7,7 @@ package http
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -123,7 +124,7 @@ func (s *Server) Open() error {
 		}
 		s.CertFile = certFile
 		s.srv.TLSConfig = tlsCfg
-		ln = tlsListener(ln, tlsCfg)
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	s.ln = ln
 	s.bindIssuer()

@@ -54,8 +54,6 @@ func TLSConfig(certFile, keyFile, dataDir string, log *slog.Logger) (*tls.Config
 	}, certFile, nil
 }
 
-func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener { return tls.NewListener(ln, cfg) }
-
 // selfSigned returns the paths of the generated certificate and key,
 // creating them when missing or when the certificate expires within a
 // week. The key file is written with mode 0600.

@@ -132,9 +132,6 @@ func (a *Authority) Audience() string { return a.Issuer() + "/v1" }
 // accepted audience of private_key_jwt assertions.
 func (a *Authority) TokenEndpoint() string { return a.Issuer() + "/oauth2/token" }
 
-// TokenTTL returns the lifetime of access tokens.
-func (a *Authority) TokenTTL() time.Duration { return a.ttl }
-
 // Claims are the claims of a verified or issued access token.
 type Claims struct {
 	ID        string

@@ -12,17 +12,15 @@ import (
 var (
 	ErrInvalidRequest       = errors.New("invalid_request")
 	ErrInvalidClient        = errors.New("invalid_client")
-	ErrInvalidGrant         = errors.New("invalid_grant")
 	ErrInvalidScope         = errors.New("invalid_scope")
 	ErrUnauthorizedClient   = errors.New("unauthorized_client")
 	ErrUnsupportedGrantType = errors.New("unsupported_grant_type")
-	ErrUnsupportedTokenType = errors.New("unsupported_token_type")
 )
 
 // ProtocolErrors lists the codes above, for transports that map them.
 var ProtocolErrors = []error{
-	ErrInvalidRequest, ErrInvalidClient, ErrInvalidGrant, ErrInvalidScope,
-	ErrUnauthorizedClient, ErrUnsupportedGrantType, ErrUnsupportedTokenType,
+	ErrInvalidRequest, ErrInvalidClient, ErrInvalidScope,
+	ErrUnauthorizedClient, ErrUnsupportedGrantType,
 }
 
 // Errorf returns an EINVALID *hrgate.Error whose cause is the protocol
