@@ -3,7 +3,6 @@ package hrgate
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -115,7 +114,8 @@ func GenerateAPIKey(env KeyEnv, random io.Reader) (string, error) {
 	}
 	prefix := "hrg_" + string(env) + "_"
 	body := base62(secret[:], apiKeyBodyLen)
-	return prefix + body + apiKeyChecksum(prefix+body), nil
+	sum := apiKeyChecksum(prefix + body)
+	return prefix + body + string(sum[:]), nil
 }
 
 // CheckAPIKey reports whether s is a well-formed API key with a valid
@@ -139,9 +139,7 @@ func CheckAPIKey(s string) (KeyEnv, bool) {
 			return "", false
 		}
 	}
-	split := len(s) - apiKeyChecksumLen
-	want := apiKeyChecksum(s[:split])
-	if subtle.ConstantTimeCompare([]byte(want), []byte(s[split:])) != 1 {
+	if !checksumOK(s) {
 		return "", false
 	}
 	return env, true
@@ -155,10 +153,27 @@ func HashAPIKey(key string) []byte {
 	return h[:]
 }
 
-func apiKeyChecksum(s string) string {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], crc32.ChecksumIEEE([]byte(s)))
-	return base62(b[:], apiKeyChecksumLen)
+// apiKeyChecksum returns the checksum that ends a key or client secret
+// whose other characters are s: the CRC-32 of s in six base62 digits. It
+// is on the path of every authenticated request, so it works on a uint32
+// rather than through base62's big integers (62^6 > 2^32, so the digits are
+// the same).
+func apiKeyChecksum(s string) [apiKeyChecksumLen]byte {
+	v := crc32.ChecksumIEEE([]byte(s))
+	var d [apiKeyChecksumLen]byte
+	for i := len(d) - 1; i >= 0; i-- {
+		d[i] = base62Alphabet[v%62]
+		v /= 62
+	}
+	return d
+}
+
+// checksumOK reports whether the last six characters of s are the
+// checksum of the rest, comparing in constant time.
+func checksumOK(s string) bool {
+	split := len(s) - apiKeyChecksumLen
+	want := apiKeyChecksum(s[:split])
+	return subtle.ConstantTimeCompare(want[:], []byte(s[split:])) == 1
 }
 
 // base62 encodes b as a big-endian number in exactly n base62 digits.

@@ -2,7 +2,6 @@ package hrgate
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"io"
 	"regexp"
@@ -65,7 +64,8 @@ func GenerateClientSecret(random io.Reader) (string, error) {
 		return "", fmt.Errorf("read random secret bytes: %w", err)
 	}
 	body := clientSecretPrefix + base62(secret[:], apiKeyBodyLen)
-	return body + apiKeyChecksum(body), nil
+	sum := apiKeyChecksum(body)
+	return body + string(sum[:]), nil
 }
 
 // CheckClientSecret reports whether s is a well-formed client secret with a
@@ -79,8 +79,7 @@ func CheckClientSecret(s string) bool {
 			return false
 		}
 	}
-	split := len(s) - apiKeyChecksumLen
-	return subtle.ConstantTimeCompare([]byte(apiKeyChecksum(s[:split])), []byte(s[split:])) == 1
+	return checksumOK(s)
 }
 
 // HashClientSecret returns the stored form of a client secret: SHA-256, for
