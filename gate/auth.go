@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -83,7 +82,7 @@ func (g *Gate) Authenticate(ctx context.Context, key string, addr netip.Addr) (*
 	if err != nil {
 		return nil, err
 	}
-	c := g.creds.get(hash, epoch)
+	c := g.cachedCredential(hash, epoch)
 	if c == nil {
 		if c, err = g.loadCredential(ctx, hash, epoch); err != nil {
 			return nil, err
@@ -131,7 +130,7 @@ func (g *Gate) loadCredential(ctx context.Context, hash []byte, epoch int64) (*c
 		Env:          k.Env,
 		Grant:        consumerGrant.Intersect(keyGrant),
 	}}
-	g.creds.put(hash, cred)
+	g.creds.Put([32]byte(hash), cred)
 	return cred, nil
 }
 
@@ -144,32 +143,18 @@ type credential struct {
 	principal *Principal
 }
 
-// credentialCache maps key hashes to resolved credentials. It is bounded:
-// when full it starts over, which costs only reloads.
-type credentialCache struct {
-	mu sync.RWMutex
-	m  map[string]*credential
-}
-
+// credentialCacheMax bounds the credential and client caches; when full
+// they start over, which costs only reloads.
 const credentialCacheMax = 10_000
 
-func (c *credentialCache) get(hash []byte, epoch int64) *credential {
-	c.mu.RLock()
-	cred := c.m[string(hash)]
-	c.mu.RUnlock()
-	if cred == nil || cred.epoch != epoch {
+// cachedCredential returns the cached credential for hash when it was read
+// under epoch. Keys are the hash's array, so the look-up does not allocate.
+func (g *Gate) cachedCredential(hash []byte, epoch int64) *credential {
+	c, ok := g.creds.Get([32]byte(hash))
+	if !ok || c.epoch != epoch {
 		return nil
 	}
-	return cred
-}
-
-func (c *credentialCache) put(hash []byte, cred *credential) {
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= credentialCacheMax {
-		c.m = make(map[string]*credential)
-	}
-	c.m[string(hash)] = cred
-	c.mu.Unlock()
+	return c
 }
 
 // touch records the key's last use at most once per touchEvery per key, so

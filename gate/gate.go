@@ -7,6 +7,7 @@ package gate
 
 import (
 	"crypto/rand"
+	"github.com/hrgate/hrgate/internal/bounded"
 	"io"
 	"log/slog"
 	"sync"
@@ -28,7 +29,7 @@ type Gate struct {
 	touchMu    sync.Mutex
 	touched    map[string]time.Time
 
-	creds credentialCache
+	creds bounded.Map[[32]byte, *credential]
 
 	// maxKeyLifetime bounds the expiry of new keys; defaultGrace is the
 	// grace period of a rotation that names none.
@@ -77,6 +78,8 @@ func New(store hrgate.Store, opts ...Option) *Gate {
 		maxKeyLifetime: DefaultMaxKeyLifetime,
 		defaultGrace:   DefaultRotationGrace,
 	}
+	g.creds.Max = credentialCacheMax
+	g.oauth.clients.Max = credentialCacheMax
 	for _, o := range opts {
 		o(g)
 	}

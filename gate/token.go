@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"errors"
+	"github.com/hrgate/hrgate/internal/bounded"
 	"net/netip"
 	"strings"
 	"sync"
@@ -17,7 +18,7 @@ import (
 // epoch), like an API-key request.
 type oauthState struct {
 	authority *oauth.Authority
-	clients   clientCache
+	clients   bounded.Map[string, *clientCred]
 
 	revokedMu sync.Mutex
 	revoked   *revokedSet
@@ -142,8 +143,7 @@ type clientCred struct {
 	grant    *grant.Grant
 	key      *oauth.ClientKey
 
-	mu           sync.Mutex
-	byTokenScope map[string]*grant.Grant
+	byTokenScope bounded.Map[string, *grant.Grant]
 }
 
 // maxScopedGrants bounds the grants cached per client; a client asks for a
@@ -152,53 +152,27 @@ const maxScopedGrants = 64
 
 // scoped returns the client's grant narrowed to a token's scope claim.
 func (cc *clientCred) scoped(scope string) (*grant.Grant, error) {
-	cc.mu.Lock()
-	gr, ok := cc.byTokenScope[scope]
-	cc.mu.Unlock()
-	if ok {
+	if gr, ok := cc.byTokenScope.Get(scope); ok {
 		return gr, nil
 	}
 	tokenGrant, err := grant.Parse(scope)
 	if err != nil {
 		return nil, err
 	}
-	gr = cc.grant.Intersect(tokenGrant)
-	cc.mu.Lock()
-	if cc.byTokenScope == nil || len(cc.byTokenScope) >= maxScopedGrants {
-		cc.byTokenScope = make(map[string]*grant.Grant)
-	}
-	cc.byTokenScope[scope] = gr
-	cc.mu.Unlock()
+	gr := cc.grant.Intersect(tokenGrant)
+	cc.byTokenScope.Put(scope, gr)
 	return gr, nil
 }
 
-// clientCache maps client ids to resolved clients, each valid under the
-// credential epoch it was read under. When full it starts over.
-type clientCache struct {
-	mu sync.RWMutex
-	m  map[string]*clientCred
-}
-
-const clientCacheMax = 10_000
-
 func (g *Gate) clientCredential(ctx context.Context, id string, epoch int64) (*clientCred, error) {
-	c := &g.oauth.clients
-	c.mu.RLock()
-	cc := c.m[id]
-	c.mu.RUnlock()
-	if cc != nil && cc.epoch == epoch {
+	if cc, ok := g.oauth.clients.Get(id); ok && cc.epoch == epoch {
 		return cc, nil
 	}
 	cc, err := g.loadClient(ctx, id, epoch)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= clientCacheMax {
-		c.m = make(map[string]*clientCred)
-	}
-	c.m[id] = cc
-	c.mu.Unlock()
+	g.oauth.clients.Put(id, cc)
 	return cc, nil
 }
 
@@ -227,6 +201,7 @@ func (g *Gate) loadClient(ctx context.Context, id string, epoch int64) (*clientC
 		return nil, hrgate.Wrap(err, "parse stored client grant")
 	}
 	cc := &clientCred{epoch: epoch, client: cl, allow: hrgate.NewAllowlist(cl.AllowCIDRs), consumer: c, grant: consumerGrant.Intersect(clientGrant)}
+	cc.byTokenScope.Max = maxScopedGrants
 	if cl.AuthMethod == hrgate.AuthPrivateKeyJWT {
 		if cc.key, _, err = oauth.ParseClientJWK(cl.PublicJWK); err != nil {
 			return nil, hrgate.Wrap(err, "parse stored client key")

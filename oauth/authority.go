@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hrgate/hrgate/internal/bounded"
 	"io"
 	"net/url"
 	"strings"
@@ -54,7 +55,7 @@ type Authority struct {
 	random io.Reader
 	keys   *keySet
 	issuer atomic.Pointer[string]
-	cache  verifiedCache
+	cache  bounded.Map[string, verifiedEntry]
 }
 
 // New returns an Authority whose keys live in store.
@@ -71,6 +72,7 @@ func New(store hrgate.SigningKeyStore, cfg Config) (*Authority, error) {
 			cfg.KeyRotation, cfg.KeyPublishAhead)
 	}
 	a := &Authority{ttl: cfg.TokenTTL, now: cfg.Now, random: cfg.Random}
+	a.cache.Max = verifiedCacheMax
 	if a.now == nil {
 		a.now = time.Now
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -49,7 +48,7 @@ func (a *Authority) Verify(ctx context.Context, token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := a.cache.get(token, st)
+	c := a.cachedClaims(token, st)
 	if c == nil {
 		var k *signingKey
 		if c, k, err = a.verify(ctx, now, token); err != nil {
@@ -58,7 +57,7 @@ func (a *Authority) Verify(ctx context.Context, token string) (*Claims, error) {
 		// Cache under the snapshot that holds the very key that verified
 		// the token; a snapshot loaded meanwhile may have withdrawn it.
 		if st2 := a.keys.state.Load(); st2 != nil && st2.byID[k.id] == k {
-			a.cache.put(token, c, st2)
+			a.cache.Put(token, verifiedEntry{claims: c, version: st2.version})
 		}
 	}
 	if !now.Before(c.ExpiresAt) {
@@ -129,16 +128,12 @@ func (a *Authority) verify(ctx context.Context, now time.Time, token string) (*C
 	}, k, nil
 }
 
-// verifiedCache maps token text to verified claims. An entry is good only
+// verifiedEntry is a verified token's claims in the cache that maps token
+// text to claims (Authority.cache). An entry is good only
 // while the key set it was verified under is current: a change of the set,
 // which may withdraw a key, empties the cache in effect, and the signature
 // check then runs once more per token. It is bounded and starts over when
 // full.
-type verifiedCache struct {
-	mu sync.RWMutex
-	m  map[string]verifiedEntry
-}
-
 type verifiedEntry struct {
 	claims  *Claims
 	version uint64
@@ -146,21 +141,12 @@ type verifiedEntry struct {
 
 const verifiedCacheMax = 20_000
 
-func (c *verifiedCache) get(token string, st *keyState) *Claims {
-	c.mu.RLock()
-	e, ok := c.m[token]
-	c.mu.RUnlock()
+// cachedClaims returns the claims cached for token when they were
+// verified under the current key set.
+func (a *Authority) cachedClaims(token string, st *keyState) *Claims {
+	e, ok := a.cache.Get(token)
 	if !ok || e.version != st.version {
 		return nil
 	}
 	return e.claims
-}
-
-func (c *verifiedCache) put(token string, claims *Claims, st *keyState) {
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= verifiedCacheMax {
-		c.m = make(map[string]verifiedEntry)
-	}
-	c.m[token] = verifiedEntry{claims: claims, version: st.version}
-	c.mu.Unlock()
 }
