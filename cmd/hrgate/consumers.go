@@ -119,7 +119,7 @@ func (m *Main) consumersCommand() *cobra.Command {
 	}
 
 	del := &cobra.Command{
-		Use: "delete NAME|ID", Short: "Delete a consumer and all its keys", Args: cobra.ExactArgs(1),
+		Use: "delete NAME|ID", Short: "Delete a consumer with all its keys and OAuth clients", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := m.open(cmd); err != nil {
 				return err
@@ -127,7 +127,7 @@ func (m *Main) consumersCommand() *cobra.Command {
 			if err := m.Gate.DeleteConsumer(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			return m.report(map[string]any{"deleted": args[0]}, "Deleted consumer %s and its keys.\n", args[0])
+			return m.report(map[string]any{"deleted": args[0]}, "Deleted consumer %s with its keys and clients.\n", args[0])
 		},
 	}
 	cmd.AddCommand(create, list, show, grantCmd, rotation, del)
