@@ -23,8 +23,10 @@ const (
 	KeyTest KeyEnv = "test"
 )
 
-// APIKey is the stored record of an API key. The secret itself is never
-// stored: Hash is SHA-256 of the whole key string.
+// APIKey is the stored record of an API key. The record never holds the
+// secret: Hash is SHA-256 of the whole key string. (The one exception to
+// secrets at rest is a key made by automatic rotation, whose secret waits
+// in a KeyDelivery until an operator fetches it.)
 type APIKey struct {
 	ID          string
 	ConsumerID  string

@@ -1,7 +1,6 @@
 package hrgate
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"regexp"
@@ -84,10 +83,7 @@ func CheckClientSecret(s string) bool {
 
 // HashClientSecret returns the stored form of a client secret: SHA-256, for
 // the reasons HashAPIKey gives.
-func HashClientSecret(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
-	return h[:]
-}
+func HashClientSecret(secret string) []byte { return HashAPIKey(secret) }
 
 // SigningKey is a key the server signs access tokens with. It is published
 // in the JWKS from CreatedAt, signs from ActivatesAt until RetiresAt, and
@@ -100,9 +96,10 @@ type SigningKey struct {
 	Generation int64
 	// Algorithm is the JWS algorithm, "EdDSA" or "ES256".
 	Algorithm string
-	// PrivateKey is the PKCS #8 DER private key. It is the only private key
-	// material the store holds, in one column written and read by one code
-	// path each, so that field encryption can seal it there.
+	// PrivateKey is the PKCS #8 DER private key, in one column written
+	// and read by one code path each, so that field encryption can seal it
+	// there. (Key deliveries, see KeyDelivery, are the store's other
+	// secrets held in the clear until then.)
 	PrivateKey  []byte
 	CreatedAt   time.Time
 	ActivatesAt time.Time

@@ -320,10 +320,8 @@ func (a *Admin) validate() error {
 	if a.Addr == "" {
 		return nil
 	}
-	if _, port, err := net.SplitHostPort(a.Addr); err != nil {
-		return keyError("admin.addr", "must be HOST:PORT, e.g. 127.0.0.1:8444, or empty to disable the admin API")
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return keyError("admin.addr", "port must be a number from 0 to 65535")
+	if err := checkListenAddr("admin.addr", a.Addr, "must be HOST:PORT, e.g. 127.0.0.1:8444, or empty to disable the admin API"); err != nil {
+		return err
 	}
 	return nil
 }
@@ -350,10 +348,8 @@ func (l *Log) validate() error {
 }
 
 func (h *HTTP) validate() error {
-	if _, port, err := net.SplitHostPort(h.Addr); err != nil {
-		return keyError("http.addr", "must be HOST:PORT, e.g. 127.0.0.1:8443")
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return keyError("http.addr", "port must be a number from 0 to 65535")
+	if err := checkListenAddr("http.addr", h.Addr, "must be HOST:PORT, e.g. 127.0.0.1:8443"); err != nil {
+		return err
 	}
 	if (h.TLSCert == "") != (h.TLSKey == "") {
 		return keyError("http.tls_cert", "tls_cert and tls_key must be set together")
@@ -447,4 +443,17 @@ func (c *Config) Redacted() ([]byte, error) {
 	cp := *c
 	cp.Database = hrgate.RedactDSN(cp.Database)
 	return yaml.Marshal(&cp)
+}
+
+// checkListenAddr checks a HOST:PORT listen address for key; shape is the
+// message for an address that is not one.
+func checkListenAddr(key, addr, shape string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return keyError(key, shape)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return keyError(key, "port must be a number from 0 to 65535")
+	}
+	return nil
 }
