@@ -369,6 +369,34 @@ func TestAdminAPI(t *testing.T) {
 				}
 			})
 
+			t.Run("BodyLimit", func(t *testing.T) {
+				// 1 MiB is the default limit: a larger body is refused,
+				// whether its length is announced or not, and nothing is
+				// written.
+				big := `{"name":"bulky","scopes":["companies:*"],"description":"` + strings.Repeat("x", 2<<20) + `"}`
+				for _, chunked := range []bool{false, true} {
+					var body io.Reader = strings.NewReader(big)
+					if chunked {
+						body = io.MultiReader(strings.NewReader(big)) // no length: sent chunked
+					}
+					req, _ := http.NewRequest("POST", a.srv.URL()+"/admin/v1/consumers", body)
+					req.Header.Set("Authorization", "Bearer "+a.token)
+					req.Header.Set("Content-Type", "application/json")
+					resp, err := a.client.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b := oapitest.ReadBody(t, resp)
+					a.doc.Validate(t, resp, b)
+					if resp.StatusCode != 413 || !strings.Contains(string(b), "urn:hrgate:problem:too_large") {
+						t.Fatalf("chunked=%v: %d %s", chunked, resp.StatusCode, b)
+					}
+				}
+				if _, err := a.gate.Consumer(ctx, "bulky"); hrgate.ErrorCode(err) != hrgate.ENOTFOUND {
+					t.Fatalf("an oversized request left a consumer behind: %v", err)
+				}
+			})
+
 			t.Run("NoSecretInTheLog", func(t *testing.T) {
 				logs := a.log.String()
 				if !strings.Contains(logs, `"route":"POST /admin/v1/keys"`) {

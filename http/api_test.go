@@ -371,6 +371,9 @@ func (e *testEnv) testTransport(t *testing.T) {
 	for h, want := range map[string]string{
 		"Strict-Transport-Security": "max-age=",
 		"X-Content-Type-Options":    "nosniff",
+		"X-Frame-Options":           "DENY",
+		"Content-Security-Policy":   "default-src 'none'",
+		"Referrer-Policy":           "no-referrer",
 		"Cache-Control":             "no-store",
 		"Content-Type":              "application/json",
 	} {
