@@ -46,6 +46,8 @@ type Options struct {
 type DB struct {
 	dialect *dialect
 	logger  *slog.Logger
+	// schema is the migration set this database holds.
+	schema migrationSet
 
 	// write takes every write. On SQLite it holds a single connection, so
 	// writers queue in Go instead of contending for the file lock, and its
@@ -81,6 +83,11 @@ const (
 // URL selects PostgreSQL; anything else is a SQLite file path. Errors name
 // the database through RedactDSN, never with its password.
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	return open(ctx, dsn, opts, dataSchema)
+}
+
+// open opens dsn holding the migration set schema.
+func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*DB, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -98,6 +105,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.logger = logger
+	db.schema = schema
 	db.stmts = newStmtCache(db.read, db.dialect)
 	db.epoch.maxAge, db.epoch.now = opts.CredentialRefresh, opts.Now
 	if db.epoch.maxAge == 0 {

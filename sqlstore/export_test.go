@@ -21,7 +21,7 @@ func (db *DB) QueryIntForTest(ctx context.Context, query string, args ...any) (i
 // MigrationCountForTest returns the number of embedded migrations of the
 // store's dialect, so that tests do not hard-code the schema version.
 func (db *DB) MigrationCountForTest() int {
-	ms, err := db.dialect.migrations()
+	ms, err := db.schema.migrations(db.dialect)
 	if err != nil {
 		panic(err)
 	}
@@ -31,11 +31,11 @@ func (db *DB) MigrationCountForTest() int {
 // ApplyMigrationsForTest applies the dialect's migrations 1..upTo that the
 // database lacks, for tests of what a migration does to existing rows.
 func (db *DB) ApplyMigrationsForTest(ctx context.Context, upTo int) error {
-	ms, err := db.dialect.migrations()
+	ms, err := db.schema.migrations(db.dialect)
 	if err != nil {
 		return err
 	}
-	if _, err := db.write.ExecContext(ctx, createMigrationsTable); err != nil {
+	if _, err := db.write.ExecContext(ctx, db.schema.createTable()); err != nil {
 		return err
 	}
 	for _, m := range ms[:upTo] {

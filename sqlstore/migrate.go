@@ -14,11 +14,34 @@ import (
 	"time"
 )
 
-// migrationFiles holds the schema of each dialect as numbered SQL files,
-// migrations/<dialect>/NNNN_name.sql, applied in order.
+// migrationFiles holds the schemas as numbered SQL files, applied in order:
+// migrations/<dialect>/NNNN_name.sql for the data store, and
+// migrations/<set>/<dialect>/NNNN_name.sql for the other sets.
 //
 //go:embed migrations
 var migrationFiles embed.FS
+
+// migrationSet names one schema with its own migrations and version table.
+// The data store, the key store and the audit log are separate sets so that
+// each can live in its own database (the key store must, for
+// crypto-shredding to survive a backup of the data), and so that sharing
+// one PostgreSQL database they still keep separate versions.
+type migrationSet struct {
+	name  string // "" for the data store
+	table string // where applied versions are recorded
+}
+
+var (
+	dataSchema = migrationSet{name: "", table: "schema_migrations"}
+	keySchema  = migrationSet{name: "keys", table: "keys_schema_migrations"}
+)
+
+func (s migrationSet) dir(d *dialect) string {
+	if s.name == "" {
+		return path.Join("migrations", d.name)
+	}
+	return path.Join("migrations", s.name, d.name)
+}
 
 // migration is one embedded SQL file.
 type migration struct {
@@ -28,14 +51,16 @@ type migration struct {
 }
 
 // createMigrationsTable is valid SQL in both dialects.
-const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+func (s migrationSet) createTable() string {
+	return `CREATE TABLE IF NOT EXISTS ` + s.table + ` (
 	version    INTEGER NOT NULL PRIMARY KEY,
 	applied_at BIGINT NOT NULL
 )`
+}
 
-// migrations returns the dialect's migrations ordered by version.
-func (d *dialect) migrations() ([]migration, error) {
-	dir := path.Join("migrations", d.name)
+// migrations returns the set's migrations for the dialect ordered by version.
+func (s migrationSet) migrations(d *dialect) ([]migration, error) {
+	dir := s.dir(d)
 	entries, err := fs.ReadDir(migrationFiles, dir)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read embedded migrations: %w", err)
@@ -68,7 +93,7 @@ func (d *dialect) migrations() ([]migration, error) {
 // once: on PostgreSQL each transaction first takes an advisory lock, on
 // SQLite the writer's IMMEDIATE transactions serialise.
 func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
-	ms, err := db.dialect.migrations()
+	ms, err := db.schema.migrations(db.dialect)
 	if err != nil {
 		return 0, err
 	}
@@ -77,10 +102,10 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		if err := db.lockMigrations(ctx, tx); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+		if _, err := tx.ExecContext(ctx, db.schema.createTable()); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current)
+		return tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+db.schema.table).Scan(&current)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
@@ -109,7 +134,7 @@ func (db *DB) apply(ctx context.Context, m migration) (bool, error) {
 			return err
 		}
 		var one int
-		err := tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT 1 FROM schema_migrations WHERE version = ?`), m.version).Scan(&one)
+		err := tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT 1 FROM `+db.schema.table+` WHERE version = ?`), m.version).Scan(&one)
 		switch {
 		case err == nil:
 			return nil
@@ -119,7 +144,7 @@ func (db *DB) apply(ctx context.Context, m migration) (bool, error) {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`),
+		_, err = tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO `+db.schema.table+` (version, applied_at) VALUES (?, ?)`),
 			m.version, time.Now().UnixMicro())
 		done = err == nil
 		return err
@@ -138,14 +163,14 @@ func (db *DB) lockMigrations(ctx context.Context, tx *sql.Tx) error {
 // checkSchemaVersion refuses a database migrated by a newer binary, whose
 // schema this one may misread or damage. It changes nothing.
 func (db *DB) checkSchemaVersion(ctx context.Context) error {
-	ms, err := db.dialect.migrations()
+	ms, err := db.schema.migrations(db.dialect)
 	if err != nil {
 		return err
 	}
 	var one, current int
-	err = db.write.QueryRowContext(ctx, db.dialect.rebind(db.dialect.tableExists), "schema_migrations").Scan(&one)
+	err = db.write.QueryRowContext(ctx, db.dialect.rebind(db.dialect.tableExists), db.schema.table).Scan(&one)
 	if err == nil {
-		err = db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current)
+		err = db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+db.schema.table).Scan(&current)
 	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlstore: read schema version: %w", err)
