@@ -30,14 +30,16 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// Database is a postgres:// URL, or a SQLite file path. Empty means
 	// hrgate.db in DataDir.
-	Database string `yaml:"database" secret:"url"`
-	Log      Log    `yaml:"log"`
-	HTTP     HTTP   `yaml:"http"`
-	API      API    `yaml:"api"`
-	Keys     Keys   `yaml:"keys"`
-	Admin    Admin  `yaml:"admin"`
-	OAuth    OAuth  `yaml:"oauth"`
-	Auth     Auth   `yaml:"auth"`
+	Database string  `yaml:"database" secret:"url"`
+	Log      Log     `yaml:"log"`
+	HTTP     HTTP    `yaml:"http"`
+	API      API     `yaml:"api"`
+	Keys     Keys    `yaml:"keys"`
+	Admin    Admin   `yaml:"admin"`
+	OAuth    OAuth   `yaml:"oauth"`
+	Auth     Auth    `yaml:"auth"`
+	Keyring  Keyring `yaml:"keyring"`
+	Audit    Audit   `yaml:"audit"`
 }
 
 // Keys configures the API key lifecycle.
@@ -168,7 +170,9 @@ func Default() *Config {
 			KeyRotation:     Duration(7 * 24 * time.Hour),
 			KeyPublishAhead: Duration(24 * time.Hour),
 		},
-		Auth: Auth{CredentialRefresh: Duration(250 * time.Millisecond)},
+		Auth:    Auth{CredentialRefresh: Duration(250 * time.Millisecond)},
+		Keyring: defaultKeyring(),
+		Audit:   defaultAudit(),
 	}
 }
 
@@ -242,20 +246,8 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.DataDir) == "" {
 		return keyError("data_dir", "must not be empty")
 	}
-	if c.Database != "" && !IsPostgres(c.Database) {
-		if strings.Contains(c.Database, "://") {
-			return keyError("database", "must be a postgres:// URL or a SQLite file path")
-		}
-		// "host=db password=…" would be taken for a file name and echoed
-		// in errors; refuse it without repeating it.
-		if strings.Contains(c.Database, "=") {
-			return keyError("database", "looks like a key=value connection string; write it as a postgres:// URL")
-		}
-	}
-	if IsPostgres(c.Database) {
-		if _, err := url.Parse(c.Database); err != nil {
-			return keyError("database", "is not a valid URL")
-		}
+	if err := checkDSN("database", c.Database); err != nil {
+		return err
 	}
 	if err := c.Log.validate(); err != nil {
 		return err
@@ -278,6 +270,12 @@ func (c *Config) Validate() error {
 	if err := c.Auth.validate(); err != nil {
 		return err
 	}
+	if err := c.Keyring.validate(); err != nil {
+		return err
+	}
+	if err := c.Audit.validate(); err != nil {
+		return err
+	}
 	// Keys, tokens, the admin token and HR data must never cross a network
 	// in clear text: plain HTTP is for a proxy on the same host only.
 	if c.HTTP.InsecureHTTP && !IsLoopback(c.HTTP.Addr) {
@@ -285,6 +283,27 @@ func (c *Config) Validate() error {
 	}
 	if c.Admin.Addr != "" && c.HTTP.InsecureHTTP && !IsLoopback(c.Admin.Addr) {
 		return keyError("admin.addr", "must be a loopback address while http.insecure_http is set, since the admin API would serve plain HTTP")
+	}
+	return nil
+}
+
+// checkDSN checks a database setting: empty, a postgres:// URL or a SQLite
+// file path.
+func checkDSN(key, dsn string) error {
+	if dsn != "" && !IsPostgres(dsn) {
+		if strings.Contains(dsn, "://") {
+			return keyError(key, "must be a postgres:// URL or a SQLite file path")
+		}
+		// "host=db password=…" would be taken for a file name and echoed
+		// in errors; refuse it without repeating it.
+		if strings.Contains(dsn, "=") {
+			return keyError(key, "looks like a key=value connection string; write it as a postgres:// URL")
+		}
+	}
+	if IsPostgres(dsn) {
+		if _, err := url.Parse(dsn); err != nil {
+			return keyError(key, "is not a valid URL")
+		}
 	}
 	return nil
 }

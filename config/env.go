@@ -15,7 +15,7 @@ const EnvPrefix = "HRGATE_"
 
 // envIgnored are HRGATE_ variables that belong to other parts of the
 // system (tests, secrets read elsewhere) and are not configuration keys.
-var envIgnored = []string{"HRGATE_TEST_"}
+var envIgnored = []string{"HRGATE_TEST_", MasterKeyEnv}
 
 // applyEnv sets keys from HRGATE_SECTION__KEY variables: "__" separates
 // sections, the rest is the key's YAML name in upper case.

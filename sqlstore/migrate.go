@@ -32,8 +32,9 @@ type migrationSet struct {
 }
 
 var (
-	dataSchema = migrationSet{name: "", table: "schema_migrations"}
-	keySchema  = migrationSet{name: "keys", table: "keys_schema_migrations"}
+	dataSchema  = migrationSet{name: "", table: "schema_migrations"}
+	keySchema   = migrationSet{name: "keys", table: "keys_schema_migrations"}
+	auditSchema = migrationSet{name: "audit", table: "audit_schema_migrations"}
 )
 
 func (s migrationSet) dir(d *dialect) string {
