@@ -7,14 +7,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/secretfile"
 )
 
 // Operator is whoever is authenticated on the admin API. Today that is the
@@ -82,39 +80,9 @@ func LoadAdminToken(path string) (token string, created bool, err error) {
 }
 
 func readAdminToken(path string) (string, error) {
-	st, err := os.Lstat(path)
+	b, err := secretfile.Read(path, "admin token file")
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-		return "", fmt.Errorf("read admin token file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("admin token file %s is not a regular file (a symbolic link?); refusing it", path)
-	}
-	f, err := os.Open(path) // #nosec G304 -- the operator configures the token file.
-	if err != nil {
-		return "", fmt.Errorf("read admin token file: %w", err)
-	}
-	defer f.Close()
-	// Check the file that was opened, not the name, which may have been
-	// swapped meanwhile.
-	fst, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("read admin token file: %w", err)
-	}
-	if !os.SameFile(st, fst) {
-		return "", fmt.Errorf("admin token file %s changed while it was read; try again", path)
-	}
-	if fst.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("admin token file %s is readable by others (mode %v); run chmod 600 on it", path, fst.Mode().Perm())
-	}
-	if err := checkOwner(fst); err != nil {
-		return "", fmt.Errorf("admin token file %s: %w", path, err)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
-		return "", fmt.Errorf("read admin token file: %w", err)
+		return "", err
 	}
 	token := strings.TrimSpace(string(b))
 	if len(token) < minAdminToken {
@@ -123,35 +91,16 @@ func readAdminToken(path string) (string, error) {
 	return token, nil
 }
 
-// createAdminToken writes a new token to a private temporary file and
-// links it into place, so that no reader ever sees a half-written token
-// and an existing file is never replaced (fs.ErrExist).
+// createAdminToken writes a new token to path; fs.ErrExist when the file
+// exists already.
 func createAdminToken(path string) (string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", fmt.Errorf("generate admin token: %w", err)
 	}
 	token := hrgate.AdminTokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".admin-token-*")
-	if err != nil {
-		return "", fmt.Errorf("create admin token file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.WriteString(token + "\n")
-	if err := tmp.Sync(); werr == nil {
-		werr = err
-	}
-	if err := tmp.Close(); werr == nil {
-		werr = err
-	}
-	if werr != nil {
-		return "", fmt.Errorf("write admin token file: %w", werr)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return "", err
-		}
-		return "", fmt.Errorf("create admin token file: %w", err)
+	if err := secretfile.Create(path, "admin token file", []byte(token+"\n")); err != nil {
+		return "", err
 	}
 	return token, nil
 }

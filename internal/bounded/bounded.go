@@ -33,3 +33,10 @@ func (c *Map[K, V]) Put(k K, v V) {
 	c.m[k] = v
 	c.mu.Unlock()
 }
+
+// Delete removes the entry under k.
+func (c *Map[K, V]) Delete(k K) {
+	c.mu.Lock()
+	delete(c.m, k)
+	c.mu.Unlock()
+}

@@ -44,3 +44,15 @@ func ForEach(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 		t.Run(name, func(t *testing.T) { fn(t, Open(t, dsn(t))) })
 	}
 }
+
+// OpenKeyStore opens and migrates the key store at dsn and closes it when
+// the test ends.
+func OpenKeyStore(tb testing.TB, dsn string) *sqlstore.KeyStore {
+	tb.Helper()
+	ks, err := sqlstore.OpenKeyStore(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})
+	if err != nil {
+		tb.Fatalf("open key store: %v", err)
+	}
+	tb.Cleanup(func() { _ = ks.Close() })
+	return ks
+}

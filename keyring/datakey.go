@@ -1,0 +1,273 @@
+package keyring
+
+import (
+	"context"
+	"crypto/cipher"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/hrgate/hrgate"
+)
+
+// SealedFormat is the first byte of every value Seal returns. The rest is
+// the data key version (uvarint), a 12-byte nonce and the AES-256-GCM
+// ciphertext with its tag. The associated data, which is not stored,
+// binds the value to its owner, table, record, field and data key version.
+// Stores tell a sealed value from their own plaintext encodings by this
+// byte, so theirs must not start with it.
+const SealedFormat byte = 0x02
+
+// IsSealed reports whether b is a value Seal produced.
+func IsSealed(b []byte) bool { return len(b) > 0 && b[0] == SealedFormat }
+
+// maxFetch bounds the owners read from the key store in one query.
+const maxFetch = 500
+
+// Seal implements hrgate.Cipher.
+func (k *Keyring) Seal(ctx context.Context, owner string, ref hrgate.FieldRef, plaintext []byte) ([]byte, error) {
+	keys, err := k.ownerKeys(ctx, owner, true)
+	if err != nil {
+		return nil, err
+	}
+	dk := keys.newest()
+	out := make([]byte, 1, 1+binary.MaxVarintLen64+12+len(plaintext)+16)
+	out[0] = SealedFormat
+	out = binary.AppendUvarint(out, uint64(dk.version))
+	head := len(out)
+	out = out[:head+dk.aead.NonceSize()]
+	if _, err := io.ReadFull(k.random, out[head:]); err != nil {
+		return nil, fmt.Errorf("keyring: read random nonce: %w", err)
+	}
+	var aadBuf [256]byte
+	aad := fieldAAD(aadBuf[:0], owner, ref, dk.version)
+	return dk.aead.Seal(out, out[head:], plaintext, aad), nil
+}
+
+// Open implements hrgate.Cipher.
+func (k *Keyring) Open(ctx context.Context, owner string, ref hrgate.FieldRef, sealed []byte) ([]byte, error) {
+	if !IsSealed(sealed) {
+		return nil, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
+	}
+	v, n := binary.Uvarint(sealed[1:])
+	if n <= 0 || v == 0 || v > 1<<31 {
+		return nil, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
+	}
+	version := int(v)
+	keys, err := k.ownerKeys(ctx, owner, false)
+	if err != nil {
+		return nil, err
+	}
+	aead, ok := keys.find(version)
+	if !ok {
+		// A version this instance has not seen: another instance rotated
+		// the owner's key. Read the store once more.
+		k.cache.Delete(owner)
+		if keys, err = k.ownerKeys(ctx, owner, false); err != nil {
+			return nil, err
+		}
+		if aead, ok = keys.find(version); !ok {
+			return nil, fmt.Errorf("%s of %s %s: data key version %d is gone: %w", ref.Field, ref.Table, ref.RecordID, version, hrgate.ErrKeyErased)
+		}
+	}
+	body := sealed[1+n:]
+	ns := aead.NonceSize()
+	if len(body) < ns+aead.Overhead() {
+		return nil, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
+	}
+	var aadBuf [256]byte
+	aad := fieldAAD(aadBuf[:0], owner, ref, version)
+	out, err := aead.Open(nil, body[:ns], body[ns:], aad)
+	if err != nil {
+		return nil, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
+	}
+	return out, nil
+}
+
+// fieldAAD is the associated data of a sealed field.
+func fieldAAD(dst []byte, owner string, ref hrgate.FieldRef, version int) []byte {
+	dst = appendParts(dst, "hrgate/field/v1", owner, ref.Table, ref.RecordID, ref.Field)
+	return binary.AppendUvarint(dst, uint64(version))
+}
+
+// dataKeyAAD binds a wrapped data key to its owner and versions.
+func dataKeyAAD(owner string, version, kek int) []byte {
+	return appendParts(nil, "hrgate/datakey/v1", owner, strconv.Itoa(version), strconv.Itoa(kek))
+}
+
+// ownerKeys returns owner's unwrapped data keys, from the cache while
+// they are fresh, else from the store. When the owner has none, create
+// makes one; otherwise the answer is ErrKeyErased, since every record
+// written through the keyring got its owner's key first.
+func (k *Keyring) ownerKeys(ctx context.Context, owner string, create bool) (*ownerKeys, error) {
+	if o, ok := k.cache.Get(owner); ok && k.now().Sub(o.loaded) < k.ttl {
+		return o, nil
+	}
+	if err := k.load(ctx, []string{owner}); err != nil {
+		return nil, err
+	}
+	if o, ok := k.cache.Get(owner); ok {
+		return o, nil
+	}
+	if !create {
+		return nil, fmt.Errorf("data key of %s: %w", owner, hrgate.ErrKeyErased)
+	}
+	if err := k.CreateDataKeys(ctx, []string{owner}); err != nil {
+		return nil, err
+	}
+	if o, ok := k.cache.Get(owner); ok {
+		return o, nil
+	}
+	return nil, fmt.Errorf("keyring: the data key of %s vanished as it was created", owner)
+}
+
+// load reads the data keys of owners from the store, unwraps them and
+// caches them. Owners without keys are dropped from the cache: their keys
+// were erased.
+func (k *Keyring) load(ctx context.Context, owners []string) error {
+	for len(owners) > 0 {
+		chunk := owners[:min(len(owners), maxFetch)]
+		owners = owners[len(chunk):]
+		dks, err := k.store.DataKeys(ctx, chunk)
+		if err != nil {
+			return hrgate.Wrap(err, "keyring.load")
+		}
+		found, err := k.cacheKeys(ctx, dks)
+		if err != nil {
+			return err
+		}
+		for _, o := range chunk {
+			if !found[o] {
+				k.cache.Delete(o)
+			}
+		}
+	}
+	return nil
+}
+
+// cacheKeys unwraps dks and caches them by owner, returning the owners.
+func (k *Keyring) cacheKeys(ctx context.Context, dks []*hrgate.DataKey) (map[string]bool, error) {
+	now := k.now()
+	byOwner := make(map[string]*ownerKeys)
+	for _, dk := range dks {
+		aead, err := k.unwrapDataKey(ctx, dk)
+		if err != nil {
+			return nil, err
+		}
+		o := byOwner[dk.Owner]
+		if o == nil {
+			o = &ownerKeys{loaded: now}
+			byOwner[dk.Owner] = o
+		}
+		// Keep versions ascending whatever order the store used.
+		i := len(o.keys)
+		for i > 0 && o.keys[i-1].version > dk.Version {
+			i--
+		}
+		o.keys = append(o.keys, versionKey{})
+		copy(o.keys[i+1:], o.keys[i:])
+		o.keys[i] = versionKey{version: dk.Version, aead: aead}
+	}
+	found := make(map[string]bool, len(byOwner))
+	for owner, o := range byOwner {
+		k.cache.Put(owner, o)
+		found[owner] = true
+	}
+	return found, nil
+}
+
+// unwrapDataKey unwraps one data key with the KEK version that wrapped it,
+// reading the keyring again once when that version is unknown here.
+func (k *Keyring) unwrapDataKey(ctx context.Context, dk *hrgate.DataKey) (cipher.AEAD, error) {
+	k.mu.RLock()
+	kek, ok := k.keks[dk.KEKVersion]
+	k.mu.RUnlock()
+	if !ok {
+		if err := k.Refresh(ctx); err != nil {
+			return nil, err
+		}
+		k.mu.RLock()
+		kek, ok = k.keks[dk.KEKVersion]
+		k.mu.RUnlock()
+		if !ok {
+			return nil, hrgate.Wrap(fmt.Errorf("data key of %s is wrapped by key-encryption key version %d, which is retired or unknown: %w",
+				dk.Owner, dk.KEKVersion, hrgate.ErrIntegrity), "keyring.unwrap")
+		}
+	}
+	raw, err := open(kek, dk.Wrapped, dataKeyAAD(dk.Owner, dk.Version, dk.KEKVersion))
+	if err != nil {
+		return nil, hrgate.Wrap(fmt.Errorf("data key of %s version %d: %w", dk.Owner, dk.Version, err), "keyring.unwrap")
+	}
+	return newAEAD(raw)
+}
+
+// Prefetch implements hrgate.Cipher.
+func (k *Keyring) Prefetch(ctx context.Context, owners []string) error {
+	now := k.now()
+	var missing []string
+	for _, o := range owners {
+		if c, ok := k.cache.Get(o); !ok || now.Sub(c.loaded) >= k.ttl {
+			missing = append(missing, o)
+		}
+	}
+	return k.load(ctx, missing)
+}
+
+// CreateDataKeys implements hrgate.Cipher. Owners that have a key keep it.
+func (k *Keyring) CreateDataKeys(ctx context.Context, owners []string) error {
+	return k.createDataKeys(ctx, owners, false)
+}
+
+func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retried bool) error {
+	if err := k.Prefetch(ctx, owners); err != nil {
+		return err
+	}
+	k.mu.RLock()
+	kekVersion, kek := k.kek, k.keks[k.kek]
+	k.mu.RUnlock()
+	var fresh []*hrgate.DataKey
+	var names []string
+	now := k.now()
+	for _, o := range owners {
+		if _, ok := k.cache.Get(o); ok {
+			continue
+		}
+		raw := make([]byte, 32)
+		if _, err := io.ReadFull(k.random, raw); err != nil {
+			return fmt.Errorf("keyring: generate data key: %w", err)
+		}
+		wrapped, err := seal(kek, k.random, raw, dataKeyAAD(o, 1, kekVersion))
+		if err != nil {
+			return err
+		}
+		fresh = append(fresh, &hrgate.DataKey{Owner: o, Version: 1, KEKVersion: kekVersion, Wrapped: wrapped, CreatedAt: now})
+		names = append(names, o)
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := k.store.InsertDataKeys(ctx, fresh); err != nil {
+		if hrgate.ErrorCode(err) != hrgate.ECONFLICT || retried {
+			return hrgate.Wrap(err, "keyring.CreateDataKeys")
+		}
+		// Another instance rotated the KEK: learn the new version and
+		// wrap under it.
+		if err := k.Refresh(ctx); err != nil {
+			return err
+		}
+		return k.createDataKeys(ctx, owners, true)
+	}
+	// Read back rather than cache what was generated: where another
+	// instance created an owner's key first, the store kept that one.
+	return k.load(ctx, names)
+}
+
+// Erase implements hrgate.Cipher.
+func (k *Keyring) Erase(ctx context.Context, owner string) error {
+	if _, err := k.store.DeleteDataKeys(ctx, owner, 0); err != nil {
+		return hrgate.Wrap(err, "keyring.Erase")
+	}
+	k.cache.Delete(owner)
+	return nil
+}
