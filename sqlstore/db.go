@@ -39,6 +39,10 @@ type Options struct {
 	// Now is the store's clock (credential refresh, secret creation);
 	// nil means time.Now.
 	Now func() time.Time
+	// Cipher seals what the data store keeps encrypted: restricted and
+	// confidential field groups, and hrgate's own secrets. Only the data
+	// store uses it.
+	Cipher hrgate.Cipher
 }
 
 // DB is an hrgate.Store on SQLite or PostgreSQL. It is safe for concurrent
@@ -61,6 +65,10 @@ type DB struct {
 
 	// stmts caches prepared read statements by query text.
 	stmts *stmtCache
+
+	// cipher seals encrypted columns; nil only in stores opened without
+	// one (the key store, the audit log).
+	cipher hrgate.Cipher
 
 	epoch epochCache
 }
@@ -106,6 +114,7 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	}
 	db.logger = logger
 	db.schema = schema
+	db.cipher = opts.Cipher
 	db.stmts = newStmtCache(db.read, db.dialect)
 	db.epoch.maxAge, db.epoch.now = opts.CredentialRefresh, opts.Now
 	if db.epoch.maxAge == 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/internal/logbuf"
+	"github.com/hrgate/hrgate/keyring"
 	"github.com/hrgate/hrgate/sqlstore"
 )
 
@@ -35,6 +36,10 @@ type Main struct {
 	Logger *slog.Logger
 	Store  *sqlstore.DB
 	Gate   *gate.Gate
+	// KeyStore and Keyring hold the keys that encrypt the data; they are
+	// opened before Store.
+	KeyStore *sqlstore.KeyStore
+	Keyring  *keyring.Keyring
 
 	bg     sync.WaitGroup
 	admin  *hrhttp.Server
@@ -145,12 +150,16 @@ func (m *Main) openStore(cmd *cobra.Command, autoMigrate bool) (*sqlstore.DB, er
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", m.Config.DataDir, err)
 	}
+	kr, err := m.openKeyring(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
 	refresh := time.Duration(m.Config.Auth.CredentialRefresh)
 	if refresh == 0 {
 		refresh = -1 // auth.credential_refresh: 0 reads the epoch on every request
 	}
 	db, err := sqlstore.Open(cmd.Context(), m.Config.DatabaseDSN(),
-		sqlstore.Options{AutoMigrate: autoMigrate, Logger: m.Logger, CredentialRefresh: refresh})
+		sqlstore.Options{AutoMigrate: autoMigrate, Logger: m.Logger, CredentialRefresh: refresh, Cipher: kr})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -164,6 +173,10 @@ func (m *Main) Close() {
 	if m.Store != nil {
 		_ = m.Store.Close()
 		m.Store = nil
+	}
+	if m.KeyStore != nil {
+		_ = m.KeyStore.Close()
+		m.KeyStore = nil
 	}
 	if m.logOut != nil {
 		_ = m.logOut.Close()
