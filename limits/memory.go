@@ -1,0 +1,152 @@
+package limits
+
+import (
+	"context"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Memory is a Limiter for one instance. Its state is a map per shard;
+// a decision locks the shards of its rules in ascending order, so
+// decisions over overlapping keys serialise and never deadlock.
+type Memory struct {
+	now    func() time.Time
+	seed   maphash.Seed
+	shards [numShards]shard
+}
+
+const (
+	numShards = 256
+	// sweepEvery is how many decisions a shard takes between sweeps of
+	// the entries that no longer hold anything (a TAT in the past, a
+	// quota of an earlier day): idle keys cost nothing for long.
+	sweepEvery = 4096
+)
+
+type shard struct {
+	mu    sync.Mutex
+	tat   map[string]int64
+	quota map[string]dayCount
+	ops   int
+}
+
+type dayCount struct{ day, n int64 }
+
+var _ Limiter = (*Memory)(nil)
+
+// NewMemory returns an in-memory limiter; now nil means time.Now.
+func NewMemory(now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	m := &Memory{now: now, seed: maphash.MakeSeed()}
+	for i := range m.shards {
+		m.shards[i].tat = make(map[string]int64)
+		m.shards[i].quota = make(map[string]dayCount)
+	}
+	return m
+}
+
+// Allow implements Limiter. It never fails.
+func (m *Memory) Allow(_ context.Context, rules []Rule) (Decision, error) {
+	if len(rules) > maxRules {
+		return Decision{}, errTooManyRules
+	}
+	var idxBuf [maxRules]int
+	idx := idxBuf[:0]
+	for _, r := range rules {
+		idx = append(idx, int(maphash.String(m.seed, r.Key)%numShards))
+	}
+	var lockBuf [maxRules]int
+	locks := append(lockBuf[:0], idx...)
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
+	for _, i := range locks {
+		m.shards[i].mu.Lock()
+	}
+	now := m.now().UnixMicro()
+	d := m.decide(rules, idx, now)
+	for _, i := range locks {
+		s := &m.shards[i]
+		if s.ops++; s.ops >= sweepEvery {
+			s.sweep(now)
+		}
+		s.mu.Unlock()
+	}
+	return d, nil
+}
+
+// decide evaluates every rule, then commits them all when all admit.
+// The caller holds the shards' locks.
+func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
+	var tatBuf [maxRules]int64
+	tats := tatBuf[:len(rules)]
+	day, dayLeft := dayOf(now)
+	best := Decision{Allowed: true, Rule: -1, Remaining: -1}
+	consider := func(d Decision) {
+		switch {
+		case !d.Allowed && (best.Allowed || d.RetryAfter > best.RetryAfter):
+			best = d
+		case d.Allowed && best.Allowed && (best.Rule < 0 || d.Remaining < best.Remaining):
+			best = d
+		}
+	}
+	for i, r := range rules {
+		s := &m.shards[idx[i]]
+		if r.Limit.Rate > 0 {
+			newTAT, ok, remaining, reset, retry := gcra(s.tat[r.Key], now, r.Limit)
+			tats[i] = newTAT
+			consider(Decision{Allowed: ok, Rule: i, Limit: int64(r.Limit.Burst), Remaining: remaining, Reset: reset, RetryAfter: retry})
+		}
+		if r.Limit.Quota > 0 {
+			c := s.quota[r.Key]
+			if c.day != day {
+				c = dayCount{day: day}
+			}
+			if c.n >= r.Limit.Quota {
+				consider(Decision{QuotaExceeded: true, Rule: i, Limit: r.Limit.Quota, Reset: dayLeft, RetryAfter: dayLeft})
+			} else {
+				consider(Decision{Allowed: true, Rule: i, Limit: r.Limit.Quota, Remaining: r.Limit.Quota - c.n - 1, Reset: dayLeft})
+			}
+		}
+	}
+	if !best.Allowed {
+		return best
+	}
+	for i, r := range rules {
+		s := &m.shards[idx[i]]
+		if r.Limit.Rate > 0 {
+			s.tat[r.Key] = tats[i]
+		}
+		if r.Limit.Quota > 0 {
+			c := s.quota[r.Key]
+			if c.day != day {
+				c = dayCount{day: day}
+			}
+			c.n++
+			s.quota[r.Key] = c
+		}
+	}
+	if best.Rule < 0 {
+		best.Remaining = 0
+	}
+	return best
+}
+
+// sweep drops the entries that no longer constrain anything.
+func (s *shard) sweep(now int64) {
+	s.ops = 0
+	day, _ := dayOf(now)
+	for k, tat := range s.tat {
+		if tat <= now {
+			delete(s.tat, k)
+		}
+	}
+	for k, c := range s.quota {
+		if c.day != day {
+			delete(s.quota, k)
+		}
+	}
+}
