@@ -481,3 +481,14 @@ func checkSinkNames(sinks []AuditSink) error {
 	}
 	return nil
 }
+
+// ValidateAuditSinks checks a list of sinks as Validate does, for callers
+// that build the list themselves.
+func ValidateAuditSinks(sinks []AuditSink) error {
+	for i := range sinks {
+		if err := sinks[i].validate(i); err != nil {
+			return err
+		}
+	}
+	return checkSinkNames(sinks)
+}
