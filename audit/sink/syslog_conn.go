@@ -18,12 +18,15 @@ import (
 // plain TCP with octet-counting framing, "LEN SP MSG", or over UDP
 // (RFC 5426), one message per datagram.
 //
-// Syslog has no acknowledgement: a message counts as delivered once the
-// kernel took it. Before each batch the sink checks that the collector has
-// not closed the connection, so that a collector that went away is noticed
-// before a batch is lost into a dead socket rather than after; a batch in
-// flight at the very moment a collector dies can still be lost. UDP gives
-// no assurance at all.
+// Syslog has no acknowledgement: a write succeeds once the local kernel
+// has the bytes, even when the collector is about to close the connection
+// and discard what it has not read. So before each batch the sink checks
+// that the collector has not closed or reset the connection, and it keeps
+// the batches written in the last confirmWindow: when the connection turns
+// out to have broken, they are sent again, first, on the new one. What
+// remains is a collector that read a batch and then crashed before storing
+// it, which no transport without acknowledgements can detect. UDP gives no
+// assurance at all.
 type syslogSink struct {
 	transport string
 	address   string
@@ -33,6 +36,21 @@ type syslogSink struct {
 
 	conn net.Conn
 	buf  []byte
+	// pending are the batches written on the current connection, or on a
+	// broken one, that the collector has not yet held open for
+	// confirmWindow.
+	pending []sentBatch
+}
+
+// confirmWindow is how long a collector must keep a connection open after
+// a batch was written for the batch to count as received. A collector
+// reads its socket within milliseconds; the window leaves room for one
+// that is busy.
+const confirmWindow = 2 * time.Second
+
+type sentBatch struct {
+	at     time.Time
+	events []*hrgate.AuditEvent
 }
 
 func newSyslogSink(sc config.AuditSink, key func(string) string, log *slog.Logger) (*syslogSink, error) {
@@ -57,39 +75,91 @@ func newSyslogSink(sc config.AuditSink, key func(string) string, log *slog.Logge
 
 // Deliver sends the batch, connecting first when there is no live
 // connection. Any error drops the connection; the next delivery dials
-// again.
+// again and sends the batches written on the broken one again first.
 func (s *syslogSink) Deliver(ctx context.Context, events []*hrgate.AuditEvent) error {
-	if s.conn != nil && s.transport != config.SyslogUDP && !peerOpen(s.conn) {
-		s.drop()
+	if s.transport == config.SyslogUDP {
+		return s.deliverUDP(ctx, events)
 	}
+	now := time.Now()
+	if s.conn != nil {
+		if peerOpen(s.conn) {
+			s.confirm(now)
+		} else {
+			s.drop()
+		}
+	}
+	s.buf = s.buf[:0]
+	var err error
+	redialed := s.conn == nil
+	if redialed {
+		if err := s.dial(ctx); err != nil {
+			return err
+		}
+		// Whatever went over the broken connection unconfirmed goes
+		// first over the new one.
+		for _, b := range s.pending {
+			if s.buf, err = s.appendFrames(s.buf, b.events); err != nil {
+				return err
+			}
+		}
+	}
+	if s.buf, err = s.appendFrames(s.buf, events); err != nil {
+		return err
+	}
+	if err := s.write(s.buf); err != nil {
+		return err
+	}
+	if redialed {
+		// The batches sent again are confirmed from this write on.
+		for i := range s.pending {
+			s.pending[i].at = now
+		}
+	}
+	s.pending = append(s.pending, sentBatch{at: now, events: events})
+	return nil
+}
+
+// appendFrames appends the events as octet-counted frames, "LEN SP MSG".
+func (s *syslogSink) appendFrames(buf []byte, events []*hrgate.AuditEvent) ([]byte, error) {
+	for _, e := range events {
+		msg, err := s.format.message(e)
+		if err != nil {
+			return buf, err
+		}
+		buf = strconv.AppendInt(buf, int64(len(msg)), 10)
+		buf = append(buf, ' ')
+		buf = append(buf, msg...)
+	}
+	return buf, nil
+}
+
+// confirm forgets the batches the collector has held the connection open
+// for confirmWindow since they were written.
+func (s *syslogSink) confirm(now time.Time) {
+	i := 0
+	for i < len(s.pending) && now.Sub(s.pending[i].at) >= confirmWindow {
+		i++
+	}
+	s.pending = s.pending[i:]
+}
+
+// deliverUDP sends one datagram per event.
+func (s *syslogSink) deliverUDP(ctx context.Context, events []*hrgate.AuditEvent) error {
 	if s.conn == nil {
 		if err := s.dial(ctx); err != nil {
 			return err
 		}
 	}
-	if s.transport == config.SyslogUDP {
-		for _, e := range events {
-			msg, err := s.format.message(e)
-			if err != nil {
-				return err
-			}
-			if err := s.write(msg); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	s.buf = s.buf[:0]
 	for _, e := range events {
 		msg, err := s.format.message(e)
 		if err != nil {
 			return err
 		}
-		s.buf = strconv.AppendInt(s.buf, int64(len(msg)), 10)
-		s.buf = append(s.buf, ' ')
-		s.buf = append(s.buf, msg...)
+		if err := s.write(msg); err != nil {
+			return err
+		}
 	}
-	return s.write(s.buf)
+	return nil
 }
 
 func (s *syslogSink) dial(ctx context.Context) error {
