@@ -155,6 +155,9 @@ func testEvent(seq int64) *hrgate.AuditEvent {
 		e.Type = "api.request"
 		e.Method, e.Route, e.Status = "GET", "/v1/employees", 200
 		e.Object = "employee"
+		// Values that structured data must escape, and non-ASCII ones.
+		e.RequestID = fmt.Sprintf(`req-"%d"]\`, seq)
+		e.ConsumerID = "con_lohnbüro_東京"
 		// A list request: a long line, so that files rotate often.
 		for i := range int(seq % 13) {
 			e.RecordIDs = append(e.RecordIDs, fmt.Sprintf("emp_%d_%d", seq, i))
