@@ -217,6 +217,10 @@ type worker struct {
 	delivered atomic.Int64
 	failed    atomic.Int64
 
+	// limit is the batch size now: batch_size, halved by failures and
+	// doubled back by successes.
+	limit int
+
 	// The gap the worker is waiting on: the cursor it sits after, and
 	// since when.
 	gapAfter int64
@@ -230,9 +234,10 @@ func (w *worker) run(ctx context.Context) {
 	}
 	w.cursor.Store(cursor)
 	w.log.Info("audit sink started", "cursor", cursor)
+	w.limit = w.cfg.BatchSize
 	readFailures := 0
 	for ctx.Err() == nil {
-		events, err := w.reader.AuditEvents(ctx, cursor, w.cfg.BatchSize)
+		events, err := w.reader.AuditEvents(ctx, cursor, w.limit)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -319,13 +324,15 @@ func (w *worker) next(cursor int64, events []*hrgate.AuditEvent) []*hrgate.Audit
 
 // deliver delivers events, retrying with back-off until it succeeds or ctx
 // ends. After a failure it retries with half the batch, down to a single
-// event, so that a collector refusing large requests still progresses. It
-// returns how many of the events, from the first, were delivered.
+// event, so that a collector refusing large requests still progresses;
+// each success doubles the batch size again, up to batch_size. It returns
+// how many of the events, from the first, were delivered.
 func (w *worker) deliver(ctx context.Context, events []*hrgate.AuditEvent) (int, bool) {
 	for attempt := 1; ; attempt++ {
 		err := w.sink.Deliver(ctx, events)
 		if err == nil {
 			w.delivered.Add(int64(len(events)))
+			w.limit = min(max(w.limit, len(events))*2, w.cfg.BatchSize)
 			if attempt > 1 {
 				w.log.Info("audit sink delivers again", "failed_attempts", attempt-1, "first_seq", events[0].Seq)
 			}
@@ -343,6 +350,7 @@ func (w *worker) deliver(ctx context.Context, events []*hrgate.AuditEvent) (int,
 		}
 		if len(events) > 1 {
 			events = events[:len(events)/2]
+			w.limit = len(events)
 		}
 	}
 }
