@@ -233,7 +233,7 @@ func (w *worker) run(ctx context.Context) {
 		return
 	}
 	w.cursor.Store(cursor)
-	w.log.Info("audit sink started", "cursor", cursor)
+	w.log.Info("audit sink started", "cursor", cursor, "destination", destination(w.cfg))
 	w.limit = w.cfg.BatchSize
 	readFailures := 0
 	for ctx.Err() == nil {
@@ -271,6 +271,18 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}
 	w.log.Info("audit sink stopped", "cursor", w.cursor.Load(), "delivered", w.delivered.Load(), "failed", w.failed.Load())
+}
+
+// destination names where a sink delivers, for the log. It holds no
+// secret: URLs with user info or a query are refused by validation.
+func destination(sc config.AuditSink) string {
+	switch sc.Type {
+	case config.SinkFile:
+		return sc.Path
+	case config.SinkSyslog:
+		return sc.Transport + "://" + sc.Address
+	}
+	return sc.URL
 }
 
 // loadCursor reads the durable cursor, retrying until it can or ctx ends.
