@@ -264,11 +264,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 		cursor = events[n-1].Seq
 		w.cursor.Store(cursor)
-		// A failure to save the cursor costs only repeats after a
-		// restart; the next batch saves a later one.
-		if err := w.cursors.SetSinkCursor(ctx, w.cfg.Name, cursor); err != nil && ctx.Err() == nil {
-			w.log.Warn("audit sink cannot save its cursor; events may be delivered again after a restart", "err", err, "cursor", cursor)
-		}
+		w.saveCursor(ctx, cursor)
 	}
 	w.log.Info("audit sink stopped", "cursor", w.cursor.Load(), "delivered", w.delivered.Load(), "failed", w.failed.Load())
 }
@@ -284,6 +280,21 @@ func destination(sc config.AuditSink) string {
 	}
 	return sc.URL
 }
+
+// saveCursor saves the cursor, also while the streamer is stopping, so
+// that a clean stop repeats nothing. A failure costs only repeats after a
+// restart; the next batch saves a later cursor.
+func (w *worker) saveCursor(ctx context.Context, cursor int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveCursorTimeout)
+	defer cancel()
+	if err := w.cursors.SetSinkCursor(ctx, w.cfg.Name, cursor); err != nil {
+		w.log.Warn("audit sink cannot save its cursor; events may be delivered again after a restart", "err", err, "cursor", cursor)
+	}
+}
+
+// saveCursorTimeout bounds saving a cursor after the streamer was told to
+// stop.
+const saveCursorTimeout = 5 * time.Second
 
 // loadCursor reads the durable cursor, retrying until it can or ctx ends.
 func (w *worker) loadCursor(ctx context.Context) (int64, bool) {

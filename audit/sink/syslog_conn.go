@@ -140,7 +140,8 @@ func (s *syslogSink) confirm(now time.Time) {
 	for i < len(s.pending) && now.Sub(s.pending[i].at) >= confirmWindow {
 		i++
 	}
-	s.pending = s.pending[i:]
+	// Copy down rather than reslice, so the confirmed events are freed.
+	s.pending = append(s.pending[:0], s.pending[i:]...)
 }
 
 // deliverUDP sends one datagram per event.
