@@ -252,9 +252,10 @@ func TestRsyslogOverTLS(t *testing.T) {
 	// Part 1: what rsyslog parsed.
 	store.add(100)
 	waitFor(t, "rsyslog to write 100 events", func() bool { return len(rs.received()) >= 100 })
-	got := rs.received()
-	for i, m := range got {
-		e := store.event(int64(i + 1))
+	checkSeqs(t, rs.seqs(t), 100, true)
+	for _, m := range rs.received() {
+		seq, _ := strconv.ParseInt(m.sd(t)["hrgate@32473"]["seq"], 10, 64)
+		e := store.event(seq)
 		wantSD := map[string]string{}
 		raw, _ := json.Marshal(e) // the MSG must decode to this
 		for _, kv := range []struct{ k, v string }{
