@@ -34,5 +34,5 @@ func (a *Audit) validate() error {
 			return err
 		}
 	}
-	return nil
+	return checkSinkNames(a.Sinks)
 }
