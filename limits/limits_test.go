@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -294,5 +295,42 @@ func TestFailover(t *testing.T) {
 	// from its state.
 	if d := decide(); !d.Allowed || d.Limit != 1000 || d.Remaining != 999 {
 		t.Fatalf("after Redis returned: %+v; want the shared quota again", d)
+	}
+}
+
+func TestBruteForce(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	b := limits.NewBruteForce(c.now)
+	attacker := limits.AddrSource(netip.MustParseAddr("2001:db8:1:2::1"))
+	sameHost := limits.AddrSource(netip.MustParseAddr("2001:db8:1:2:ffff::9"))
+	other := limits.AddrSource(netip.MustParseAddr("192.0.2.7"))
+	if attacker != sameHost {
+		t.Fatalf("two addresses of one /64 are two sources: %s, %s", attacker, sameHost)
+	}
+	var lockouts []time.Duration
+	for range 1000 {
+		if wait := b.Locked(attacker); wait > 0 {
+			c.add(wait) // a patient attacker waits out each lockout
+			continue
+		}
+		if d := b.Fail(attacker); d > 0 {
+			lockouts = append(lockouts, d)
+		}
+	}
+	if len(lockouts) < 5 || lockouts[0] != time.Second || lockouts[1] != 2*time.Second || lockouts[4] != 16*time.Second {
+		t.Fatalf("lockouts = %v; want 1s, 2s, 4s, 8s, 16s, ...", lockouts)
+	}
+	if max := lockouts[len(lockouts)-1]; max > 15*time.Minute {
+		t.Fatalf("lockout grew to %v, past the cap", max)
+	}
+	if b.Locked(other) != 0 {
+		t.Fatal("another address is locked out by the attacker's failures")
+	}
+	b.Fail(attacker)
+	for range 9 {
+		b.Fail(attacker)
+	}
+	if b.Locked(attacker, other) == 0 {
+		t.Fatal("a request naming a locked source is not locked")
 	}
 }
