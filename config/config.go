@@ -40,6 +40,7 @@ type Config struct {
 	Auth     Auth    `yaml:"auth"`
 	Keyring  Keyring `yaml:"keyring"`
 	Audit    Audit   `yaml:"audit"`
+	Limits   Limits  `yaml:"limits"`
 }
 
 // Keys configures the API key lifecycle.
@@ -173,6 +174,7 @@ func Default() *Config {
 		Auth:    Auth{CredentialRefresh: Duration(250 * time.Millisecond)},
 		Keyring: defaultKeyring(),
 		Audit:   defaultAudit(),
+		Limits:  defaultLimits(),
 	}
 }
 
@@ -274,6 +276,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Audit.validate(); err != nil {
+		return err
+	}
+	if err := c.Limits.validate(); err != nil {
 		return err
 	}
 	// Keys, tokens, the admin token and HR data must never cross a network

@@ -235,3 +235,40 @@ func TestOAuthSection(t *testing.T) {
 		}
 	})
 }
+
+func TestLimitsValidation(t *testing.T) {
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"BadRate", "limits.credential.rate", "50", "limits.credential"},
+		{"NegativeBurst", "limits.consumer.burst", "-1", "limits.consumer"},
+		{"BadQuota", "limits.global.quota", "5/h", "limits.global"},
+		{"PlainRedisRemote", "limits.redis_url", "redis://cache.internal:6379/0", "rediss://"},
+		{"NotRedis", "limits.redis_url", "http://cache:6379", "redis://"},
+		{"ZeroInstances", "limits.instances", "0", "limits.instances"},
+		{"BadBlock", "limits.block", "10.0.0.1/8", "limits.block"},
+		{"CountriesWithoutDB", "limits.block_countries", "KP", "limits.geo_db"},
+		{"SlowRedis", "limits.redis_timeout", "1m", "limits.redis_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config.Default()
+			if err := c.Set(tt.key, tt.value); err != nil {
+				t.Fatalf("Set: %v", err)
+			}
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate = %v; want an error naming %q", err, tt.want)
+			}
+		})
+	}
+	c := config.Default()
+	for _, kv := range [][2]string{{"limits.redis_url", "redis://127.0.0.1:6379/0"}, {"limits.credential.quota", "20000/day"}} {
+		if err := c.Set(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid limits refused: %v", err)
+	}
+}
