@@ -61,9 +61,7 @@ func (m *Main) adminCommand() *cobra.Command {
 
 // adminAuth returns the admin API's authenticator: the token of
 // admin.token_file when the operator set one, else the token issued by
-// `hrgate admin token`, whose digest the store keeps sealed. An admin
-// token file an earlier hrgate wrote into the data directory is moved
-// into the store first.
+// `hrgate admin token`, whose digest the store keeps sealed.
 func (m *Main) adminAuth(ctx context.Context) (hrhttp.AdminAuthenticator, error) {
 	if path := m.Config.Admin.TokenFile; path != "" {
 		token, err := hrhttp.ReadAdminTokenFile(path)
@@ -71,20 +69,6 @@ func (m *Main) adminAuth(ctx context.Context) (hrhttp.AdminAuthenticator, error)
 			return nil, err
 		}
 		return hrhttp.NewTokenAuth(token)
-	}
-	legacy := m.legacyAdminTokenFile()
-	res, err := hrhttp.ImportLegacyAdminToken(ctx, m.Store, legacy)
-	switch {
-	case res == hrhttp.LegacyImported && err != nil:
-		m.Logger.Warn("could not delete the admin token file after moving its token into the database", "file", legacy, "error", err)
-	case err != nil:
-		return nil, err
-	case res == hrhttp.LegacyImported:
-		m.Logger.Info("moved the admin token an earlier hrgate wrote into the database, sealed, and deleted the file; the token keeps working",
-			"file", legacy)
-	case res == hrhttp.LegacyStale:
-		m.Logger.Warn("the admin token file an earlier hrgate wrote holds a token that no longer works "+
-			"(another was issued since, or imported by another instance on this database); delete it", "file", legacy)
 	}
 	auth := hrhttp.NewStoredTokenAuth(m.Store)
 	has, err := auth.HasToken(ctx)
@@ -95,6 +79,35 @@ func (m *Main) adminAuth(ctx context.Context) (hrhttp.AdminAuthenticator, error)
 		m.Logger.Warn("no admin token has been issued, so the admin API refuses every request; issue one with `hrgate admin token`")
 	}
 	return auth, nil
+}
+
+// importLegacyAdminToken moves the admin token file an earlier hrgate
+// wrote into the data directory into the store, sealed, and deletes it,
+// so that no secret stays in the clear and the token keeps working. A
+// file the operator names in admin.token_file is theirs and stays.
+func (m *Main) importLegacyAdminToken(ctx context.Context) error {
+	legacy := m.legacyAdminTokenFile()
+	if own := m.Config.Admin.TokenFile; own != "" {
+		a, errA := filepath.Abs(own)
+		b, errB := filepath.Abs(legacy)
+		if errA != nil || errB != nil || a == b {
+			return nil
+		}
+	}
+	res, err := hrhttp.ImportLegacyAdminToken(ctx, m.Store, legacy)
+	switch {
+	case res == hrhttp.LegacyImported && err != nil:
+		m.Logger.Warn("could not delete the admin token file after moving its token into the database", "file", legacy, "error", err)
+	case err != nil:
+		return err
+	case res == hrhttp.LegacyImported:
+		m.Logger.Info("moved the admin token an earlier hrgate wrote into the database, sealed, and deleted the file; the token keeps working",
+			"file", legacy)
+	case res == hrhttp.LegacyStale:
+		m.Logger.Warn("the admin token file an earlier hrgate wrote holds a token that no longer works "+
+			"(another was issued since, or imported by another instance on this database); delete it", "file", legacy)
+	}
+	return nil
 }
 
 // legacyAdminTokenFile is where hrgate before the vault wrote the admin

@@ -175,3 +175,30 @@ func TestDemoAdminCurl(t *testing.T) {
 	d.stop()
 	noFileHolds(t, dir, m[2])
 }
+
+// A token file the operator names in admin.token_file is theirs, even at
+// the path where an earlier hrgate wrote its own: it is read and left in
+// place.
+func TestAdminOwnTokenFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "admin-token")
+	own := hrgate.AdminTokenPrefix + strings.Repeat("W", 43)
+	if err := os.WriteFile(path, []byte(own+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := start(t, []string{"HRGATE_ADMIN__TOKEN_FILE=" + path}, "admin API is serving",
+		"serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "json")
+	admin := regexp.MustCompile(`"msg":"admin API is serving","url":"([^"]+)"`).FindStringSubmatch(srv.errOut.String())
+	if admin == nil {
+		t.Fatalf("no admin URL in the log:\n%s", srv.errOut.String())
+	}
+	if code := adminGet(t, filepath.Join(dir, "tls", "cert.pem"), admin[1]+"/admin/v1/keys", own); code != 200 {
+		t.Fatalf("the operator's token: %d", code)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the operator's token file: %v", err)
+	}
+}

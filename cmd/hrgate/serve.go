@@ -58,6 +58,9 @@ func (m *Main) serveCommand() *cobra.Command {
 }
 
 func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
+	if err := m.importLegacyAdminToken(ctx); err != nil {
+		return nil, err
+	}
 	srv, err := hrhttp.NewServer(ctx, m.Config, m.Store, m.Gate, m.Logger)
 	if err != nil {
 		return nil, err
