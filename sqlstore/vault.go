@@ -383,3 +383,58 @@ func (db *DB) openSecret(ctx context.Context, c vaultColumn, id string, stored [
 	}
 	return plain, nil
 }
+
+// ResealSecrets opens every secret of the vault and seals it again under
+// the vault's newest data key, in one transaction, and returns how many
+// it resealed. It is the re-encryption step after the vault's data key
+// is rotated: once it returns, older versions of that key seal nothing
+// in this database. Running it again is harmless.
+func (db *DB) ResealSecrets(ctx context.Context) (int, error) {
+	const op = "sqlstore.ResealSecrets"
+	mode, err := db.vaultMode(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if mode != vaultSealed {
+		return 0, nil
+	}
+	n := 0
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		for _, c := range vaultColumns {
+			rows, err := tx.QueryContext(ctx, `SELECT `+c.key+`, `+c.column+` FROM `+c.table+` ORDER BY `+c.key)
+			type row struct {
+				id     string
+				stored []byte
+			}
+			all, err := collect(db, op, rows, err, func(s scanner) (row, error) {
+				var r row
+				err := s.Scan(&r.id, &r.stored)
+				return r, err
+			})
+			if err != nil {
+				return err
+			}
+			for _, r := range all {
+				plain, err := db.openSecret(ctx, c, r.id, r.stored)
+				if err != nil {
+					return err
+				}
+				sealed, err := sealWith(ctx, db.cipher, c, r.id, plain)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, db.dialect.rebind(
+					`UPDATE `+c.table+` SET `+c.column+` = ? WHERE `+c.key+` = ?`), sealed, r.id); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, db.translate(err, op)
+	}
+	return n, nil
+}
