@@ -115,10 +115,15 @@ func (m *Main) importLegacyAdminToken(ctx context.Context) error {
 func (m *Main) legacyAdminTokenFile() string { return filepath.Join(m.Config.DataDir, "admin-token") }
 
 // demoAdminToken issues a fresh admin token for the demo to print, unless
-// the admin API is off or the operator keeps a token file.
+// the admin API is off or the operator keeps a token file. A token file
+// an earlier hrgate wrote is moved out of the way first, rather than left
+// behind holding a token the new one replaces.
 func (m *Main) demoAdminToken(ctx context.Context) (string, error) {
 	if m.Config.Admin.Addr == "" || m.Config.Admin.TokenFile != "" {
 		return "", nil
+	}
+	if err := m.importLegacyAdminToken(ctx); err != nil {
+		return "", err
 	}
 	return hrhttp.IssueAdminToken(ctx, m.Store, nil)
 }
