@@ -79,7 +79,8 @@ func adminGet(t *testing.T, cert, url, token string) int {
 	return resp.StatusCode
 }
 
-// noFileHolds fails the test when a file under dir holds one of secrets.
+// noFileHolds fails the test when a file under dir holds one of secrets
+// in the clear.
 func noFileHolds(t *testing.T, dir string, secrets ...string) {
 	t.Helper()
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -92,7 +93,7 @@ func noFileHolds(t *testing.T, dir string, secrets ...string) {
 		}
 		for _, s := range secrets {
 			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds the admin token %.14s…", path, s)
+				t.Errorf("%s holds the secret %.14s… in the clear", path, s)
 			}
 		}
 		return nil
@@ -201,4 +202,23 @@ func TestAdminOwnTokenFile(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the operator's token file: %v", err)
 	}
+}
+
+// API keys and OAuth client secrets are kept as hashes only: nothing in
+// the data directory holds one in the clear.
+func TestCredentialsNotAtRest(t *testing.T) {
+	dir, _, mustRun := newDataDir(t)
+	mustRun(t, "consumers", "create", "payroll", "--scopes", "employees:read:identity companies:*")
+	var key struct{ Key string }
+	if err := json.Unmarshal([]byte(mustRun(t, "keys", "create", "--consumer", "payroll", "--output", "json")), &key); err != nil || key.Key == "" {
+		t.Fatalf("keys create: %v", err)
+	}
+	var client struct {
+		Secret string `json:"client_secret"`
+	}
+	out := mustRun(t, "clients", "create", "--consumer", "payroll", "--scopes", "companies:*", "--output", "json")
+	if err := json.Unmarshal([]byte(out), &client); err != nil || client.Secret == "" {
+		t.Fatalf("clients create: %v %s", err, out)
+	}
+	noFileHolds(t, dir, key.Key, client.Secret)
 }
