@@ -24,9 +24,9 @@ const (
 )
 
 // APIKey is the stored record of an API key. The record never holds the
-// secret: Hash is SHA-256 of the whole key string. (The one exception to
-// secrets at rest is a key made by automatic rotation, whose secret waits
-// in a KeyDelivery until an operator fetches it.)
+// secret: Hash is SHA-256 of the whole key string. (A key made by
+// automatic rotation has its secret wait, sealed under the keyring, in a
+// KeyDelivery until an operator fetches it.)
 type APIKey struct {
 	ID          string
 	ConsumerID  string
@@ -53,8 +53,8 @@ type APIKey struct {
 }
 
 // KeyDelivery is the secret of a key that hrgate created on its own, by
-// automatic rotation, waiting until an operator fetches it. It is handed
-// out once and then deleted; it is never logged.
+// automatic rotation, waiting until an operator fetches it. It is stored
+// sealed, handed out once and then deleted; it is never logged.
 type KeyDelivery struct {
 	KeyID      string
 	ConsumerID string

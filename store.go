@@ -197,13 +197,20 @@ type TokenStore interface {
 	PurgeTokens(ctx context.Context, now time.Time) error
 }
 
-// SecretStore keeps the server's own secrets (cursor signing key, and later
-// token signing keys), shared by every instance on the same database.
+// SecretStore keeps the server's own secrets (cursor signing key, audit
+// chain keys, the admin token's digest), shared by every instance on the
+// same database. sqlstore seals each one under the keyring, bound to its
+// name, and never stores one in the clear.
 type SecretStore interface {
 	// Secret returns the secret with the given name, creating it with
 	// create when it does not exist yet. Concurrent first calls from
 	// several instances agree on one value.
 	Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error)
+	// FindSecret returns the secret with the given name, or ENOTFOUND.
+	FindSecret(ctx context.Context, name string) ([]byte, error)
+	// PutSecret stores value under name, replacing the secret of that
+	// name, and changes the credential epoch in the same transaction.
+	PutSecret(ctx context.Context, name string, value []byte) error
 }
 
 // Store is everything hrgate persists. sqlstore implements it on SQLite and

@@ -62,8 +62,9 @@ type Keys struct {
 type Admin struct {
 	// Addr is the admin listener; empty disables the admin API.
 	Addr string `yaml:"addr"`
-	// TokenFile holds the admin bearer token. Empty means admin-token in
-	// the data directory, generated at first start with mode 0600.
+	// TokenFile names a file the operator wrote with the admin bearer
+	// token (mode 0600); hrgate only reads it. Empty means the token is
+	// issued by `hrgate admin token` and kept as a sealed hash.
 	TokenFile string `yaml:"token_file"`
 }
 

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -64,14 +62,11 @@ func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Admin.Addr = "127.0.0.1:0"
-	token, created, err := hrhttp.LoadAdminToken(filepath.Join(cfg.DataDir, "admin-token"))
-	if err != nil || !created {
-		t.Fatalf("admin token: %v %v", created, err)
-	}
-	auth, err := hrhttp.NewTokenAuth(token)
+	token, err := hrhttp.IssueAdminToken(context.Background(), db, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("admin token: %v", err)
 	}
+	auth := hrhttp.NewStoredTokenAuth(db)
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g := gate.New(db, gate.WithClock(clk.now), gate.WithLogger(log))
@@ -425,67 +420,5 @@ func TestAdminAPI(t *testing.T) {
 				}
 			})
 		})
-	}
-}
-
-func TestAdminToken(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "admin-token")
-	tok, created, err := hrhttp.LoadAdminToken(path)
-	if err != nil || !created || !strings.HasPrefix(tok, "hrg_admin_") || len(tok) < 40 {
-		t.Fatalf("create: %q %v %v", tok, created, err)
-	}
-	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("token file mode: %v %v", st.Mode(), err)
-	}
-	again, created, err := hrhttp.LoadAdminToken(path)
-	if err != nil || created || again != tok {
-		t.Fatalf("reload: %q %v %v", again, created, err)
-	}
-	if err := os.Chmod(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := hrhttp.LoadAdminToken(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Fatalf("world-readable token file: %v", err)
-	}
-	for _, tok := range []string{"", "short"} {
-		if _, err := hrhttp.NewTokenAuth(tok); err == nil {
-			t.Fatalf("NewTokenAuth(%q) accepted a token anyone could guess", tok)
-		}
-	}
-	short := filepath.Join(dir, "short")
-	if err := os.WriteFile(short, []byte("secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := hrhttp.LoadAdminToken(short); err == nil {
-		t.Fatal("a short token was accepted")
-	}
-	// A symbolic link, dangling or not, is refused rather than followed.
-	for _, target := range []string{filepath.Join(dir, "nowhere"), short} {
-		link := filepath.Join(t.TempDir(), "admin-token")
-		if err := os.Symlink(target, link); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := hrhttp.LoadAdminToken(link); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-			t.Fatalf("symlink to %s: %v", target, err)
-		}
-	}
-	// Racing first starts agree on one token.
-	race := filepath.Join(t.TempDir(), "admin-token")
-	tokens := make(chan string, 8)
-	for range 8 {
-		go func() {
-			tok, _, err := hrhttp.LoadAdminToken(race)
-			if err != nil {
-				tok = "error: " + err.Error()
-			}
-			tokens <- tok
-		}()
-	}
-	first := <-tokens
-	for range 7 {
-		if tok := <-tokens; tok != first {
-			t.Fatalf("racing starts got %q and %q", first, tok)
-		}
 	}
 }

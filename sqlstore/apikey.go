@@ -176,6 +176,13 @@ func (db *DB) RotateAPIKey(ctx context.Context, oldID string, next *hrgate.APIKe
 	if delivery != nil && (delivery.KeyID != next.ID || delivery.Secret == "") {
 		return invalid("A key delivery must carry the new key's id and secret.")
 	}
+	var sealed any
+	if delivery != nil {
+		var err error
+		if sealed, err = db.sealSecret(ctx, deliverySecret, delivery.KeyID, []byte(delivery.Secret)); err != nil {
+			return db.translate(err, op)
+		}
+	}
 	err := db.inTxBumpingEpoch(ctx, func(tx *sql.Tx) (bool, error) {
 		// The successor belongs to the old key's consumer, or nothing
 		// happens.
@@ -208,7 +215,7 @@ func (db *DB) RotateAPIKey(ctx context.Context, oldID string, next *hrgate.APIKe
 		if delivery != nil {
 			if _, err := tx.ExecContext(ctx, db.dialect.rebind(
 				`INSERT INTO key_deliveries (key_id, consumer_id, replaces_id, secret, created_at) VALUES (?, ?, ?, ?, ?)`),
-				delivery.KeyID, next.ConsumerID, oldID, delivery.Secret, micros(delivery.CreatedAt)); err != nil {
+				delivery.KeyID, next.ConsumerID, oldID, sealed, micros(delivery.CreatedAt)); err != nil {
 				return false, err
 			}
 		}
@@ -220,7 +227,8 @@ func (db *DB) RotateAPIKey(ctx context.Context, oldID string, next *hrgate.APIKe
 // TakeKeyDeliveries returns the queued key secrets of a consumer, or of
 // every consumer when consumerID is "", deleting them in the same
 // statement: DELETE … RETURNING hands each row to one caller only, even
-// when two operators fetch at once.
+// when two operators fetch at once. The secrets are opened before the
+// deletion commits, so that one that does not open stays queued.
 func (db *DB) TakeKeyDeliveries(ctx context.Context, consumerID string) ([]*hrgate.KeyDelivery, error) {
 	const op = "sqlstore.TakeKeyDeliveries"
 	var q query
@@ -229,16 +237,23 @@ func (db *DB) TakeKeyDeliveries(ctx context.Context, consumerID string) ([]*hrga
 		q.and("consumer_id = ?", consumerID)
 	}
 	q.write(` RETURNING key_id, consumer_id, replaces_id, secret, created_at`)
-	rows, err := db.write.QueryContext(ctx, db.dialect.rebind(q.sb.String()), q.args...)
-	out, err := collect(db, op, rows, err, func(s scanner) (*hrgate.KeyDelivery, error) {
-		var d hrgate.KeyDelivery
-		var created sql.NullInt64
-		err := s.Scan(&d.KeyID, &d.ConsumerID, &d.ReplacesID, &d.Secret, &created)
-		d.CreatedAt = timeOf(created)
-		return &d, err
+	var out []*hrgate.KeyDelivery
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, db.dialect.rebind(q.sb.String()), q.args...)
+		if out, err = collect(db, op, rows, err, scanKeyDelivery); err != nil {
+			return err
+		}
+		for _, d := range out {
+			plain, err := db.openSecret(ctx, deliverySecret, d.KeyID, []byte(d.Secret))
+			if err != nil {
+				return err
+			}
+			d.Secret = string(plain)
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, db.translate(err, op)
 	}
 	slices.SortFunc(out, func(a, b *hrgate.KeyDelivery) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
@@ -247,6 +262,15 @@ func (db *DB) TakeKeyDeliveries(ctx context.Context, consumerID string) ([]*hrga
 		return strings.Compare(a.KeyID, b.KeyID)
 	})
 	return out, nil
+}
+
+// scanKeyDelivery scans a row as stored: Secret is still sealed.
+func scanKeyDelivery(s scanner) (*hrgate.KeyDelivery, error) {
+	var d hrgate.KeyDelivery
+	var created sql.NullInt64
+	err := s.Scan(&d.KeyID, &d.ConsumerID, &d.ReplacesID, &d.Secret, &created)
+	d.CreatedAt = timeOf(created)
+	return &d, err
 }
 
 // PendingKeyDeliveries returns the ids of keys whose secrets wait in the

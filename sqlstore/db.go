@@ -43,6 +43,10 @@ type Options struct {
 	// confidential field groups, and hrgate's own secrets. Only the data
 	// store uses it.
 	Cipher hrgate.Cipher
+	// InsecurePlaintext lets a data store opened without a Cipher keep
+	// what it would seal in the clear. It exists for tests and benchmarks;
+	// without it such a store refuses to write or read a secret.
+	InsecurePlaintext bool
 }
 
 // DB is an hrgate.Store on SQLite or PostgreSQL. It is safe for concurrent
@@ -69,6 +73,9 @@ type DB struct {
 	// cipher seals encrypted columns; nil only in stores opened without
 	// one (the key store, the audit log).
 	cipher hrgate.Cipher
+	// vault is the state of the columns holding hrgate's own secrets
+	// (vault.go).
+	vault vaultState
 
 	epoch epochCache
 }
@@ -115,6 +122,7 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	db.logger = logger
 	db.schema = schema
 	db.cipher = opts.Cipher
+	db.vault.insecure = opts.InsecurePlaintext
 	db.stmts = newStmtCache(db.read, db.dialect)
 	db.epoch.maxAge, db.epoch.now = opts.CredentialRefresh, opts.Now
 	if db.epoch.maxAge == 0 {
@@ -136,6 +144,12 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	} else if err := db.checkSchemaVersion(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if schema == dataSchema {
+		if err := db.openVault(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return db, nil
 }

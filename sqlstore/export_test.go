@@ -45,3 +45,11 @@ func (db *DB) ApplyMigrationsForTest(ctx context.Context, upTo int) error {
 	}
 	return nil
 }
+
+// QueryBytesForTest returns the single value a query with ? placeholders
+// yields, as stored: tests read sealed columns with it.
+func (db *DB) QueryBytesForTest(ctx context.Context, query string, args ...any) ([]byte, error) {
+	var b []byte
+	err := db.write.QueryRowContext(ctx, db.dialect.rebind(query), args...).Scan(&b)
+	return b, err
+}

@@ -9,8 +9,8 @@ import (
 )
 
 // The private_key column is written by InsertSigningKey and read by
-// scanSigningKey, nowhere else: the one place where field encryption will
-// seal and open token signing keys.
+// SigningKeys, nowhere else: it is sealed under the vault's data key and
+// bound to the key's id (vault.go).
 const signingKeyColumns = `id, generation, algorithm, private_key, created_at, activates_at, retires_at`
 
 // SigningKeys returns every stored token signing key ordered by generation.
@@ -19,7 +19,16 @@ func (db *DB) SigningKeys(ctx context.Context) ([]*hrgate.SigningKey, error) {
 	// Read through the writer: a key another instance just inserted must
 	// be visible to the instance that lost the race to insert it.
 	rows, err := db.write.QueryContext(ctx, `SELECT `+signingKeyColumns+` FROM oauth_signing_keys ORDER BY generation`)
-	return collect(db, op, rows, err, scanSigningKey)
+	keys, err := collect(db, op, rows, err, scanSigningKey)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if k.PrivateKey, err = db.openSecret(ctx, signingPrivateKey, k.ID, k.PrivateKey); err != nil {
+			return nil, db.translate(err, op)
+		}
+	}
+	return keys, nil
 }
 
 // InsertSigningKey adds k. A taken id or generation is ECONFLICT: another
@@ -32,9 +41,13 @@ func (db *DB) InsertSigningKey(ctx context.Context, k *hrgate.SigningKey) error 
 	if k.CreatedAt.IsZero() || k.ActivatesAt.IsZero() || !k.ActivatesAt.Before(k.RetiresAt) {
 		return invalid("A signing key needs a creation time and an activation before its retirement.")
 	}
-	_, err := db.write.ExecContext(ctx, db.dialect.rebind(`INSERT INTO oauth_signing_keys (`+signingKeyColumns+`) `+
+	sealed, err := db.sealSecret(ctx, signingPrivateKey, k.ID, k.PrivateKey)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	_, err = db.write.ExecContext(ctx, db.dialect.rebind(`INSERT INTO oauth_signing_keys (`+signingKeyColumns+`) `+
 		`VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		k.ID, k.Generation, k.Algorithm, k.PrivateKey, micros(k.CreatedAt), micros(k.ActivatesAt), micros(k.RetiresAt))
+		k.ID, k.Generation, k.Algorithm, sealed, micros(k.CreatedAt), micros(k.ActivatesAt), micros(k.RetiresAt))
 	return db.translate(err, op)
 }
 
@@ -50,6 +63,7 @@ func (db *DB) DeleteSigningKeys(ctx context.Context, retiredBefore time.Time) (i
 	return int(n), db.translate(err, op)
 }
 
+// scanSigningKey scans a row as stored: PrivateKey is still sealed.
 func scanSigningKey(s scanner) (*hrgate.SigningKey, error) {
 	var (
 		k                           hrgate.SigningKey

@@ -58,6 +58,9 @@ func (m *Main) serveCommand() *cobra.Command {
 }
 
 func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
+	if err := m.importLegacyAdminToken(ctx); err != nil {
+		return nil, err
+	}
 	srv, err := hrhttp.NewServer(ctx, m.Config, m.Store, m.Gate, m.Logger)
 	if err != nil {
 		return nil, err
@@ -66,7 +69,7 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 		return nil, err
 	}
 	if m.Config.Admin.Addr != "" {
-		admin, err := m.startAdmin()
+		admin, err := m.startAdmin(ctx)
 		if err != nil {
 			_ = srv.Close()
 			return nil, err
@@ -80,23 +83,14 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 	return srv, nil
 }
 
-// startAdmin opens the admin API with the token from the token file,
-// which it creates at first start.
-func (m *Main) startAdmin() (*hrhttp.Server, error) {
-	path := m.adminTokenFile()
-	token, created, err := hrhttp.LoadAdminToken(path)
+// startAdmin opens the admin API with the admin token (admin.go).
+func (m *Main) startAdmin(ctx context.Context) (*hrhttp.Server, error) {
+	auth, err := m.adminAuth(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if created {
-		m.Logger.Info("admin token created; the admin API accepts it as a bearer token", "token_file", path)
 	}
 	if !config.IsLoopback(m.Config.Admin.Addr) {
 		m.Logger.Warn("the admin API listens on a non-loopback address; keep it on a management network and firewall it", "addr", m.Config.Admin.Addr)
-	}
-	auth, err := hrhttp.NewTokenAuth(token)
-	if err != nil {
-		return nil, err
 	}
 	admin, err := hrhttp.NewAdminServer(m.Config, m.Store, m.Gate, auth, m.Logger)
 	if err != nil {
@@ -105,15 +99,8 @@ func (m *Main) startAdmin() (*hrhttp.Server, error) {
 	if err := admin.Open(); err != nil {
 		return nil, fmt.Errorf("admin API: %w", err)
 	}
-	m.Logger.Info("admin API is serving", "url", admin.URL(), "token_file", path)
+	m.Logger.Info("admin API is serving", "url", admin.URL())
 	return admin, nil
-}
-
-func (m *Main) adminTokenFile() string {
-	if m.Config.Admin.TokenFile != "" {
-		return m.Config.Admin.TokenFile
-	}
-	return filepath.Join(m.Config.DataDir, "admin-token")
 }
 
 // background runs fn until ctx ends; waitAndStop waits for it before the
@@ -190,11 +177,15 @@ func (m *Main) demoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			adminToken, err := m.demoAdminToken(ctx)
+			if err != nil {
+				return err
+			}
 			srv, err := m.startServer(ctx)
 			if err != nil {
 				return err
 			}
-			m.printDemo(srv, keys, companies)
+			m.printDemo(srv, keys, companies, adminToken)
 			return m.waitAndStop(ctx, srv)
 		},
 	}
@@ -271,7 +262,7 @@ func (m *Main) demoKeys(ctx context.Context, plannerSlug string) ([]demoKey, err
 	return out, nil
 }
 
-func (m *Main) printDemo(srv *hrhttp.Server, keys []demoKey, companies []*hrgate.Company) {
+func (m *Main) printDemo(srv *hrhttp.Server, keys []demoKey, companies []*hrgate.Company, adminToken string) {
 	w := m.Stdout
 	base := srv.URL()
 	curl := "curl"
@@ -301,6 +292,10 @@ func (m *Main) printDemo(srv *hrhttp.Server, keys []demoKey, companies []*hrgate
 	fmt.Fprintf(w, "  # the API description\n  %s '%s/v1/openapi.json'\n\n", curl, base)
 	if m.admin != nil {
 		fmt.Fprintf(w, "Admin API (consumers and keys): %s, described at %s/admin/v1/openapi.json\n", m.admin.URL(), m.admin.URL())
-		fmt.Fprintf(w, "  %s -H \"Authorization: Bearer $(cat %s)\" '%s/admin/v1/keys'\n\n", curl, m.adminTokenFile(), m.admin.URL())
+		bearer := adminToken // issued for this demo run; hrgate keeps only its hash
+		if bearer == "" {
+			bearer = "$(cat " + m.Config.Admin.TokenFile + ")"
+		}
+		fmt.Fprintf(w, "  %s -H \"Authorization: Bearer %s\" '%s/admin/v1/keys'\n\n", curl, bearer, m.admin.URL())
 	}
 }
