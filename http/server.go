@@ -117,7 +117,16 @@ func (s *Server) Open() error {
 	if hc.InsecureHTTP {
 		s.log.Warn("serving plain HTTP because http.insecure_http is set: API keys and HR data cross the network unencrypted; use this only behind a TLS-terminating proxy on the same host")
 	} else {
-		tlsCfg, certFile, err := TLSConfig(hc.TLSCert, hc.TLSKey, s.cfg.DataDir, s.log)
+		var (
+			tlsCfg   *tls.Config
+			certFile = hc.TLSCert
+			err      error
+		)
+		if hc.TLSCert != "" {
+			tlsCfg, err = TLSConfig(hc.TLSCert, hc.TLSKey)
+		} else {
+			tlsCfg, certFile, err = SelfSignedTLS(context.Background(), s.store, s.cfg.DataDir, s.log)
+		}
 		if err != nil {
 			_ = ln.Close()
 			return err

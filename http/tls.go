@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hrgate/hrgate"
 )
 
 // cipherSuites are the TLS 1.2 suites hrgate offers: ECDHE key exchange
@@ -31,50 +34,84 @@ var cipherSuites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-// TLSConfig returns the server's TLS configuration and the certificate file
-// it serves. Without a configured pair it uses, or first generates, a
-// self-signed certificate in dataDir/tls for local use.
-func TLSConfig(certFile, keyFile, dataDir string, log *slog.Logger) (*tls.Config, string, error) {
-	if certFile == "" {
-		var err error
-		certFile, keyFile, err = selfSigned(dataDir, log)
-		if err != nil {
-			return nil, "", err
-		}
-	}
+// TLSConfig returns the server's TLS configuration for a configured
+// certificate and key (PEM files).
+func TLSConfig(certFile, keyFile string) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return nil, "", fmt.Errorf("load TLS certificate %s: %w", certFile, err)
+		return nil, fmt.Errorf("load TLS certificate %s: %w", certFile, err)
 	}
+	return serverTLS(cert), nil
+}
+
+func serverTLS(cert tls.Certificate) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: cipherSuites,
 		Certificates: []tls.Certificate{cert},
 		NextProtos:   []string{"h2", "http/1.1"},
-	}, certFile, nil
+	}
 }
 
-// selfSigned returns the paths of the generated certificate and key,
-// creating them when missing or when the certificate expires within a
-// week. The key file is written with mode 0600.
-func selfSigned(dataDir string, log *slog.Logger) (certFile, keyFile string, err error) {
-	dir := filepath.Join(dataDir, "tls")
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if validFor(certFile, 7*24*time.Hour) {
-		if _, err := os.Stat(keyFile); err == nil {
-			return certFile, keyFile, nil
+// selfSignedKeySecret names the vault secret that holds the private key of
+// the self-signed certificate.
+const selfSignedKeySecret = "tls_self_signed_key"
+
+// SelfSignedTLS returns a TLS configuration with a self-signed certificate
+// for local use, and the certificate's file (dataDir/tls/cert.pem) for
+// clients to trust. The private key lives in the vault, sealed like every
+// other secret, shared by the instances on the same database; only the
+// public certificate is written to disk, and it is made again from the
+// key when it is missing, expires within a week, or does not match the
+// key. A key.pem left by an older hrgate is deleted.
+func SelfSignedTLS(ctx context.Context, secrets hrgate.SecretStore, dataDir string, log *slog.Logger) (*tls.Config, string, error) {
+	keyDER, err := secrets.Secret(ctx, selfSignedKeySecret, func() ([]byte, error) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", "", fmt.Errorf("create TLS directory: %w", err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		return x509.MarshalPKCS8PrivateKey(key)
+	})
 	if err != nil {
-		return "", "", err
+		return nil, "", fmt.Errorf("self-signed TLS key: %w", err)
 	}
+	parsed, err := x509.ParsePKCS8PrivateKey(keyDER)
+	if err != nil {
+		return nil, "", fmt.Errorf("self-signed TLS key: %w", err)
+	}
+	key, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, "", errors.New("self-signed TLS key: not an ECDSA key")
+	}
+	dir := filepath.Join(dataDir, "tls")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("create TLS directory: %w", err)
+	}
+	legacy := filepath.Join(dir, "key.pem")
+	if err := os.Remove(legacy); err == nil {
+		log.Info("deleted the TLS key file of an older hrgate; the key of the self-signed certificate is now kept in the vault", "path", legacy)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("delete old TLS key file: %w", err)
+	}
+
+	certFile := filepath.Join(dir, "cert.pem")
+	der, ok := currentCert(certFile, &key.PublicKey, 7*24*time.Hour)
+	if !ok {
+		if der, err = newSelfSigned(key); err != nil {
+			return nil, "", err
+		}
+		if err := writeFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+			return nil, "", err
+		}
+		log.Warn("generated a self-signed TLS certificate for local use; configure http.tls_cert and http.tls_key for production", "cert", certFile)
+	}
+	return serverTLS(tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}), certFile, nil
+}
+
+func newSelfSigned(key *ecdsa.PrivateKey) ([]byte, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -88,35 +125,28 @@ func selfSigned(dataDir string, log *slog.Logger) (certFile, keyFile string, err
 		DNSNames:              []string{"localhost"},
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return "", "", err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return "", "", err
-	}
-	if err := writeFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return "", "", err
-	}
-	if err := writeFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		return "", "", err
-	}
-	log.Warn("generated a self-signed TLS certificate for local use; configure http.tls_cert and http.tls_key for production", "cert", certFile)
-	return certFile, keyFile, nil
+	return x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 }
 
-func validFor(certFile string, d time.Duration) bool {
+// currentCert returns the certificate in certFile when it is valid for at
+// least d more and certifies pub.
+func currentCert(certFile string, pub *ecdsa.PublicKey, d time.Duration) ([]byte, bool) {
 	data, err := os.ReadFile(certFile) // #nosec G304 -- path inside the data directory.
 	if err != nil {
-		return false
+		return nil, false
 	}
 	block, _ := pem.Decode(data)
 	if block == nil {
-		return false
+		return nil, false
 	}
 	c, err := x509.ParseCertificate(block.Bytes)
-	return err == nil && time.Now().Add(d).Before(c.NotAfter)
+	if err != nil || !time.Now().Add(d).Before(c.NotAfter) {
+		return nil, false
+	}
+	if cp, ok := c.PublicKey.(*ecdsa.PublicKey); !ok || !cp.Equal(pub) {
+		return nil, false
+	}
+	return block.Bytes, true
 }
 
 // writeFileAtomic writes through a temporary file and a rename, so a crash
