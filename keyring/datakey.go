@@ -216,10 +216,14 @@ func (k *Keyring) Prefetch(ctx context.Context, owners []string) error {
 
 // CreateDataKeys implements hrgate.Cipher. Owners that have a key keep it.
 func (k *Keyring) CreateDataKeys(ctx context.Context, owners []string) error {
-	return k.createDataKeys(ctx, owners, false)
+	return k.createDataKeys(ctx, owners, 0)
 }
 
-func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retried bool) error {
+// maxCreateRetries bounds how often createDataKeys wraps again after
+// finding that the KEK it used was rotated meanwhile.
+const maxCreateRetries = 3
+
+func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retries int) error {
 	if err := k.Prefetch(ctx, owners); err != nil {
 		return err
 	}
@@ -248,7 +252,7 @@ func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retried b
 		return nil
 	}
 	if err := k.store.InsertDataKeys(ctx, fresh); err != nil {
-		if hrgate.ErrorCode(err) != hrgate.ECONFLICT || retried {
+		if hrgate.ErrorCode(err) != hrgate.ECONFLICT || retries >= maxCreateRetries {
 			return hrgate.Wrap(err, "keyring.CreateDataKeys")
 		}
 		// Another instance rotated the KEK: learn the new version and
@@ -256,7 +260,7 @@ func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retried b
 		if err := k.Refresh(ctx); err != nil {
 			return err
 		}
-		return k.createDataKeys(ctx, owners, true)
+		return k.createDataKeys(ctx, owners, retries+1)
 	}
 	// Read back rather than cache what was generated: where another
 	// instance created an owner's key first, the store kept that one.
