@@ -134,10 +134,10 @@ type KeyringStore interface {
 	// below is 0, else the versions below it. It returns how many it
 	// deleted.
 	DeleteDataKeys(ctx context.Context, owner string, below int) (int, error)
-	// DataKeysNotUnder returns up to limit data keys wrapped by a KEK
-	// version other than kekVersion, ordered by KEK version, owner and
+	// DataKeysBelow returns up to limit data keys wrapped by a KEK
+	// version older than kekVersion, ordered by KEK version, owner and
 	// version, starting after the key after (nil: from the first).
-	DataKeysNotUnder(ctx context.Context, kekVersion int, after *DataKey, limit int) ([]*DataKey, error)
+	DataKeysBelow(ctx context.Context, kekVersion int, after *DataKey, limit int) ([]*DataKey, error)
 	// RewrapDataKeys stores new wrappings of data keys in one
 	// transaction. A key whose KEK version changed since it was read
 	// (compared with from[i]) is left alone: another rewrap got there

@@ -115,7 +115,7 @@ func (k *Keyring) RewrapReport(ctx context.Context, report func(RewrapProgress))
 		k.mu.RLock()
 		active, kek := k.kek, k.keks[k.kek]
 		k.mu.RUnlock()
-		dks, err := k.store.DataKeysNotUnder(ctx, active, after, k.rewrapBatch)
+		dks, err := k.store.DataKeysBelow(ctx, active, after, k.rewrapBatch)
 		if err != nil {
 			return p.Done, hrgate.Wrap(err, "keyring.Rewrap")
 		}

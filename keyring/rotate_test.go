@@ -42,11 +42,11 @@ func (h *hookStore) InsertKey(ctx context.Context, k *hrgate.WrappedKey) error {
 	return h.KeyStore.InsertKey(ctx, k)
 }
 
-func (h *hookStore) DataKeysNotUnder(ctx context.Context, kek int, after *hrgate.DataKey, limit int) ([]*hrgate.DataKey, error) {
+func (h *hookStore) DataKeysBelow(ctx context.Context, kek int, after *hrgate.DataKey, limit int) ([]*hrgate.DataKey, error) {
 	if h.notUnder != nil {
 		h.notUnder()
 	}
-	return h.KeyStore.DataKeysNotUnder(ctx, kek, after, limit)
+	return h.KeyStore.DataKeysBelow(ctx, kek, after, limit)
 }
 
 func (h *hookStore) RewrapKeys(ctx context.Context, ks []*hrgate.WrappedKey, from string) error {

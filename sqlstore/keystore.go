@@ -301,12 +301,13 @@ func (s *KeyStore) DeleteDataKeys(ctx context.Context, owner string, below int) 
 	return int(n), s.db.translate(err, op)
 }
 
-// DataKeysNotUnder implements hrgate.KeyringStore. The row-value
-// comparison walks the (kek_version, owner, version) index from the
-// cursor, so a long re-wrap does not scan again what it has passed.
-func (s *KeyStore) DataKeysNotUnder(ctx context.Context, kekVersion int, after *hrgate.DataKey, limit int) ([]*hrgate.DataKey, error) {
-	const op = "sqlstore.DataKeysNotUnder"
-	q, args := `SELECT `+dataKeyColumns+` FROM keyring_data_keys WHERE kek_version <> ?`, []any{kekVersion}
+// DataKeysBelow implements hrgate.KeyringStore. Both conditions are
+// ranges of the (kek_version, owner, version) index: a re-wrap does not
+// scan again what it has passed, and finding nothing left is one probe,
+// however many keys are under the active version.
+func (s *KeyStore) DataKeysBelow(ctx context.Context, kekVersion int, after *hrgate.DataKey, limit int) ([]*hrgate.DataKey, error) {
+	const op = "sqlstore.DataKeysBelow"
+	q, args := `SELECT `+dataKeyColumns+` FROM keyring_data_keys WHERE kek_version < ?`, []any{kekVersion}
 	if after != nil {
 		q += ` AND (kek_version, owner, version) > (?, ?, ?)`
 		args = append(args, after.KEKVersion, after.Owner, after.Version)
