@@ -82,6 +82,11 @@ func (m *Main) openKeyringWith(ctx context.Context, create bool) (*keyring.Keyri
 	if err != nil {
 		return nil, nil, err
 	}
+	if mk.Source == "env" {
+		if _, err := os.Lstat(path); err == nil {
+			m.Logger.Warn("HRGATE_MASTER_KEY is set, so the master key file is not used; remove one of them to avoid confusion", "path", path)
+		}
+	}
 	provider, err := keyring.NewLocalProvider(mk.Key, nil)
 	if err != nil {
 		return nil, nil, err

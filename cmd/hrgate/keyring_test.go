@@ -379,6 +379,9 @@ func TestKeyringRekey(t *testing.T) {
 		t.Fatal(err)
 	}
 	newEnv := []string{"HRGATE_MASTER_KEY=" + keyring.EncodeMasterKey(newKey.Key)}
+	if _, _, errOut := run(t, newEnv, append([]string{"keyring", "status"}, dd...)...); !strings.Contains(errOut, "master key file is not used") {
+		t.Fatalf("no warning that HRGATE_MASTER_KEY overrides the key file: %s", errOut)
+	}
 	after := keyringStatus(t, newEnv, dd)
 	if after["root"] == before["root"] || after["keyring_id"] != before["keyring_id"] ||
 		after["active_kek"] != 2.0 || after["active_index"] != 2.0 || after["data_keys"] != 30.0 {
