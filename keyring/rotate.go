@@ -94,19 +94,13 @@ func (k *Keyring) RewrapReport(ctx context.Context, report func(RewrapProgress))
 	if err := k.Refresh(ctx); err != nil {
 		return 0, err
 	}
-	counts, err := k.store.CountDataKeys(ctx)
-	if err != nil {
-		return 0, hrgate.Wrap(err, "keyring.Rewrap")
-	}
-	k.mu.RLock()
-	waiting := pendingOf(counts, k.kek)
-	k.mu.RUnlock()
 	var (
 		p         RewrapProgress
 		after     *hrgate.DataKey
 		conflicts int
 		firstErr  error
 		start     = k.now()
+		waiting   = -1 // counted once there is work: serve calls Rewrap every interval
 	)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -121,6 +115,13 @@ func (k *Keyring) RewrapReport(ctx context.Context, report func(RewrapProgress))
 		}
 		if len(dks) == 0 {
 			break
+		}
+		if waiting < 0 {
+			counts, err := k.store.CountDataKeys(ctx)
+			if err != nil {
+				return p.Done, hrgate.Wrap(err, "keyring.Rewrap")
+			}
+			waiting = pendingOf(counts, active)
 		}
 		last := dks[len(dks)-1]
 		after = &hrgate.DataKey{Owner: last.Owner, Version: last.Version, KEKVersion: last.KEKVersion}
