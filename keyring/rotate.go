@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -52,6 +53,10 @@ func (k *Keyring) Rotate(ctx context.Context, purpose string) (int, error) {
 // unless Options.RewrapBatch says otherwise.
 const DefaultRewrapBatch = 2000
 
+// maxFailureLogs bounds the data keys one Rewrap logs one by one; the
+// error it returns counts them all.
+const maxFailureLogs = 10
+
 // maxRewrapConflicts bounds how often one Rewrap starts over because the
 // active KEK changed under it.
 const maxRewrapConflicts = 5
@@ -99,6 +104,7 @@ func (k *Keyring) RewrapReport(ctx context.Context, report func(RewrapProgress))
 		after     *hrgate.DataKey
 		conflicts int
 		firstErr  error
+		failed    = map[string]bool{} // owner and version: a restart of the walk meets them again
 		start     = k.now()
 		waiting   = -1 // counted once there is work: serve calls Rewrap every interval
 	)
@@ -133,12 +139,17 @@ func (k *Keyring) RewrapReport(ctx context.Context, report func(RewrapProgress))
 				if !errors.Is(err, hrgate.ErrIntegrity) {
 					return p.Done, err
 				}
-				p.Failed++
-				if firstErr == nil {
-					firstErr = err
+				if id := dk.Owner + "/" + strconv.Itoa(dk.Version); !failed[id] {
+					failed[id] = true
+					p.Failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+					if p.Failed <= maxFailureLogs {
+						k.log.Error("a data key could not be unwrapped to be re-wrapped; it is left under its old key-encryption key",
+							"owner", dk.Owner, "version", dk.Version, "kek_version", dk.KEKVersion, "err", err)
+					}
 				}
-				k.log.Error("a data key could not be unwrapped to be re-wrapped; it is left under its old key-encryption key",
-					"owner", dk.Owner, "version", dk.Version, "kek_version", dk.KEKVersion, "err", err)
 				continue
 			}
 			w, err := seal(kek, k.random, raw, dataKeyAAD(dk.Owner, dk.Version, active))

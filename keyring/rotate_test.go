@@ -208,7 +208,19 @@ func TestRewrapCatchesUpWithARotationMidRun(t *testing.T) {
 
 func TestRewrapSkipsAKeyThatDoesNotUnwrap(t *testing.T) {
 	forEachKeyStore(t, func(t *testing.T, ks *sqlstore.KeyStore) {
-		k := mustOpen(t, ks, provider(t, 1), keyring.Options{RewrapBatch: 7})
+		// Another instance rotates once mid-run, so the walk starts over
+		// and meets the broken key twice: it is still counted once.
+		hooked := &hookStore{KeyStore: ks}
+		k := mustOpen(t, hooked, provider(t, 1), keyring.Options{RewrapBatch: 7})
+		other := mustOpen(t, ks, provider(t, 1), keyring.Options{})
+		var calls atomic.Int32
+		hooked.notUnder = func() {
+			if calls.Add(1) == 3 {
+				if _, err := other.Rotate(ctx, hrgate.PurposeKEK); err != nil {
+					t.Error(err)
+				}
+			}
+		}
 		owners := ownerNames(40)
 		sealed := sealAll(t, k, owners)
 		err := ks.InsertDataKeys(ctx, []*hrgate.DataKey{{Owner: "emp_broken", Version: 1, KEKVersion: 1, Wrapped: make([]byte, 60)}})
@@ -219,11 +231,16 @@ func TestRewrapSkipsAKeyThatDoesNotUnwrap(t *testing.T) {
 			t.Fatal(err)
 		}
 		n, err := k.Rewrap(ctx)
-		if n != len(owners) || err == nil || !strings.Contains(err.Error(), "1 data keys could not be unwrapped") {
-			t.Fatalf("Rewrap = %d, %v; want %d and an error counting the broken key", n, err, len(owners))
+		// Keys moved under version 2 before the rotation was noticed are
+		// moved again: n counts both.
+		if n < len(owners) || err == nil || !strings.Contains(err.Error(), "1 data keys could not be unwrapped") {
+			t.Fatalf("Rewrap = %d, %v; want at least %d and an error counting the broken key once", n, err, len(owners))
 		}
-		if st, _ := k.Status(ctx); st.Pending != 1 {
-			t.Fatalf("pending = %d; want the broken key only", st.Pending)
+		if st, _ := k.Status(ctx); st.Pending != 1 || st.ActiveKEK != 3 {
+			t.Fatalf("status = %+v; want the broken key only pending, under version 3", st)
+		}
+		if err := k.RetireKEK(ctx, 2); err != nil {
+			t.Fatalf("RetireKEK(2): %v", err)
 		}
 		if err := k.RetireKEK(ctx, 1); hrgate.ErrorCode(err) != hrgate.ECONFLICT {
 			t.Fatalf("RetireKEK under the broken key = %v; want ECONFLICT", err)
