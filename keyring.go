@@ -111,13 +111,16 @@ type KeyringStore interface {
 	KeyringID(ctx context.Context, id string) (string, error)
 	// Keys returns every version of the purpose's keys, oldest first.
 	Keys(ctx context.Context, purpose string) ([]*WrappedKey, error)
-	// InsertKey adds a key version; ECONFLICT when the version is taken,
-	// which is how an instance learns another rotated first.
+	// InsertKey adds a key version as the purpose's active one, making
+	// its older active versions decrypt-only in the same transaction;
+	// ECONFLICT when the version is taken, which is how an instance
+	// learns another rotated first, or when the store's other keys are
+	// wrapped by another root.
 	InsertKey(ctx context.Context, k *WrappedKey) error
 	// SetKeyState changes a key version's state; retiring it also
 	// destroys its wrapped bytes. ENOTFOUND when there is no such version;
-	// ECONFLICT when retiring a KEK version that still wraps a data key,
-	// checked in the same statement as the change.
+	// ECONFLICT when retiring an active version, or a KEK version that
+	// still wraps a data key, checked in the same statement as the change.
 	SetKeyState(ctx context.Context, purpose string, version int, state KeyState, at time.Time) error
 
 	// DataKeys returns every version of the owners' data keys.
@@ -131,14 +134,23 @@ type KeyringStore interface {
 	// below is 0, else the versions below it. It returns how many it
 	// deleted.
 	DeleteDataKeys(ctx context.Context, owner string, below int) (int, error)
-	// DataKeysNotUnder returns up to limit data keys wrapped by a KEK
-	// version other than kekVersion, ordered by owner and version.
-	DataKeysNotUnder(ctx context.Context, kekVersion int, limit int) ([]*DataKey, error)
+	// DataKeysBelow returns up to limit data keys wrapped by a KEK
+	// version older than kekVersion, ordered by KEK version, owner and
+	// version, starting after the key after (nil: from the first).
+	DataKeysBelow(ctx context.Context, kekVersion int, after *DataKey, limit int) ([]*DataKey, error)
 	// RewrapDataKeys stores new wrappings of data keys in one
 	// transaction. A key whose KEK version changed since it was read
 	// (compared with from[i]) is left alone: another rewrap got there
-	// first. It returns how many it updated.
+	// first. It returns how many it updated. ECONFLICT, and nothing
+	// written, when the KEK version they are now wrapped by is no longer
+	// active.
 	RewrapDataKeys(ctx context.Context, ks []*DataKey, from []int) (int, error)
+	// RewrapKeys replaces, in one transaction, the wrapping of every
+	// key version that is not retired with ks, all wrapped by one new
+	// root, checking that each was wrapped by the root from. ECONFLICT,
+	// and nothing written, when a version is missing from ks or changed
+	// meanwhile.
+	RewrapKeys(ctx context.Context, ks []*WrappedKey, from string) error
 	// CountDataKeys returns how many data keys each KEK version wraps.
 	CountDataKeys(ctx context.Context) (map[int]int, error)
 }

@@ -10,6 +10,10 @@ import (
 // key is read once at start and never echoed.
 const MasterKeyEnv = "HRGATE_MASTER_KEY"
 
+// NewMasterKeyEnv may hold the new master key, base64-encoded, for
+// `hrgate keyring rekey`. Like MasterKeyEnv it is not a configuration key.
+const NewMasterKeyEnv = "HRGATE_MASTER_KEY_NEW"
+
 // Keyring configures field encryption and the key store.
 type Keyring struct {
 	// KeyFile holds the master key that wraps every key-encryption key.
@@ -33,6 +37,11 @@ type Keyring struct {
 	// RewrapInterval is how often `serve` looks for data keys or fields
 	// still under an old key version.
 	RewrapInterval Duration `yaml:"rewrap_interval"`
+	// RewrapBatch is how many data keys one re-wrap transaction moves.
+	RewrapBatch int `yaml:"rewrap_batch"`
+	// RewrapRate caps the data keys re-wrapped per second, to spare a
+	// busy key store; 0 means no cap.
+	RewrapRate int `yaml:"rewrap_rate"`
 }
 
 func defaultKeyring() Keyring {
@@ -41,6 +50,7 @@ func defaultKeyring() Keyring {
 		CacheSize:           100_000,
 		CacheTTL:            Duration(time.Minute),
 		RewrapInterval:      Duration(time.Minute),
+		RewrapBatch:         2000,
 	}
 }
 
@@ -80,6 +90,12 @@ func (k *Keyring) validate() error {
 	}
 	if k.RewrapInterval < Duration(time.Second) {
 		return keyError("keyring.rewrap_interval", "must be at least 1s")
+	}
+	if k.RewrapBatch < 1 || k.RewrapBatch > 100_000 {
+		return keyError("keyring.rewrap_batch", "must be between 1 and 100000")
+	}
+	if k.RewrapRate < 0 {
+		return keyError("keyring.rewrap_rate", "must be 0 (no cap) or more")
 	}
 	return nil
 }

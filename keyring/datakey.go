@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/hrgate/hrgate"
 )
@@ -40,9 +41,11 @@ func (k *Keyring) Seal(ctx context.Context, owner string, ref hrgate.FieldRef, p
 	if _, err := io.ReadFull(k.random, out[head:]); err != nil {
 		return nil, fmt.Errorf("keyring: read random nonce: %w", err)
 	}
-	var aadBuf [256]byte
-	aad := fieldAAD(aadBuf[:0], owner, ref, dk.version)
-	return dk.aead.Seal(out, out[head:], plaintext, aad), nil
+	buf := aadPool.Get().(*[]byte)
+	aad := fieldAAD((*buf)[:0], owner, ref, dk.version)
+	out = dk.aead.Seal(out, out[head:], plaintext, aad)
+	putAAD(buf, aad)
+	return out, nil
 }
 
 // Open implements hrgate.Cipher.
@@ -76,13 +79,28 @@ func (k *Keyring) Open(ctx context.Context, owner string, ref hrgate.FieldRef, s
 	if len(body) < ns+aead.Overhead() {
 		return nil, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
 	}
-	var aadBuf [256]byte
-	aad := fieldAAD(aadBuf[:0], owner, ref, version)
+	buf := aadPool.Get().(*[]byte)
+	aad := fieldAAD((*buf)[:0], owner, ref, version)
 	out, err := aead.Open(nil, body[:ns], body[ns:], aad)
+	putAAD(buf, aad)
 	if err != nil {
 		return nil, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
 	}
 	return out, nil
+}
+
+// aadPool holds buffers for the associated data of fields: handed to the
+// AEAD through an interface, a buffer on the stack would escape to the
+// heap on every Seal and Open.
+var aadPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// putAAD returns a buffer to aadPool, keeping it if it grew. AAD is not
+// secret: it names the owner, table, record and field.
+func putAAD(buf *[]byte, aad []byte) {
+	if cap(aad) <= 4096 {
+		*buf = aad[:0]
+		aadPool.Put(buf)
+	}
 }
 
 // fieldAAD is the associated data of a sealed field.
@@ -216,10 +234,14 @@ func (k *Keyring) Prefetch(ctx context.Context, owners []string) error {
 
 // CreateDataKeys implements hrgate.Cipher. Owners that have a key keep it.
 func (k *Keyring) CreateDataKeys(ctx context.Context, owners []string) error {
-	return k.createDataKeys(ctx, owners, false)
+	return k.createDataKeys(ctx, owners, 0)
 }
 
-func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retried bool) error {
+// maxCreateRetries bounds how often createDataKeys wraps again after
+// finding that the KEK it used was rotated meanwhile.
+const maxCreateRetries = 3
+
+func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retries int) error {
 	if err := k.Prefetch(ctx, owners); err != nil {
 		return err
 	}
@@ -248,7 +270,7 @@ func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retried b
 		return nil
 	}
 	if err := k.store.InsertDataKeys(ctx, fresh); err != nil {
-		if hrgate.ErrorCode(err) != hrgate.ECONFLICT || retried {
+		if hrgate.ErrorCode(err) != hrgate.ECONFLICT || retries >= maxCreateRetries {
 			return hrgate.Wrap(err, "keyring.CreateDataKeys")
 		}
 		// Another instance rotated the KEK: learn the new version and
@@ -256,7 +278,7 @@ func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retried b
 		if err := k.Refresh(ctx); err != nil {
 			return err
 		}
-		return k.createDataKeys(ctx, owners, true)
+		return k.createDataKeys(ctx, owners, retries+1)
 	}
 	// Read back rather than cache what was generated: where another
 	// instance created an owner's key first, the store kept that one.

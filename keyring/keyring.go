@@ -37,9 +37,15 @@ type Options struct {
 	// reading the key store again, and so how late an erase made by
 	// another instance takes effect here; 0 means one minute.
 	CacheTTL time.Duration
-	Now      func() time.Time
-	Random   io.Reader
-	Logger   *slog.Logger
+	// RewrapBatch is how many data keys Rewrap moves per transaction; 0
+	// means DefaultRewrapBatch.
+	RewrapBatch int
+	// RewrapRate caps how many data keys per second Rewrap moves, to
+	// spare a busy key store; 0 means no cap.
+	RewrapRate int
+	Now        func() time.Time
+	Random     io.Reader
+	Logger     *slog.Logger
 }
 
 // Keyring implements hrgate.Cipher over a key store and a root key
@@ -52,6 +58,9 @@ type Keyring struct {
 	random   io.Reader
 	log      *slog.Logger
 	ttl      time.Duration
+
+	rewrapBatch int
+	rewrapRate  int
 
 	mu    sync.RWMutex
 	keks  map[int]cipher.AEAD
@@ -109,17 +118,42 @@ func Open(ctx context.Context, store hrgate.KeyringStore, provider KeyProvider, 
 	if k.cache.Max <= 0 {
 		k.cache.Max = 100_000
 	}
-
-	keks, err := store.Keys(ctx, hrgate.PurposeKEK)
-	if err != nil {
-		return nil, fmt.Errorf("keyring: read keys: %w", err)
+	k.rewrapBatch, k.rewrapRate = opts.RewrapBatch, opts.RewrapRate
+	if k.rewrapBatch <= 0 {
+		k.rewrapBatch = DefaultRewrapBatch
 	}
-	if len(keks) == 0 {
-		if err := k.create(ctx); err != nil {
+
+	var missing []string
+	for _, purpose := range []string{hrgate.PurposeKEK, hrgate.PurposeIndex} {
+		ws, err := store.Keys(ctx, purpose)
+		if err != nil {
+			return nil, fmt.Errorf("keyring: read keys: %w", err)
+		}
+		if len(ws) == 0 {
+			missing = append(missing, purpose)
+		}
+	}
+	var err error
+	if len(missing) == 2 {
+		if err := k.createID(ctx); err != nil {
 			return nil, err
 		}
 	} else if k.id, err = store.KeyringID(ctx, ""); err != nil {
 		return nil, fmt.Errorf("keyring: read keyring id: %w", err)
+	} else if err := k.check(ctx); err != nil {
+		// The keys there are must open before anything is added: a wrong
+		// root key writes nothing.
+		return nil, err
+	}
+	// A purpose without keys is new, or its first key was lost to a crash
+	// at the first start, between the two inserts.
+	for _, purpose := range missing {
+		if err := k.insertKey(ctx, purpose, 1); err != nil && hrgate.ErrorCode(err) != hrgate.ECONFLICT {
+			return nil, err
+		}
+	}
+	if len(missing) == 2 {
+		k.log.Info("created a new keyring", "keyring", k.id, "root", k.provider.ID())
 	}
 	if err := k.Refresh(ctx); err != nil {
 		return nil, err
@@ -127,10 +161,9 @@ func Open(ctx context.Context, store hrgate.KeyringStore, provider KeyProvider, 
 	return k, nil
 }
 
-// create sets up a new keyring: its id, then version 1 of the KEK and of
-// the index key. Several instances may race; ECONFLICT means another won,
-// and Refresh then reads its keys.
-func (k *Keyring) create(ctx context.Context) error {
+// createID gives a new keyring its id. Several instances may race; the
+// store keeps the first id and returns it to all.
+func (k *Keyring) createID(ctx context.Context) error {
 	var raw [16]byte
 	if _, err := io.ReadFull(k.random, raw[:]); err != nil {
 		return fmt.Errorf("keyring: generate id: %w", err)
@@ -140,12 +173,20 @@ func (k *Keyring) create(ctx context.Context) error {
 		return fmt.Errorf("keyring: create keyring id: %w", err)
 	}
 	k.id = id
+	return nil
+}
+
+// check unwraps every key the store holds, of both purposes.
+func (k *Keyring) check(ctx context.Context) error {
 	for _, purpose := range []string{hrgate.PurposeKEK, hrgate.PurposeIndex} {
-		if err := k.insertKey(ctx, purpose, 1); err != nil && hrgate.ErrorCode(err) != hrgate.ECONFLICT {
+		us, err := k.unwrapAll(ctx, purpose)
+		if err != nil {
 			return err
 		}
+		for _, u := range us {
+			clear(u.raw)
+		}
 	}
-	k.log.Info("created a new keyring", "keyring", id, "root", k.provider.ID())
 	return nil
 }
 
@@ -194,6 +235,7 @@ func (k *Keyring) Refresh(ctx context.Context) error {
 	active := 0
 	for _, u := range keks {
 		a, err := newAEAD(u.raw)
+		clear(u.raw) // the cipher keeps its own expanded copy
 		if err != nil {
 			return err
 		}

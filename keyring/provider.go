@@ -185,7 +185,7 @@ func decodeMasterKey(s string) ([]byte, error) {
 	}
 	key, err := base64.StdEncoding.DecodeString(b.String())
 	if err != nil {
-		return nil, errors.New("is not base64; it must hold a 32-byte key in base64 (hrgate keyring generate prints one)")
+		return nil, errors.New("is not base64; it must hold a 32-byte key in base64 (hrgate keyring generate-master-key prints one)")
 	}
 	if len(key) != MasterKeySize {
 		return nil, fmt.Errorf("holds %d bytes; a master key is %d bytes", len(key), MasterKeySize)

@@ -92,15 +92,50 @@ func (s *KeyStore) Keys(ctx context.Context, purpose string) ([]*hrgate.WrappedK
 	})
 }
 
-// InsertKey implements hrgate.KeyringStore.
+// forShare is appended to a SELECT of a key-encryption key row that a
+// transaction is about to wrap data keys under. On PostgreSQL it locks the
+// row until the transaction ends, so that the rotation demoting that
+// version waits for the data keys to be committed: a retirement, which
+// needs the version demoted first, then counts them. SQLite serialises
+// every write transaction, so it needs no lock.
+func (s *KeyStore) forShare() string {
+	if s.db.dialect.name == "postgres" {
+		return " FOR SHARE"
+	}
+	return ""
+}
+
+// InsertKey implements hrgate.KeyringStore. The new version becomes the
+// active one and the purpose's older active versions turn decrypt-only in
+// the same transaction, so that a crash never leaves two active versions.
+// It refuses a key wrapped by another root than the store's other keys: a
+// key store under two master keys could be opened with neither.
 func (s *KeyStore) InsertKey(ctx context.Context, k *hrgate.WrappedKey) error {
 	const op = "sqlstore.InsertKey"
-	if k == nil || k.Version <= 0 || len(k.Wrapped) == 0 || k.State != hrgate.KeyActive {
-		return invalid("A new keyring key needs a version and wrapped bytes, and starts active.")
+	if k == nil || k.Version <= 0 || len(k.Wrapped) == 0 || k.WrappedBy == "" || k.State != hrgate.KeyActive {
+		return invalid("A new keyring key needs a version, wrapped bytes and its root, and starts active.")
 	}
-	_, err := s.db.write.ExecContext(ctx, s.db.dialect.rebind(`INSERT INTO keyring_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, NULL)`),
-		k.Purpose, k.Version, k.WrappedBy, k.Wrapped, string(k.State), micros(k.CreatedAt))
-	return s.db.translate(err, op)
+	db := s.db
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var other string
+		err := tx.QueryRowContext(ctx, db.dialect.rebind(
+			`SELECT wrapped_by FROM keyring_keys WHERE wrapped IS NOT NULL AND wrapped_by <> ? LIMIT 1`), k.WrappedBy).Scan(&other)
+		switch {
+		case err == nil:
+			return hrgate.Errorf(hrgate.ECONFLICT, "The key store's keys are wrapped by master key %s, not %s; "+
+				"a key is added only under the master key that wraps the others.", other, k.WrappedBy)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO keyring_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, NULL)`),
+			k.Purpose, k.Version, k.WrappedBy, k.Wrapped, string(k.State), micros(k.CreatedAt)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, db.dialect.rebind(
+			`UPDATE keyring_keys SET state = 'decrypt_only' WHERE purpose = ? AND state = 'active' AND version < ?`), k.Purpose, k.Version)
+		return err
+	})
+	return db.translate(err, op)
 }
 
 // SetKeyState implements hrgate.KeyringStore.
@@ -117,10 +152,13 @@ func (s *KeyStore) SetKeyState(ctx context.Context, purpose string, version int,
 			`UPDATE keyring_keys SET state = 'decrypt_only' WHERE purpose = ? AND version = ? AND state = 'active'`), purpose, version)
 	case hrgate.KeyRetired:
 		// One statement checks and retires, so that no data key wrapped
-		// under the version meanwhile is left without its KEK.
+		// under the version meanwhile is left without its KEK. Only a
+		// decrypt-only version qualifies: whatever wraps data keys under a
+		// version holds its row (forShare) while it is active, so once it
+		// is demoted every such data key is committed and counted here.
 		res, err = db.write.ExecContext(ctx, db.dialect.rebind(
 			`UPDATE keyring_keys SET state = 'retired', wrapped = NULL, retired_at = ? `+
-				`WHERE purpose = ? AND version = ? AND state <> 'retired' `+
+				`WHERE purpose = ? AND version = ? AND state = 'decrypt_only' `+
 				`AND NOT (purpose = 'kek' AND EXISTS (SELECT 1 FROM keyring_data_keys WHERE kek_version = ?))`),
 			at.UnixMicro(), purpose, version, version)
 	default:
@@ -140,10 +178,12 @@ func (s *KeyStore) SetKeyState(ctx context.Context, purpose string, version int,
 		return db.notFound(err, op, "key version")
 	case current == string(state):
 		return nil
+	case current == string(hrgate.KeyActive):
+		return hrgate.Errorf(hrgate.ECONFLICT, "The %s key version %d is the active one; it cannot be retired.", purpose, version)
 	case state == hrgate.KeyRetired:
-		return hrgate.Errorf(hrgate.ECONFLICT, "Key version %d still wraps data keys.", version)
+		return hrgate.Errorf(hrgate.ECONFLICT, "The %s key version %d still wraps data keys.", purpose, version)
 	}
-	return hrgate.Errorf(hrgate.ECONFLICT, "Key version %d is %s.", version, current)
+	return hrgate.Errorf(hrgate.ECONFLICT, "The %s key version %d is %s.", purpose, version, current)
 }
 
 const dataKeyColumns = `owner, version, kek_version, wrapped, created_at`
@@ -192,14 +232,8 @@ func (s *KeyStore) InsertDataKeys(ctx context.Context, ks []*hrgate.DataKey) err
 		// version demoted meanwhile would need another re-wrap, and one
 		// wrapped by a retired version could never be opened.
 		for _, kek := range distinctKEKs(ks) {
-			var state string
-			err := tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT state FROM keyring_keys WHERE purpose = 'kek' AND version = ?`),
-				kek).Scan(&state)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			if err := s.checkActiveKEK(ctx, tx, kek); err != nil {
 				return err
-			}
-			if state != string(hrgate.KeyActive) {
-				return hrgate.Errorf(hrgate.ECONFLICT, "Key-encryption key version %d is not active.", kek)
 			}
 		}
 		for len(ks) > 0 {
@@ -218,6 +252,21 @@ func (s *KeyStore) InsertDataKeys(ctx context.Context, ks []*hrgate.DataKey) err
 		return nil
 	})
 	return db.translate(err, op)
+}
+
+// checkActiveKEK returns ECONFLICT unless KEK version kek is active,
+// holding its row until tx ends on PostgreSQL (forShare).
+func (s *KeyStore) checkActiveKEK(ctx context.Context, tx *sql.Tx, kek int) error {
+	var state string
+	err := tx.QueryRowContext(ctx, s.db.dialect.rebind(`SELECT state FROM keyring_keys WHERE purpose = 'kek' AND version = ?`+s.forShare()),
+		kek).Scan(&state)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if state != string(hrgate.KeyActive) {
+		return hrgate.Errorf(hrgate.ECONFLICT, "Key-encryption key version %d is not active.", kek)
+	}
+	return nil
 }
 
 func distinctKEKs(ks []*hrgate.DataKey) []int {
@@ -252,46 +301,153 @@ func (s *KeyStore) DeleteDataKeys(ctx context.Context, owner string, below int) 
 	return int(n), s.db.translate(err, op)
 }
 
-// DataKeysNotUnder implements hrgate.KeyringStore.
-func (s *KeyStore) DataKeysNotUnder(ctx context.Context, kekVersion, limit int) ([]*hrgate.DataKey, error) {
-	const op = "sqlstore.DataKeysNotUnder"
-	rows, err := s.db.write.QueryContext(ctx, s.db.dialect.rebind(`SELECT `+dataKeyColumns+` FROM keyring_data_keys `+
-		`WHERE kek_version <> ? ORDER BY kek_version, owner, version LIMIT ?`), kekVersion, limit)
+// DataKeysBelow implements hrgate.KeyringStore. Both conditions are
+// ranges of the (kek_version, owner, version) index: a re-wrap does not
+// scan again what it has passed, and finding nothing left is one probe,
+// however many keys are under the active version.
+func (s *KeyStore) DataKeysBelow(ctx context.Context, kekVersion int, after *hrgate.DataKey, limit int) ([]*hrgate.DataKey, error) {
+	const op = "sqlstore.DataKeysBelow"
+	q, args := `SELECT `+dataKeyColumns+` FROM keyring_data_keys WHERE kek_version < ?`, []any{kekVersion}
+	if after != nil {
+		q += ` AND (kek_version, owner, version) > (?, ?, ?)`
+		args = append(args, after.KEKVersion, after.Owner, after.Version)
+	}
+	rows, err := s.db.write.QueryContext(ctx, s.db.dialect.rebind(q+` ORDER BY kek_version, owner, version LIMIT ?`), append(args, limit)...)
 	return collect(s.db, op, rows, err, scanDataKey)
 }
 
-// RewrapDataKeys implements hrgate.KeyringStore.
+// RewrapDataKeys implements hrgate.KeyringStore. The KEK versions the keys
+// are now wrapped by must be active, checked in the transaction that
+// writes them (see forShare): a re-wrapper that missed a rotation must not
+// move keys onto a version that is being retired.
 func (s *KeyStore) RewrapDataKeys(ctx context.Context, ks []*hrgate.DataKey, from []int) (int, error) {
 	const op = "sqlstore.RewrapDataKeys"
 	if len(ks) != len(from) {
 		return 0, invalid("Every re-wrapped key needs the KEK version it was read under.")
 	}
+	for _, k := range ks {
+		if k == nil || k.Owner == "" || k.Version <= 0 || len(k.Wrapped) == 0 {
+			return 0, invalid("A data key needs an owner, a version and wrapped bytes.")
+		}
+	}
+	if len(ks) == 0 {
+		return 0, nil
+	}
 	db := s.db
 	total := 0
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, db.dialect.rebind(
-			`UPDATE keyring_data_keys SET wrapped = ?, kek_version = ? WHERE owner = ? AND version = ? AND kek_version = ?`))
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for i, k := range ks {
-			res, err := stmt.ExecContext(ctx, k.Wrapped, k.KEKVersion, k.Owner, k.Version, from[i])
-			if err != nil {
+		for _, kek := range distinctKEKs(ks) {
+			if err := s.checkActiveKEK(ctx, tx, kek); err != nil {
 				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			total += int(n)
 		}
-		return nil
+		var err error
+		if db.dialect.name == "postgres" {
+			total, err = rewrapPostgres(ctx, tx, ks, from)
+		} else {
+			total, err = rewrapSQLite(ctx, tx, ks, from)
+		}
+		return err
 	})
 	if err != nil {
 		return 0, db.translate(err, op)
 	}
 	return total, nil
+}
+
+// rewrapSQLite updates the keys one by one through one prepared
+// statement: SQLite runs in process, so a statement costs no round trip.
+func rewrapSQLite(ctx context.Context, tx *sql.Tx, ks []*hrgate.DataKey, from []int) (int, error) {
+	stmt, err := tx.PrepareContext(ctx,
+		`UPDATE keyring_data_keys SET wrapped = ?, kek_version = ? WHERE owner = ? AND version = ? AND kek_version = ?`)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	total := 0
+	for i, k := range ks {
+		res, err := stmt.ExecContext(ctx, k.Wrapped, k.KEKVersion, k.Owner, k.Version, from[i])
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		total += int(n)
+	}
+	return total, nil
+}
+
+// rewrapPostgres updates every key in one statement, joining the table
+// with arrays of the new values: one round trip per batch instead of one
+// per key.
+func rewrapPostgres(ctx context.Context, tx *sql.Tx, ks []*hrgate.DataKey, from []int) (int, error) {
+	owners := make([]string, len(ks))
+	versions := make([]int32, len(ks))
+	keks := make([]int32, len(ks))
+	froms := make([]int32, len(ks))
+	wrapped := make([][]byte, len(ks))
+	for i, k := range ks {
+		owners[i], versions[i], keks[i], froms[i], wrapped[i] = k.Owner, int32(k.Version), int32(k.KEKVersion), int32(from[i]), k.Wrapped
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE keyring_data_keys AS d SET wrapped = u.wrapped, kek_version = u.kek `+
+		`FROM unnest($1::text[], $2::integer[], $3::integer[], $4::integer[], $5::bytea[]) AS u(owner, version, kek, from_kek, wrapped) `+
+		`WHERE d.owner = u.owner AND d.version = u.version AND d.kek_version = u.from_kek`,
+		owners, versions, keks, froms, wrapped)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// RewrapKeys implements hrgate.KeyringStore. On PostgreSQL the table is
+// locked against writes for the transaction, so that no key version is
+// added under the old root while the others move to the new one; SQLite
+// serialises write transactions anyway.
+func (s *KeyStore) RewrapKeys(ctx context.Context, ks []*hrgate.WrappedKey, from string) error {
+	const op = "sqlstore.RewrapKeys"
+	if len(ks) == 0 || from == "" {
+		return invalid("Name the keys to re-wrap and the root they were wrapped by.")
+	}
+	to := ks[0].WrappedBy
+	for _, k := range ks {
+		if k == nil || k.Version <= 0 || len(k.Wrapped) == 0 || k.WrappedBy != to || to == "" || to == from {
+			return invalid("Every re-wrapped key needs wrapped bytes and the same new root, other than the old one.")
+		}
+	}
+	db := s.db
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if db.dialect.name == "postgres" {
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE keyring_keys IN EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+		}
+		for _, k := range ks {
+			res, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE keyring_keys SET wrapped = ?, wrapped_by = ? `+
+				`WHERE purpose = ? AND version = ? AND wrapped_by = ? AND state <> 'retired'`),
+				k.Wrapped, k.WrappedBy, k.Purpose, k.Version, from)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				return hrgate.Errorf(hrgate.ECONFLICT, "The %s key version %d changed while the keys were re-wrapped; nothing was changed, try again.", k.Purpose, k.Version)
+			}
+		}
+		var left int
+		if err := tx.QueryRowContext(ctx, db.dialect.rebind(
+			`SELECT COUNT(*) FROM keyring_keys WHERE wrapped IS NOT NULL AND wrapped_by <> ?`), to).Scan(&left); err != nil {
+			return err
+		}
+		if left > 0 {
+			return hrgate.Errorf(hrgate.ECONFLICT, "%d key versions were added or changed while the keys were re-wrapped; nothing was changed, try again.", left)
+		}
+		return nil
+	})
+	return db.translate(err, op)
 }
 
 // CountDataKeys implements hrgate.KeyringStore.

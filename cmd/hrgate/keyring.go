@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/keyring"
 	"github.com/hrgate/hrgate/sqlstore"
@@ -27,20 +30,48 @@ func (m *Main) env(name string) string {
 // before anything is written: a master key is generated only when the key
 // store holds no keyring yet.
 func (m *Main) openKeyring(ctx context.Context) (*keyring.Keyring, error) {
+	kr, _, err := m.openKeyringWith(ctx, true)
+	return kr, err
+}
+
+// openExistingKeyring opens the keyring for the keyring commands, which
+// manage a keyring but never create one: without a key store holding
+// keys it fails, and writes nothing, not even a SQLite file.
+func (m *Main) openExistingKeyring(ctx context.Context) (*keyring.Keyring, *keyring.MasterKey, error) {
+	dsn := m.Config.KeyStoreDSN()
+	if !config.IsPostgres(dsn) {
+		if _, err := os.Stat(dsn); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, noKeyring()
+		}
+	}
+	return m.openKeyringWith(ctx, false)
+}
+
+func noKeyring() error {
+	return hrgate.Errorf(hrgate.ENOTFOUND, "There is no keyring here yet: hrgate creates it when it first opens the database "+
+		"(hrgate serve, or hrgate migrate). Check --data-dir, --database and keyring.database.")
+}
+
+// openKeyringWith is openKeyring, creating a keyring (and its master key)
+// only when create is set. It also returns the master key used.
+func (m *Main) openKeyringWith(ctx context.Context, create bool) (*keyring.Keyring, *keyring.MasterKey, error) {
 	ks, err := sqlstore.OpenKeyStore(ctx, m.Config.KeyStoreDSN(), sqlstore.Options{AutoMigrate: true, Logger: m.Logger})
 	if err != nil {
-		return nil, fmt.Errorf("open key store: %w", err)
+		return nil, nil, fmt.Errorf("open key store: %w", err)
 	}
 	m.KeyStore = ks
 	hasKeys, err := ks.HasKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("open key store: %w", err)
+		return nil, nil, fmt.Errorf("open key store: %w", err)
+	}
+	if !hasKeys && !create {
+		return nil, nil, noKeyring()
 	}
 	path := m.Config.KeyFilePath()
 	mk, err := keyring.LoadMasterKey(path, m.env(config.MasterKeyEnv))
 	if errors.Is(err, keyring.ErrNoMasterKey) {
 		if hasKeys {
-			return nil, fmt.Errorf("the key store holds a keyring, but there is no master key: %s does not exist and %s is not set; "+
+			return nil, nil, fmt.Errorf("the key store holds a keyring, but there is no master key: %s does not exist and %s is not set; "+
 				"restore the master key this key store was created with (a new key would not open it)", path, config.MasterKeyEnv)
 		}
 		if mk, err = keyring.CreateMasterKey(path, nil); err == nil && mk.Created {
@@ -49,20 +80,39 @@ func (m *Main) openKeyring(ctx context.Context) (*keyring.Keyring, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if mk.Source == "env" {
+		if _, err := os.Lstat(path); err == nil {
+			m.Logger.Warn("HRGATE_MASTER_KEY is set, so the master key file is not used; remove one of them to avoid confusion", "path", path)
+		}
 	}
 	provider, err := keyring.NewLocalProvider(mk.Key, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	kr, err := keyring.Open(ctx, ks, provider, keyring.Options{
-		CacheSize: m.Config.Keyring.CacheSize,
-		CacheTTL:  time.Duration(m.Config.Keyring.CacheTTL),
-		Logger:    m.Logger,
-	})
+	kr, err := keyring.Open(ctx, ks, provider, m.keyringOptions())
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("%w (the master key given was read from %s)", err, keySource(mk))
 	}
 	m.Keyring = kr
-	return kr, nil
+	return kr, mk, nil
+}
+
+func (m *Main) keyringOptions() keyring.Options {
+	return keyring.Options{
+		CacheSize:   m.Config.Keyring.CacheSize,
+		CacheTTL:    time.Duration(m.Config.Keyring.CacheTTL),
+		RewrapBatch: m.Config.Keyring.RewrapBatch,
+		RewrapRate:  m.Config.Keyring.RewrapRate,
+		Logger:      m.Logger,
+	}
+}
+
+// keySource names where a master key came from, for messages.
+func keySource(mk *keyring.MasterKey) string {
+	if mk.Source == "env" {
+		return config.MasterKeyEnv
+	}
+	return mk.Source
 }

@@ -80,6 +80,11 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 		m.Gate.RunKeyRotation(ctx, time.Duration(m.Config.Keys.RotationCheckInterval))
 	})
 	m.background(ctx, func(ctx context.Context) { m.Gate.RunTokenPurge(ctx, gate.PurgeEvery) })
+	// Keyring: re-wrap data keys after a KEK rotation, here or by any
+	// instance, and finish one a crash interrupted (docs/keyring.md).
+	m.background(ctx, func(ctx context.Context) {
+		m.Keyring.RunRewrap(ctx, time.Duration(m.Config.Keyring.RewrapInterval))
+	})
 	return srv, nil
 }
 
