@@ -210,8 +210,19 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
 	// The writer connects first: it switches the file to WAL, which the
-	// readers rely on to read while it writes.
-	if err := write.PingContext(ctx); err != nil {
+	// readers rely on to read while it writes. Switching a new file to WAL
+	// fails at once with SQLITE_BUSY, without waiting on busy_timeout,
+	// while another process switches it too; that race is settled by
+	// trying again.
+	for attempt := 0; ; attempt++ {
+		err := write.PingContext(ctx)
+		if err == nil {
+			break
+		}
+		if attempt < 50 && strings.Contains(err.Error(), "SQLITE_BUSY") && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
 		write.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
