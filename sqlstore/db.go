@@ -99,7 +99,16 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	if isPostgresDSN(dsn) {
 		db, err = openPostgres(ctx, dsn)
 	} else {
-		db, err = openSQLite(ctx, dsn, logger)
+		// WAL with synchronous=NORMAL survives a crash of the process but
+		// may lose the last commits to a power loss. The audit trail
+		// promises that an answered request has its event on disk, so its
+		// commits wait for fsync; group commit (package audit) shares one
+		// among many events.
+		synchronous := "NORMAL"
+		if schema == auditSchema {
+			synchronous = "FULL"
+		}
+		db, err = openSQLite(ctx, dsn, logger, synchronous)
 	}
 	if err != nil {
 		return nil, err
@@ -152,7 +161,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{dialect: postgresDialect(), write: pool, read: pool}, nil
 }
 
-func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+func openSQLite(ctx context.Context, path string, logger *slog.Logger, synchronous string) (*DB, error) {
 	if err := checkSQLitePath(path); err != nil {
 		return nil, err
 	}
@@ -177,7 +186,7 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 	// secure_delete overwrites deleted rows, so that a fetched key secret
 	// does not linger in free pages.
 	write, err := sql.Open("sqlite", uri+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32768)"+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+synchronous+")&_pragma=cache_size(-32768)"+
 		"&_pragma=wal_autocheckpoint(10000)&_pragma=journal_size_limit(67108864)&_pragma=secure_delete(1)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
