@@ -36,6 +36,9 @@ func OpenAuditLog(ctx context.Context, dsn string, opts Options) (*AuditLog, err
 // Dialect returns "sqlite" or "postgres".
 func (l *AuditLog) Dialect() string { return l.db.Dialect() }
 
+// Migrate applies the audit migrations the database lacks (DB.Migrate).
+func (l *AuditLog) Migrate(ctx context.Context) (int, error) { return l.db.Migrate(ctx) }
+
 // Close closes the database.
 func (l *AuditLog) Close() error { return l.db.Close() }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,7 @@ func (m *Main) serveCommand() *cobra.Command {
 				_, err = m.Stdout.Write(out)
 				return err
 			}
+			m.serving = true
 			if err := m.open(cmd); err != nil {
 				return err
 			}
@@ -58,7 +60,11 @@ func (m *Main) serveCommand() *cobra.Command {
 }
 
 func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
-	srv, err := hrhttp.NewServer(ctx, m.Config, m.Store, m.Gate, m.Logger)
+	var opts []hrhttp.Option
+	if m.Audit != nil {
+		opts = append(opts, hrhttp.WithAudit(m.Audit))
+	}
+	srv, err := hrhttp.NewServer(ctx, m.Config, m.Store, m.Gate, m.Logger, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -66,12 +72,17 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 		return nil, err
 	}
 	if m.Config.Admin.Addr != "" {
-		admin, err := m.startAdmin()
+		admin, err := m.startAdmin(opts)
 		if err != nil {
 			_ = srv.Close()
 			return nil, err
 		}
 		m.admin = admin
+	}
+	if m.Audit != nil {
+		// The start need not hold anything up; it is durable by the time
+		// the trail closes, and most likely with the first request.
+		m.Audit.Enqueue(m.serverEvent(hrgate.AuditServerStart, srv))
 	}
 	m.background(ctx, func(ctx context.Context) {
 		m.Gate.RunKeyRotation(ctx, time.Duration(m.Config.Keys.RotationCheckInterval))
@@ -82,7 +93,7 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 
 // startAdmin opens the admin API with the token from the token file,
 // which it creates at first start.
-func (m *Main) startAdmin() (*hrhttp.Server, error) {
+func (m *Main) startAdmin(opts []hrhttp.Option) (*hrhttp.Server, error) {
 	path := m.adminTokenFile()
 	token, created, err := hrhttp.LoadAdminToken(path)
 	if err != nil {
@@ -98,7 +109,7 @@ func (m *Main) startAdmin() (*hrhttp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := hrhttp.NewAdminServer(m.Config, m.Store, m.Gate, auth, m.Logger)
+	admin, err := hrhttp.NewAdminServer(m.Config, m.Store, m.Gate, auth, m.Logger, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +149,23 @@ func (m *Main) waitAndStop(ctx context.Context, srv *hrhttp.Server) error {
 		}
 	}
 	m.bg.Wait()
+	if m.Audit != nil {
+		if aerr := m.Audit.Record(context.WithoutCancel(ctx), m.serverEvent(hrgate.AuditServerStop, srv)); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
 	return err
+}
+
+// serverEvent describes the server starting or stopping: its version and
+// listeners.
+func (m *Main) serverEvent(typ string, srv *hrhttp.Server) *hrgate.AuditEvent {
+	after := map[string]string{"version": version, "addr": srv.Addr(), "database": m.Store.Dialect()}
+	if m.admin != nil {
+		after["admin_addr"] = m.admin.Addr()
+	}
+	b, _ := json.Marshal(after)
+	return &hrgate.AuditEvent{Type: typ, ActorKind: hrgate.ActorSystem, Actor: "server", After: b}
 }
 
 // Demo consumers: one with a broad payroll grant, one that sees only names
@@ -161,6 +188,7 @@ func (m *Main) demoCommand() *cobra.Command {
 		Short: "Seed a sandbox, create example consumers and keys, print how to call the API, and serve",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			m.serving = true
 			if err := m.open(cmd); err != nil {
 				return err
 			}
