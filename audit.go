@@ -179,6 +179,23 @@ type AuditRow struct {
 	MAC          []byte
 }
 
+// AuditScanRow is a stored event as verification reads it: the fewest
+// columns, as bytes, since every event of the trail is read.
+type AuditScanRow struct {
+	Seq int64
+	// Columns holds the search columns time (decimal microseconds),
+	// type, consumer_id and credential_id, joined by "\n", which no
+	// event field may hold.
+	Columns []byte
+	Body    []byte
+	// Seal is PrevHash, Hash and MAC, 32 bytes each.
+	Seal []byte
+	// Records holds the record index's entries for the event, joined by
+	// "\n", in no particular order. Entries for events that do not exist
+	// come on rows without Body.
+	Records []byte
+}
+
 // AuditHead is the newest position of the chain, kept apart from the
 // events so that a cut-off tail is seen: its MAC binds Seq and Hash.
 type AuditHead struct {
@@ -208,9 +225,9 @@ type AuditStore interface {
 	// RecordIDs not filled in. Filters on columns are a pre-selection:
 	// the caller decodes and checks each body.
 	FindAuditRows(ctx context.Context, f AuditFilter) ([]*AuditRow, error)
-	// ScanAuditRows calls fn with each row from fromSeq to toSeq
-	// (inclusive), in order, RecordIDs filled in from the search index.
-	// The row and its slices are reused after fn returns.
-	ScanAuditRows(ctx context.Context, fromSeq, toSeq int64, fn func(*AuditRow) error) error
+	// ScanAuditRows calls fn with each stored event from fromSeq to toSeq
+	// (inclusive), in order. The row and its slices are reused after fn
+	// returns.
+	ScanAuditRows(ctx context.Context, fromSeq, toSeq int64, fn func(*AuditScanRow) error) error
 	AuditSinkCursors
 }

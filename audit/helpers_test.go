@@ -181,29 +181,37 @@ type dbRow struct {
 
 func (r *raw) row(tb testing.TB, seq int64) dbRow {
 	tb.Helper()
-	q := `SELECT seq, time, type, consumer_id, credential_id, body, prev_hash, hash, mac FROM audit_events WHERE seq = ?`
+	q := `SELECT seq, time, type, consumer_id, credential_id, body, seal FROM audit_events WHERE seq = ?`
 	if r.pg {
 		q = strings.Replace(q, "?", "$1", 1)
 	}
-	var d dbRow
-	err := r.db.QueryRowContext(context.Background(), q, seq).Scan(&d.seq, &d.time, &d.typ, &d.consumer, &d.credential, &d.body, &d.prevHash, &d.hash, &d.mac)
+	var (
+		d    dbRow
+		seal []byte
+	)
+	err := r.db.QueryRowContext(context.Background(), q, seq).Scan(&d.seq, &d.time, &d.typ, &d.consumer, &d.credential, &d.body, &seal)
 	if err != nil {
 		tb.Fatalf("read event %d: %v", seq, err)
 	}
+	d.prevHash, d.hash, d.mac = seal[:32], seal[32:64], seal[64:]
 	return d
+}
+
+func (d dbRow) seal() []byte {
+	return append(append(append([]byte(nil), d.prevHash...), d.hash...), d.mac...)
 }
 
 // put overwrites the event with d's sequence number with d.
 func (r *raw) put(tb testing.TB, d dbRow) {
 	tb.Helper()
-	r.exec(tb, `UPDATE audit_events SET time = ?, type = ?, consumer_id = ?, credential_id = ?, body = ?, prev_hash = ?, hash = ?, mac = ? WHERE seq = ?`,
-		d.time, d.typ, d.consumer, d.credential, d.body, d.prevHash, d.hash, d.mac, d.seq)
+	r.exec(tb, `UPDATE audit_events SET time = ?, type = ?, consumer_id = ?, credential_id = ?, body = ?, seal = ? WHERE seq = ?`,
+		d.time, d.typ, d.consumer, d.credential, d.body, d.seal(), d.seq)
 }
 
 func (r *raw) insert(tb testing.TB, d dbRow) {
 	tb.Helper()
-	r.exec(tb, `INSERT INTO audit_events (seq, time, type, consumer_id, credential_id, body, prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.seq, d.time, d.typ, d.consumer, d.credential, d.body, d.prevHash, d.hash, d.mac)
+	r.exec(tb, `INSERT INTO audit_events (seq, time, type, consumer_id, credential_id, body, seal) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		d.seq, d.time, d.typ, d.consumer, d.credential, d.body, d.seal())
 }
 
 // chainHash computes an event hash by the formula docs/audit.md gives,

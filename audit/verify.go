@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/hrgate/hrgate"
@@ -221,7 +222,8 @@ type span struct {
 
 	f       fields
 	sum     [2 * HashSize]byte
-	records []string
+	columns []byte
+	stored  [][]byte
 }
 
 func newSpan(keys *Keys, lo int64, pin *Checkpoint) *span {
@@ -248,8 +250,7 @@ var errStop = errors.New("stop")
 
 // walk checks the events from s.expect to hi.
 func (s *span) walk(ctx context.Context, store hrgate.AuditStore, hi int64) error {
-	from := s.expect
-	err := store.ScanAuditRows(ctx, from, hi, func(row *hrgate.AuditRow) error {
+	err := store.ScanAuditRows(ctx, s.expect, hi, func(row *hrgate.AuditScanRow) error {
 		if !s.check(row) {
 			return errStop
 		}
@@ -265,7 +266,7 @@ func (s *span) walk(ctx context.Context, store hrgate.AuditStore, hi int64) erro
 }
 
 // check verifies one row and reports whether the walk goes on.
-func (s *span) check(row *hrgate.AuditRow) bool {
+func (s *span) check(row *hrgate.AuditScanRow) bool {
 	seq := row.Seq
 	if row.Body == nil {
 		s.fail(seq, fmt.Sprintf("the record index names event %d, which does not exist", seq))
@@ -275,22 +276,27 @@ func (s *span) check(row *hrgate.AuditRow) bool {
 		s.fail(s.expect, fmt.Sprintf("event %d is missing: it was removed", s.expect))
 		return false
 	}
+	if len(row.Seal) != 3*HashSize {
+		s.fail(seq, fmt.Sprintf("event %d is malformed", seq))
+		return false
+	}
+	prev, stored, mac := row.Seal[:HashSize], row.Seal[HashSize:2*HashSize], row.Seal[2*HashSize:]
 	switch {
-	case seq == 1 && !bytes.Equal(row.PrevHash, make([]byte, HashSize)):
+	case seq == 1 && !bytes.Equal(prev, make([]byte, HashSize)):
 		s.fail(seq, "event 1 links to a predecessor: events before it were removed")
 		return false
 	case s.events == 0 && seq == s.lo && s.lastHash == nil:
-		s.firstPrev = bytes.Clone(row.PrevHash)
-	case !bytes.Equal(row.PrevHash, s.lastHash):
+		s.firstPrev = bytes.Clone(prev)
+	case !bytes.Equal(prev, s.lastHash):
 		s.fail(seq, fmt.Sprintf("event %d does not link to event %d: an event between them was removed, inserted or moved", seq, seq-1))
 		return false
 	}
-	hash := s.h.eventHash(s.sum[:0], seq, row.PrevHash, row.Body)
-	if !bytes.Equal(hash, row.Hash) {
+	hash := s.h.eventHash(s.sum[:0], seq, prev, row.Body)
+	if !bytes.Equal(hash, stored) {
 		s.fail(seq, fmt.Sprintf("event %d does not match its hash: it was edited", seq))
 		return false
 	}
-	if !equalMAC(s.h.eventMAC(s.sum[HashSize:HashSize], hash), row.MAC) {
+	if !equalMAC(s.h.eventMAC(s.sum[HashSize:HashSize], hash), mac) {
 		s.fail(seq, fmt.Sprintf("event %d fails its MAC: it was written or rewritten without the chain key", seq))
 		return false
 	}
@@ -312,7 +318,7 @@ func (s *span) check(row *hrgate.AuditRow) bool {
 		if err == nil {
 			err = c.Check(s.keys.Public)
 		}
-		if err == nil && (c.Seq != seq-1 || !bytes.Equal(c.HeadHash, row.PrevHash)) {
+		if err == nil && (c.Seq != seq-1 || !bytes.Equal(c.HeadHash, prev)) {
 			err = errors.New("it does not cover the event before it")
 		}
 		if err != nil {
@@ -323,46 +329,55 @@ func (s *span) check(row *hrgate.AuditRow) bool {
 		s.newest = c
 	}
 	if s.pin != nil && s.pin.Seq == seq {
-		s.pinned = bytes.Clone(row.Hash)
+		s.pinned = bytes.Clone(stored)
 	}
 	if s.events == 0 && seq == s.lo {
 		s.firstTime = f.time
 	}
-	s.lastHash = append(s.lastHash[:0], row.Hash...)
+	s.lastHash = append(s.lastHash[:0], stored...)
 	s.lastTime = f.time
 	s.events++
 	s.expect++
 	return true
 }
 
+// columnNames are the search columns in the order of AuditScanRow.Columns.
+var columnNames = [...]string{"time", "type", "consumer_id", "credential_id"}
+
 // columnMismatch names the first search column of row that differs from
 // its body (already scanned into s.f), or returns "".
-func (s *span) columnMismatch(row *hrgate.AuditRow) string {
+func (s *span) columnMismatch(row *hrgate.AuditScanRow) string {
 	f := &s.f
-	switch {
-	case row.Time.UnixMicro() != f.time:
-		return "time"
-	case row.Type != string(f.typ):
-		return "type"
-	case row.ConsumerID != string(f.consumer):
-		return "consumer_id"
-	case row.CredentialID != string(f.cred):
-		return "credential_id"
+	want := strconv.AppendInt(s.columns[:0], f.time, 10)
+	for _, v := range [...][]byte{f.typ, f.consumer, f.cred} {
+		want = append(append(want, '\n'), v...)
+	}
+	s.columns = want
+	if !bytes.Equal(want, row.Columns) {
+		got, exp := bytes.Split(row.Columns, []byte("\n")), bytes.Split(want, []byte("\n"))
+		for i, name := range columnNames {
+			if i >= len(got) || !bytes.Equal(got[i], exp[i]) {
+				return name
+			}
+		}
+		return "search columns"
 	}
 	// The index holds each record id of the event once.
-	s.records = s.records[:0]
-	for _, id := range f.records {
-		s.records = append(s.records, string(id))
+	ids := f.records
+	if !slices.IsSortedFunc(ids, bytes.Compare) {
+		slices.SortFunc(ids, bytes.Compare)
 	}
-	if !slices.IsSorted(s.records) {
-		slices.Sort(s.records)
+	ids = slices.CompactFunc(ids, bytes.Equal)
+	s.stored = s.stored[:0]
+	if len(row.Records) > 0 {
+		for id := range bytes.SplitSeq(row.Records, []byte("\n")) {
+			s.stored = append(s.stored, id)
+		}
 	}
-	s.records = slices.Compact(s.records)
-	stored := row.RecordIDs
-	if !slices.IsSorted(stored) {
-		stored = slices.Sorted(slices.Values(stored))
+	if !slices.IsSortedFunc(s.stored, bytes.Compare) {
+		slices.SortFunc(s.stored, bytes.Compare)
 	}
-	if !slices.Equal(s.records, stored) {
+	if !slices.EqualFunc(ids, s.stored, bytes.Equal) {
 		return "record index"
 	}
 	return ""

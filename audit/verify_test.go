@@ -90,6 +90,9 @@ func TestTampering(t *testing.T) {
 		{"AddedToRecordIndex", false, func(t *testing.T, f *tamperFixture) {
 			f.raw.exec(t, `INSERT INTO audit_records (record_id, seq) VALUES ('emp_framed', 12)`)
 		}, 12, "record index differs"},
+		{"IndexEntryWithoutEvent", false, func(t *testing.T, f *tamperFixture) {
+			f.raw.exec(t, `INSERT INTO audit_records (record_id, seq) VALUES ('emp_framed', 70)`)
+		}, 70, "names event 70, which does not exist"},
 		{"DeletedRow", false, func(t *testing.T, f *tamperFixture) {
 			f.raw.exec(t, `DELETE FROM audit_records WHERE seq = 10`)
 			f.raw.exec(t, `DELETE FROM audit_events WHERE seq = 10`)
