@@ -110,7 +110,7 @@ const (
 	AuditAPIRequest   = "api.request"   // a request to the public API
 	AuditAdminRequest = "admin.request" // a request to the admin API
 	AuditAuthFailure  = "auth.failure"  // a credential refused, with the reason
-	AuditTokenIssued  = "oauth.token"   // an access token issued to a client
+	AuditTokenIssued  = "oauth.token"   // #nosec G101 -- an event type, not a credential: a token issued to a client
 
 	AuditConsumerCreated = "consumer.created"
 	AuditConsumerUpdated = "consumer.updated"

@@ -118,20 +118,6 @@ func (r *raw) exec(tb testing.TB, query string, args ...any) {
 	}
 }
 
-func (r *raw) bytes(tb testing.TB, query string, args ...any) []byte {
-	tb.Helper()
-	if r.pg {
-		for i := 1; strings.Contains(query, "?"); i++ {
-			query = strings.Replace(query, "?", "$"+strconv.Itoa(i), 1)
-		}
-	}
-	var b []byte
-	if err := r.db.QueryRowContext(context.Background(), query, args...).Scan(&b); err != nil {
-		tb.Fatalf("%s: %v", query, err)
-	}
-	return b
-}
-
 // dropGuards drops the append-only triggers, as anyone who owns the
 // database can.
 func (r *raw) dropGuards(tb testing.TB) {
