@@ -23,9 +23,13 @@ type AuditEvent struct {
 	Instance  string `json:"instance,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
 
-	// Actor: the credential and consumer that acted, or "admin", "cli" or
-	// "system" in ActorKind for operators and background jobs.
+	// Actor: who acted. ActorKind is one of the Actor* constants; Actor
+	// names the consumer, operator or job. CredentialID is the credential
+	// used (an API key or OAuth client id), or, for a change to a
+	// credential, that credential; ConsumerID is the consumer the
+	// credential belongs to, or, for a change, the consumer it concerns.
 	ActorKind    string `json:"actor_kind,omitempty"`
+	Actor        string `json:"actor,omitempty"`
 	CredentialID string `json:"credential_id,omitempty"`
 	ConsumerID   string `json:"consumer_id,omitempty"`
 	ClientAddr   string `json:"client_addr,omitempty"`
@@ -47,7 +51,8 @@ type AuditEvent struct {
 	Reason string `json:"reason,omitempty"`
 
 	// Changes: the object changed and its non-secret attributes before and
-	// after, as JSON objects.
+	// after, as JSON objects. A checkpoint carries its signed statement in
+	// After.
 	Target string          `json:"target,omitempty"`
 	Before json.RawMessage `json:"before,omitempty"`
 	After  json.RawMessage `json:"after,omitempty"`
@@ -89,4 +94,140 @@ type AuditReader interface {
 type AuditSinkCursors interface {
 	SinkCursor(ctx context.Context, sink string) (int64, error)
 	SetSinkCursor(ctx context.Context, sink string, seq int64) error
+}
+
+// Actor kinds.
+const (
+	ActorConsumer = "consumer" // a consumer's API key or OAuth client
+	ActorAdmin    = "admin"    // an operator on the admin API
+	ActorCLI      = "cli"      // an operator running hrgate commands
+	ActorSystem   = "system"   // the server itself: start, stop, automatic rotation
+)
+
+// Audit event types. The catalogue, with what each type carries, is
+// docs/audit.md; a type is never renamed or reused for something else.
+const (
+	AuditAPIRequest   = "api.request"   // a request to the public API
+	AuditAdminRequest = "admin.request" // a request to the admin API
+	AuditAuthFailure  = "auth.failure"  // a credential refused, with the reason
+	AuditTokenIssued  = "oauth.token"   // #nosec G101 -- an event type, not a credential: a token issued to a client
+
+	AuditConsumerCreated = "consumer.created"
+	AuditConsumerUpdated = "consumer.updated"
+	AuditConsumerDeleted = "consumer.deleted"
+	AuditKeyCreated      = "key.created"
+	AuditKeyRotated      = "key.rotated"
+	AuditKeyRevoked      = "key.revoked"
+	AuditKeyFetched      = "key.fetched"
+	AuditClientCreated   = "client.created"
+	AuditClientDeleted   = "client.deleted"
+
+	AuditServerStart = "server.start"
+	AuditServerStop  = "server.stop"
+	AuditCheckpoint  = "audit.checkpoint"
+)
+
+// AuditRecorder appends events to the audit trail.
+type AuditRecorder interface {
+	// Record appends ev and returns once it is durable. ev must not be
+	// changed afterwards. A malformed event is EINVALID; a trail that
+	// cannot be written is EUNAVAILABLE.
+	Record(ctx context.Context, ev *AuditEvent) error
+	// Enqueue appends ev without waiting, for events that need not hold
+	// up an answer. The event is durable once the recorder has closed.
+	Enqueue(ev *AuditEvent)
+}
+
+// Actor identifies who is acting in a context: the admin API and the CLI
+// set it, and the service layer copies it into the events it records.
+type Actor struct {
+	Kind       string // one of the Actor* constants
+	Name       string // operator, OS user or job name
+	ClientAddr string
+	RequestID  string
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying a.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor of ctx; without one it is the system.
+func ActorFrom(ctx context.Context) Actor {
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+		return a
+	}
+	return Actor{Kind: ActorSystem}
+}
+
+// AuditRow is an event as the chain stores it: Body is the event's
+// canonical encoding, which Hash and MAC cover, and the other fields are
+// copies kept in columns so that the trail can be searched. Package audit
+// makes rows and reads them back; a store keeps them as they are.
+type AuditRow struct {
+	Seq          int64
+	Time         time.Time
+	Type         string
+	ConsumerID   string
+	CredentialID string
+	RecordIDs    []string
+	Body         []byte
+	PrevHash     []byte
+	Hash         []byte
+	MAC          []byte
+}
+
+// AuditScanRow is a stored event as verification reads it: the fewest
+// columns, as bytes, since every event of the trail is read.
+type AuditScanRow struct {
+	Seq int64
+	// Columns holds the search columns time (decimal microseconds),
+	// type, consumer_id and credential_id, joined by "\n", which no
+	// event field may hold.
+	Columns []byte
+	Body    []byte
+	// Seal is PrevHash, Hash and MAC, 32 bytes each.
+	Seal []byte
+	// Records holds the record index's entries for the event, joined by
+	// "\n", in no particular order. Entries for events that do not exist
+	// come on rows without Body.
+	Records []byte
+}
+
+// AuditHead is the newest position of the chain, kept apart from the
+// events so that a cut-off tail is seen: its MAC binds Seq and Hash.
+type AuditHead struct {
+	Seq  int64
+	Hash []byte
+	MAC  []byte
+	// Time is the time of the newest event; appends never go back in
+	// time, so that a range of time is a range of sequence numbers.
+	Time time.Time
+}
+
+// AuditStore keeps the chain. sqlstore implements it on SQLite and
+// PostgreSQL.
+type AuditStore interface {
+	// AppendAudit appends rows in one transaction. It locks and reads the
+	// head, so that appends from several processes queue, and passes it
+	// to seal, which returns the rows to insert (numbered from head.Seq+1)
+	// and the new head. Either every row and the head are written or
+	// nothing is.
+	AppendAudit(ctx context.Context, seal func(head AuditHead) ([]*AuditRow, AuditHead, error)) error
+	// AuditHead returns the head; the zero head for an empty trail.
+	AuditHead(ctx context.Context) (AuditHead, error)
+	// AuditRows returns up to limit rows with sequence numbers above
+	// afterSeq, in order, RecordIDs not filled in.
+	AuditRows(ctx context.Context, afterSeq int64, limit int) ([]*AuditRow, error)
+	// FindAuditRows returns the rows that match f, in sequence order,
+	// RecordIDs not filled in. Filters on columns are a pre-selection:
+	// the caller decodes and checks each body.
+	FindAuditRows(ctx context.Context, f AuditFilter) ([]*AuditRow, error)
+	// ScanAuditRows calls fn with each stored event from fromSeq to toSeq
+	// (inclusive), in order. The row and its slices are reused after fn
+	// returns.
+	ScanAuditRows(ctx context.Context, fromSeq, toSeq int64, fn func(*AuditScanRow) error) error
+	AuditSinkCursors
 }

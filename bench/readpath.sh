@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Read-path benchmark: one employee read over HTTPS with key auth and
 # projection, against a bare net/http TLS server returning the same bytes,
-# in the same run, at 32 connections. Prints requests/s, p50, p99 and the
-# ratio. Only loopback addresses are used; each wrk run is bounded in time.
+# in the same run, at 32 connections. The same read runs against a second
+# hrgate process on the same data with the audit trail off
+# (audit.insecure_disable, which exists for this measurement only), so the
+# trail's cost is measured in the same run too. Prints requests/s, p50, p99
+# and the ratios. Only loopback addresses, on ports free at the time, are
+# used; each wrk run is bounded in time.
 #
 #   bench/readpath.sh [DURATION] [CONNECTIONS]
 set -euo pipefail
@@ -10,6 +14,15 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-15s}
 CONNS=${2:-32}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
+
+# free_port prints a loopback TCP port nothing listens on.
+free_port() {
+  local p
+  while :; do
+    p=$(shuf -i 20000-60999 -n 1)
+    ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+  done
+}
 
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -24,19 +37,25 @@ key=$("$work/hrgate" --data-dir "$data" --log-level warn keys create --consumer 
 client=$("$work/hrgate" --data-dir "$data" --log-level warn clients create --consumer payroll --output json)
 client_id=$(echo "$client" | sed -n 's/.*"client_id": "\(cli_[^"]*\)".*/\1/p')
 client_secret=$(echo "$client" | sed -n 's/.*"client_secret": "\(hrg_cs_[^"]*\)".*/\1/p')
-env ${HRGATE_BENCH_ENV:-} "$work/hrgate" --data-dir "$data" --log-level warn serve --addr 127.0.0.1:18443 --admin-addr 127.0.0.1:0 2>"$work/serve.log" &
-for _ in $(seq 1 50); do curl -s --cacert "$data/tls/cert.pem" https://127.0.0.1:18443/healthz >/dev/null 2>&1 && break; sleep 0.2; done
+api=$(free_port)
+env ${HRGATE_BENCH_ENV:-} "$work/hrgate" --data-dir "$data" --log-level warn serve --addr "127.0.0.1:$api" --admin-addr 127.0.0.1:0 2>"$work/serve.log" &
+for _ in $(seq 1 50); do curl -s --cacert "$data/tls/cert.pem" "https://127.0.0.1:$api/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+noaudit=$(free_port)
+env ${HRGATE_BENCH_ENV:-} HRGATE_AUDIT__INSECURE_DISABLE=true "$work/hrgate" --data-dir "$data" --log-level error serve \
+  --addr "127.0.0.1:$noaudit" --admin-addr 127.0.0.1:0 2>"$work/serve-noaudit.log" &
+for _ in $(seq 1 50); do curl -s --cacert "$data/tls/cert.pem" "https://127.0.0.1:$noaudit/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 
 # A JWT access token (15 minutes, longer than the runs) for the same grant.
 jwt=$(curl -s --cacert "$data/tls/cert.pem" -u "$client_id:$client_secret" -d grant_type=client_credentials \
-  https://127.0.0.1:18443/oauth2/token | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+  https://127.0.0.1:$api/oauth2/token | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
 [ -n "$jwt" ] || { echo "could not get an access token"; exit 1; }
-id=$(curl -s --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" 'https://127.0.0.1:18443/v1/employees?limit=1' | sed -n 's/.*"id":"\(emp_[a-z0-9]*\)".*/\1/p' | head -1)
-curl -s --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" "https://127.0.0.1:18443/v1/employees/$id" > "$work/body.json"
+id=$(curl -s --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" "https://127.0.0.1:$api/v1/employees?limit=1" | sed -n 's/.*"id":"\(emp_[a-z0-9]*\)".*/\1/p' | head -1)
+curl -s --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" "https://127.0.0.1:$api/v1/employees/$id" > "$work/body.json"
 echo "employee response: $(wc -c < "$work/body.json") bytes"
 
-"$work/bare" -addr 127.0.0.1:19443 -body "$work/body.json" 2>/dev/null &
-for _ in $(seq 1 50); do curl -sk https://127.0.0.1:19443/ >/dev/null 2>&1 && break; sleep 0.2; done
+bare=$(free_port)
+"$work/bare" -addr "127.0.0.1:$bare" -body "$work/body.json" 2>/dev/null &
+for _ in $(seq 1 50); do curl -sk "https://127.0.0.1:$bare/" >/dev/null 2>&1 && break; sleep 0.2; done
 
 run() { # name url [header]
   local out
@@ -53,15 +72,20 @@ run() { # name url [header]
   printf '%-28s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${errs:-0}"
   echo "$rps" > "$work/$1.rps"
 }
-# Warm both servers, then measure the baseline and hrgate alternately.
-wrk -t2 -c"$CONNS" -d3s "https://127.0.0.1:19443/" >/dev/null
-wrk -t2 -c"$CONNS" -d3s -H "Authorization: Bearer $key" "https://127.0.0.1:18443/v1/employees/$id" >/dev/null
+# Warm the servers, then measure the baseline and hrgate alternately.
+wrk -t2 -c"$CONNS" -d3s "https://127.0.0.1:$bare/" >/dev/null
+wrk -t2 -c"$CONNS" -d3s -H "Authorization: Bearer $key" "https://127.0.0.1:$api/v1/employees/$id" >/dev/null
+wrk -t2 -c"$CONNS" -d3s -H "Authorization: Bearer $key" "https://127.0.0.1:$noaudit/v1/employees/$id" >/dev/null
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "wrk: 2 threads, $CONNS connections, $DURATION each"
-run bare-net-http "https://127.0.0.1:19443/"
-run hrgate-employee-read "https://127.0.0.1:18443/v1/employees/$id" "Authorization: Bearer $key"
-run hrgate-employee-read-jwt "https://127.0.0.1:18443/v1/employees/$id" "Authorization: Bearer $jwt"
+run bare-net-http "https://127.0.0.1:$bare/"
+run hrgate-employee-read "https://127.0.0.1:$api/v1/employees/$id" "Authorization: Bearer $key"
+run hrgate-read-no-audit "https://127.0.0.1:$noaudit/v1/employees/$id" "Authorization: Bearer $key"
+run hrgate-employee-read-jwt "https://127.0.0.1:$api/v1/employees/$id" "Authorization: Bearer $jwt"
 awk -v a="$(cat "$work/hrgate-employee-read.rps")" -v b="$(cat "$work/bare-net-http.rps")" \
   'BEGIN { printf "ratio hrgate / bare: %.2f\n", a/b }'
 awk -v a="$(cat "$work/hrgate-employee-read-jwt.rps")" -v b="$(cat "$work/hrgate-employee-read.rps")" \
   'BEGIN { printf "ratio JWT / API key: %.2f\n", a/b }'
+awk -v a="$(cat "$work/hrgate-employee-read.rps")" -v b="$(cat "$work/hrgate-read-no-audit.rps")" \
+  'BEGIN { printf "ratio audit on / off: %.2f\n", a/b }'
+echo "audit events recorded: $("$work/hrgate" --data-dir "$data" --log-level error audit verify | sed -n 's/^OK: \([0-9]*\) events.*/\1/p')"

@@ -103,6 +103,9 @@ func TestValidate(t *testing.T) {
 		{"database", "mysql://x", "database"},
 		{"auth.credential_refresh", "11s", "auth.credential_refresh"},
 		{"auth.credential_refresh", "1m", "auth.credential_refresh"},
+		{"audit.checkpoint_interval", "0s", "audit.checkpoint_interval"},
+		{"audit.checkpoint_interval", "2d", "audit.checkpoint_interval"},
+		{"audit.instance", "node\n1", "audit.instance"},
 	} {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
 			c := config.Default()

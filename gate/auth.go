@@ -36,11 +36,41 @@ func (p *Principal) CompanyScope() hrgate.CompanyScope {
 // whatever the reason, so a caller cannot learn whether a key exists, was
 // revoked, expired or is used from the wrong network.
 func errUnauthenticated(reason string) error {
+	return errUnauthenticatedBy(reason, "", "")
+}
+
+// errUnauthenticatedBy is errUnauthenticated for a credential that was
+// identified (a key found by its hash, a client by its id) and refused.
+func errUnauthenticatedBy(reason, credentialID, consumerID string) error {
 	return &hrgate.Error{
 		Code:    hrgate.EUNAUTHORIZED,
 		Message: "Missing or invalid credentials.",
-		Err:     errors.New(reason),
+		Err:     &AuthFailure{Reason: reason, CredentialID: credentialID, ConsumerID: consumerID},
 	}
+}
+
+// AuthFailure is the truth behind a refused credential, for the server
+// log and the audit trail; it must never reach the client. It never holds
+// the secret presented.
+type AuthFailure struct {
+	Reason string
+	// CredentialID and ConsumerID name the key or OAuth client refused
+	// and its consumer, when the credential was identified.
+	CredentialID string
+	ConsumerID   string
+}
+
+func (f *AuthFailure) Error() string { return f.Reason }
+
+// AuthFailureOf returns the failure behind an authentication error, or
+// nil when err is not one.
+func AuthFailureOf(err error) *AuthFailure {
+	var e *hrgate.Error
+	var f *AuthFailure
+	if errors.As(err, &e) && e.Code == hrgate.EUNAUTHORIZED && errors.As(e.Err, &f) {
+		return f
+	}
+	return nil
 }
 
 // AuthFailureReason returns the true reason of an authentication failure
@@ -91,10 +121,10 @@ func (g *Gate) Authenticate(ctx context.Context, key string, addr netip.Addr) (*
 	k := c.key
 	now := g.Now()
 	if ok, reason := k.Usable(now); !ok {
-		return nil, errUnauthenticated(reason + " (key " + k.ID + ")")
+		return nil, errUnauthenticatedBy(reason+" (key "+k.ID+")", k.ID, k.ConsumerID)
 	}
 	if !c.allow.Allows(addr) {
-		return nil, errUnauthenticated("client address outside the key's allowlist (key " + k.ID + ")")
+		return nil, errUnauthenticatedBy("client address outside the key's allowlist (key "+k.ID+")", k.ID, k.ConsumerID)
 	}
 	g.touch(ctx, k, now, addr)
 	return c.principal, nil
@@ -111,7 +141,7 @@ func (g *Gate) loadCredential(ctx context.Context, hash []byte, epoch int64) (*c
 	}
 	c, err := g.store.FindConsumer(ctx, k.ConsumerID)
 	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
-		return nil, errUnauthenticated("consumer deleted (key " + k.ID + ")")
+		return nil, errUnauthenticatedBy("consumer deleted (key "+k.ID+")", k.ID, k.ConsumerID)
 	} else if err != nil {
 		return nil, err
 	}

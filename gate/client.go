@@ -61,6 +61,9 @@ func (g *Gate) CreateClient(ctx context.Context, req ClientRequest) (*hrgate.OAu
 	}
 	g.log.Info("oauth client created", "client_id", cl.ID, "consumer_id", c.ID, "auth_method", string(cl.AuthMethod),
 		"scopes", clientGrant.String(), "allow_cidrs", strings.Join(cidrs, " "))
+	if err := g.record(ctx, hrgate.AuditClientCreated, cl.ID, cl.ID, c.ID, nil, clientOf(cl)); err != nil {
+		return nil, "", err
+	}
 	return cl, secret, nil
 }
 
@@ -94,9 +97,13 @@ func (g *Gate) DeleteClient(ctx context.Context, id string) error {
 	if err := checkID(id, hrgate.PrefixClient, "client", hrgate.ClientSecretPattern); err != nil {
 		return err
 	}
+	cl, err := g.store.FindClient(ctx, id)
+	if err != nil {
+		return err
+	}
 	if err := g.store.DeleteClient(ctx, id); err != nil {
 		return err
 	}
 	g.log.Info("oauth client deleted", "client_id", id)
-	return nil
+	return g.record(ctx, hrgate.AuditClientDeleted, cl.ID, cl.ID, cl.ConsumerID, clientOf(cl), nil)
 }

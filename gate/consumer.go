@@ -35,6 +35,9 @@ func (g *Gate) CreateConsumer(ctx context.Context, name, description string, sco
 		return nil, err
 	}
 	g.log.Info("consumer created", "consumer_id", c.ID, "consumer", c.Name, "scopes", gr.String())
+	if err := g.record(ctx, hrgate.AuditConsumerCreated, c.ID, "", c.ID, nil, consumerOf(c)); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -64,12 +67,16 @@ func (g *Gate) SetGrant(ctx context.Context, idOrName string, scopes []string) (
 		return nil, err
 	}
 	before := strings.Join(c.Scopes, " ")
+	old := consumerOf(c)
 	c.Scopes = gr.Scopes()
 	c.ModifiedAt = g.Now()
 	if err := g.store.UpdateConsumer(ctx, c); err != nil {
 		return nil, err
 	}
 	g.log.Info("consumer grant changed", "consumer_id", c.ID, "consumer", c.Name, "before", before, "after", gr.String())
+	if err := g.record(ctx, hrgate.AuditConsumerUpdated, c.ID, "", c.ID, old, consumerOf(c)); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -83,7 +90,7 @@ func (g *Gate) DeleteConsumer(ctx context.Context, idOrName string) error {
 		return err
 	}
 	g.log.Info("consumer deleted", "consumer_id", c.ID, "consumer", c.Name)
-	return nil
+	return g.record(ctx, hrgate.AuditConsumerDeleted, c.ID, "", c.ID, consumerOf(c), nil)
 }
 
 // checkDescription bounds the free text operators attach to consumers and

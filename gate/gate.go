@@ -37,6 +37,8 @@ type Gate struct {
 	defaultGrace   time.Duration
 	// oauth holds the OAuth 2.0 authority and its caches (token.go).
 	oauth oauthState
+	// audit, when set, records every change (audit.go).
+	audit hrgate.AuditRecorder
 }
 
 // Option configures a Gate.

@@ -55,6 +55,9 @@ func (g *Gate) CreateKey(ctx context.Context, req KeyRequest) (*hrgate.APIKey, s
 	}
 	g.log.Info("api key created", "key_id", k.ID, "consumer_id", c.ID, "env", string(env),
 		"scopes", keyGrant.String(), "allow_cidrs", strings.Join(cidrs, " "), "expires_at", k.ExpiresAt)
+	if err := g.record(ctx, hrgate.AuditKeyCreated, k.ID, k.ID, c.ID, nil, keyOf(k)); err != nil {
+		return nil, "", err
+	}
 	return k, secret, nil
 }
 
@@ -116,11 +119,20 @@ func (g *Gate) RevokeKey(ctx context.Context, id string) error {
 	if err := checkKeyID(id); err != nil {
 		return err
 	}
-	if err := g.store.RevokeAPIKey(ctx, id, g.Now()); err != nil {
+	k, err := g.store.FindAPIKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	now := g.Now()
+	if err := g.store.RevokeAPIKey(ctx, id, now); err != nil {
 		return err
 	}
 	g.log.Info("api key revoked", "key_id", id)
-	return nil
+	before, after := keyOf(k), keyOf(k)
+	if k.RevokedAt.IsZero() {
+		after.RevokedAt = &now
+	}
+	return g.record(ctx, hrgate.AuditKeyRevoked, k.ID, k.ID, k.ConsumerID, before, after)
 }
 
 // checkKeyID refuses what is not a key id.

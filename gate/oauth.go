@@ -47,22 +47,22 @@ func (g *Gate) authenticateClient(ctx context.Context, ca ClientAuth, addr netip
 	// The address is checked first, so that an assertion sent from outside
 	// the allowlist does not use up its one-time id.
 	if !cc.allow.Allows(addr) {
-		return nil, errUnauthenticated("client address outside the client's allowlist (client " + id + ")")
+		return nil, errUnauthenticatedBy("client address outside the client's allowlist (client "+id+")", id, cc.consumer.ID)
 	}
 	switch {
 	case ca.Secret != "" && ca.Assertion == "":
 		if cc.client.AuthMethod != hrgate.AuthClientSecret {
-			return nil, errUnauthenticated("client secret presented for a private_key_jwt client " + id)
+			return nil, errUnauthenticatedBy("client secret presented for a private_key_jwt client "+id, id, cc.consumer.ID)
 		}
 		if !hrgate.CheckClientSecret(ca.Secret) {
-			return nil, errUnauthenticated("malformed client secret (client " + id + ")")
+			return nil, errUnauthenticatedBy("malformed client secret (client "+id+")", id, cc.consumer.ID)
 		}
 		if subtle.ConstantTimeCompare(hrgate.HashClientSecret(ca.Secret), cc.client.SecretHash) != 1 {
-			return nil, errUnauthenticated("wrong client secret (client " + id + ")")
+			return nil, errUnauthenticatedBy("wrong client secret (client "+id+")", id, cc.consumer.ID)
 		}
 	case ca.Assertion != "" && ca.Secret == "":
 		if cc.client.AuthMethod != hrgate.AuthPrivateKeyJWT {
-			return nil, errUnauthenticated("client assertion presented for a client_secret client " + id)
+			return nil, errUnauthenticatedBy("client assertion presented for a client_secret client "+id, id, cc.consumer.ID)
 		}
 		as, err := a.VerifyAssertion(ca.Assertion, id, cc.key)
 		if err != nil {
@@ -72,7 +72,7 @@ func (g *Gate) authenticateClient(ctx context.Context, ca ClientAuth, addr netip
 		// the shared store until the assertion expires.
 		err = g.store.UseAssertionID(ctx, id+":"+as.ID, as.ExpiresAt)
 		if hrgate.ErrorCode(err) == hrgate.ECONFLICT {
-			return nil, errUnauthenticated("client assertion replayed (client " + id + ")")
+			return nil, errUnauthenticatedBy("client assertion replayed (client "+id+")", id, cc.consumer.ID)
 		} else if err != nil {
 			return nil, err
 		}

@@ -82,6 +82,11 @@ func (g *Gate) rotate(ctx context.Context, old *hrgate.APIKey, grace time.Durati
 	}
 	g.log.Info("api key rotated", "key_id", old.ID, "new_key_id", next.ID, "consumer_id", old.ConsumerID,
 		"old_key_ends_at", now.Add(grace), "automatic", deliver)
+	before, after := keyOf(old), keyOf(next)
+	after.Replaces = old.ID
+	if err := g.record(ctx, hrgate.AuditKeyRotated, old.ID, old.ID, old.ConsumerID, before, after); err != nil {
+		return nil, "", err
+	}
 	return next, secret, nil
 }
 
@@ -92,6 +97,7 @@ func (g *Gate) rotate(ctx context.Context, old *hrgate.APIKey, grace time.Durati
 // the store lets one rotation of a key win and the others fail with
 // ECONFLICT, which is not an error here.
 func (g *Gate) RotateDueKeys(ctx context.Context) (int, error) {
+	ctx = hrgate.WithActor(ctx, hrgate.Actor{Kind: hrgate.ActorSystem, Name: "key-rotation"})
 	consumers, err := g.store.ListConsumers(ctx)
 	if err != nil {
 		return 0, err
@@ -154,6 +160,9 @@ func (g *Gate) TakeKeyDeliveries(ctx context.Context, consumer string) ([]*hrgat
 	}
 	for _, d := range ds {
 		g.log.Info("rotated key fetched", "key_id", d.KeyID, "consumer_id", d.ConsumerID)
+		if err := g.record(ctx, hrgate.AuditKeyFetched, d.KeyID, d.KeyID, d.ConsumerID, nil, nil); err != nil {
+			return nil, err
+		}
 	}
 	return ds, nil
 }
@@ -195,6 +204,7 @@ func (g *Gate) SetKeyRotation(ctx context.Context, idOrName string, r hrgate.Key
 	if err != nil {
 		return nil, err
 	}
+	old := consumerOf(c)
 	c.KeyRotation = r
 	c.ModifiedAt = g.Now()
 	if err := g.store.UpdateConsumer(ctx, c); err != nil {
@@ -202,6 +212,9 @@ func (g *Gate) SetKeyRotation(ctx context.Context, idOrName string, r hrgate.Key
 	}
 	g.log.Info("consumer key rotation set", "consumer_id", c.ID, "consumer", c.Name,
 		"max_age", hrgate.FormatDuration(r.MaxAge), "grace", hrgate.FormatDuration(r.Grace))
+	if err := g.record(ctx, hrgate.AuditConsumerUpdated, c.ID, "", c.ID, old, consumerOf(c)); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -44,11 +44,12 @@ func (g *Gate) authenticateToken(ctx context.Context, token string, addr netip.A
 		return nil, err
 	}
 	if !cc.allow.Allows(addr) {
-		return nil, errUnauthenticated("client address outside the client's allowlist (client " + cc.client.ID + ", token " + claims.ID + ")")
+		return nil, errUnauthenticatedBy("client address outside the client's allowlist (client "+cc.client.ID+", token "+claims.ID+")",
+			cc.client.ID, cc.consumer.ID)
 	}
 	gr, err := cc.scoped(claims.Scope)
 	if err != nil {
-		return nil, errUnauthenticated("token scope does not parse (client " + cc.client.ID + ", token " + claims.ID + ")")
+		return nil, errUnauthenticatedBy("token scope does not parse (client "+cc.client.ID+", token "+claims.ID+")", cc.client.ID, cc.consumer.ID)
 	}
 	return &Principal{
 		KeyID:        cc.client.ID,
@@ -84,7 +85,7 @@ func (g *Gate) checkToken(ctx context.Context, token string) (*oauth.Claims, *cl
 		return nil, nil, err
 	}
 	if _, ok := revoked[claims.ID]; ok {
-		return nil, nil, errUnauthenticated("token revoked (client " + claims.ClientID + ", token " + claims.ID + ")")
+		return nil, nil, errUnauthenticatedBy("token revoked (client "+claims.ClientID+", token "+claims.ID+")", claims.ClientID, "")
 	}
 	cc, err := g.clientCredential(ctx, claims.ClientID, epoch)
 	if err != nil {
@@ -182,13 +183,13 @@ func (g *Gate) loadClient(ctx context.Context, id string, epoch int64) (*clientC
 	}
 	cl, err := g.store.FindClient(ctx, id)
 	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
-		return nil, errUnauthenticated("unknown or deleted client " + id)
+		return nil, errUnauthenticatedBy("unknown or deleted client "+id, id, "")
 	} else if err != nil {
 		return nil, err
 	}
 	c, err := g.store.FindConsumer(ctx, cl.ConsumerID)
 	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
-		return nil, errUnauthenticated("consumer deleted (client " + id + ")")
+		return nil, errUnauthenticatedBy("consumer deleted (client "+id+")", id, cl.ConsumerID)
 	} else if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func AdminOpenAPIDocument() []byte { return adminOpenAPIDocument }
 // deliveries, managed through the same gate methods as the CLI. It listens
 // on admin.addr, with the same TLS settings as the public API, and every
 // route but its OpenAPI document requires auth.
-func NewAdminServer(cfg *config.Config, store hrgate.Store, g *gate.Gate, auth AdminAuthenticator, log *slog.Logger) (*Server, error) {
+func NewAdminServer(cfg *config.Config, store hrgate.Store, g *gate.Gate, auth AdminAuthenticator, log *slog.Logger, opts ...Option) (*Server, error) {
 	if auth == nil {
 		return nil, errors.New("the admin API needs an authenticator")
 	}
@@ -42,9 +42,14 @@ func NewAdminServer(cfg *config.Config, store hrgate.Store, g *gate.Gate, auth A
 		addr:    cfg.Admin.Addr,
 		docPath: "/admin/v1/openapi.json",
 		admin:   auth,
+
+		auditType: hrgate.AuditAdminRequest,
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.registerAdminRoutes()
-	s.handler = s.identify(s.accessLog(s.recoverPanics(s.securityHeaders(s.limitBody(s.mux)))))
+	s.handler = s.chain()
 	return s, nil
 }
 
@@ -68,6 +73,11 @@ func (s *Server) adminRoute(pattern string, params []string, h adminHandler) {
 			return
 		}
 		info.operator = op
+		// The gate records the changes this request makes as this
+		// operator's.
+		r = r.WithContext(hrgate.WithActor(r.Context(), hrgate.Actor{
+			Kind: hrgate.ActorAdmin, Name: op.Name, ClientAddr: info.client.String(), RequestID: info.id,
+		}))
 		if err := h(w, r, q, op); err != nil {
 			s.writeError(w, r, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/audit"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
@@ -31,6 +32,8 @@ type adminEnv struct {
 	doc    *oapitest.Doc
 	clock  *testClock
 	log    *lockedBuffer
+	// trail is set by mustOpenAdminWithAudit.
+	trail *audit.Log
 }
 
 // lockedBuffer collects the server's log lines for assertions.
@@ -57,6 +60,17 @@ func (c *testClock) now() time.Time { return c.t }
 
 func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 	t.Helper()
+	return openAdmin(t, dsn, false)
+}
+
+// mustOpenAdminWithAudit is mustOpenAdmin with the audit trail on.
+func mustOpenAdminWithAudit(t *testing.T, dsn string) *adminEnv {
+	t.Helper()
+	return openAdmin(t, dsn, true)
+}
+
+func openAdmin(t *testing.T, dsn string, withAudit bool) *adminEnv {
+	t.Helper()
 	db := storetest.Open(t, dsn)
 	clk := &testClock{t: time.Now()}
 	cfg := config.Default()
@@ -69,8 +83,16 @@ func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 	auth := hrhttp.NewStoredTokenAuth(db)
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g := gate.New(db, gate.WithClock(clk.now), gate.WithLogger(log))
-	srv, err := hrhttp.NewAdminServer(cfg, db, g, auth, log)
+	gateOpts := []gate.Option{gate.WithClock(clk.now), gate.WithLogger(log)}
+	var srvOpts []hrhttp.Option
+	var trail *audit.Log
+	if withAudit {
+		trail = mustOpenTrail(t, db, dsn)
+		gateOpts = append(gateOpts, gate.WithAudit(trail))
+		srvOpts = append(srvOpts, hrhttp.WithAudit(trail))
+	}
+	g := gate.New(db, gateOpts...)
+	srv, err := hrhttp.NewAdminServer(cfg, db, g, auth, log, srvOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +104,7 @@ func mustOpenAdmin(t *testing.T, dsn string) *adminEnv {
 	if err != nil {
 		t.Fatalf("admin OpenAPI document: %v", err)
 	}
-	return &adminEnv{srv: srv, client: tlsClient(t, srv.CertFile, nil), token: token, gate: g, doc: doc, clock: clk, log: logs}
+	return &adminEnv{srv: srv, client: tlsClient(t, srv.CertFile, nil), token: token, gate: g, doc: doc, clock: clk, log: logs, trail: trail}
 }
 
 // call sends a request with the admin token (unless token is "-"),

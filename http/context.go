@@ -8,7 +8,7 @@ import (
 )
 
 // requestInfo is what the middleware learns about a request as it passes
-// through, collected in one place for the access log.
+// through, collected in one place for the access log and the audit trail.
 type requestInfo struct {
 	id        string
 	idHeader  [1]string // the X-Request-Id header's value
@@ -17,6 +17,18 @@ type requestInfo struct {
 	operator  *Operator
 	route     string
 	err       error
+
+	// What the answer returns, for the request's audit event (audit.go).
+	object    string
+	recordIDs []string
+	groups    []string
+	// Set by routes that authenticate otherwise than with a principal
+	// (the OAuth endpoints): the event's type, credential, consumer and
+	// target.
+	auditType    string
+	credentialID string
+	consumerID   string
+	target       string
 }
 
 type ctxKey struct{}

@@ -36,20 +36,22 @@ func (s *Server) registerRoutes() {
 	})
 
 	s.route("GET /v1/companies", pageParams, serveList(s, listSpec[*hrgate.Company]{
-		route: "companies",
+		route:  "companies",
+		object: grant.ObjectCompany,
 		fetch: func(ctx context.Context, rd *gate.Reader, q query, page hrgate.Page) ([]*hrgate.Company, error) {
 			return rd.Companies(ctx, hrgate.CompanyFilter{Page: page})
 		},
 		id:     func(c *hrgate.Company) string { return c.ID },
 		append: appendCompany,
 	}))
-	s.route("GET /v1/companies/{id}", nil, serveOne(s, "Company",
+	s.route("GET /v1/companies/{id}", nil, serveOne(s, "Company", grant.ObjectCompany,
 		func(ctx context.Context, rd *gate.Reader, id string) ([]*hrgate.Company, error) {
 			return rd.Companies(ctx, hrgate.CompanyFilter{ID: id, Page: hrgate.Page{Limit: 1}})
-		}, appendCompany))
+		}, func(c *hrgate.Company) string { return c.ID }, appendCompany))
 
 	s.route("GET /v1/employees", employeeParams, serveList(s, listSpec[*hrgate.Employee]{
-		route: "employees",
+		route:  "employees",
+		object: grant.ObjectEmployee,
 		fetch: func(ctx context.Context, rd *gate.Reader, q query, page hrgate.Page) ([]*hrgate.Employee, error) {
 			f := hrgate.EmployeeFilter{Page: page}
 			var err error
@@ -67,16 +69,17 @@ func (s *Server) registerRoutes() {
 		id:     func(e *hrgate.Employee) string { return e.ID },
 		append: appendEmployee,
 	}))
-	s.route("GET /v1/employees/{id}", nil, serveOne(s, "Employee",
+	s.route("GET /v1/employees/{id}", nil, serveOne(s, "Employee", grant.ObjectEmployee,
 		func(ctx context.Context, rd *gate.Reader, id string) ([]*hrgate.Employee, error) {
 			if !hrgate.ValidID(hrgate.PrefixEmployee, id) {
 				return nil, nil
 			}
 			return rd.Employees(ctx, hrgate.EmployeeFilter{ID: id, Page: hrgate.Page{Limit: 1}})
-		}, appendEmployee))
+		}, func(e *hrgate.Employee) string { return e.ID }, appendEmployee))
 
 	s.route("GET /v1/time-off", timeOffParams, serveList(s, listSpec[*hrgate.TimeOffRequest]{
-		route: "time-off",
+		route:  "time-off",
+		object: grant.ObjectTimeOffRequest,
 		fetch: func(ctx context.Context, rd *gate.Reader, q query, page hrgate.Page) ([]*hrgate.TimeOffRequest, error) {
 			f, err := timeOffFilter(q, page)
 			if err != nil {
@@ -90,7 +93,8 @@ func (s *Server) registerRoutes() {
 		},
 	}))
 	s.route("GET /v1/time-off-balances", balanceParams, serveList(s, listSpec[*hrgate.TimeOffBalance]{
-		route: "time-off-balances",
+		route:  "time-off-balances",
+		object: grant.ObjectTimeOffBalance,
 		fetch: func(ctx context.Context, rd *gate.Reader, q query, page hrgate.Page) ([]*hrgate.TimeOffBalance, error) {
 			f, err := timeOffFilter(q, page)
 			if err != nil {
@@ -104,7 +108,8 @@ func (s *Server) registerRoutes() {
 		},
 	}))
 	s.route("GET /v1/teams", orgParams, serveList(s, listSpec[*hrgate.Team]{
-		route: "teams",
+		route:  "teams",
+		object: grant.ObjectTeam,
 		fetch: func(ctx context.Context, rd *gate.Reader, q query, page hrgate.Page) ([]*hrgate.Team, error) {
 			f, err := orgFilter(q, page)
 			if err != nil {
@@ -116,7 +121,8 @@ func (s *Server) registerRoutes() {
 		append: func(dst []byte, t *hrgate.Team, _ *gate.Principal) []byte { return grant.AppendTeam(dst, t) },
 	}))
 	s.route("GET /v1/locations", orgParams, serveList(s, listSpec[*hrgate.Location]{
-		route: "locations",
+		route:  "locations",
+		object: grant.ObjectLocation,
 		fetch: func(ctx context.Context, rd *gate.Reader, q query, page hrgate.Page) ([]*hrgate.Location, error) {
 			f, err := orgFilter(q, page)
 			if err != nil {
@@ -127,6 +133,7 @@ func (s *Server) registerRoutes() {
 		id:     func(l *hrgate.Location) string { return l.ID },
 		append: func(dst []byte, l *hrgate.Location, _ *gate.Principal) []byte { return grant.AppendLocation(dst, l) },
 	}))
+	s.route("GET /v1/audit/events", auditParams, s.auditEvents)
 	s.registerOAuthRoutes()
 	s.finishRoutes()
 }

@@ -14,15 +14,17 @@ import (
 	"github.com/hrgate/hrgate/gate"
 )
 
-// The middleware chain, outermost first, is assembled in Server.Handler:
+// The middleware chain, outermost first, is assembled in Server.chain:
 //
-//	request id and client address → access log → recover →
+//	request id and client address → access log → audit → recover →
 //	security headers → body limit → router → (per route) accept check,
 //	strict query, authentication → handler
 //
 // Each step is a plain function so the order can be read in one place.
 // Recovery sits inside the access log so that a panicking request still
-// gets its log line and its request id.
+// gets its log line and its request id, and inside the audit step so that
+// it gets its event too; the audit step holds every answer back until the
+// event is durable.
 
 // statusWriter records the status code for the access log.
 type statusWriter struct {
@@ -62,9 +64,13 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.log.Error("panic serving request", "request_id", requestID(r.Context()), "panic", v, "stack", string(debug.Stack()))
-				// accessLog, outside, wrapped w and knows whether the
-				// answer has begun.
-				if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+				// The audit step, outside, holds the answer back: what the
+				// handler wrote is dropped for the problem. Without it,
+				// accessLog wrapped w and knows whether the answer has
+				// begun.
+				if hw, ok := w.(*heldWriter); ok {
+					hw.reset()
+				} else if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
 					panic(http.ErrAbortHandler)
 				}
 				s.writeError(w, r, hrgate.Errorf(hrgate.EINTERNAL, "panic"))

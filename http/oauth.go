@@ -192,6 +192,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, form url.Values) 
 	if err != nil {
 		return err
 	}
+	info.auditType, info.credentialID, info.target = hrgate.AuditTokenIssued, tok.ClientID, tok.ID
 	return writeValue(w, http.StatusOK, tokenResponse{
 		AccessToken: tok.Value, TokenType: "Bearer", ExpiresIn: int64(tok.ExpiresAt.Sub(tok.IssuedAt).Seconds()), Scope: tok.Scope,
 	})
@@ -233,6 +234,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, form url.Val
 	if err != nil {
 		return err
 	}
+	requestInfoFrom(r.Context()).credentialID = ca.ClientID
 	out := introspection{Active: in.Active}
 	if c := in.Claims; in.Active {
 		out = introspection{
@@ -253,6 +255,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, form url.Values)
 	if err := s.gate.RevokeToken(r.Context(), ca, form.Get("token"), requestInfoFrom(r.Context()).client); err != nil {
 		return err
 	}
+	requestInfoFrom(r.Context()).credentialID = ca.ClientID
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

@@ -126,7 +126,9 @@ func writeJSON(w http.ResponseWriter, body []byte) {
 // listSpec describes one list route: how to fetch a page and how to write
 // an item. The paging, cursor and envelope logic is shared by every list.
 type listSpec[T any] struct {
-	route  string
+	route string
+	// object names the type of the items in audit events.
+	object string
 	fetch  func(ctx context.Context, rd *gate.Reader, q query, page hrgate.Page) ([]T, error)
 	id     func(T) string
 	append func(dst []byte, item T, p *gate.Principal) []byte
@@ -152,6 +154,7 @@ func serveList[T any](s *Server, spec listSpec[T]) apiHandler {
 			items = items[:limit]
 			next = s.cursors.encode(qh, spec.id(items[limit-1]))
 		}
+		accessed(r, spec.object, items, spec.id, p)
 		bp := bufPool.Get().(*[]byte)
 		buf := append((*bp)[:0], `{"data":[`...)
 		for i, it := range items {
@@ -178,7 +181,8 @@ func serveList[T any](s *Server, spec listSpec[T]) apiHandler {
 
 // serveOne answers a single object or a 404 that reads the same whether
 // the object does not exist or lies outside the grant.
-func serveOne[T any](s *Server, what string, fetch func(ctx context.Context, rd *gate.Reader, id string) ([]T, error), appendFn func([]byte, T, *gate.Principal) []byte) apiHandler {
+func serveOne[T any](s *Server, what, object string, fetch func(ctx context.Context, rd *gate.Reader, id string) ([]T, error),
+	id func(T) string, appendFn func([]byte, T, *gate.Principal) []byte) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request, q query, p *gate.Principal) error {
 		items, err := fetch(r.Context(), gate.NewReader(s.store, p), r.PathValue("id"))
 		if err != nil {
@@ -187,6 +191,7 @@ func serveOne[T any](s *Server, what string, fetch func(ctx context.Context, rd 
 		if len(items) == 0 {
 			return hrgate.ErrNotFound(what)
 		}
+		accessed(r, object, items[:1], id, p)
 		bp := bufPool.Get().(*[]byte)
 		buf := appendFn((*bp)[:0], items[0], p)
 		writeJSON(w, buf)

@@ -40,6 +40,11 @@ type Server struct {
 	paths   []string
 	handler http.Handler
 
+	// audit records every request (audit.go); auditType is the type of
+	// the events of this server's requests.
+	audit     AuditTrail
+	auditType string
+
 	srv  *http.Server
 	ln   net.Listener
 	done chan error
@@ -50,7 +55,7 @@ type Server struct {
 // NewServer builds the server and its routes. It reads the cursor signing
 // key from the store, creating it on first use, so every instance that
 // shares the database accepts the others' cursors.
-func NewServer(ctx context.Context, cfg *config.Config, store hrgate.Store, g *gate.Gate, log *slog.Logger) (*Server, error) {
+func NewServer(ctx context.Context, cfg *config.Config, store hrgate.Store, g *gate.Gate, log *slog.Logger, opts ...Option) (*Server, error) {
 	key, err := store.Secret(ctx, "cursor_hmac_key", func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
@@ -74,10 +79,20 @@ func NewServer(ctx context.Context, cfg *config.Config, store hrgate.Store, g *g
 		cursors: cursorCodec{key: key},
 		mux:     http.NewServeMux(),
 		methods: make(map[string][]string),
+
+		auditType: hrgate.AuditAPIRequest,
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.registerRoutes()
-	s.handler = s.identify(s.accessLog(s.recoverPanics(s.securityHeaders(s.limitBody(s.mux)))))
+	s.handler = s.chain()
 	return s, nil
+}
+
+// chain assembles the middleware chain around the router, in order.
+func (s *Server) chain() http.Handler {
+	return s.identify(s.accessLog(s.recordRequests(s.recoverPanics(s.securityHeaders(s.limitBody(s.mux))))))
 }
 
 // Handler returns the whole middleware chain and router.

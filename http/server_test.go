@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/audit"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
@@ -29,11 +30,14 @@ import (
 // testEnv is a real hrgate server over real TLS on a real database, seeded
 // with a small sandbox and the two demo consumers.
 type testEnv struct {
-	srv    *hrhttp.Server
-	store  *sqlstore.DB
-	gate   *gate.Gate
-	client *http.Client
-	doc    *oapitest.Doc
+	srv   *hrhttp.Server
+	store *sqlstore.DB
+	// trail and its store are set by MustOpenAuditEnv.
+	trail      *audit.Log
+	trailStore *sqlstore.AuditLog
+	gate       *gate.Gate
+	client     *http.Client
+	doc        *oapitest.Doc
 
 	companies   []*hrgate.Company // sandbox companies, ordered by id
 	planned     *hrgate.Company   // the holiday planner's one company
@@ -59,6 +63,18 @@ func loadDoc(tb testing.TB) *oapitest.Doc {
 
 func MustOpenEnv(t *testing.T, dsn string) *testEnv {
 	t.Helper()
+	return openEnv(t, dsn, false)
+}
+
+// MustOpenAuditEnv is MustOpenEnv with the audit trail on: in the data
+// database on PostgreSQL, in a file of its own on SQLite.
+func MustOpenAuditEnv(t *testing.T, dsn string) *testEnv {
+	t.Helper()
+	return openEnv(t, dsn, true)
+}
+
+func openEnv(t *testing.T, dsn string, withAudit bool) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, dsn)
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -78,8 +94,16 @@ func MustOpenEnv(t *testing.T, dsn string) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := gate.New(db, gate.WithAuthority(authority))
-	e := &testEnv{store: db, gate: g, companies: companies, planned: companies[1], doc: loadDoc(t)}
+	e := &testEnv{store: db, companies: companies, planned: companies[1], doc: loadDoc(t)}
+	gateOpts := []gate.Option{gate.WithAuthority(authority)}
+	var srvOpts []hrhttp.Option
+	if withAudit {
+		e.trail, e.trailStore = openTrail(t, db, dsn)
+		gateOpts = append(gateOpts, gate.WithAudit(e.trail))
+		srvOpts = append(srvOpts, hrhttp.WithAudit(e.trail))
+	}
+	g := gate.New(db, gateOpts...)
+	e.gate = g
 	mustConsumer(t, g, "payroll", "employees:read:identity,employment,compensation employees:read_masked:banking companies:*")
 	mustConsumer(t, g, "holiday-planner", "employees:read:identity time_off:read companies:"+e.planned.Slug)
 	e.payroll = mustKey(t, g, "payroll", true)
@@ -89,7 +113,7 @@ func MustOpenEnv(t *testing.T, dsn string) *testEnv {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	srv, err := hrhttp.NewServer(ctx, cfg, db, g, slog.New(slog.DiscardHandler))
+	srv, err := hrhttp.NewServer(ctx, cfg, db, g, slog.New(slog.DiscardHandler), srvOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +124,40 @@ func MustOpenEnv(t *testing.T, dsn string) *testEnv {
 	e.srv = srv
 	e.client = tlsClient(t, srv.CertFile, nil)
 	return e
+}
+
+// openTrail opens an audit trail for the store db at dsn: in the same
+// database on PostgreSQL, in a file of its own on SQLite.
+func openTrail(t *testing.T, db *sqlstore.DB, dsn string) (*audit.Log, *sqlstore.AuditLog) {
+	t.Helper()
+	ctx := context.Background()
+	auditDSN := dsn
+	if !strings.HasPrefix(dsn, "postgres") {
+		auditDSN = dsn + ".audit"
+	}
+	st, err := sqlstore.OpenAuditLog(ctx, auditDSN, sqlstore.Options{AutoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := audit.LoadKeys(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, err := audit.Open(ctx, st, keys, audit.Options{Instance: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = trail.Close()
+		_ = st.Close()
+	})
+	return trail, st
+}
+
+func mustOpenTrail(t *testing.T, db *sqlstore.DB, dsn string) *audit.Log {
+	t.Helper()
+	trail, _ := openTrail(t, db, dsn)
+	return trail
 }
 
 func tlsClient(tb testing.TB, certFile string, mutate func(*tls.Config)) *http.Client {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/audit"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
@@ -40,6 +41,13 @@ type Main struct {
 	// opened before Store.
 	KeyStore *sqlstore.KeyStore
 	Keyring  *keyring.Keyring
+	// Audit is the audit trail the gate and the servers record to; nil
+	// only with audit.insecure_disable.
+	Audit      *audit.Log
+	auditStore *sqlstore.AuditLog
+	// serving makes the trail append periodic checkpoints: `serve` and
+	// `demo` run long, other commands do not.
+	serving bool
 
 	bg     sync.WaitGroup
 	admin  *hrhttp.Server
@@ -84,7 +92,7 @@ func (m *Main) rootCommand() *cobra.Command {
 	root.AddCommand(
 		m.serveCommand(), m.demoCommand(), m.migrateCommand(), m.sandboxCommand(),
 		m.consumersCommand(), m.keysCommand(), m.versionCommand(),
-		m.clientsCommand(), m.adminCommand(), m.keyringCommand(),
+		m.clientsCommand(), m.adminCommand(), m.keyringCommand(), m.auditCommand(),
 	)
 	usageErrors(root)
 	return root
@@ -137,8 +145,17 @@ func (m *Main) open(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	m.Gate = gate.New(db, gate.WithLogger(m.Logger), gate.WithAuthority(a),
-		gate.WithKeyPolicy(time.Duration(m.Config.Keys.MaxLifetime), time.Duration(m.Config.Keys.RotationGrace)))
+	opts := []gate.Option{gate.WithLogger(m.Logger), gate.WithAuthority(a),
+		gate.WithKeyPolicy(time.Duration(m.Config.Keys.MaxLifetime), time.Duration(m.Config.Keys.RotationGrace))}
+	if err := m.openAudit(cmd); err != nil {
+		return err
+	}
+	if m.Audit != nil {
+		opts = append(opts, gate.WithAudit(m.Audit))
+	}
+	m.Gate = gate.New(db, opts...)
+	// Changes made from the command line are recorded as the OS user's.
+	cmd.SetContext(hrgate.WithActor(cmd.Context(), hrgate.Actor{Kind: hrgate.ActorCLI, Name: osUser()}))
 	return nil
 }
 
@@ -170,6 +187,16 @@ func (m *Main) openStore(cmd *cobra.Command, autoMigrate bool) (*sqlstore.DB, er
 // Close releases what the command opened and writes out the log. It may
 // be called more than once.
 func (m *Main) Close() {
+	if m.Audit != nil {
+		if err := m.Audit.Close(); err != nil && m.Logger != nil {
+			m.Logger.Error("the audit trail was not fully written", "err", err)
+		}
+		m.Audit = nil
+	}
+	if m.auditStore != nil {
+		_ = m.auditStore.Close()
+		m.auditStore = nil
+	}
 	if m.Store != nil {
 		_ = m.Store.Close()
 		m.Store = nil

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
+
+	"github.com/hrgate/hrgate/sqlstore"
 )
 
 func (m *Main) migrateCommand() *cobra.Command {
@@ -21,7 +25,17 @@ func (m *Main) migrateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return m.report(map[string]any{"applied": n}, "Applied %d migration(s); the %s database is up to date.\n", n, db.Dialect())
+			st, err := sqlstore.OpenAuditLog(cmd.Context(), m.Config.AuditDSN(), sqlstore.Options{Logger: m.Logger})
+			if err != nil {
+				return fmt.Errorf("open the audit database: %w", err)
+			}
+			m.auditStore = st
+			na, err := st.Migrate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return m.report(map[string]any{"applied": n, "audit_applied": na},
+				"Applied %d migration(s) to the %s database and %d to the audit trail; both are up to date.\n", n, db.Dialect(), na)
 		},
 	}
 }

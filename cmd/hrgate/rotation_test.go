@@ -25,18 +25,6 @@ import (
 	"github.com/hrgate/hrgate/sqlstore"
 )
 
-// buildHrgate builds the hrgate binary into a temporary directory, for
-// tests that need real processes: a server to kill, commands beside it.
-func buildHrgate(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hrgate")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/hrgate/hrgate/cmd/hrgate").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // rotationEnv is one data directory (and PostgreSQL schema) with the
 // binary and environment to run hrgate on it.
 type rotationEnv struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,7 @@ func (m *Main) serveCommand() *cobra.Command {
 				_, err = m.Stdout.Write(out)
 				return err
 			}
+			m.serving = true
 			if err := m.open(cmd); err != nil {
 				return err
 			}
@@ -61,7 +63,11 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 	if err := m.importLegacyAdminToken(ctx); err != nil {
 		return nil, err
 	}
-	srv, err := hrhttp.NewServer(ctx, m.Config, m.Store, m.Gate, m.Logger)
+	var opts []hrhttp.Option
+	if m.Audit != nil {
+		opts = append(opts, hrhttp.WithAudit(m.Audit))
+	}
+	srv, err := hrhttp.NewServer(ctx, m.Config, m.Store, m.Gate, m.Logger, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -69,12 +75,17 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 		return nil, err
 	}
 	if m.Config.Admin.Addr != "" {
-		admin, err := m.startAdmin(ctx)
+		admin, err := m.startAdmin(ctx, opts)
 		if err != nil {
 			_ = srv.Close()
 			return nil, err
 		}
 		m.admin = admin
+	}
+	if m.Audit != nil {
+		// The start need not hold anything up; it is durable by the time
+		// the trail closes, and most likely with the first request.
+		m.Audit.Enqueue(m.serverEvent(hrgate.AuditServerStart, srv))
 	}
 	m.background(ctx, func(ctx context.Context) {
 		m.Gate.RunKeyRotation(ctx, time.Duration(m.Config.Keys.RotationCheckInterval))
@@ -89,7 +100,7 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 }
 
 // startAdmin opens the admin API with the admin token (admin.go).
-func (m *Main) startAdmin(ctx context.Context) (*hrhttp.Server, error) {
+func (m *Main) startAdmin(ctx context.Context, opts []hrhttp.Option) (*hrhttp.Server, error) {
 	auth, err := m.adminAuth(ctx)
 	if err != nil {
 		return nil, err
@@ -97,7 +108,7 @@ func (m *Main) startAdmin(ctx context.Context) (*hrhttp.Server, error) {
 	if !config.IsLoopback(m.Config.Admin.Addr) {
 		m.Logger.Warn("the admin API listens on a non-loopback address; keep it on a management network and firewall it", "addr", m.Config.Admin.Addr)
 	}
-	admin, err := hrhttp.NewAdminServer(m.Config, m.Store, m.Gate, auth, m.Logger)
+	admin, err := hrhttp.NewAdminServer(m.Config, m.Store, m.Gate, auth, m.Logger, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +141,23 @@ func (m *Main) waitAndStop(ctx context.Context, srv *hrhttp.Server) error {
 		}
 	}
 	m.bg.Wait()
+	if m.Audit != nil {
+		if aerr := m.Audit.Record(context.WithoutCancel(ctx), m.serverEvent(hrgate.AuditServerStop, srv)); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
 	return err
+}
+
+// serverEvent describes the server starting or stopping: its version and
+// listeners.
+func (m *Main) serverEvent(typ string, srv *hrhttp.Server) *hrgate.AuditEvent {
+	after := map[string]string{"version": version, "addr": srv.Addr(), "database": m.Store.Dialect()}
+	if m.admin != nil {
+		after["admin_addr"] = m.admin.Addr()
+	}
+	b, _ := json.Marshal(after)
+	return &hrgate.AuditEvent{Type: typ, ActorKind: hrgate.ActorSystem, Actor: "server", After: b}
 }
 
 // Demo consumers: one with a broad payroll grant, one that sees only names
@@ -153,6 +180,7 @@ func (m *Main) demoCommand() *cobra.Command {
 		Short: "Seed a sandbox, create example consumers and keys, print how to call the API, and serve",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			m.serving = true
 			if err := m.open(cmd); err != nil {
 				return err
 			}

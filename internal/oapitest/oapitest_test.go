@@ -237,6 +237,7 @@ func TestDoc_Operations(t *testing.T) {
 		"POST /oauth2/revoke",
 		"POST /oauth2/token",
 		"GET /readyz",
+		"GET /v1/audit/events",
 		"GET /v1/companies",
 		"GET /v1/companies/{id}",
 		"GET /v1/employees",

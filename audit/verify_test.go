@@ -1,0 +1,274 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hrgate/hrgate/audit"
+)
+
+// tamperFixture is a trail of 61 events: 30 requests, an in-log checkpoint
+// (31), 29 requests (32-60) and a checkpoint exported to a file (61). The
+// head as it stood after event 50 was saved, as an insider could.
+type tamperFixture struct {
+	dsn      string
+	raw      *raw
+	exported *audit.Checkpoint
+	head50   dbHead
+}
+
+type dbHead struct {
+	seq, time int64
+	hash, mac []byte
+}
+
+func newTamperFixture(t *testing.T, dsn string) *tamperFixture {
+	t.Helper()
+	ctx := context.Background()
+	st := MustOpenStore(t, dsn)
+	l, err := audit.Open(ctx, st, testKeys(t), audit.Options{Instance: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, l, 0, 30)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, l, 30, 19)
+	f := &tamperFixture{dsn: dsn, raw: openRaw(t, dsn)}
+	err = f.raw.db.QueryRowContext(ctx, `SELECT seq, time, hash, mac FROM audit_head`).Scan(&f.head50.seq, &f.head50.time, &f.head50.hash, &f.head50.mac)
+	if err != nil || f.head50.seq != 50 {
+		t.Fatalf("head: %d %v", f.head50.seq, err)
+	}
+	fill(t, l, 49, 10)
+	if f.exported, err = l.Checkpoint(ctx); err != nil || f.exported.Seq != 60 {
+		t.Fatalf("checkpoint: %+v %v", f.exported, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.raw.dropGuards(t)
+	return f
+}
+
+// The acceptance cases of the issue, on each database: every kind of
+// tampering makes verification fail at the right sequence number, and
+// an untouched trail verifies.
+func TestTampering(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// withFile verifies against the exported checkpoint too.
+		withFile bool
+		tamper   func(t *testing.T, f *tamperFixture)
+		// broken is the sequence number verification must name; 0 means
+		// the trail must verify.
+		broken  int64
+		problem string
+	}{
+		{"Untouched", false, func(*testing.T, *tamperFixture) {}, 0, ""},
+		{"UntouchedWithCheckpointFile", true, func(*testing.T, *tamperFixture) {}, 0, ""},
+		{"EditedField", false, func(t *testing.T, f *tamperFixture) {
+			d := f.raw.row(t, 10)
+			d.body = bytes.Replace(d.body, []byte("192.0.2.7"), []byte("192.0.2.8"), 1)
+			f.raw.put(t, d)
+		}, 10, "does not match its hash"},
+		{"EditedFieldRehashed", false, func(t *testing.T, f *tamperFixture) {
+			d := f.raw.row(t, 10)
+			d.body = bytes.Replace(d.body, []byte("emp_0009"), []byte("emp_9999"), 1)
+			d.hash = chainHash(d.seq, d.prevHash, d.body)
+			f.raw.put(t, d)
+		}, 10, "fails its MAC"},
+		{"EditedSearchColumn", false, func(t *testing.T, f *tamperFixture) {
+			f.raw.exec(t, `UPDATE audit_events SET consumer_id = 'con_other' WHERE seq = 10`)
+		}, 10, "consumer_id differs"},
+		{"RemovedFromRecordIndex", false, func(t *testing.T, f *tamperFixture) {
+			// "Who accessed emp_0009" would no longer find event 10.
+			f.raw.exec(t, `DELETE FROM audit_records WHERE seq = 10 AND record_id = 'emp_0009'`)
+		}, 10, "record index differs"},
+		{"AddedToRecordIndex", false, func(t *testing.T, f *tamperFixture) {
+			f.raw.exec(t, `INSERT INTO audit_records (record_id, seq) VALUES ('emp_framed', 12)`)
+		}, 12, "record index differs"},
+		{"IndexEntryWithoutEvent", false, func(t *testing.T, f *tamperFixture) {
+			f.raw.exec(t, `INSERT INTO audit_records (record_id, seq) VALUES ('emp_framed', 70)`)
+		}, 70, "names event 70, which does not exist"},
+		{"DeletedRow", false, func(t *testing.T, f *tamperFixture) {
+			f.raw.exec(t, `DELETE FROM audit_records WHERE seq = 10`)
+			f.raw.exec(t, `DELETE FROM audit_events WHERE seq = 10`)
+		}, 10, "event 10 is missing"},
+		{"DeletedAndRenumbered", false, func(t *testing.T, f *tamperFixture) {
+			f.raw.exec(t, `DELETE FROM audit_records WHERE seq = 10`)
+			f.raw.exec(t, `DELETE FROM audit_events WHERE seq = 10`)
+			shift(t, f.raw, 10, -1)
+		}, 10, "does not link"},
+		{"InsertedRow", false, func(t *testing.T, f *tamperFixture) {
+			shift(t, f.raw, 11, +1)
+			d := f.raw.row(t, 10)
+			d.seq, d.prevHash = 11, d.hash
+			d.hash = chainHash(d.seq, d.prevHash, d.body)
+			f.raw.insert(t, d)
+		}, 11, "fails its MAC"},
+		{"AppendedRow", false, func(t *testing.T, f *tamperFixture) {
+			d := f.raw.row(t, 60)
+			d.seq, d.prevHash = 62, f.raw.row(t, 61).hash
+			d.hash = chainHash(d.seq, d.prevHash, d.body)
+			f.raw.insert(t, d)
+		}, 62, "fails its MAC"},
+		{"SwappedRows", false, func(t *testing.T, f *tamperFixture) {
+			a, b := f.raw.row(t, 10), f.raw.row(t, 11)
+			a.seq, b.seq = 11, 10
+			f.raw.put(t, a)
+			f.raw.put(t, b)
+		}, 10, "does not link"},
+		{"TruncatedTail", false, func(t *testing.T, f *tamperFixture) {
+			f.raw.exec(t, `DELETE FROM audit_records WHERE seq > 50`)
+			f.raw.exec(t, `DELETE FROM audit_events WHERE seq > 50`)
+		}, 51, "events 51 to 61 are missing"},
+		{"TruncatedTailAndForgedHead", false, func(t *testing.T, f *tamperFixture) {
+			f.raw.exec(t, `DELETE FROM audit_records WHERE seq > 50`)
+			f.raw.exec(t, `DELETE FROM audit_events WHERE seq > 50`)
+			d := f.raw.row(t, 50)
+			f.raw.exec(t, `UPDATE audit_head SET seq = ?, time = ?, hash = ?`, d.seq, d.time, d.hash)
+		}, 51, "head of the trail (at event 50) fails its MAC"},
+		// An insider who saved the head row as it stood at event 50 can
+		// cut the tail without a trace inside the database; the checkpoint
+		// kept outside it catches the cut.
+		{"TruncatedTailAndReplayedHeadWithCheckpointFile", true, func(t *testing.T, f *tamperFixture) {
+			f.raw.exec(t, `DELETE FROM audit_records WHERE seq > 50`)
+			f.raw.exec(t, `DELETE FROM audit_events WHERE seq > 50`)
+			h := f.head50
+			f.raw.exec(t, `UPDATE audit_head SET seq = ?, time = ?, hash = ?, mac = ?`, h.seq, h.time, h.hash, h.mac)
+		}, 51, "the checkpoint covers event 60"},
+		// An insider with the chain key (but not the signing key) rewrites
+		// event 40 and reseals all after it: the signed checkpoint at 61
+		// no longer covers its predecessor.
+		{"RewrittenWithChainKey", false, func(t *testing.T, f *tamperFixture) {
+			prev := f.raw.row(t, 39).hash
+			for seq := int64(40); seq <= 61; seq++ {
+				d := f.raw.row(t, seq)
+				if seq == 40 {
+					d.body = bytes.Replace(d.body, []byte("192.0.2.7"), []byte("192.0.2.9"), 1)
+				}
+				d.prevHash = prev
+				d.hash = chainHash(seq, prev, d.body)
+				d.mac = chainMAC(d.hash)
+				f.raw.put(t, d)
+				prev = d.hash
+			}
+		}, 61, "checkpoint 61 does not verify"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachDSN(t, func(t *testing.T, dsn string) {
+				f := newTamperFixture(t, dsn)
+				tc.tamper(t, f)
+				st := MustOpenStore(t, dsn)
+				opts := audit.VerifyOptions{}
+				if tc.withFile {
+					opts.Checkpoint = f.exported
+				}
+				rep := mustVerify(t, st, testKeys(t), opts)
+				switch {
+				case tc.broken == 0 && !rep.OK:
+					t.Fatalf("an untouched trail fails at %d: %s", rep.BrokenSeq, rep.Problem)
+				case tc.broken == 0:
+					if rep.Events != 61 || rep.Checkpoints != 2 || rep.Newest.Seq != 60 {
+						t.Fatalf("report: %+v", rep)
+					}
+				case rep.OK:
+					t.Fatalf("tampering not detected: %+v", rep)
+				case rep.BrokenSeq != tc.broken || !strings.Contains(rep.Problem, tc.problem):
+					t.Fatalf("broken at %d (%s), want %d (%s)", rep.BrokenSeq, rep.Problem, tc.broken, tc.problem)
+				}
+			})
+		})
+	}
+}
+
+// shift moves the events from seq on, with their index entries, by delta.
+func shift(t *testing.T, r *raw, from, delta int64) {
+	t.Helper()
+	// Through a distant range, so that no two rows collide on the way.
+	const far = 1_000_000
+	for _, table := range []string{"audit_events", "audit_records"} {
+		r.exec(t, `UPDATE `+table+` SET seq = seq + ? WHERE seq >= ?`, far, from)
+		r.exec(t, `UPDATE `+table+` SET seq = seq - ? WHERE seq >= ?`, far-delta, far)
+	}
+}
+
+// A checkpoint file from another trail, or altered, is refused.
+func TestVerifyRefusesBadCheckpointFile(t *testing.T) {
+	ctx := context.Background()
+	st := MustOpenStore(t, storeSQLite(t))
+	keys := testKeys(t)
+	l := MustOpenLog(t, st, keys, audit.Options{})
+	fill(t, l, 0, 5)
+	c, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := audit.NewKeys(bytes.Repeat([]byte("x"), 32), bytes.Repeat([]byte("y"), 32))
+	altered := *c
+	altered.Seq = 3
+	for _, tc := range []struct {
+		name  string
+		keys  *audit.Keys
+		c     *audit.Checkpoint
+		wants string
+	}{
+		{"OtherKey", other, c, "signed by key"},
+		{"Altered", keys, &altered, "signature does not verify"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := mustVerify(t, st, tc.keys, audit.VerifyOptions{Checkpoint: tc.c})
+			if rep.OK || !strings.Contains(rep.Problem, tc.wants) {
+				t.Fatalf("report %+v", rep)
+			}
+		})
+	}
+}
+
+// A trail of many events is read by several readers at once; ranges must
+// join without false alarms, and a break in the middle of the second range
+// is still found.
+func TestVerifyInParallelRanges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 120,000 events")
+	}
+	ctx := context.Background()
+	dsn := storeSQLite(t)
+	st := MustOpenStore(t, dsn)
+	keys := testKeys(t)
+	l := MustOpenLog(t, st, keys, audit.Options{})
+	const n = 120_000
+	var sem = make(chan struct{}, 256)
+	errs := make(chan error, n)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			if err := l.Record(ctx, event(i)); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	for range cap(sem) {
+		sem <- struct{}{}
+	}
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, st, keys, audit.VerifyOptions{Workers: 3})
+	if !rep.OK || rep.Events != n {
+		t.Fatalf("report %+v", rep)
+	}
+	r := openRaw(t, dsn)
+	r.dropGuards(t)
+	d := r.row(t, 90_001)
+	d.consumer = "con_other"
+	r.put(t, d)
+	if rep := mustVerify(t, st, keys, audit.VerifyOptions{Workers: 3}); rep.OK || rep.BrokenSeq != 90_001 {
+		t.Fatalf("report %+v", rep)
+	}
+}

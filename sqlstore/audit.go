@@ -1,0 +1,409 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hrgate/hrgate"
+)
+
+// AuditLog is the audit trail's storage: hrgate.AuditStore on SQLite or
+// PostgreSQL. It is a database of its own, with its own migrations, so
+// that it can live apart from the data (audit.db next to hrgate.db on
+// SQLite) and so that a store holding HR data has no method that changes
+// the trail.
+type AuditLog struct {
+	db *DB
+}
+
+var _ hrgate.AuditStore = (*AuditLog)(nil)
+
+// OpenAuditLog opens the audit trail at dsn, like Open. On SQLite every
+// commit waits for fsync (synchronous=FULL), so that an event is on disk
+// before the request it records is answered.
+func OpenAuditLog(ctx context.Context, dsn string, opts Options) (*AuditLog, error) {
+	db, err := open(ctx, dsn, opts, auditSchema)
+	if err != nil {
+		return nil, err
+	}
+	return &AuditLog{db: db}, nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (l *AuditLog) Dialect() string { return l.db.Dialect() }
+
+// Migrate applies the audit migrations the database lacks (DB.Migrate).
+func (l *AuditLog) Migrate(ctx context.Context) (int, error) { return l.db.Migrate(ctx) }
+
+// Close closes the database.
+func (l *AuditLog) Close() error { return l.db.Close() }
+
+// auditColumns are the columns of audit_events in the order rows are
+// scanned and inserted.
+const auditColumns = `seq, time, type, consumer_id, credential_id, body, seal`
+
+// sealSize is the length of the seal column: previous hash, hash, MAC.
+const sealSize = 3 * 32
+
+// auditInsertRows is how many events one INSERT statement carries: 7
+// parameters each stays far below both dialects' limits.
+const auditInsertRows = 256
+
+// AppendAudit implements hrgate.AuditStore. On PostgreSQL the head row is
+// locked FOR UPDATE, so that instances appending at once queue on it and
+// extend one chain; on SQLite the writer's IMMEDIATE transaction already
+// excludes every other writer, in this process and in others.
+func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditHead) ([]*hrgate.AuditRow, hrgate.AuditHead, error)) error {
+	const op = "sqlstore.AppendAudit"
+	db := l.db
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		q := `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`
+		if db.dialect.name == "postgres" {
+			q += ` FOR UPDATE`
+		}
+		head, err := scanHead(tx.QueryRowContext(ctx, q))
+		if err != nil {
+			return err
+		}
+		rows, next, err := seal(head)
+		if err != nil {
+			return err
+		}
+		if err := checkAppend(head, rows, next); err != nil {
+			return err
+		}
+		for chunk := range slices.Chunk(rows, auditInsertRows) {
+			if err := l.insertRows(ctx, tx, chunk); err != nil {
+				return err
+			}
+		}
+		if err := l.insertRecords(ctx, tx, rows); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE audit_head SET seq = ?, time = ?, hash = ?, mac = ? WHERE id = 1`),
+			next.Seq, next.Time.UnixMicro(), next.Hash, next.MAC)
+		return err
+	})
+	return db.translate(err, op)
+}
+
+// checkAppend refuses rows that would not extend the chain where the head
+// stands: a bug in the caller must not leave a gap or a fork.
+func checkAppend(head hrgate.AuditHead, rows []*hrgate.AuditRow, next hrgate.AuditHead) error {
+	for i, r := range rows {
+		if r.Seq != head.Seq+int64(i)+1 {
+			return errors.New("audit rows are not numbered from the head on")
+		}
+	}
+	if next.Seq != head.Seq+int64(len(rows)) {
+		return errors.New("the new audit head does not follow the rows")
+	}
+	return nil
+}
+
+func (l *AuditLog) insertRows(ctx context.Context, tx *sql.Tx, rows []*hrgate.AuditRow) error {
+	var b strings.Builder
+	b.Grow(64 + len(rows)*20)
+	b.WriteString(`INSERT INTO audit_events (` + auditColumns + `) VALUES `)
+	args := make([]any, 0, len(rows)*7)
+	seals := make([]byte, 0, len(rows)*sealSize)
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?,?,?,?,?,?,?)`)
+		start := len(seals)
+		seals = append(append(append(seals, r.PrevHash...), r.Hash...), r.MAC...)
+		args = append(args, r.Seq, r.Time.UnixMicro(), r.Type, r.ConsumerID, r.CredentialID, r.Body, seals[start:len(seals):len(seals)])
+	}
+	_, err := tx.ExecContext(ctx, l.db.dialect.rebind(b.String()), args...)
+	return err
+}
+
+// insertRecords indexes the record ids of rows, each (record, event) pair
+// once.
+func (l *AuditLog) insertRecords(ctx context.Context, tx *sql.Tx, rows []*hrgate.AuditRow) error {
+	var b strings.Builder
+	args := make([]any, 0, 2*auditInsertRows)
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, l.db.dialect.rebind(b.String()), args...)
+		b.Reset()
+		args = args[:0]
+		return err
+	}
+	for _, r := range rows {
+		for _, id := range uniqueSorted(r.RecordIDs) {
+			if len(args) == 0 {
+				b.WriteString(`INSERT INTO audit_records (record_id, seq) VALUES (?,?)`)
+			} else {
+				b.WriteString(`,(?,?)`)
+			}
+			args = append(args, id, r.Seq)
+			if len(args) >= 2*auditInsertRows*4 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
+}
+
+// uniqueSorted returns ids sorted without repeats: ids itself when it is
+// so already, as the ids of a list answer are.
+func uniqueSorted(ids []string) []string {
+	for i := 1; i < len(ids); i++ {
+		if ids[i-1] >= ids[i] {
+			return dedupe(ids)
+		}
+	}
+	return ids
+}
+
+func scanHead(row *sql.Row) (hrgate.AuditHead, error) {
+	var (
+		h    hrgate.AuditHead
+		tm   int64
+		hash []byte
+		mac  []byte
+	)
+	if err := row.Scan(&h.Seq, &tm, &hash, &mac); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return h, errors.New("the audit head row is missing")
+		}
+		return h, err
+	}
+	h.Hash, h.MAC = hash, mac
+	if tm != 0 {
+		h.Time = time.UnixMicro(tm).UTC()
+	}
+	return h, nil
+}
+
+// AuditHead implements hrgate.AuditStore. It reads through the writer, so
+// that on SQLite it sees this process's newest commit.
+func (l *AuditLog) AuditHead(ctx context.Context) (hrgate.AuditHead, error) {
+	h, err := scanHead(l.db.write.QueryRowContext(ctx, `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`))
+	return h, l.db.translate(err, "sqlstore.AuditHead")
+}
+
+// AuditRows implements hrgate.AuditStore.
+func (l *AuditLog) AuditRows(ctx context.Context, afterSeq int64, limit int) ([]*hrgate.AuditRow, error) {
+	if limit < 1 {
+		return nil, invalid("The page limit must be positive.")
+	}
+	return l.findRows(ctx, "sqlstore.AuditRows",
+		`SELECT `+auditColumns+` FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+}
+
+// maxAuditPage bounds one search: a caller pages through more.
+const maxAuditPage = 10_000
+
+// FindAuditRows implements hrgate.AuditStore.
+func (l *AuditLog) FindAuditRows(ctx context.Context, f hrgate.AuditFilter) ([]*hrgate.AuditRow, error) {
+	if f.Limit < 1 || f.Limit > maxAuditPage {
+		return nil, invalid("An audit search needs a limit between 1 and %d.", maxAuditPage)
+	}
+	q := &query{}
+	q.write(`SELECT ` + auditColumns + ` FROM audit_events`)
+	q.and("seq > ?", f.AfterSeq)
+	if f.RecordID != "" {
+		q.and("seq IN (SELECT seq FROM audit_records WHERE record_id = ? AND seq > ?)", f.RecordID, f.AfterSeq)
+	}
+	if len(f.Types) > 0 {
+		q.and("type IN ")
+		q.in(dedupe(f.Types))
+	}
+	if f.ConsumerID != "" {
+		q.and("consumer_id = ?", f.ConsumerID)
+	}
+	if f.CredentialID != "" {
+		q.and("credential_id = ?", f.CredentialID)
+	}
+	if !f.From.IsZero() {
+		q.and("time >= ?", f.From.UnixMicro())
+	}
+	if !f.To.IsZero() {
+		q.and("time < ?", f.To.UnixMicro())
+	}
+	q.write(" ORDER BY seq LIMIT ?")
+	q.args = append(q.args, f.Limit)
+	return l.findRows(ctx, "sqlstore.FindAuditRows", q.sb.String(), q.args...)
+}
+
+func (l *AuditLog) findRows(ctx context.Context, op, query string, args ...any) ([]*hrgate.AuditRow, error) {
+	rows, err := l.db.read.QueryContext(ctx, l.db.dialect.rebind(query), args...)
+	if err != nil {
+		return nil, l.db.translate(err, op)
+	}
+	defer rows.Close()
+	var out []*hrgate.AuditRow
+	for rows.Next() {
+		r := new(hrgate.AuditRow)
+		var (
+			tm   int64
+			seal []byte
+		)
+		if err := rows.Scan(&r.Seq, &tm, &r.Type, &r.ConsumerID, &r.CredentialID, &r.Body, &seal); err != nil {
+			return nil, l.db.translate(err, op)
+		}
+		if len(seal) != sealSize {
+			// Only an edit of the database makes one; the reader reports
+			// the event as failing verification.
+			seal = make([]byte, sealSize)
+		}
+		r.Time = time.UnixMicro(tm).UTC()
+		r.PrevHash, r.Hash, r.MAC = seal[:32:32], seal[32:64:64], seal[64:]
+		out = append(out, r)
+	}
+	return out, l.db.translate(rows.Err(), op)
+}
+
+// ScanAuditRows implements hrgate.AuditStore. It reads four columns per
+// event as raw bytes into one reused row: verification reads every event,
+// and with this driver each column read costs about as much as hashing
+// the event.
+func (l *AuditLog) ScanAuditRows(ctx context.Context, fromSeq, toSeq int64, fn func(*hrgate.AuditScanRow) error) error {
+	const op = "sqlstore.ScanAuditRows"
+	// Stop at the last event or index entry, so that a scan "to the end"
+	// (toSeq math.MaxInt64) does not walk empty ranges.
+	var last sql.NullInt64
+	err := l.db.read.QueryRowContext(ctx,
+		`SELECT MAX(s) FROM (SELECT MAX(seq) AS s FROM audit_events UNION ALL SELECT MAX(seq) FROM audit_records) m`).Scan(&last)
+	if err != nil {
+		return l.db.translate(err, op)
+	}
+	toSeq = min(toSeq, last.Int64)
+	for lo := fromSeq; lo <= toSeq; lo += scanChunk {
+		hi := min(lo+scanChunk-1, toSeq)
+		if err := l.scanRange(ctx, lo, hi, fn); err != nil {
+			return l.db.translate(err, op)
+		}
+	}
+	return nil
+}
+
+// scanChunk is how many events one query of ScanAuditRows reads; the
+// record index of that many events is held in memory meanwhile.
+const scanChunk = 1 << 16
+
+// indexed is the record index of one event: its entries joined by "\n".
+type indexed struct {
+	seq     int64
+	records []byte
+}
+
+// scanRange hands fn the events from lo to hi, each with its record index
+// entries. Entries of events that do not exist are handed over on rows
+// without Body, in sequence order among the events.
+func (l *AuditLog) scanRange(ctx context.Context, lo, hi int64, fn func(*hrgate.AuditScanRow) error) error {
+	index, err := l.recordIndex(ctx, lo, hi)
+	if err != nil {
+		return err
+	}
+	rows, err := l.db.read.QueryContext(ctx, l.db.dialect.rebind(
+		`SELECT seq, CAST(time AS TEXT) || ? || type || ? || consumer_id || ? || credential_id, body, seal
+		FROM audit_events WHERE seq BETWEEN ? AND ? ORDER BY seq`), "\n", "\n", "\n", lo, hi)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var (
+		r                   hrgate.AuditScanRow
+		columns, body, seal sql.RawBytes
+		orphan              hrgate.AuditScanRow
+	)
+	for rows.Next() {
+		if err := rows.Scan(&r.Seq, &columns, &body, &seal); err != nil {
+			return err
+		}
+		r.Columns, r.Body, r.Seal, r.Records = columns, body, seal, nil
+		for len(index) > 0 && index[0].seq <= r.Seq {
+			if index[0].seq == r.Seq {
+				r.Records = index[0].records
+			} else {
+				orphan = hrgate.AuditScanRow{Seq: index[0].seq, Records: index[0].records}
+				if err := fn(&orphan); err != nil {
+					return err
+				}
+			}
+			index = index[1:]
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, ix := range index {
+		orphan = hrgate.AuditScanRow{Seq: ix.seq, Records: ix.records}
+		if err := fn(&orphan); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordIndex reads the record index of the events from lo to hi, one row
+// per event, gathered by the database.
+func (l *AuditLog) recordIndex(ctx context.Context, lo, hi int64) ([]indexed, error) {
+	rows, err := l.db.read.QueryContext(ctx, l.db.dialect.rebind(
+		`SELECT seq, string_agg(record_id, ?) FROM audit_records WHERE seq BETWEEN ? AND ? GROUP BY seq ORDER BY seq`), "\n", lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		out   []indexed
+		arena []byte
+		ids   sql.RawBytes
+	)
+	for rows.Next() {
+		var ix indexed
+		if err := rows.Scan(&ix.seq, &ids); err != nil {
+			return nil, err
+		}
+		start := len(arena)
+		arena = append(arena, ids...)
+		ix.records = arena[start:len(arena):len(arena)]
+		out = append(out, ix)
+	}
+	return out, rows.Err()
+}
+
+// SinkCursor implements hrgate.AuditSinkCursors: 0 for a sink that has
+// delivered nothing yet.
+func (l *AuditLog) SinkCursor(ctx context.Context, sink string) (int64, error) {
+	if sink == "" {
+		return 0, invalid("A sink needs a name.")
+	}
+	var seq int64
+	err := l.db.write.QueryRowContext(ctx, l.db.dialect.rebind(`SELECT seq FROM audit_sink_cursors WHERE sink = ?`), sink).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return seq, l.db.translate(err, "sqlstore.SinkCursor")
+}
+
+// SetSinkCursor implements hrgate.AuditSinkCursors.
+func (l *AuditLog) SetSinkCursor(ctx context.Context, sink string, seq int64) error {
+	if sink == "" {
+		return invalid("A sink needs a name.")
+	}
+	if seq < 0 {
+		return invalid("A sink cursor must not be negative.")
+	}
+	_, err := l.db.write.ExecContext(ctx, l.db.dialect.rebind(
+		`INSERT INTO audit_sink_cursors (sink, seq, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`),
+		sink, seq, l.db.epoch.now().UnixMicro())
+	return l.db.translate(err, "sqlstore.SetSinkCursor")
+}
