@@ -16,6 +16,7 @@ import (
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/audit"
+	"github.com/hrgate/hrgate/audit/sink"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
@@ -48,6 +49,8 @@ type Main struct {
 	// serving makes the trail append periodic checkpoints: `serve` and
 	// `demo` run long, other commands do not.
 	serving bool
+	// sinks stream the trail to the configured SIEMs while serving.
+	sinks *sink.Streamer
 
 	bg     sync.WaitGroup
 	admin  *hrhttp.Server
@@ -187,6 +190,10 @@ func (m *Main) openStore(cmd *cobra.Command, autoMigrate bool) (*sqlstore.DB, er
 // Close releases what the command opened and writes out the log. It may
 // be called more than once.
 func (m *Main) Close() {
+	if m.sinks != nil {
+		_ = m.sinks.Close()
+		m.sinks = nil
+	}
 	if m.Audit != nil {
 		if err := m.Audit.Close(); err != nil && m.Logger != nil {
 			m.Logger.Error("the audit trail was not fully written", "err", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/audit/sink"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/sandbox"
 )
@@ -96,6 +97,16 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 	m.background(ctx, func(ctx context.Context) {
 		m.Keyring.RunRewrap(ctx, time.Duration(m.Config.Keyring.RewrapInterval))
 	})
+	// Audit sinks stream the trail to SIEMs; each only reads the trail,
+	// from its own durable cursor (docs/audit-sinks.md).
+	if m.Audit != nil && len(m.Config.Audit.Sinks) > 0 {
+		st, err := sink.Start(ctx, m.Config.Audit.Sinks, m.Audit, m.auditStore, m.Logger)
+		if err != nil {
+			_ = srv.Close()
+			return nil, err
+		}
+		m.sinks = st
+	}
 	return srv, nil
 }
 
