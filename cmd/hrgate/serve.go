@@ -11,9 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/audit/sink"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
-	"github.com/hrgate/hrgate/audit/sink"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/sandbox"
 )
