@@ -29,6 +29,13 @@ type EmployeeFilter struct {
 	CompanyID     string
 	Status        EmploymentStatus
 	ModifiedAfter time.Time // exclusive; zero means no bound
+	// NationalID and PersonalEmail, when set, select the employees whose
+	// government id value or personal e-mail is this one, compared in
+	// normalised form through a blind index: nothing is decrypted to
+	// search. Only callers that may read the government_id or contact
+	// group may set them (gate.Reader checks).
+	NationalID    string
+	PersonalEmail string
 	Groups        GroupSet
 	Page
 }

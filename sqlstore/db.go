@@ -41,8 +41,27 @@ type Options struct {
 	Now func() time.Time
 	// Cipher seals what the data store keeps encrypted: restricted and
 	// confidential field groups, and hrgate's own secrets. Only the data
-	// store uses it.
+	// store uses it; for field groups it must implement FieldCipher, as
+	// keyring.Keyring does. The first Open with a cipher records the
+	// keyring's id in the database, and Open refuses, before writing
+	// anything, a database recorded under another keyring.
+	//
+	// A data store opened without a cipher reads and writes no encrypted
+	// group: it refuses to write employees at all, and reading a
+	// confidential or restricted group is an internal error. Commands that
+	// only read consumers, keys or counts may open it so.
 	Cipher hrgate.Cipher
+	// PlaintextGroups lists the confidential field groups (contact,
+	// personal) the operator chose to store unencrypted
+	// (keyring.encrypt_confidential leaves them out). Restricted groups
+	// are always encrypted: naming one is an error. The zero value
+	// encrypts every confidential group.
+	PlaintextGroups hrgate.GroupSet
+	// InsecurePlaintext, without a Cipher, stores and reads every field
+	// group in plain text and leaves the blind indexes empty. It is for
+	// tests and benchmarks only, and refused for a database that was ever
+	// opened with a keyring.
+	InsecurePlaintext bool
 }
 
 // DB is an hrgate.Store on SQLite or PostgreSQL. It is safe for concurrent
@@ -69,8 +88,14 @@ type DB struct {
 	// cipher seals encrypted columns; nil only in stores opened without
 	// one (the key store, the audit log).
 	cipher hrgate.Cipher
+	// enc is the field-encryption policy and state (encryption.go).
+	enc *encryption
 
 	epoch epochCache
+
+	// skipOptimize makes Close leave the file as it is: set when Open
+	// refuses a database it must not write to.
+	skipOptimize bool
 }
 
 var _ hrgate.Store = (*DB)(nil)
@@ -100,10 +125,11 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	var (
-		db  *DB
-		err error
-	)
+	enc, err := newEncryption(opts)
+	if err != nil {
+		return nil, err
+	}
+	var db *DB
 	if isPostgresDSN(dsn) {
 		db, err = openPostgres(ctx, dsn)
 	} else {
@@ -115,6 +141,7 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	db.logger = logger
 	db.schema = schema
 	db.cipher = opts.Cipher
+	db.enc = enc
 	db.stmts = newStmtCache(db.read, db.dialect)
 	db.epoch.maxAge, db.epoch.now = opts.CredentialRefresh, opts.Now
 	if db.epoch.maxAge == 0 {
@@ -124,6 +151,15 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 		db.epoch.now = time.Now
 	}
 
+	if schema == dataSchema {
+		// Before any migration: a database under another keyring is
+		// refused without a write.
+		if err := db.checkBinding(ctx); err != nil {
+			db.skipOptimize = true // PRAGMA optimize may write; nothing may be
+			db.Close()
+			return nil, err
+		}
+	}
 	if opts.AutoMigrate {
 		n, err := db.Migrate(ctx)
 		if err != nil {
@@ -136,6 +172,11 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	} else if err := db.checkSchemaVersion(ctx); err != nil {
 		db.Close()
 		return nil, err
+	} else if schema == dataSchema {
+		if err := db.bind(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return db, nil
 }
@@ -321,7 +362,7 @@ func (db *DB) Close() error {
 	if db.stmts != nil {
 		errs = append(errs, db.stmts.close())
 	}
-	if db.dialect.name == "sqlite" {
+	if db.dialect.name == "sqlite" && !db.skipOptimize {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// Best effort: a failure only means slightly older statistics.
 		_, _ = db.write.ExecContext(ctx, "PRAGMA optimize")

@@ -45,3 +45,11 @@ func (db *DB) ApplyMigrationsForTest(ctx context.Context, upTo int) error {
 	}
 	return nil
 }
+
+// QueryBytesForTest returns the single byte string a query with ?
+// placeholders yields, nil for NULL.
+func (db *DB) QueryBytesForTest(ctx context.Context, query string, args ...any) ([]byte, error) {
+	var b []byte
+	err := db.write.QueryRowContext(ctx, db.dialect.rebind(query), args...).Scan(&b)
+	return b, err
+}

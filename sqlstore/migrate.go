@@ -124,6 +124,13 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 			db.logger.Info("applied database migration", "migration", m.name, "dialect", db.dialect.name)
 		}
 	}
+	if db.schema == dataSchema {
+		// A schema that just gained the encryption state records the
+		// keyring now.
+		if err := db.bind(ctx); err != nil {
+			return applied, err
+		}
+	}
 	return applied, nil
 }
 
