@@ -96,6 +96,9 @@ type DB struct {
 	// skipOptimize makes Close leave the file as it is: set when Open
 	// refuses a database it must not write to.
 	skipOptimize bool
+	// testCrash, set only by tests, fails a job or an erase between two
+	// of its steps (crashPoint).
+	testCrash func(step string) error
 }
 
 var _ hrgate.Store = (*DB)(nil)

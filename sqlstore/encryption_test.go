@@ -262,8 +262,9 @@ func TestMigrateBindsKeyring(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{c}, Employees: []*hrgate.Employee{newEmployee(t, g, c, 1)}})
-		if id, err := db.QueryBytesForTest(ctx, `SELECT keyring_id FROM encryption_state`); err != nil || string(id) != kr.ID() {
-			t.Fatalf("recorded keyring = %q, %v; want %s", id, err, kr.ID())
+		st, err := db.EncryptionStatus(ctx)
+		if err != nil || st.KeyringID != kr.ID() || len(st.PendingEncryption) != 0 || len(st.Strict) != 5 {
+			t.Fatalf("status = %+v, %v", st, err)
 		}
 	})
 }
