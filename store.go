@@ -99,6 +99,12 @@ type WriteStore interface {
 	Import(ctx context.Context, fn func(put func(*Batch) error) error) error
 	// CountEmployees returns the number of employees in scope.
 	CountEmployees(ctx context.Context, scope CompanyScope) (int, error)
+	// EraseEmployee crypto-shreds an employee: it destroys the
+	// employee's data keys, so that no copy of the encrypted field groups
+	// can be opened again, then tombstones the record (deleted, every
+	// field group and blind index emptied). It is idempotent; ENOTFOUND
+	// when there is no such employee.
+	EraseEmployee(ctx context.Context, id string) error
 }
 
 // ConsumerStore persists consumers.

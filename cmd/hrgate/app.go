@@ -84,7 +84,7 @@ func (m *Main) rootCommand() *cobra.Command {
 	root.AddCommand(
 		m.serveCommand(), m.demoCommand(), m.migrateCommand(), m.sandboxCommand(),
 		m.consumersCommand(), m.keysCommand(), m.versionCommand(),
-		m.clientsCommand(),
+		m.clientsCommand(), m.employeesCommand(),
 	)
 	usageErrors(root)
 	return root
