@@ -37,6 +37,8 @@ type testEnv struct {
 
 	companies   []*hrgate.Company // sandbox companies, ordered by id
 	planned     *hrgate.Company   // the holiday planner's one company
+	dsn         string
+	seeded      []*hrgate.Batch // what the sandbox generated, as stored
 	payroll     string
 	planner     string
 	payrollLive string
@@ -59,11 +61,21 @@ func loadDoc(tb testing.TB) *oapitest.Doc {
 
 func MustOpenEnv(t *testing.T, dsn string) *testEnv {
 	t.Helper()
+	return openEnv(t, dsn, slog.New(slog.DiscardHandler))
+}
+
+// openEnv is MustOpenEnv with the store and the server logging to log.
+func openEnv(t *testing.T, dsn string, log *slog.Logger) *testEnv {
+	t.Helper()
 	ctx := context.Background()
-	db := storetest.Open(t, dsn)
+	db := storetest.OpenWith(t, dsn, storetest.Keyring(t, storetest.KeysDSN(dsn)), sqlstore.Options{Logger: log})
 	now := time.Now().UTC().Truncate(time.Microsecond)
+	var seeded []*hrgate.Batch
 	err := db.Import(ctx, func(put func(*hrgate.Batch) error) error {
-		return sandbox.Generate(ctx, sandbox.Options{Companies: 3, Employees: 40, Seed: 7, Now: now}, put)
+		return sandbox.Generate(ctx, sandbox.Options{Companies: 3, Employees: 40, Seed: 7, Now: now}, func(b *hrgate.Batch) error {
+			seeded = append(seeded, b)
+			return put(b)
+		})
 	})
 	if err != nil {
 		t.Fatalf("seed sandbox: %v", err)
@@ -79,7 +91,7 @@ func MustOpenEnv(t *testing.T, dsn string) *testEnv {
 		t.Fatal(err)
 	}
 	g := gate.New(db, gate.WithAuthority(authority))
-	e := &testEnv{store: db, gate: g, companies: companies, planned: companies[1], doc: loadDoc(t)}
+	e := &testEnv{store: db, gate: g, companies: companies, planned: companies[1], doc: loadDoc(t), dsn: dsn, seeded: seeded}
 	mustConsumer(t, g, "payroll", "employees:read:identity,employment,compensation employees:read_masked:banking companies:*")
 	mustConsumer(t, g, "holiday-planner", "employees:read:identity time_off:read companies:"+e.planned.Slug)
 	e.payroll = mustKey(t, g, "payroll", true)
@@ -89,7 +101,7 @@ func MustOpenEnv(t *testing.T, dsn string) *testEnv {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	srv, err := hrhttp.NewServer(ctx, cfg, db, g, slog.New(slog.DiscardHandler))
+	srv, err := hrhttp.NewServer(ctx, cfg, db, g, log)
 	if err != nil {
 		t.Fatal(err)
 	}
