@@ -43,9 +43,11 @@ func (k *Keyring) Seal(ctx context.Context, owner string, ref hrgate.FieldRef, p
 	if _, err := io.ReadFull(k.random, out[head:]); err != nil {
 		return nil, fmt.Errorf("keyring: read random nonce: %w", err)
 	}
-	var aadBuf [256]byte
-	aad := fieldAAD(aadBuf[:0], owner, ref, dk.version)
-	return aead.Seal(out, out[head:], plaintext, aad), nil
+	aad := aadPool.Get().(*[]byte)
+	*aad = fieldAAD((*aad)[:0], owner, ref, dk.version)
+	out = aead.Seal(out, out[head:], plaintext, *aad)
+	aadPool.Put(aad)
+	return out, nil
 }
 
 // Open implements hrgate.Cipher.

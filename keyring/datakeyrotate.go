@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/hrgate/hrgate"
 )
@@ -109,6 +110,20 @@ func (k *Keyring) DeleteDataKeysBelow(ctx context.Context, owner string, version
 	return n, nil
 }
 
+// Cached reports whether owner's data keys are in memory and fresh, so
+// that opening a value of it reads nothing from the key store. A store
+// decoding a page decrypts the rows whose keys are cached as it reads
+// them, and fetches the keys of the others with one Prefetch.
+func (k *Keyring) Cached(owner string) bool {
+	o, ok := k.cache.Get(owner)
+	return ok && k.now().Sub(o.loaded) < k.ttl
+}
+
+// aadPool holds buffers for associated data. Passed to the AES-GCM
+// interface, a buffer on the stack would escape: one allocation per field
+// on the read path.
+var aadPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
 // OpenAppend is Open that appends the plaintext to dst, so that a store
 // decrypting many fields into one buffer allocates nothing per field.
 func (k *Keyring) OpenAppend(ctx context.Context, dst []byte, owner string, ref hrgate.FieldRef, sealed []byte) ([]byte, error) {
@@ -141,9 +156,10 @@ func (k *Keyring) OpenAppend(ctx context.Context, dst []byte, owner string, ref 
 	if len(body) < ns+aead.Overhead() {
 		return dst, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
 	}
-	var aadBuf [256]byte
-	aad := fieldAAD(aadBuf[:0], owner, ref, version)
-	out, err := aead.Open(dst, body[:ns], body[ns:], aad)
+	aad := aadPool.Get().(*[]byte)
+	*aad = fieldAAD((*aad)[:0], owner, ref, version)
+	out, err := aead.Open(dst, body[:ns], body[ns:], *aad)
+	aadPool.Put(aad)
 	if err != nil {
 		return dst, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
 	}

@@ -117,13 +117,17 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	dest[4], dest[5] = &r.created, &r.modified
 	enc := db.enc
 	strict := enc.strictGroups()
-	// A list of employees whose encrypted groups are read copies the
-	// stored forms first, so that the data keys of the whole page are
-	// fetched at once (Prefetch) rather than one key-store query per
-	// employee. A look-up by id decodes in place: its one key is fetched
-	// by the open itself when it is not cached.
-	deferred := enc.kr != nil && groups&sealableGroups != 0 && f.ID == ""
-	var page pageBuffer
+	// In a list of employees whose encrypted groups are read, a row
+	// whose data keys are not in memory is copied aside, so that the keys
+	// of all such rows are fetched at once (Prefetch) rather than with one
+	// key-store query per employee; the others decode in place. A look-up
+	// by id decodes in place: its one key is fetched by the open itself
+	// when it is not cached.
+	mayDefer := enc.kr != nil && groups&sealableGroups != 0 && f.ID == ""
+	var (
+		page     pageBuffer
+		deferred []*hrgate.Employee
+	)
 	out := []*hrgate.Employee{}
 	for rows.Next() {
 		e := &hrgate.Employee{Loaded: groups}
@@ -132,8 +136,9 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 			return nil, db.translate(err, op)
 		}
 		e.CreatedAt, e.ModifiedAt = timeOf(r.created), timeOf(r.modified)
-		if deferred {
+		if mayDefer && !enc.kr.Cached(e.ID) {
 			page.add(r.raw[:len(list)])
+			deferred = append(deferred, e)
 		} else if err := decodeGroups(ctx, enc, strict, e, list, r.raw[:len(list)]); err != nil {
 			return nil, db.groupFailure(err, op)
 		}
@@ -142,19 +147,19 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	if err := rows.Err(); err != nil {
 		return nil, db.translate(err, op)
 	}
-	if !deferred || len(out) == 0 {
+	if len(deferred) == 0 {
 		return out, nil
 	}
 	rows.Close()
-	owners := make([]string, len(out))
-	for i, e := range out {
+	owners := make([]string, len(deferred))
+	for i, e := range deferred {
 		owners[i] = e.ID
 	}
 	if err := enc.kr.Prefetch(ctx, owners); err != nil {
 		return nil, db.translate(err, op)
 	}
 	var raws [numGroups][]byte
-	for i, e := range out {
+	for i, e := range deferred {
 		if err := decodeGroups(ctx, enc, strict, e, list, page.row(i, raws[:len(list)])); err != nil {
 			return nil, db.groupFailure(err, op)
 		}
@@ -162,8 +167,8 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	return out, nil
 }
 
-// pageBuffer keeps copies of the stored groups of a page of employees in
-// one growing array.
+// pageBuffer keeps copies of the stored groups of some employees of a page
+// in one growing array.
 type pageBuffer struct {
 	data []byte
 	// ends holds, per row, the end offset of each of its groups.

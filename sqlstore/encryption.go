@@ -33,6 +33,9 @@ type FieldCipher interface {
 	DeleteDataKeysBelow(ctx context.Context, owner string, version int) (int, error)
 	// OpenAppend is Open appending the plaintext to dst.
 	OpenAppend(ctx context.Context, dst []byte, owner string, ref hrgate.FieldRef, sealed []byte) ([]byte, error)
+	// Cached reports whether owner's data keys are in memory, so that an
+	// open reads nothing from the key store.
+	Cached(owner string) bool
 }
 
 var _ FieldCipher = (*keyring.Keyring)(nil)
