@@ -378,6 +378,25 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
+// flushDeleted makes a deletion reach the database file at once on
+// SQLite: a TRUNCATE checkpoint copies the WAL into the file, where
+// secure_delete has zeroed the deleted bytes, and empties the WAL, which
+// still held the pages as they were before. Until then an erased key or
+// record would survive in the WAL for as long as it takes to fill 10,000
+// pages. It is best effort: a reader holding an old snapshot keeps the
+// checkpoint from finishing, and the next one completes it.
+func (db *DB) flushDeleted(ctx context.Context) {
+	if db.dialect.name != "sqlite" {
+		return
+	}
+	var busy, frames, done int
+	err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done)
+	if err != nil || busy != 0 {
+		db.logger.Warn("a checkpoint after an erase did not complete; the WAL keeps the erased pages until the next one",
+			"busy", busy, "err", err)
+	}
+}
+
 // inTx runs fn in a transaction on the writer, committing when fn returns
 // nil and rolling back otherwise.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {

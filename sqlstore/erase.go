@@ -74,6 +74,7 @@ func (db *DB) EraseEmployee(ctx context.Context, id string) error {
 			return db.translate(err, op)
 		}
 	}
+	db.flushDeleted(ctx)
 	db.logger.Info("erased an employee: data keys destroyed, record tombstoned", "employee", id)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -178,4 +179,41 @@ func TestEraseCrashBetweenSteps(t *testing.T) {
 			t.Fatal("the record is not tombstoned after the second erase")
 		}
 	})
+}
+
+// TestEraseLeavesNoTraceInLiveFiles: on SQLite, after an erase neither the
+// employee's wrapped data key nor its plain-text fields remain in the live
+// files, the WAL included, where they would survive until enough later
+// writes forced a checkpoint.
+func TestEraseLeavesNoTraceInLiveFiles(t *testing.T) {
+	ctx := context.Background()
+	dsn := sqliteDSN(t)
+	env := openEnc(t, dsn, sqlstore.Options{})
+	es := staff(t, env.db, 83, 3)
+	gone := es[0]
+	ks := storetest.OpenKeyStore(t, storetest.KeysDSN(dsn))
+	dks, err := ks.DataKeys(ctx, []string{gone.ID})
+	if err != nil || len(dks) != 1 {
+		t.Fatalf("data keys: %d, %v", len(dks), err)
+	}
+	traces := map[string][]byte{"wrapped data key": dks[0].Wrapped, "work e-mail": []byte(gone.Identity.WorkEmail)}
+	if err := env.db.EraseEmployee(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	var files []byte
+	for _, f := range []string{dsn, dsn + "-wal", storetest.KeysDSN(dsn), storetest.KeysDSN(dsn) + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		files = append(files, b...)
+	}
+	for what, b := range traces {
+		if bytes.Contains(files, b) {
+			t.Errorf("the %s of the erased employee is still in the live files", what)
+		}
+	}
+	if !bytes.Contains(files, []byte(es[1].Identity.WorkEmail)) {
+		t.Fatal("another employee's work e-mail is not found: the search proves nothing")
+	}
 }
