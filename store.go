@@ -29,6 +29,13 @@ type EmployeeFilter struct {
 	CompanyID     string
 	Status        EmploymentStatus
 	ModifiedAfter time.Time // exclusive; zero means no bound
+	// NationalID and PersonalEmail, when set, select the employees whose
+	// government id value or personal e-mail is this one, compared in
+	// normalised form through a blind index: nothing is decrypted to
+	// search. Only callers that may read the government_id or contact
+	// group may set them (gate.Reader checks).
+	NationalID    string
+	PersonalEmail string
 	Groups        GroupSet
 	Page
 }
@@ -92,6 +99,12 @@ type WriteStore interface {
 	Import(ctx context.Context, fn func(put func(*Batch) error) error) error
 	// CountEmployees returns the number of employees in scope.
 	CountEmployees(ctx context.Context, scope CompanyScope) (int, error)
+	// EraseEmployee crypto-shreds an employee: it destroys the
+	// employee's data keys, so that no copy of the encrypted field groups
+	// can be opened again, then tombstones the record (deleted, every
+	// field group and blind index emptied). It is idempotent; ENOTFOUND
+	// when there is no such employee.
+	EraseEmployee(ctx context.Context, id string) error
 }
 
 // ConsumerStore persists consumers.

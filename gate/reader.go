@@ -67,6 +67,9 @@ func (r *Reader) Employees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hrg
 	if f.Status != "" && (!f.Groups.Has(hrgate.GroupEmployment) || r.p.Grant.MaskedGroups().Has(hrgate.GroupEmployment)) {
 		return nil, hrgate.Errorf(hrgate.EFORBIDDEN, "Filtering by employment_status needs the employment field group (employees:read:employment).")
 	}
+	if err := r.checkSearch(f); err != nil {
+		return nil, err
+	}
 	return r.store.FindEmployees(ctx, f)
 }
 

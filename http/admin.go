@@ -24,8 +24,9 @@ var adminOpenAPIDocument []byte
 // AdminOpenAPIDocument returns the OpenAPI 3.1 description of the admin API.
 func AdminOpenAPIDocument() []byte { return adminOpenAPIDocument }
 
-// NewAdminServer builds the admin API server: consumers, keys and key
-// deliveries, managed through the same gate methods as the CLI. It listens
+// NewAdminServer builds the admin API server: consumers, keys, key
+// deliveries, OAuth clients and employee erasure, managed through the same
+// gate methods as the CLI. It listens
 // on admin.addr, with the same TLS settings as the public API, and every
 // route but its OpenAPI document requires auth.
 func NewAdminServer(cfg *config.Config, store hrgate.Store, g *gate.Gate, auth AdminAuthenticator, log *slog.Logger, opts ...Option) (*Server, error) {
@@ -251,6 +252,14 @@ func (s *Server) registerAdminRoutes() {
 			return err
 		}
 		return writeValue(w, http.StatusOK, dataOf(view.NewDeliveries(ds)))
+	})
+
+	s.adminRoute("POST /admin/v1/employees/{id}/erase", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
+		id := r.PathValue("id")
+		if err := s.gate.EraseEmployee(r.Context(), id); err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusOK, map[string]any{"id": id, "erased": true})
 	})
 
 	s.adminRoute("GET /admin/v1/clients", []string{"consumer"}, func(w http.ResponseWriter, r *http.Request, q query, _ *Operator) error {

@@ -22,9 +22,11 @@ import (
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/internal/oapitest"
+	"github.com/hrgate/hrgate/sqlstore"
 )
 
 type adminEnv struct {
+	store  *sqlstore.DB
 	srv    *hrhttp.Server
 	client *http.Client
 	token  string
@@ -104,7 +106,7 @@ func openAdmin(t *testing.T, dsn string, withAudit bool) *adminEnv {
 	if err != nil {
 		t.Fatalf("admin OpenAPI document: %v", err)
 	}
-	return &adminEnv{srv: srv, client: tlsClient(t, srv.CertFile, nil), token: token, gate: g, doc: doc, clock: clk, log: logs, trail: trail}
+	return &adminEnv{store: db, srv: srv, client: tlsClient(t, srv.CertFile, nil), token: token, gate: g, doc: doc, clock: clk, log: logs, trail: trail}
 }
 
 // call sends a request with the admin token (unless token is "-"),

@@ -127,7 +127,7 @@ func TestStoredAdminToken(t *testing.T) {
 
 			// Another instance, reading the credential epoch on every
 			// request.
-			other, err := sqlstore.Open(ctx, dsn, sqlstore.Options{CredentialRefresh: -1, Cipher: storetest.Keyring(t, dsn)})
+			other, err := sqlstore.Open(ctx, dsn, sqlstore.Options{CredentialRefresh: -1, Cipher: storetest.Keyring(t, storetest.KeysDSN(dsn))})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,7 +20,7 @@ func OpenAPIDocument() []byte { return openAPIDocument }
 // Query parameters shared by list routes.
 var (
 	pageParams     = []string{"limit", "cursor"}
-	employeeParams = []string{"company_id", "modified_after", "employment_status", "limit", "cursor"}
+	employeeParams = []string{"company_id", "modified_after", "employment_status", "national_id", "personal_email", "limit", "cursor"}
 	timeOffParams  = []string{"company_id", "employee_id", "modified_after", "limit", "cursor"}
 	balanceParams  = []string{"company_id", "employee_id", "limit", "cursor"}
 	orgParams      = []string{"company_id", "limit", "cursor"}
@@ -64,6 +64,9 @@ func (s *Server) registerRoutes() {
 			if f.Status, err = q.status(); err != nil {
 				return nil, err
 			}
+			// Checked, authorized and searched through blind indexes by
+			// the gate and the store; never echoed or logged.
+			f.NationalID, f.PersonalEmail = q.get("national_id"), q.get("personal_email")
 			return rd.Employees(ctx, f)
 		},
 		id:     func(e *hrgate.Employee) string { return e.ID },

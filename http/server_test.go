@@ -41,6 +41,8 @@ type testEnv struct {
 
 	companies   []*hrgate.Company // sandbox companies, ordered by id
 	planned     *hrgate.Company   // the holiday planner's one company
+	dsn         string
+	seeded      []*hrgate.Batch // what the sandbox generated, as stored
 	payroll     string
 	planner     string
 	payrollLive string
@@ -63,23 +65,29 @@ func loadDoc(tb testing.TB) *oapitest.Doc {
 
 func MustOpenEnv(t *testing.T, dsn string) *testEnv {
 	t.Helper()
-	return openEnv(t, dsn, false)
+	return openEnv(t, dsn, slog.New(slog.DiscardHandler), false)
 }
 
 // MustOpenAuditEnv is MustOpenEnv with the audit trail on: in the data
 // database on PostgreSQL, in a file of its own on SQLite.
 func MustOpenAuditEnv(t *testing.T, dsn string) *testEnv {
 	t.Helper()
-	return openEnv(t, dsn, true)
+	return openEnv(t, dsn, slog.New(slog.DiscardHandler), true)
 }
 
-func openEnv(t *testing.T, dsn string, withAudit bool) *testEnv {
+// openEnv is MustOpenEnv with the store and the server logging to log,
+// and the audit trail on or off.
+func openEnv(t *testing.T, dsn string, log *slog.Logger, withAudit bool) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	db := storetest.Open(t, dsn)
+	db := storetest.OpenWith(t, dsn, storetest.Keyring(t, storetest.KeysDSN(dsn)), sqlstore.Options{Logger: log})
 	now := time.Now().UTC().Truncate(time.Microsecond)
+	var seeded []*hrgate.Batch
 	err := db.Import(ctx, func(put func(*hrgate.Batch) error) error {
-		return sandbox.Generate(ctx, sandbox.Options{Companies: 3, Employees: 40, Seed: 7, Now: now}, put)
+		return sandbox.Generate(ctx, sandbox.Options{Companies: 3, Employees: 40, Seed: 7, Now: now}, func(b *hrgate.Batch) error {
+			seeded = append(seeded, b)
+			return put(b)
+		})
 	})
 	if err != nil {
 		t.Fatalf("seed sandbox: %v", err)
@@ -94,7 +102,7 @@ func openEnv(t *testing.T, dsn string, withAudit bool) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &testEnv{store: db, companies: companies, planned: companies[1], doc: loadDoc(t)}
+	e := &testEnv{store: db, companies: companies, planned: companies[1], doc: loadDoc(t), dsn: dsn, seeded: seeded}
 	gateOpts := []gate.Option{gate.WithAuthority(authority)}
 	var srvOpts []hrhttp.Option
 	if withAudit {
@@ -113,7 +121,7 @@ func openEnv(t *testing.T, dsn string, withAudit bool) *testEnv {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	srv, err := hrhttp.NewServer(ctx, cfg, db, g, slog.New(slog.DiscardHandler), srvOpts...)
+	srv, err := hrhttp.NewServer(ctx, cfg, db, g, log, srvOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package keyring
 
 import (
 	"context"
-	"crypto/cipher"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -33,60 +32,28 @@ func (k *Keyring) Seal(ctx context.Context, owner string, ref hrgate.FieldRef, p
 		return nil, err
 	}
 	dk := keys.newest()
+	aead, err := dk.sealer()
+	if err != nil {
+		return nil, err
+	}
 	out := make([]byte, 1, 1+binary.MaxVarintLen64+12+len(plaintext)+16)
 	out[0] = SealedFormat
 	out = binary.AppendUvarint(out, uint64(dk.version))
 	head := len(out)
-	out = out[:head+dk.aead.NonceSize()]
+	out = out[:head+aead.NonceSize()]
 	if _, err := io.ReadFull(k.random, out[head:]); err != nil {
 		return nil, fmt.Errorf("keyring: read random nonce: %w", err)
 	}
 	buf := aadPool.Get().(*[]byte)
 	aad := fieldAAD((*buf)[:0], owner, ref, dk.version)
-	out = dk.aead.Seal(out, out[head:], plaintext, aad)
+	out = aead.Seal(out, out[head:], plaintext, aad)
 	putAAD(buf, aad)
 	return out, nil
 }
 
 // Open implements hrgate.Cipher.
 func (k *Keyring) Open(ctx context.Context, owner string, ref hrgate.FieldRef, sealed []byte) ([]byte, error) {
-	if !IsSealed(sealed) {
-		return nil, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
-	}
-	v, n := binary.Uvarint(sealed[1:])
-	if n <= 0 || v == 0 || v > 1<<31 {
-		return nil, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
-	}
-	version := int(v)
-	keys, err := k.ownerKeys(ctx, owner, false)
-	if err != nil {
-		return nil, err
-	}
-	aead, ok := keys.find(version)
-	if !ok {
-		// A version this instance has not seen: another instance rotated
-		// the owner's key. Read the store once more.
-		k.cache.Delete(owner)
-		if keys, err = k.ownerKeys(ctx, owner, false); err != nil {
-			return nil, err
-		}
-		if aead, ok = keys.find(version); !ok {
-			return nil, fmt.Errorf("%s of %s %s: data key version %d is gone: %w", ref.Field, ref.Table, ref.RecordID, version, hrgate.ErrKeyErased)
-		}
-	}
-	body := sealed[1+n:]
-	ns := aead.NonceSize()
-	if len(body) < ns+aead.Overhead() {
-		return nil, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
-	}
-	buf := aadPool.Get().(*[]byte)
-	aad := fieldAAD((*buf)[:0], owner, ref, version)
-	out, err := aead.Open(nil, body[:ns], body[ns:], aad)
-	putAAD(buf, aad)
-	if err != nil {
-		return nil, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
-	}
-	return out, nil
+	return k.OpenAppend(ctx, nil, owner, ref, sealed)
 }
 
 // aadPool holds buffers for the associated data of fields: handed to the
@@ -169,7 +136,7 @@ func (k *Keyring) cacheKeys(ctx context.Context, dks []*hrgate.DataKey) (map[str
 	now := k.now()
 	byOwner := make(map[string]*ownerKeys)
 	for _, dk := range dks {
-		aead, err := k.unwrapDataKey(ctx, dk)
+		raw, err := k.unwrapDataKey(ctx, dk)
 		if err != nil {
 			return nil, err
 		}
@@ -183,9 +150,9 @@ func (k *Keyring) cacheKeys(ctx context.Context, dks []*hrgate.DataKey) (map[str
 		for i > 0 && o.keys[i-1].version > dk.Version {
 			i--
 		}
-		o.keys = append(o.keys, versionKey{})
+		o.keys = append(o.keys, nil)
 		copy(o.keys[i+1:], o.keys[i:])
-		o.keys[i] = versionKey{version: dk.Version, aead: aead}
+		o.keys[i] = &versionKey{version: dk.Version, raw: raw}
 	}
 	found := make(map[string]bool, len(byOwner))
 	for owner, o := range byOwner {
@@ -197,7 +164,7 @@ func (k *Keyring) cacheKeys(ctx context.Context, dks []*hrgate.DataKey) (map[str
 
 // unwrapDataKey unwraps one data key with the KEK version that wrapped it,
 // reading the keyring again once when that version is unknown here.
-func (k *Keyring) unwrapDataKey(ctx context.Context, dk *hrgate.DataKey) (cipher.AEAD, error) {
+func (k *Keyring) unwrapDataKey(ctx context.Context, dk *hrgate.DataKey) ([]byte, error) {
 	k.mu.RLock()
 	kek, ok := k.keks[dk.KEKVersion]
 	k.mu.RUnlock()
@@ -217,7 +184,10 @@ func (k *Keyring) unwrapDataKey(ctx context.Context, dk *hrgate.DataKey) (cipher
 	if err != nil {
 		return nil, hrgate.Wrap(fmt.Errorf("data key of %s version %d: %w", dk.Owner, dk.Version, err), "keyring.unwrap")
 	}
-	return newAEAD(raw)
+	if len(raw) != 32 {
+		return nil, hrgate.Wrap(fmt.Errorf("data key of %s version %d is %d bytes: %w", dk.Owner, dk.Version, len(raw), hrgate.ErrIntegrity), "keyring.unwrap")
+	}
+	return raw, nil
 }
 
 // Prefetch implements hrgate.Cipher.

@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -75,20 +76,50 @@ var _ hrgate.Cipher = (*Keyring)(nil)
 // ownerKeys are the unwrapped data keys of one owner.
 type ownerKeys struct {
 	loaded time.Time
-	keys   []versionKey // ascending version; the last is the newest
+	keys   []*versionKey // ascending version; the last is the newest
 }
 
+// versionKey is one unwrapped data key. Its AES-GCM instance (about 1 KiB
+// of key schedule and tables) is built on the first Open and kept, so
+// that reads pay for it once; Seal alone does not keep one, so that a bulk
+// import of many owners fills the cache with 32-byte keys rather than
+// with key schedules nobody reads.
 type versionKey struct {
 	version int
-	aead    cipher.AEAD
+	raw     []byte
+	aead    atomic.Pointer[gcm]
 }
 
-func (o *ownerKeys) newest() versionKey { return o.keys[len(o.keys)-1] }
+type gcm struct{ cipher.AEAD }
 
-func (o *ownerKeys) find(v int) (cipher.AEAD, bool) {
+// opener returns the key's AES-GCM instance, building and keeping it.
+func (v *versionKey) opener() (cipher.AEAD, error) {
+	if a := v.aead.Load(); a != nil {
+		return a.AEAD, nil
+	}
+	a, err := newAEAD(v.raw)
+	if err != nil {
+		return nil, err
+	}
+	v.aead.Store(&gcm{a})
+	return a, nil
+}
+
+// sealer returns the key's AES-GCM instance when it was built, else a new
+// one that is not kept.
+func (v *versionKey) sealer() (cipher.AEAD, error) {
+	if a := v.aead.Load(); a != nil {
+		return a.AEAD, nil
+	}
+	return newAEAD(v.raw)
+}
+
+func (o *ownerKeys) newest() *versionKey { return o.keys[len(o.keys)-1] }
+
+func (o *ownerKeys) find(v int) (*versionKey, bool) {
 	for _, k := range o.keys {
 		if k.version == v {
-			return k.aead, true
+			return k, true
 		}
 	}
 	return nil, false

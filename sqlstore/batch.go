@@ -25,6 +25,9 @@ func (db *DB) InsertBatch(ctx context.Context, b *hrgate.Batch) error {
 	if err := validateBatch(b); err != nil {
 		return err
 	}
+	if err := db.prepareEmployees(ctx, b.Employees); err != nil {
+		return db.translate(err, op)
+	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error { return insertBatchTx(ctx, db, tx, b) })
 	return db.translate(err, op)
 }
@@ -43,6 +46,9 @@ func (db *DB) Import(ctx context.Context, fn func(put func(*hrgate.Batch) error)
 			if err := validateBatch(b); err != nil {
 				return err
 			}
+			if err := db.prepareEmployees(ctx, b.Employees); err != nil {
+				return err
+			}
 			return insertBatchTx(ctx, db, tx, b)
 		})
 	})
@@ -59,7 +65,7 @@ func insertBatchTx(ctx context.Context, db *DB, tx *sql.Tx, b *hrgate.Batch) err
 	if err := insertRows(ctx, db, tx, "locations", locationColumns, b.Locations, locationArgs); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, db, tx, "employees", employeeColumns, b.Employees, employeeArgs); err != nil {
+	if err := insertRows(ctx, db, tx, "employees", employeeColumns, b.Employees, db.employeeArgs(ctx)); err != nil {
 		return err
 	}
 	if err := insertRows(ctx, db, tx, "time_off_requests", timeOffRequestColumns, b.TimeOffRequests, timeOffRequestArgs); err != nil {

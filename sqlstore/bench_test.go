@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/storetest"
+	"github.com/hrgate/hrgate/sqlstore"
 )
 
 // forEachBackend runs fn as a sub-benchmark per database.
@@ -101,4 +103,61 @@ func BenchmarkFindEmployeeByID(b *testing.B) {
 			})
 		})
 	})
+}
+
+// BenchmarkFindEmployeeEncryption measures the store's read of one
+// employee by id with field encryption and without it (InsecurePlaintext)
+// in the same run, for the groups of the demo payroll grant (two of them
+// encrypted) and for every group (five encrypted). Data keys are cached by
+// the keyring, as in a running server.
+func BenchmarkFindEmployeeEncryption(b *testing.B) {
+	const n = 2000
+	payroll := hrgate.GroupsOf(hrgate.GroupIdentity, hrgate.GroupEmployment, hrgate.GroupCompensation, hrgate.GroupBanking)
+	for _, mode := range []string{"plaintext", "encrypted"} {
+		dsn := sqliteDSN(b)
+		var db *sqlstore.DB
+		if mode == "encrypted" {
+			db = MustOpenDB(b, dsn)
+		} else {
+			db = storetest.OpenWith(b, dsn, nil, sqlstore.Options{InsecurePlaintext: true})
+		}
+		g := newIDs(44)
+		c := newCompany(b, g, "acme", false)
+		batch := &hrgate.Batch{Companies: []*hrgate.Company{c}}
+		ids := make([]string, n)
+		for i := range n {
+			e := newEmployee(b, g, c, i)
+			batch.Employees = append(batch.Employees, e)
+			ids[i] = e.ID
+		}
+		mustInsert(b, db, batch)
+		ctx := context.Background()
+		for _, groups := range []struct {
+			name string
+			set  hrgate.GroupSet
+		}{{"payroll", payroll}, {"all", hrgate.AllGroups}} {
+			b.Run(mode+"/"+groups.name, func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					es, err := db.FindEmployees(ctx, hrgate.EmployeeFilter{
+						Scope: hrgate.CompanyScope{Refs: []string{"acme"}}, ID: ids[(i*7919)%n], Groups: groups.set,
+					})
+					if err != nil || len(es) != 1 {
+						b.Fatalf("FindEmployees = %v, %v", es, err)
+					}
+					i++
+				}
+			})
+		}
+		b.Run(mode+"/page100", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				es, err := db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, Groups: hrgate.AllGroups, Page: hrgate.Page{Limit: 100}})
+				if err != nil || len(es) != 100 {
+					b.Fatalf("FindEmployees = %d, %v", len(es), err)
+				}
+			}
+		})
+	}
 }

@@ -42,11 +42,27 @@ type Options struct {
 	Now func() time.Time
 	// Cipher seals what the data store keeps encrypted: restricted and
 	// confidential field groups, and hrgate's own secrets. Only the data
-	// store uses it.
+	// store uses it; for field groups it must implement FieldCipher, as
+	// keyring.Keyring does. The first Open with a cipher records the
+	// keyring's id in the database, and Open refuses, before writing
+	// anything, a database recorded under another keyring.
+	//
+	// A data store opened without a cipher reads and writes no encrypted
+	// group: it refuses to write employees at all, and reading a
+	// confidential or restricted group is an internal error. Commands that
+	// only read consumers, keys or counts may open it so.
 	Cipher hrgate.Cipher
-	// InsecurePlaintext lets a data store opened without a Cipher keep
-	// what it would seal in the clear. It exists for tests and benchmarks;
-	// without it such a store refuses to write or read a secret.
+	// PlaintextGroups lists the confidential field groups (contact,
+	// personal) the operator chose to store unencrypted
+	// (keyring.encrypt_confidential leaves them out). Restricted groups
+	// are always encrypted: naming one is an error. The zero value
+	// encrypts every confidential group.
+	PlaintextGroups hrgate.GroupSet
+	// InsecurePlaintext, without a Cipher, stores and reads every field
+	// group and every secret in plain text and leaves the blind indexes
+	// empty. It is for tests and benchmarks only, and refused for a
+	// database that was ever opened with a keyring; without it a store
+	// opened without a Cipher refuses to write or read a secret.
 	InsecurePlaintext bool
 }
 
@@ -77,8 +93,17 @@ type DB struct {
 	// vault is the state of the columns holding hrgate's own secrets
 	// (vault.go).
 	vault vaultState
+	// enc is the field-encryption policy and state (encryption.go).
+	enc *encryption
 
 	epoch epochCache
+
+	// skipOptimize makes Close leave the file as it is: set when Open
+	// refuses a database it must not write to.
+	skipOptimize bool
+	// testCrash, set only by tests, fails a job or an erase between two
+	// of its steps (crashPoint).
+	testCrash func(step string) error
 }
 
 var _ hrgate.Store = (*DB)(nil)
@@ -108,10 +133,11 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	var (
-		db  *DB
-		err error
-	)
+	enc, err := newEncryption(opts)
+	if err != nil {
+		return nil, err
+	}
+	var db *DB
 	if isPostgresDSN(dsn) {
 		db, err = openPostgres(ctx, dsn)
 	} else {
@@ -135,6 +161,7 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	db.schema = schema
 	db.cipher = opts.Cipher
 	db.vault.insecure = opts.InsecurePlaintext
+	db.enc = enc
 	db.stmts = newStmtCache(db.read, db.dialect)
 	db.epoch.maxAge, db.epoch.now = opts.CredentialRefresh, opts.Now
 	if db.epoch.maxAge == 0 {
@@ -144,6 +171,15 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 		db.epoch.now = time.Now
 	}
 
+	if schema == dataSchema {
+		// Before any migration: a database under another keyring is
+		// refused without a write.
+		if err := db.checkBinding(ctx); err != nil {
+			db.skipOptimize = true // PRAGMA optimize may write; nothing may be
+			db.Close()
+			return nil, err
+		}
+	}
 	if opts.AutoMigrate {
 		n, err := db.Migrate(ctx)
 		if err != nil {
@@ -156,9 +192,18 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	} else if err := db.checkSchemaVersion(ctx); err != nil {
 		db.Close()
 		return nil, err
-	}
-	if schema == dataSchema {
+	} else if schema == dataSchema {
+		// Refuse another keyring before anything is written, seal the
+		// vault (all or nothing), then record the keyring.
+		if err := db.checkBinding(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
 		if err := db.openVault(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if err := db.bind(ctx); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -368,7 +413,7 @@ func (db *DB) Close() error {
 	if db.stmts != nil {
 		errs = append(errs, db.stmts.close())
 	}
-	if db.dialect.name == "sqlite" {
+	if db.dialect.name == "sqlite" && !db.skipOptimize {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// Best effort: a failure only means slightly older statistics.
 		_, _ = db.write.ExecContext(ctx, "PRAGMA optimize")
@@ -379,6 +424,25 @@ func (db *DB) Close() error {
 	}
 	errs = append(errs, db.write.Close())
 	return errors.Join(errs...)
+}
+
+// flushDeleted makes a deletion reach the database file at once on
+// SQLite: a TRUNCATE checkpoint copies the WAL into the file, where
+// secure_delete has zeroed the deleted bytes, and empties the WAL, which
+// still held the pages as they were before. Until then an erased key or
+// record would survive in the WAL for as long as it takes to fill 10,000
+// pages. It is best effort: a reader holding an old snapshot keeps the
+// checkpoint from finishing, and the next one completes it.
+func (db *DB) flushDeleted(ctx context.Context) {
+	if db.dialect.name != "sqlite" {
+		return
+	}
+	var busy, frames, done int
+	err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done)
+	if err != nil || busy != 0 {
+		db.logger.Warn("a checkpoint after an erase did not complete; the WAL keeps the erased pages until the next one",
+			"busy", busy, "err", err)
+	}
 }
 
 // inTx runs fn in a transaction on the writer, committing when fn returns

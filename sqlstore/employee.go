@@ -3,10 +3,12 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/keyring"
 )
 
 // groupColumn returns the column that holds field group g: "g_" and the
@@ -39,8 +41,13 @@ type employeeRow struct {
 }
 
 // FindEmployees returns the live employees of f.Scope that match f, ordered
-// by id. Only the columns of f.Groups are read: the other groups never leave
-// the database and are left zero, and Loaded is exactly f.Groups.
+// by id. Only the columns of f.Groups are read, and only they are
+// decrypted: the other groups never leave the database and are left zero,
+// and Loaded is exactly f.Groups.
+//
+// A group that does not decrypt or verify (tampered with, moved from
+// another record, its key erased) fails the whole call with EINTERNAL; the
+// log names the employee and the group, never the value.
 func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hrgate.Employee, error) {
 	const op = "sqlstore.FindEmployees"
 	if err := checkPage(f.Page); err != nil {
@@ -65,6 +72,27 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	if !f.ModifiedAfter.IsZero() {
 		q.and("modified_at > ?", f.ModifiedAfter.UnixMicro())
 	}
+	for _, s := range []struct{ kind, value, column string }{
+		{keyring.IndexNationalID, f.NationalID, "bi_national_id"},
+		{keyring.IndexPersonalEmail, f.PersonalEmail, "bi_personal_email"},
+	} {
+		if s.value == "" {
+			continue
+		}
+		if db.enc.kr == nil {
+			return nil, db.translate(fmt.Errorf("search by %s: %w", s.kind, errNoCipher), op)
+		}
+		hashes := db.enc.kr.BlindIndex(s.kind, s.value)
+		if len(hashes) == 0 {
+			// Nothing is left of the value once normalised: it matches
+			// no employee.
+			return []*hrgate.Employee{}, nil
+		}
+		q.and(s.column + " IN (?" + strings.Repeat(", ?", len(hashes)-1) + ")")
+		for _, h := range hashes {
+			q.args = append(q.args, h)
+		}
+	}
 	q.page(f.Page)
 
 	if f.ID != "" && db.dialect.name == "sqlite" {
@@ -87,6 +115,19 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 		dest[fixed+i] = &r.raw[i]
 	}
 	dest[4], dest[5] = &r.created, &r.modified
+	enc := db.enc
+	strict := enc.strictGroups()
+	// In a list of employees whose encrypted groups are read, a row
+	// whose data keys are not in memory is copied aside, so that the keys
+	// of all such rows are fetched at once (Prefetch) rather than with one
+	// key-store query per employee; the others decode in place. A look-up
+	// by id decodes in place: its one key is fetched by the open itself
+	// when it is not cached.
+	mayDefer := enc.kr != nil && groups&sealableGroups != 0 && f.ID == ""
+	var (
+		page     pageBuffer
+		deferred []*hrgate.Employee
+	)
 	out := []*hrgate.Employee{}
 	for rows.Next() {
 		e := &hrgate.Employee{Loaded: groups}
@@ -95,49 +136,80 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 			return nil, db.translate(err, op)
 		}
 		e.CreatedAt, e.ModifiedAt = timeOf(r.created), timeOf(r.modified)
-		if err := decodeGroups(e, list, r.raw[:len(list)]); err != nil {
-			return nil, db.translate(err, op)
+		if mayDefer && !enc.kr.Cached(e.ID) {
+			page.add(r.raw[:len(list)])
+			deferred = append(deferred, e)
+		} else if err := decodeGroups(ctx, enc, strict, e, list, r.raw[:len(list)]); err != nil {
+			return nil, db.groupFailure(err, op)
 		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, db.translate(err, op)
 	}
+	if len(deferred) == 0 {
+		return out, nil
+	}
+	rows.Close()
+	owners := make([]string, len(deferred))
+	for i, e := range deferred {
+		owners[i] = e.ID
+	}
+	if err := enc.kr.Prefetch(ctx, owners); err != nil {
+		return nil, db.translate(err, op)
+	}
+	var raws [numGroups][]byte
+	for i, e := range deferred {
+		if err := decodeGroups(ctx, enc, strict, e, list, page.row(i, raws[:len(list)])); err != nil {
+			return nil, db.groupFailure(err, op)
+		}
+	}
 	return out, nil
 }
 
-// decodeGroups fills the groups of e in list from their stored forms in
-// raw. The fields of all of them are substrings of one string: one
-// allocation per employee rather than one per group. NULL, from a row
-// written without the group, is the zero value.
-func decodeGroups(e *hrgate.Employee, list []hrgate.FieldGroup, raw []sql.RawBytes) error {
-	var b strings.Builder
-	n := 0
+// pageBuffer keeps copies of the stored groups of some employees of a page
+// in one growing array.
+type pageBuffer struct {
+	data []byte
+	// ends holds, per row, the end offset of each of its groups.
+	ends   []int
+	ngroup int
+}
+
+func (p *pageBuffer) add(raw []sql.RawBytes) {
+	p.ngroup = len(raw)
 	for _, r := range raw {
-		n += len(r)
+		p.data = append(p.data, r...)
+		p.ends = append(p.ends, len(p.data))
 	}
-	b.Grow(n)
-	var end [numGroups]int
-	for i, r := range raw {
-		if len(r) > 0 {
-			if r[0] != groupCodecV1 {
-				return fmt.Errorf("decode %s of employee %s: %w", list[i], e.ID, errCorruptGroup)
-			}
-			b.Write(r[1:])
-		}
-		end[i] = b.Len()
-	}
-	all := b.String()
+}
+
+// row fills dst with the groups of row i, empty where the column was
+// NULL.
+func (p *pageBuffer) row(i int, dst [][]byte) [][]byte {
 	start := 0
-	for i, g := range list {
-		if len(raw[i]) > 0 {
-			if err := decodeGroupFields(all[start:end[i]], e, g); err != nil {
-				return fmt.Errorf("decode %s of employee %s: %w", g, e.ID, err)
-			}
-		}
-		start = end[i]
+	if i > 0 {
+		start = p.ends[i*p.ngroup-1]
 	}
-	return nil
+	for j := range dst {
+		end := p.ends[i*p.ngroup+j]
+		dst[j] = p.data[start:end:end]
+		start = end
+	}
+	return dst
+}
+
+// groupFailure logs a field group that cannot be read, naming the
+// employee and the group but never a value, and returns the internal
+// error the caller gets.
+func (db *DB) groupFailure(err error, op string) error {
+	var ge *groupError
+	if errors.As(err, &ge) {
+		db.logger.Error("an employee field group cannot be read: it is damaged, tampered with, moved from another record, or its key was erased",
+			"employee", ge.id, "group", ge.group.String(), "integrity", errors.Is(err, hrgate.ErrIntegrity),
+			"key_erased", errors.Is(err, hrgate.ErrKeyErased), "err", err)
+	}
+	return db.translate(err, op)
 }
 
 // CountEmployees returns the number of live employees in scope.
@@ -155,17 +227,29 @@ func (db *DB) CountEmployees(ctx context.Context, scope hrgate.CompanyScope) (in
 }
 
 const employeeColumns = `id, company_id, source_id, remote_id, created_at, modified_at, employment_status, ` +
-	`g_identity, g_employment, g_contact, g_personal, g_compensation, g_banking, g_government_id`
+	`g_identity, g_employment, g_contact, g_personal, g_compensation, g_banking, g_government_id, ` +
+	`bi_national_id, bi_personal_email, bi_version, dek_round`
 
-// employeeArgs appends the values of employeeColumns for e. Every group is
-// written, whatever e.Loaded says: a new employee has all of them. A group
-// with no field set is written as its empty encoding rather than NULL so that, once
-// groups are encrypted, a missing ciphertext can be told from an empty one.
-func employeeArgs(args []any, e *hrgate.Employee) ([]any, error) {
-	args = append(args, e.ID, e.CompanyID, e.SourceID, e.RemoteID, micros(e.CreatedAt), micros(e.ModifiedAt),
-		string(e.Employment.Status))
-	for g := hrgate.GroupIdentity; g <= hrgate.GroupGovernmentID; g++ {
-		args = append(args, encodeGroup(e, g))
+// employeeArgs returns the function that appends the values of
+// employeeColumns for an employee. Every group is written, whatever
+// e.Loaded says: a new employee has all of them. A group with no field set
+// is written as its empty encoding rather than NULL, sealed like any
+// other, so that a missing ciphertext can be told from an empty one. The
+// groups the policy encrypts are sealed under the employee's data key,
+// which prepareEmployees created.
+func (db *DB) employeeArgs(ctx context.Context) func(args []any, e *hrgate.Employee) ([]any, error) {
+	round := db.enc.dekRound.Load()
+	return func(args []any, e *hrgate.Employee) ([]any, error) {
+		args = append(args, e.ID, e.CompanyID, e.SourceID, e.RemoteID, micros(e.CreatedAt), micros(e.ModifiedAt),
+			string(e.Employment.Status))
+		for g := hrgate.GroupIdentity; g <= hrgate.GroupGovernmentID; g++ {
+			v, err := db.sealGroup(ctx, e, g)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, v)
+		}
+		nid, email, version := db.blindIndexes(e)
+		return append(args, nid, email, version, round), nil
 	}
-	return args, nil
 }

@@ -46,8 +46,12 @@ func (db *DB) ApplyMigrationsForTest(ctx context.Context, upTo int) error {
 	return nil
 }
 
-// QueryBytesForTest returns the single value a query with ? placeholders
-// yields, as stored: tests read sealed columns with it.
+// SetCrashForTest makes the re-encryption jobs and EraseEmployee fail with
+// the error fn returns for a step, as if the process died there.
+func (db *DB) SetCrashForTest(fn func(step string) error) { db.testCrash = fn }
+
+// QueryBytesForTest returns the single byte string a query with ?
+// placeholders yields, nil for NULL.
 func (db *DB) QueryBytesForTest(ctx context.Context, query string, args ...any) ([]byte, error) {
 	var b []byte
 	err := db.write.QueryRowContext(ctx, db.dialect.rebind(query), args...).Scan(&b)

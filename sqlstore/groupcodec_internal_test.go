@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"encoding/binary"
 	"testing"
@@ -105,7 +106,7 @@ func TestDecodeGroups(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		var out hrgate.Employee
-		if err := decodeGroups(&out, list, raws()); err != nil {
+		if err := decodePlain(&out, list, raws()); err != nil {
 			t.Fatal(err)
 		}
 		if out != *in {
@@ -116,7 +117,7 @@ func TestDecodeGroups(t *testing.T) {
 		raw := raws()
 		raw[hrgate.GroupContact] = nil
 		var out hrgate.Employee
-		if err := decodeGroups(&out, list, raw); err != nil {
+		if err := decodePlain(&out, list, raw); err != nil {
 			t.Fatal(err)
 		}
 		want := *in
@@ -128,7 +129,7 @@ func TestDecodeGroups(t *testing.T) {
 	t.Run("Subset", func(t *testing.T) {
 		sub := []hrgate.FieldGroup{hrgate.GroupIdentity, hrgate.GroupBanking}
 		var out hrgate.Employee
-		if err := decodeGroups(&out, sub, []sql.RawBytes{encodeGroup(in, sub[0]), encodeGroup(in, sub[1])}); err != nil {
+		if err := decodePlain(&out, sub, []sql.RawBytes{encodeGroup(in, sub[0]), encodeGroup(in, sub[1])}); err != nil {
 			t.Fatal(err)
 		}
 		if out.Identity != in.Identity || out.Banking != in.Banking || out.Compensation != (hrgate.Compensation{}) {
@@ -146,9 +147,19 @@ func TestDecodeGroups(t *testing.T) {
 			raw := raws()
 			raw[hrgate.GroupBanking] = bad
 			var out hrgate.Employee
-			if err := decodeGroups(&out, list, raw); err == nil {
+			if err := decodePlain(&out, list, raw); err == nil {
 				t.Fatal("corrupt group decoded")
 			}
 		})
 	}
+}
+
+// decodePlain is decodeGroups under the plain-text policy of a store opened
+// with InsecurePlaintext.
+func decodePlain(e *hrgate.Employee, list []hrgate.FieldGroup, raw []sql.RawBytes) error {
+	enc, err := newEncryption(Options{InsecurePlaintext: true})
+	if err != nil {
+		return err
+	}
+	return decodeGroups(context.Background(), enc, enc.strictGroups(), e, list, raw)
 }

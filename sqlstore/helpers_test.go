@@ -61,11 +61,11 @@ func postgresDSN(tb testing.TB) string {
 	return pgtest.Schema(tb, pgtest.URL(tb))
 }
 
-// MustOpenDB opens and migrates the database at dsn, with its test
-// keyring, and closes it when tb ends.
+// MustOpenDB opens and migrates the database at dsn, with the keyring of
+// its key store (storetest.KeysDSN), and closes it when tb ends.
 func MustOpenDB(tb testing.TB, dsn string) *sqlstore.DB {
 	tb.Helper()
-	db, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{AutoMigrate: true, Cipher: storetest.Keyring(tb, dsn)})
+	db, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{AutoMigrate: true, Cipher: storetest.Keyring(tb, storetest.KeysDSN(dsn))})
 	if err != nil {
 		tb.Fatalf("open %s: %v", hrgate.RedactDSN(dsn), err)
 	}

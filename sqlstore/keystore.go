@@ -298,6 +298,10 @@ func (s *KeyStore) DeleteDataKeys(ctx context.Context, owner string, below int) 
 		return 0, s.db.translate(err, op)
 	}
 	n, err := res.RowsAffected()
+	if err == nil && below == 0 && n > 0 {
+		// An erase: the wrapped keys must not linger in the WAL.
+		s.db.flushDeleted(ctx)
+	}
 	return int(n), s.db.translate(err, op)
 }
 

@@ -124,6 +124,21 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 			db.logger.Info("applied database migration", "migration", m.name, "dialect", db.dialect.name)
 		}
 	}
+	if db.schema == dataSchema {
+		// A schema that just gained the encryption state records the
+		// keyring now: after a store bound to another keyring is
+		// refused, and after the vault's secrets are sealed, so that a
+		// failure there leaves no binding behind either.
+		if err := db.checkBinding(ctx); err != nil {
+			return applied, err
+		}
+		if err := db.openVault(ctx); err != nil {
+			return applied, err
+		}
+		if err := db.bind(ctx); err != nil {
+			return applied, err
+		}
+	}
 	return applied, nil
 }
 

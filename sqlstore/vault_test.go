@@ -250,7 +250,7 @@ func TestVault_SealsSecretsStoredInTheClear(t *testing.T) {
 
 		var logs bytes.Buffer
 		open := func() *sqlstore.DB {
-			db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: storetest.Keyring(t, dsn),
+			db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: storetest.Keyring(t, storetest.KeysDSN(dsn)),
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			must(t, err)
 			return db
@@ -280,23 +280,22 @@ func TestVault_SealsSecretsStoredInTheClear(t *testing.T) {
 		p.check(t, db)
 		p.take(t, db)
 
-		// A store opened in the clear now refuses the sealed secrets
-		// rather than misread them or add plaintext beside them.
-		again := openPlain(t, dsn)
-		defer again.Close()
-		_, err := again.FindSecret(ctx, "planted_put")
-		if hrgate.ErrorCode(err) != hrgate.EINTERNAL || !strings.Contains(err.Error(), "sealed") {
-			t.Fatalf("FindSecret in the clear on a sealed store: %v", err)
+		// A store opened in the clear is now refused at open, rather
+		// than misread the sealed secrets or add plaintext beside them.
+		again, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, InsecurePlaintext: true})
+		if err == nil {
+			_ = again.Close()
+			t.Fatal("a sealed store opened in the clear")
 		}
-		if err := again.PutSecret(ctx, "new", []byte("value")); err == nil {
-			t.Fatal("a store opened in the clear added a plaintext secret to a sealed one")
+		if !strings.Contains(err.Error(), "InsecurePlaintext") {
+			t.Fatalf("opening a sealed store in the clear: %v", err)
 		}
 	})
 }
 
 // failingCipher fails its n-th Seal.
 type failingCipher struct {
-	hrgate.Cipher
+	sqlstore.FieldCipher
 	n int
 }
 
@@ -304,7 +303,7 @@ func (c *failingCipher) Seal(ctx context.Context, owner string, ref hrgate.Field
 	if c.n--; c.n == 0 {
 		return nil, errors.New("seal failed on purpose")
 	}
-	return c.Cipher.Seal(ctx, owner, ref, plain)
+	return c.FieldCipher.Seal(ctx, owner, ref, plain)
 }
 
 // Sealing the secrets of an earlier hrgate is all or nothing: when it
@@ -317,7 +316,7 @@ func TestVault_SealingIsAtomic(t *testing.T) {
 		must(t, plain.Close())
 
 		// Seal 1 is the marker, 2 and 3 the first two secrets.
-		_, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: &failingCipher{Cipher: storetest.Keyring(t, dsn), n: 3}})
+		_, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: &failingCipher{FieldCipher: storetest.Keyring(t, storetest.KeysDSN(dsn)), n: 3}})
 		if err == nil || !strings.Contains(err.Error(), "on purpose") {
 			t.Fatalf("Open with a failing cipher: %v", err)
 		}
@@ -406,7 +405,7 @@ func TestVault_ConcurrentOpens(t *testing.T) {
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			cipher := storetest.Keyring(t, dsn)
+			cipher := storetest.Keyring(t, storetest.KeysDSN(dsn))
 			wg.Go(func() {
 				dbs[i], errs[i] = sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: cipher})
 			})

@@ -95,7 +95,7 @@ func (m *Main) rootCommand() *cobra.Command {
 	root.AddCommand(
 		m.serveCommand(), m.demoCommand(), m.migrateCommand(), m.sandboxCommand(),
 		m.consumersCommand(), m.keysCommand(), m.versionCommand(),
-		m.clientsCommand(), m.adminCommand(), m.keyringCommand(), m.auditCommand(),
+		m.clientsCommand(), m.adminCommand(), m.keyringCommand(), m.auditCommand(), m.employeesCommand(),
 	)
 	usageErrors(root)
 	return root
@@ -178,13 +178,29 @@ func (m *Main) openStore(cmd *cobra.Command, autoMigrate bool) (*sqlstore.DB, er
 	if refresh == 0 {
 		refresh = -1 // auth.credential_refresh: 0 reads the epoch on every request
 	}
-	db, err := sqlstore.Open(cmd.Context(), m.Config.DatabaseDSN(),
-		sqlstore.Options{AutoMigrate: autoMigrate, Logger: m.Logger, CredentialRefresh: refresh, Cipher: kr})
+	// The data store checks that it is encrypted under this keyring (and
+	// records it on first use) before it writes anything.
+	db, err := sqlstore.Open(cmd.Context(), m.Config.DatabaseDSN(), sqlstore.Options{
+		AutoMigrate: autoMigrate, Logger: m.Logger, CredentialRefresh: refresh, Cipher: kr,
+		PlaintextGroups: plaintextGroups(m.Config.Keyring.EncryptConfidential),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	m.Store = db
 	return db, nil
+}
+
+// plaintextGroups returns the confidential groups keyring.encrypt_confidential
+// leaves out: the operator chose to store them unencrypted.
+func plaintextGroups(encrypt []string) hrgate.GroupSet {
+	plain := hrgate.GroupsOf(hrgate.GroupContact, hrgate.GroupPersonal)
+	for _, name := range encrypt {
+		if g, ok := hrgate.ParseFieldGroup(name); ok {
+			plain &^= hrgate.GroupsOf(g)
+		}
+	}
+	return plain
 }
 
 // Close releases what the command opened and writes out the log. It may

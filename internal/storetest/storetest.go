@@ -1,6 +1,8 @@
 // Package storetest opens real stores for the tests of the packages above
 // sqlstore: a fresh SQLite file, and a fresh schema on the PostgreSQL
 // server named by HRGATE_TEST_POSTGRES (skipped, saying so, when unset).
+// Data stores come with a real keyring on a key store of their own, so
+// that tests run the encrypted paths production runs.
 package storetest
 
 import (
@@ -10,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hrgate/hrgate/internal/pgtest"
@@ -29,11 +32,32 @@ func DSNs() map[string]func(tb testing.TB) string {
 // SQLite returns the path of a database file in a fresh directory.
 func SQLite(tb testing.TB) string { return filepath.Join(tb.TempDir(), "hrgate.db") }
 
-// Open opens and migrates the store at dsn, with the keyring of Keyring,
-// and closes it when the test ends.
+// Open opens and migrates the data store at dsn with the keyring of
+// KeysDSN(dsn), created on first use, and closes both when the test ends.
 func Open(tb testing.TB, dsn string) *sqlstore.DB {
 	tb.Helper()
-	db, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{AutoMigrate: true, Cipher: Keyring(tb, dsn)})
+	return OpenWith(tb, dsn, Keyring(tb, KeysDSN(dsn)), sqlstore.Options{})
+}
+
+// KeysDSN returns where the key store of the data store at dsn is, as
+// hrgate's defaults place it: keys.db next to a SQLite file, the same
+// database (tables keyring_*) on PostgreSQL.
+func KeysDSN(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return dsn
+	}
+	return filepath.Join(filepath.Dir(dsn), "keys.db")
+}
+
+// OpenWith opens and migrates the data store at dsn with the given keyring
+// (nil for none) and options, and closes it when the test ends.
+func OpenWith(tb testing.TB, dsn string, kr *keyring.Keyring, opts sqlstore.Options) *sqlstore.DB {
+	tb.Helper()
+	opts.AutoMigrate = true
+	if kr != nil {
+		opts.Cipher = kr
+	}
+	db, err := sqlstore.Open(context.Background(), dsn, opts)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
@@ -62,29 +86,29 @@ func OpenKeyStore(tb testing.TB, dsn string) *sqlstore.KeyStore {
 	return ks
 }
 
-// testMasterKey is the master key of every test keyring. It is fixed, so
-// that a store reopened in a test finds its keys again; it protects
-// nothing but test data.
-var testMasterKey = bytes.Repeat([]byte{0x5e}, keyring.MasterKeySize)
+// MasterKey is the master key of the keyrings tests open. It is a test
+// value, never used outside tests.
+var MasterKey = bytes.Repeat([]byte{0x5a}, keyring.MasterKeySize)
 
-// Keyring opens the keyring of the data store at dsn, as hrgate lays it
-// out by default: in keys.db beside a SQLite file, in the same schema on
-// PostgreSQL. Every call for one dsn opens the same keyring.
-func Keyring(tb testing.TB, dsn string) *keyring.Keyring {
+// Keyring opens the key store at keysDSN and the keyring on it, under
+// MasterKey, creating the keyring when the store is new.
+func Keyring(tb testing.TB, keysDSN string) *keyring.Keyring {
 	tb.Helper()
-	ksDSN := dsn
-	if !isPostgres(dsn) {
-		ksDSN = filepath.Join(filepath.Dir(dsn), "keys.db")
-	}
-	p, err := keyring.NewLocalProvider(testMasterKey, nil)
+	return KeyringWith(tb, OpenKeyStore(tb, keysDSN), keyring.Options{})
+}
+
+// KeyringWith opens the keyring on ks under MasterKey with opts.
+func KeyringWith(tb testing.TB, ks *sqlstore.KeyStore, opts keyring.Options) *keyring.Keyring {
+	tb.Helper()
+	p, err := keyring.NewLocalProvider(MasterKey, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	k, err := keyring.Open(context.Background(), OpenKeyStore(tb, ksDSN), p, keyring.Options{})
+	kr, err := keyring.Open(context.Background(), ks, p, opts)
 	if err != nil {
 		tb.Fatalf("open keyring: %v", err)
 	}
-	return k
+	return kr
 }
 
 func isPostgres(dsn string) bool {

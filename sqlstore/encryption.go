@@ -1,0 +1,527 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/keyring"
+)
+
+// FieldCipher is what the data store needs of its cipher: hrgate.Cipher,
+// and the keyring operations behind the binding, the blind indexes and
+// the re-encryption jobs. keyring.Keyring implements it.
+type FieldCipher interface {
+	hrgate.Cipher
+	// ID names the keyring; the data store records it and refuses to
+	// open with another.
+	ID() string
+	// IndexVersion is the version of the index key BlindIndex hashes
+	// with first.
+	IndexVersion() int
+	// Refresh reads the keyring's keys again, to learn of rotations made
+	// by other instances.
+	Refresh(ctx context.Context) error
+	// RotateDataKeys gives each owner a new data key version.
+	RotateDataKeys(ctx context.Context, owners []string) error
+	// DeleteDataKeysBelow deletes owner's data key versions below version.
+	DeleteDataKeysBelow(ctx context.Context, owner string, version int) (int, error)
+	// OpenAppend is Open appending the plaintext to dst.
+	OpenAppend(ctx context.Context, dst []byte, owner string, ref hrgate.FieldRef, sealed []byte) ([]byte, error)
+	// Cached reports whether owner's data keys are in memory, so that an
+	// open reads nothing from the key store.
+	Cached(owner string) bool
+}
+
+var _ FieldCipher = (*keyring.Keyring)(nil)
+
+// Group sets by sensitivity. Internal groups are never encrypted;
+// restricted ones always are; confidential ones are unless the operator
+// opts out (Options.PlaintextGroups).
+var (
+	restrictedGroups, sealableGroups = func() (r, s hrgate.GroupSet) {
+		for _, g := range hrgate.FieldGroups() {
+			switch g.Sensitivity() {
+			case hrgate.Restricted:
+				r, s = r.With(g), s.With(g)
+			case hrgate.Confidential:
+				s = s.With(g)
+			}
+		}
+		return r, s
+	}()
+)
+
+// groupRefs holds the column name of each group, the Field of its
+// FieldRef, so that the read path builds none.
+var groupRefs = func() (out [numGroups]string) {
+	for g := range out {
+		out[g] = groupColumn(hrgate.FieldGroup(g))
+	}
+	return out
+}()
+
+// groupRef names where group g of employee id is stored. A sealed group is
+// bound to it: moved to another employee or column, it does not open.
+func groupRef(id string, g hrgate.FieldGroup) hrgate.FieldRef {
+	return hrgate.FieldRef{Table: "employees", RecordID: id, Field: groupRefs[g]}
+}
+
+// stateOwner owns the data key that seals the encryption state. It cannot
+// collide with an employee id, which always has a prefix and underscore.
+const stateOwner = "datastore"
+
+// encryption is the data store's field-encryption policy and state.
+type encryption struct {
+	// kr is nil when the store was opened without a cipher.
+	kr       FieldCipher
+	insecure bool
+	// sealed is the set of groups written sealed.
+	sealed hrgate.GroupSet
+	// strict holds the groups (a hrgate.GroupSet) in which a plain-text
+	// value is refused as an integrity error: a sealed group every row of
+	// which is known to be sealed. Without a cipher (and without
+	// InsecurePlaintext) it holds every group that may be encrypted, so
+	// that such a store reads none of them.
+	strict atomic.Uint32
+	// dekRound is the data-key rotation round new rows are written at.
+	dekRound atomic.Int64
+	// bound is set once the keyring binding was checked and the state
+	// loaded; until then (a schema not yet migrated) the store neither
+	// writes employees nor reads encrypted groups.
+	bound atomic.Bool
+}
+
+func (enc *encryption) strictGroups() hrgate.GroupSet { return hrgate.GroupSet(enc.strict.Load()) }
+
+// newEncryption checks the options and returns the policy they ask for.
+func newEncryption(opts Options) (*encryption, error) {
+	enc := &encryption{insecure: opts.InsecurePlaintext}
+	if bad := opts.PlaintextGroups & restrictedGroups; bad != 0 {
+		return nil, fmt.Errorf("sqlstore: the restricted field groups %s are always encrypted; only confidential groups can be stored in plain text", bad)
+	}
+	switch {
+	case opts.Cipher != nil && opts.InsecurePlaintext:
+		return nil, errors.New("sqlstore: InsecurePlaintext and a Cipher exclude each other")
+	case opts.Cipher != nil:
+		kr, ok := opts.Cipher.(FieldCipher)
+		if !ok {
+			return nil, fmt.Errorf("sqlstore: the cipher %T lacks the keyring operations the data store needs (sqlstore.FieldCipher)", opts.Cipher)
+		}
+		enc.kr = kr
+		enc.sealed = sealableGroups &^ opts.PlaintextGroups
+		// Until the state is loaded, every group that may be sealed is
+		// strict: nothing is trusted that has not been checked.
+		enc.strict.Store(uint32(sealableGroups))
+	case opts.InsecurePlaintext:
+		enc.bound.Store(true)
+	default:
+		enc.strict.Store(uint32(sealableGroups))
+		enc.bound.Store(true)
+	}
+	return enc, nil
+}
+
+// errNoCipher is returned where an encrypted group would be read or
+// written by a store opened without a cipher.
+var errNoCipher = errors.New("the data store was opened without a cipher (keyring), so it neither reads nor writes encrypted field groups; " +
+	"open it with Options.Cipher, or with Options.InsecurePlaintext for tests and benchmarks")
+
+// errNotBound is returned by a store with a cipher whose schema predates
+// field encryption.
+var errNotBound = errors.New("the database schema predates field encryption; run hrgate migrate")
+
+// checkWritable reports whether employees may be written.
+func (enc *encryption) checkWritable() error {
+	switch {
+	case enc.kr == nil && !enc.insecure:
+		return errNoCipher
+	case !enc.bound.Load():
+		return errNotBound
+	}
+	return nil
+}
+
+// encState is the part of the encryption state that must not change
+// without the keyring: it is stored sealed.
+type encState struct {
+	// strict is the set of groups in which every row is sealed.
+	strict hrgate.GroupSet
+	// indexDone is the index key version every row's blind indexes
+	// reached.
+	indexDone int64
+	// dekTarget is the current data-key rotation round; dekDone the last
+	// round every row reached.
+	dekTarget, dekDone int64
+}
+
+const encStateV1 = 1
+
+func (s encState) encode() []byte {
+	b := []byte{encStateV1}
+	for _, v := range []uint64{uint64(s.strict), uint64(s.indexDone), uint64(s.dekTarget), uint64(s.dekDone)} {
+		b = binary.AppendUvarint(b, v)
+	}
+	return b
+}
+
+func decodeEncState(b []byte) (encState, error) {
+	var s encState
+	if len(b) == 0 || b[0] != encStateV1 {
+		return s, errors.New("unknown encryption state format")
+	}
+	b = b[1:]
+	var vals [4]uint64
+	for i := range vals {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return s, errors.New("truncated encryption state")
+		}
+		vals[i], b = v, b[n:]
+	}
+	if len(b) != 0 || vals[0] > uint64(hrgate.AllGroups) || vals[1] > 1<<31 || vals[2] > 1<<40 || vals[3] > vals[2] {
+		return s, errors.New("malformed encryption state")
+	}
+	return encState{strict: hrgate.GroupSet(vals[0]), indexDone: int64(vals[1]), dekTarget: int64(vals[2]), dekDone: int64(vals[3])}, nil
+}
+
+// stateRef binds the sealed state to its row and keyring.
+func stateRef(keyringID string) hrgate.FieldRef {
+	return hrgate.FieldRef{Table: "encryption_state", RecordID: keyringID, Field: "state"}
+}
+
+// hasStateTable reports whether the schema has the encryption_state table.
+func (db *DB) hasStateTable(ctx context.Context) (bool, error) {
+	var one int
+	err := db.write.QueryRowContext(ctx, db.dialect.rebind(db.dialect.tableExists), "encryption_state").Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// readBinding returns the recorded keyring id and sealed state, found
+// false when the store was never opened with a keyring.
+func (db *DB) readBinding(ctx context.Context) (id string, sealed []byte, found bool, err error) {
+	err = db.write.QueryRowContext(ctx, `SELECT keyring_id, state FROM encryption_state WHERE id = 1`).Scan(&id, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, false, nil
+	}
+	return id, sealed, err == nil, err
+}
+
+// checkBinding refuses, before anything is written, a store recorded as
+// encrypted under another keyring, and a store opened with
+// InsecurePlaintext that was ever opened with a keyring.
+func (db *DB) checkBinding(ctx context.Context) error {
+	enc := db.enc
+	if enc.kr == nil && !enc.insecure {
+		return nil
+	}
+	ok, err := db.hasStateTable(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	id, _, found, err := db.readBinding(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("sqlstore: read the keyring binding: %w", err)
+	case !found:
+		return nil
+	case enc.insecure:
+		return fmt.Errorf("sqlstore: this database holds data encrypted under keyring %s; it cannot be opened with InsecurePlaintext", id)
+	case id != enc.kr.ID():
+		return fmt.Errorf("sqlstore: this database is encrypted under keyring %s, but the key store holds keyring %s: "+
+			"the key store was replaced or recreated (a deleted keys.db is regenerated empty). Restore the key store this "+
+			"database was encrypted with (keyring.database) and its master key; with another keyring the encrypted fields cannot be read. "+
+			"Nothing was written to the database", id, enc.kr.ID())
+	}
+	return nil
+}
+
+// bind records the keyring on first use, loads the sealed state, and
+// drops from its strict set the groups the operator no longer encrypts.
+// A state that does not open under this keyring is refused: it was
+// tampered with.
+func (db *DB) bind(ctx context.Context) error {
+	enc := db.enc
+	if enc.kr == nil {
+		return nil
+	}
+	ok, err := db.hasStateTable(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: bind keyring: %w", err)
+	}
+	if !ok {
+		return nil // bound by Migrate
+	}
+	if err := db.checkBinding(ctx); err != nil {
+		return err
+	}
+	_, _, found, err := db.readBinding(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: bind keyring: %w", err)
+	}
+	if !found {
+		if err := db.createBinding(ctx); err != nil {
+			return err
+		}
+	}
+	st, err := db.loadState(ctx)
+	if err != nil {
+		return err
+	}
+	if st.strict&^enc.sealed != 0 {
+		// The operator stopped encrypting a confidential group: new rows
+		// hold it in plain text, so it is strict no more.
+		if st, err = db.updateState(ctx, func(s *encState) bool {
+			if s.strict&^enc.sealed == 0 {
+				return false
+			}
+			s.strict &= enc.sealed
+			return true
+		}); err != nil {
+			return err
+		}
+	}
+	db.useState(st)
+	enc.bound.Store(true)
+	return nil
+}
+
+// createBinding records the keyring. A store with no employee yet holds no
+// plain text, so every group it seals starts strict; an existing one
+// starts with none, and the encryption job makes each strict once it has
+// sealed its rows.
+func (db *DB) createBinding(ctx context.Context) error {
+	enc := db.enc
+	var one int
+	err := db.write.QueryRowContext(ctx, `SELECT 1 FROM employees LIMIT 1`).Scan(&one)
+	empty := errors.Is(err, sql.ErrNoRows)
+	if err != nil && !empty {
+		return fmt.Errorf("sqlstore: bind keyring: %w", err)
+	}
+	st := encState{}
+	if empty {
+		st.strict = enc.sealed
+		st.indexDone = int64(enc.kr.IndexVersion())
+	}
+	id := enc.kr.ID()
+	sealed, err := enc.kr.Seal(ctx, stateOwner, stateRef(id), st.encode())
+	if err != nil {
+		return fmt.Errorf("sqlstore: bind keyring: %w", err)
+	}
+	now := db.epoch.now().UnixMicro()
+	_, err = db.write.ExecContext(ctx, db.dialect.rebind(
+		`INSERT INTO encryption_state (id, keyring_id, state, created_at, modified_at) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		id, sealed, now, now)
+	if err != nil {
+		return fmt.Errorf("sqlstore: bind keyring: %w", err)
+	}
+	// Another instance may have bound first, with another keyring.
+	if err := db.checkBinding(ctx); err != nil {
+		return err
+	}
+	db.logger.Info("recorded the keyring of the data store", "keyring", id, "strict_groups", st.strict.String())
+	return nil
+}
+
+// loadState reads and opens the sealed state.
+func (db *DB) loadState(ctx context.Context) (encState, error) {
+	st, _, err := db.readState(ctx)
+	return st, err
+}
+
+func (db *DB) readState(ctx context.Context) (encState, []byte, error) {
+	kr := db.enc.kr
+	id, sealed, found, err := db.readBinding(ctx)
+	if err != nil {
+		return encState{}, nil, fmt.Errorf("sqlstore: read the encryption state: %w", err)
+	}
+	if !found {
+		return encState{}, nil, errors.New("sqlstore: the encryption state is missing")
+	}
+	plain, err := kr.Open(ctx, stateOwner, stateRef(id), sealed)
+	if err != nil {
+		return encState{}, nil, fmt.Errorf("sqlstore: the encryption state of the database does not open under keyring %s: "+
+			"it was tampered with, or the key store is not the one this database was encrypted with: %w", id, err)
+	}
+	st, err := decodeEncState(plain)
+	if err != nil {
+		return encState{}, nil, fmt.Errorf("sqlstore: the encryption state: %w", err)
+	}
+	return st, sealed, nil
+}
+
+// updateState applies change to the state and stores it, unless change
+// reports no change. It compares and swaps, retrying when another
+// instance changed the state meanwhile, and returns the state stored.
+func (db *DB) updateState(ctx context.Context, change func(*encState) bool) (encState, error) {
+	kr := db.enc.kr
+	for range 10 {
+		st, old, err := db.readState(ctx)
+		if err != nil {
+			return st, err
+		}
+		if !change(&st) {
+			return st, nil
+		}
+		sealed, err := kr.Seal(ctx, stateOwner, stateRef(kr.ID()), st.encode())
+		if err != nil {
+			return st, fmt.Errorf("sqlstore: seal the encryption state: %w", err)
+		}
+		res, err := db.write.ExecContext(ctx, db.dialect.rebind(
+			`UPDATE encryption_state SET state = ?, modified_at = ? WHERE id = 1 AND state = ?`),
+			sealed, db.epoch.now().UnixMicro(), old)
+		if err != nil {
+			return st, fmt.Errorf("sqlstore: store the encryption state: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return st, err
+		}
+	}
+	return encState{}, errors.New("sqlstore: the encryption state keeps changing under this update; try again")
+}
+
+// useState makes st the policy of this instance.
+func (db *DB) useState(st encState) {
+	db.enc.strict.Store(uint32(st.strict & db.enc.sealed))
+	db.enc.dekRound.Store(st.dekTarget)
+}
+
+// errPlainInSealedGroup is the integrity error of a plain-text value in a
+// group whose every row must be sealed: someone with write access to the
+// database put it there.
+var errPlainInSealedGroup = fmt.Errorf("a plain-text value where only sealed values may be: %w", hrgate.ErrIntegrity)
+
+// groupError says which employee and group could not be read. It never
+// holds the value.
+type groupError struct {
+	id    string
+	group hrgate.FieldGroup
+	err   error
+}
+
+func (e *groupError) Error() string {
+	return fmt.Sprintf("employee %s, field group %s: %v", e.id, e.group, e.err)
+}
+
+func (e *groupError) Unwrap() error { return e.err }
+
+// decodeGroups fills the groups of e in list from their stored forms in
+// raw, opening the sealed ones. The fields of all of them are substrings
+// of one string: one allocation per employee whatever the number of
+// groups, decrypted or not. NULL, from a row written without the group,
+// is the zero value.
+func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate.GroupSet, e *hrgate.Employee, list []hrgate.FieldGroup, raw []B) error {
+	n := 0
+	for _, r := range raw {
+		n += len(r)
+	}
+	// Every stored form is at least as long as what it decodes to, so buf
+	// never grows past n and the string below covers one array.
+	buf := make([]byte, 0, n)
+	var end [numGroups]int
+	for i, r := range raw {
+		g := list[i]
+		if len(r) > 0 {
+			switch r[0] {
+			case groupCodecV1:
+				if strict.Has(g) {
+					return &groupError{e.ID, g, errPlainInSealedGroup}
+				}
+				buf = append(buf, r[1:]...)
+			case keyring.SealedFormat:
+				if !sealableGroups.Has(g) {
+					return &groupError{e.ID, g, errCorruptGroup}
+				}
+				if enc.kr == nil {
+					return &groupError{e.ID, g, errNoCipher}
+				}
+				if !enc.bound.Load() {
+					return &groupError{e.ID, g, errNotBound}
+				}
+				at := len(buf)
+				var err error
+				if buf, err = enc.kr.OpenAppend(ctx, buf, e.ID, groupRef(e.ID, g), []byte(r)); err != nil {
+					return &groupError{e.ID, g, err}
+				}
+				if len(buf) == at || buf[at] != groupCodecV1 {
+					return &groupError{e.ID, g, errCorruptGroup}
+				}
+				buf = append(buf[:at], buf[at+1:]...)
+			default:
+				return &groupError{e.ID, g, errCorruptGroup}
+			}
+		}
+		end[i] = len(buf)
+	}
+	// buf is not written again: the string shares its array, as
+	// strings.Builder does, and saves a copy per employee.
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	start := 0
+	for i, g := range list {
+		if end[i] > start || len(raw[i]) > 0 {
+			if err := decodeGroupFields(all[start:end[i]], e, g); err != nil {
+				return &groupError{e.ID, g, err}
+			}
+		}
+		start = end[i]
+	}
+	return nil
+}
+
+// sealGroup returns the stored form of group g of e: its codec bytes,
+// sealed for e when the policy encrypts g.
+func (db *DB) sealGroup(ctx context.Context, e *hrgate.Employee, g hrgate.FieldGroup) ([]byte, error) {
+	plain := encodeGroup(e, g)
+	if !db.enc.sealed.Has(g) {
+		return plain, nil
+	}
+	return db.enc.kr.Seal(ctx, e.ID, groupRef(e.ID, g), plain)
+}
+
+// blindIndexes returns the blind indexes of e under the active index key
+// and that key's version; nil indexes for values that are empty.
+func (db *DB) blindIndexes(e *hrgate.Employee) (nationalID, personalEmail []byte, version int) {
+	kr := db.enc.kr
+	if kr == nil {
+		return nil, nil, 0
+	}
+	return firstIndex(kr.BlindIndex(keyring.IndexNationalID, e.GovernmentID.Value)),
+		firstIndex(kr.BlindIndex(keyring.IndexPersonalEmail, e.Contact.PersonalEmail)),
+		kr.IndexVersion()
+}
+
+func firstIndex(hs [][]byte) []byte {
+	if len(hs) == 0 {
+		return nil
+	}
+	return hs[0]
+}
+
+// prepareEmployees makes sure employees can be written, and that each has
+// a data key, created for the whole batch in one write to the key store.
+// A key created for a batch that then fails stays unused in the key
+// store; it seals nothing.
+func (db *DB) prepareEmployees(ctx context.Context, es []*hrgate.Employee) error {
+	if len(es) == 0 {
+		return nil
+	}
+	if err := db.enc.checkWritable(); err != nil {
+		return err
+	}
+	if db.enc.sealed == 0 {
+		return nil
+	}
+	owners := make([]string, len(es))
+	for i, e := range es {
+		owners[i] = e.ID
+	}
+	return db.enc.kr.CreateDataKeys(ctx, owners)
+}

@@ -1,0 +1,287 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/storetest"
+	"github.com/hrgate/hrgate/keyring"
+	"github.com/hrgate/hrgate/sqlstore"
+)
+
+// staff inserts n employees of one company, each with its own national id
+// and personal e-mail, and returns them.
+func staff(t *testing.T, db *sqlstore.DB, seed byte, n int) []*hrgate.Employee {
+	t.Helper()
+	g := newIDs(seed)
+	c := newCompany(t, g, fmt.Sprintf("co%d", seed), false)
+	b := &hrgate.Batch{Companies: []*hrgate.Company{c}}
+	for i := range n {
+		e := newEmployee(t, g, c, i)
+		e.GovernmentID = hrgate.NationalID{Type: "ssn", Value: fmt.Sprintf("666-%02d-%04d", seed%100, 1000+i)}
+		e.Contact.PersonalEmail = fmt.Sprintf("Person.%d.%d@Example.org", seed, i)
+		b.Employees = append(b.Employees, e)
+	}
+	mustInsert(t, db, b)
+	return b.Employees
+}
+
+// mustReadAll fails unless every employee reads back whole.
+func mustReadAll(t *testing.T, db *sqlstore.DB, es []*hrgate.Employee) {
+	t.Helper()
+	got, err := db.FindEmployees(context.Background(), hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, Groups: hrgate.AllGroups})
+	if err != nil {
+		t.Fatalf("read all: %v", err)
+	}
+	want := make(map[string]*hrgate.Employee, len(es))
+	for _, e := range es {
+		want[e.ID] = project(e, hrgate.AllGroups)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("read %d employees; want %d", len(got), len(want))
+	}
+	for _, e := range got {
+		if !reflect.DeepEqual(e, want[e.ID]) {
+			t.Fatalf("employee %s reads\n%+v\nwant\n%+v", e.ID, e, want[e.ID])
+		}
+	}
+}
+
+func search(t *testing.T, db *sqlstore.DB, f hrgate.EmployeeFilter) []string {
+	t.Helper()
+	if f.Scope.IsNone() {
+		f.Scope = hrgate.AllCompanies
+	}
+	f.Groups = hrgate.GroupsOf(hrgate.GroupIdentity)
+	es, err := db.FindEmployees(context.Background(), f)
+	if err != nil {
+		t.Fatalf("search %+v: %v", f, err)
+	}
+	return idsOf(es, func(e *hrgate.Employee) string { return e.ID })
+}
+
+func TestBlindIndexSearch(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		env := openEnc(t, dsn, sqlstore.Options{})
+		es := staff(t, env.db, 71, 4)
+		other := staff(t, env.db, 72, 1)
+		e := es[2]
+		for _, tt := range []struct {
+			name string
+			f    hrgate.EmployeeFilter
+			want []string
+		}{
+			{"NationalID", hrgate.EmployeeFilter{NationalID: e.GovernmentID.Value}, []string{e.ID}},
+			{"NationalIDOtherwiseWritten", hrgate.EmployeeFilter{NationalID: " 666.71.1002 "}, []string{e.ID}},
+			{"PersonalEmailAnyCase", hrgate.EmployeeFilter{PersonalEmail: "PERSON.71.2@example.ORG"}, []string{e.ID}},
+			{"Both", hrgate.EmployeeFilter{NationalID: e.GovernmentID.Value, PersonalEmail: e.Contact.PersonalEmail}, []string{e.ID}},
+			{"BothDisagree", hrgate.EmployeeFilter{NationalID: e.GovernmentID.Value, PersonalEmail: es[1].Contact.PersonalEmail}, nil},
+			{"Unknown", hrgate.EmployeeFilter{NationalID: "666-00-0000"}, nil},
+			{"NothingLeftOnceNormalised", hrgate.EmployeeFilter{NationalID: " - / "}, nil},
+			{"OutOfScope", hrgate.EmployeeFilter{NationalID: e.GovernmentID.Value, Scope: hrgate.CompanyScope{Refs: []string{"co72"}}}, nil},
+			{"OtherCompany", hrgate.EmployeeFilter{NationalID: other[0].GovernmentID.Value, Scope: hrgate.CompanyScope{Refs: []string{"co72"}}}, []string{other[0].ID}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				if got := search(t, env.db, tt.f); !slices.Equal(got, tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
+					t.Fatalf("found %v; want %v", got, tt.want)
+				}
+			})
+		}
+
+		t.Run("IndexKeyRotation", func(t *testing.T) {
+			if _, err := env.kr.Rotate(ctx, hrgate.PurposeIndex); err != nil {
+				t.Fatal(err)
+			}
+			// Rows still hold version-1 indexes: found through the old key.
+			if got := search(t, env.db, hrgate.EmployeeFilter{NationalID: e.GovernmentID.Value}); !slices.Equal(got, []string{e.ID}) {
+				t.Fatalf("found %v during the rotation", got)
+			}
+			res, err := env.db.Reencrypt(ctx, 2)
+			if err != nil || res.Reindexed != 5 {
+				t.Fatalf("Reencrypt = %+v, %v; want 5 re-indexed", res, err)
+			}
+			if n, _ := env.db.QueryIntForTest(ctx, `SELECT COUNT(*) FROM employees WHERE bi_version = 2`); n != 5 {
+				t.Fatalf("%d rows at index version 2; want 5", n)
+			}
+			if got := search(t, env.db, hrgate.EmployeeFilter{PersonalEmail: e.Contact.PersonalEmail}); !slices.Equal(got, []string{e.ID}) {
+				t.Fatalf("found %v after re-indexing", got)
+			}
+			// A fresh instance knows both index keys too.
+			fresh := storetest.OpenWith(t, dsn, storetest.Keyring(t, storetest.KeysDSN(dsn)), sqlstore.Options{})
+			if got := search(t, fresh, hrgate.EmployeeFilter{NationalID: e.GovernmentID.Value}); !slices.Equal(got, []string{e.ID}) {
+				t.Fatalf("a fresh instance found %v", got)
+			}
+			st, err := env.db.EncryptionStatus(ctx)
+			if err != nil || st.IndexVersion != 2 || st.IndexDone != 2 {
+				t.Fatalf("status = %+v, %v", st, err)
+			}
+			if res, err := env.db.Reencrypt(ctx, 2); err != nil || res.Total() != 0 {
+				t.Fatalf("a second Reencrypt = %+v, %v; want nothing to do", res, err)
+			}
+		})
+	})
+}
+
+// TestEncryptExistingPlainText: a database written before field
+// encryption (here through InsecurePlaintext) is read as it is once a
+// keyring opens it, and the encrypt job seals it, after which plain text in
+// its groups is refused.
+func TestEncryptExistingPlainText(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		legacy := storetest.OpenWith(t, dsn, nil, sqlstore.Options{InsecurePlaintext: true})
+		es := staff(t, legacy, 73, 5)
+		legacy.Close()
+
+		env := openEnc(t, dsn, sqlstore.Options{})
+		mustReadAll(t, env.db, es)
+		st, err := env.db.EncryptionStatus(ctx)
+		if err != nil || len(st.Strict) != 0 || len(st.PendingEncryption) != 5 || st.IndexDone != 0 {
+			t.Fatalf("status of a legacy store = %+v, %v", st, err)
+		}
+		// Not yet indexed: the search finds nothing until the job ran.
+		if got := search(t, env.db, hrgate.EmployeeFilter{NationalID: es[0].GovernmentID.Value}); len(got) != 0 {
+			t.Fatalf("found %v before indexing", got)
+		}
+
+		res, err := env.db.Reencrypt(ctx, 2)
+		if err != nil || res.Encrypted != 5 || res.Reindexed != 5 {
+			t.Fatalf("Reencrypt = %+v, %v; want 5 encrypted and re-indexed", res, err)
+		}
+		for _, e := range es {
+			for _, g := range hrgate.FieldGroups() {
+				if sealed := keyring.IsSealed(rawGroup(t, env.db, e.ID, g)); sealed != (g.Sensitivity() != hrgate.Internal) {
+					t.Fatalf("g_%s of %s sealed = %v after the job", g, e.ID, sealed)
+				}
+			}
+		}
+		mustReadAll(t, env.db, es)
+		if got := search(t, env.db, hrgate.EmployeeFilter{NationalID: es[0].GovernmentID.Value}); !slices.Equal(got, []string{es[0].ID}) {
+			t.Fatalf("found %v after indexing", got)
+		}
+		st, err = env.db.EncryptionStatus(ctx)
+		if err != nil || len(st.Strict) != 5 || len(st.PendingEncryption) != 0 {
+			t.Fatalf("status after the job = %+v, %v", st, err)
+		}
+		// Now plain text planted in a restricted group is tampering.
+		if err := env.db.ExecForTest(ctx, `UPDATE employees SET g_banking = g_identity WHERE id = ?`, es[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := findOne(t, env.db, es[0].ID, hrgate.GroupsOf(hrgate.GroupBanking)); !errors.Is(err, hrgate.ErrIntegrity) {
+			t.Fatalf("planted plain text reads as %v; want an integrity error", err)
+		}
+		// The strict set is sealed: a restart keeps it.
+		again := storetest.OpenWith(t, dsn, env.kr, sqlstore.Options{})
+		if _, err := findOne(t, again, es[0].ID, hrgate.GroupsOf(hrgate.GroupBanking)); !errors.Is(err, hrgate.ErrIntegrity) {
+			t.Fatalf("after a restart planted plain text reads as %v", err)
+		}
+	})
+}
+
+func TestConfidentialGroupPolicyChanges(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		kr := storetest.Keyring(t, storetest.KeysDSN(dsn))
+		optOut := storetest.OpenWith(t, dsn, kr, sqlstore.Options{PlaintextGroups: hrgate.GroupsOf(hrgate.GroupContact)})
+		es := staff(t, optOut, 74, 3)
+		if keyring.IsSealed(rawGroup(t, optOut, es[0].ID, hrgate.GroupContact)) {
+			t.Fatal("contact sealed although opted out")
+		}
+		st, _ := optOut.EncryptionStatus(ctx)
+		if slices.Contains(st.Strict, "contact") {
+			t.Fatalf("contact is strict while stored in plain text: %+v", st)
+		}
+		optOut.Close()
+
+		// The operator turns contact encryption (back) on.
+		db := storetest.OpenWith(t, dsn, kr, sqlstore.Options{})
+		mustReadAll(t, db, es)
+		st, _ = db.EncryptionStatus(ctx)
+		if !slices.Equal(st.PendingEncryption, []string{"contact"}) {
+			t.Fatalf("pending = %v; want contact", st.PendingEncryption)
+		}
+		res, err := db.Reencrypt(ctx, 0)
+		if err != nil || res.Encrypted != 3 {
+			t.Fatalf("Reencrypt = %+v, %v; want 3 encrypted", res, err)
+		}
+		if !keyring.IsSealed(rawGroup(t, db, es[0].ID, hrgate.GroupContact)) {
+			t.Fatal("contact still in plain text")
+		}
+		mustReadAll(t, db, es)
+
+		// And off again: the sealed rows still read, new ones are plain.
+		db.Close()
+		off := storetest.OpenWith(t, dsn, kr, sqlstore.Options{PlaintextGroups: hrgate.GroupsOf(hrgate.GroupContact)})
+		more := staff(t, off, 75, 1)
+		mustReadAll(t, off, append(es, more...))
+	})
+}
+
+func TestDataKeyRotation(t *testing.T) {
+	for _, crashAt := range []string{"", "rotate: new keys", "rotate: re-sealed", "rotate: old keys deleted"} {
+		t.Run("Crash "+crashAt, func(t *testing.T) {
+			forEachDSN(t, func(t *testing.T, dsn string) {
+				ctx := context.Background()
+				env := openEnc(t, dsn, sqlstore.Options{})
+				es := staff(t, env.db, 76, 7)
+				round, err := env.db.StartDataKeyRotation(ctx)
+				if err != nil || round != 1 {
+					t.Fatalf("StartDataKeyRotation = %d, %v", round, err)
+				}
+				// Written during the rotation: fresh keys, not rotated.
+				late := staff(t, env.db, 77, 1)
+				es = append(es, late...)
+
+				crash := errors.New("crash")
+				if crashAt != "" {
+					crashed := false
+					env.db.SetCrashForTest(func(step string) error {
+						if step == crashAt && !crashed {
+							crashed = true
+							return crash
+						}
+						return nil
+					})
+					if _, err := env.db.Reencrypt(ctx, 3); !errors.Is(err, crash) {
+						t.Fatalf("Reencrypt with a crash at %q = %v", crashAt, err)
+					}
+					// Every value reads after the crash, before the restart.
+					mustReadAll(t, env.db, es)
+				}
+				res, err := env.db.Reencrypt(ctx, 3)
+				if err != nil || res.Rotated == 0 || res.Skipped != 0 {
+					t.Fatalf("Reencrypt = %+v, %v", res, err)
+				}
+				mustReadAll(t, env.db, es)
+				ks := storetest.OpenKeyStore(t, storetest.KeysDSN(dsn))
+				for _, e := range es[:7] {
+					dks, err := ks.DataKeys(ctx, []string{e.ID})
+					if err != nil || len(dks) != 1 || dks[0].Version < 2 {
+						t.Fatalf("data keys of %s after the rotation: %d, %v; want one version above 1", e.ID, len(dks), err)
+					}
+					for _, g := range hrgate.FieldGroups() {
+						if v, ok := keyring.SealedKeyVersion(rawGroup(t, env.db, e.ID, g)); ok && v != dks[0].Version {
+							t.Fatalf("g_%s of %s is sealed under version %d; the key store holds %d", g, e.ID, v, dks[0].Version)
+						}
+					}
+				}
+				if dks, _ := ks.DataKeys(ctx, []string{late[0].ID}); len(dks) != 1 || dks[0].Version != 1 {
+					t.Fatalf("the employee written during the rotation has %d keys", len(dks))
+				}
+				st, err := env.db.EncryptionStatus(ctx)
+				if err != nil || st.DataKeyRound != 1 || st.DataKeyRoundDone != 1 {
+					t.Fatalf("status = %+v, %v", st, err)
+				}
+				if res, err := env.db.Reencrypt(ctx, 3); err != nil || res.Total() != 0 {
+					t.Fatalf("a second Reencrypt = %+v, %v; want nothing to do", res, err)
+				}
+			})
+		})
+	}
+}
