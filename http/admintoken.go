@@ -101,7 +101,7 @@ func ReadAdminTokenFile(path string) (string, error) {
 // AdminTokenSecret names the secret that holds the SHA-256 digest of the
 // admin token hrgate issued. The token itself is stored nowhere: the
 // operator is shown it once.
-const AdminTokenSecret = "admin_token_sha256"
+const AdminTokenSecret = "admin_token_sha256" // #nosec G101 -- the name of a vault entry, not a credential.
 
 // AdminTokenStore keeps the issued admin token's digest: hrgate's secret
 // store, which seals it under the keyring. PutSecret changes the

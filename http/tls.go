@@ -55,7 +55,7 @@ func serverTLS(cert tls.Certificate) *tls.Config {
 
 // selfSignedKeySecret names the vault secret that holds the private key of
 // the self-signed certificate.
-const selfSignedKeySecret = "tls_self_signed_key"
+const selfSignedKeySecret = "tls_self_signed_key" // #nosec G101 -- the name of a vault entry, not a credential.
 
 // SelfSignedTLS returns a TLS configuration with a self-signed certificate
 // for local use, and the certificate's file (dataDir/tls/cert.pem) for
