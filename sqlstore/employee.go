@@ -57,6 +57,9 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 		return []*hrgate.Employee{}, nil
 	}
 	groups := f.Groups & hrgate.AllGroups
+	if db.enc.kr != nil && !db.enc.bound.Load() && (groups&sealableGroups != 0 || f.NationalID != "" || f.PersonalEmail != "") {
+		return nil, db.translate(errNotBound, op)
+	}
 	var listBuf [numGroups]hrgate.FieldGroup
 	list := listBuf[:0]
 	for g := hrgate.GroupIdentity; int(g) < numGroups; g++ {

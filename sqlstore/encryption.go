@@ -466,7 +466,7 @@ func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate
 	all := unsafe.String(unsafe.SliceData(buf), len(buf)) // #nosec G103 -- buf is never written after this line; see above.
 	start := 0
 	for i, g := range list {
-		if end[i] > start || len(raw[i]) > 0 {
+		if len(raw[i]) > 0 {
 			if err := decodeGroupFields(all[start:end[i]], e, g); err != nil {
 				return &groupError{e.ID, g, err}
 			}

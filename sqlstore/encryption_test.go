@@ -258,6 +258,10 @@ func TestMigrateBindsKeyring(t *testing.T) {
 		if err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{c}, Employees: []*hrgate.Employee{newEmployee(t, g, c, 1)}}); err == nil {
 			t.Fatal("an unmigrated store wrote employees")
 		}
+		_, err = db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, Groups: hrgate.AllGroups})
+		if err == nil || !strings.Contains(err.Error(), "hrgate migrate") {
+			t.Fatalf("an unmigrated store reads encrypted groups: %v", err)
+		}
 		if _, err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -303,11 +303,11 @@ func (db *DB) reindex(ctx context.Context, st encState, batch int) (done, skippe
 				if err != nil {
 					return err
 				}
-				if n, err := res.RowsAffected(); err != nil {
+				n, err := res.RowsAffected()
+				if err != nil {
 					return err
-				} else {
-					done += int(n)
 				}
+				done += int(n)
 			}
 			return nil
 		})
@@ -402,23 +402,7 @@ func (db *DB) encryptPlain(ctx context.Context, st encState, batch int) (done, s
 		}
 		err = db.inTx(ctx, func(tx *sql.Tx) error {
 			for _, u := range ups {
-				set := make([]string, len(u.cols))
-				where := make([]string, len(u.cols))
-				args := make([]any, 0, 2*len(u.cols)+1)
-				for i, c := range u.cols {
-					set[i], where[i] = c+` = ?`, c+` = ?`
-					args = append(args, u.new[i])
-				}
-				args = append(args, u.id)
-				for i := range u.cols {
-					args = append(args, u.old[i])
-				}
-				res, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE employees SET `+strings.Join(set, ", ")+
-					` WHERE id = ? AND `+strings.Join(where, " AND ")), args...)
-				if err != nil {
-					return err
-				}
-				n, err := res.RowsAffected()
+				n, err := db.swapGroups(ctx, tx, u.id, u.cols, u.old, u.new)
 				if err != nil {
 					return err
 				}
@@ -546,27 +530,13 @@ func (db *DB) rotateDataKeys(ctx context.Context, st encState, batch int) (done,
 		var raced []string
 		err = db.inTx(ctx, func(tx *sql.Tx) error {
 			for _, u := range ups {
-				set := make([]string, len(u.cols))
-				where := make([]string, len(u.cols))
-				args := make([]any, 0, 2*len(u.cols)+1)
-				for i, c := range u.cols {
-					set[i], where[i] = c+` = ?`, c+` = ?`
-					args = append(args, u.new[i])
-				}
-				args = append(args, u.id)
-				for i := range u.cols {
-					args = append(args, u.old[i])
-				}
-				res, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE employees SET `+strings.Join(set, ", ")+
-					` WHERE id = ? AND `+strings.Join(where, " AND ")), args...)
-				if err != nil {
+				n, err := db.swapGroups(ctx, tx, u.id, u.cols, u.old, u.new)
+				switch {
+				case err != nil:
 					return err
-				}
-				if n, err := res.RowsAffected(); err != nil {
-					return err
-				} else if n == 1 {
+				case n == 1:
 					resealed = append(resealed, u)
-				} else {
+				default:
 					complete = false
 					raced = append(raced, u.id)
 				}
@@ -617,6 +587,28 @@ func (db *DB) rotateDataKeys(ctx context.Context, st encState, batch int) (done,
 	}
 	db.logger.Info("every employee's data key is rotated", "round", target, "rotated", done, "skipped", skipped)
 	return done, skipped, nil
+}
+
+// swapGroups sets the group columns cols of employee id to next, provided
+// they still hold old, and returns how many rows it changed (0 or 1).
+func (db *DB) swapGroups(ctx context.Context, tx *sql.Tx, id string, cols []string, old, next [][]byte) (int64, error) {
+	set := make([]string, len(cols))
+	where := make([]string, len(cols))
+	args := make([]any, 0, 2*len(cols)+1)
+	for i, c := range cols {
+		set[i], where[i] = c+` = ?`, c+` = ?`
+		args = append(args, next[i])
+	}
+	args = append(args, id)
+	for i := range cols {
+		args = append(args, old[i])
+	}
+	res, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE employees SET `+strings.Join(set, ", ")+
+		` WHERE id = ? AND `+strings.Join(where, " AND ")), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // eraseAgainIfErased erases again the data keys of those of ids that were
