@@ -68,6 +68,10 @@ type Log struct {
 	syncDone chan struct{}
 	// syncFailed records, for Close, that a flush failed.
 	syncFailed atomic.Bool
+	// inflight counts the batches handed to the syncer and not yet
+	// flushed; flushed is signalled after each flush.
+	inflight atomic.Int64
+	flushed  chan struct{}
 
 	// Owned by the writer goroutine.
 	hasher       *hasher
@@ -119,6 +123,7 @@ func Open(ctx context.Context, store hrgate.AuditStore, keys *Keys, opts Options
 		stopped:  make(chan struct{}),
 		toSync:   make(chan []chan error, 64),
 		syncDone: make(chan struct{}),
+		flushed:  make(chan struct{}, 1),
 		hasher:   keys.newHasher(),
 	}
 	head, err := store.AuditHead(ctx)
@@ -298,7 +303,7 @@ func (l *Log) run(ctx context.Context) {
 			l.abandon(retained, ctx.Err())
 			return
 		}
-		batch = l.drain(batch)
+		batch = l.gather(batch)
 		n := min(len(retained), l.maxBatch)
 		batch = append(batch, retained[:n]...)
 		retained = retained[n:]
@@ -310,6 +315,26 @@ func (l *Log) run(ctx context.Context) {
 			retained = append(retained, r)
 		}
 	}
+}
+
+// gather adds to batch the events waiting and, while a flush is under
+// way, those that arrive before it ends: a commit made during a flush
+// would wait for the disk anyway, and its events would need another
+// flush, so under load every flush serves as many events as arrived
+// during the one before. A full batch goes at once.
+func (l *Log) gather(batch []request) []request {
+	batch = l.drain(batch)
+	for l.inflight.Load() > 0 && len(batch) < l.maxBatch {
+		select {
+		case r, ok := <-l.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		case <-l.flushed:
+		}
+	}
+	return l.drain(batch)
 }
 
 // drain adds to batch the events waiting in the queue, up to maxBatch.
@@ -371,6 +396,7 @@ func (l *Log) commit(ctx context.Context, batch []request) (failed []request) {
 			waiting = append(waiting, r.done)
 		}
 	}
+	l.inflight.Add(1)
 	l.toSync <- waiting
 	return nil
 }
@@ -405,6 +431,11 @@ func (l *Log) syncer(ctx context.Context) {
 			for _, done := range b {
 				done <- err
 			}
+		}
+		l.inflight.Add(-int64(len(batches)))
+		select {
+		case l.flushed <- struct{}{}:
+		default:
 		}
 	}
 }
