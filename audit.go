@@ -216,6 +216,11 @@ type AuditStore interface {
 	// and the new head. Either every row and the head are written or
 	// nothing is.
 	AppendAudit(ctx context.Context, seal func(head AuditHead) ([]*AuditRow, AuditHead, error)) error
+	// SyncAudit makes every append that has returned durable against
+	// power loss. A store whose appends are durable when they return does
+	// nothing; one that defers the flush (SQLite here) flushes, so that the
+	// flush of one append overlaps the writing of the next.
+	SyncAudit(ctx context.Context) error
 	// AuditHead returns the head; the zero head for an empty trail.
 	AuditHead(ctx context.Context) (AuditHead, error)
 	// AuditRows returns up to limit rows with sequence numbers above

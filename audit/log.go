@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -38,8 +39,10 @@ const DefaultMaxBatch = 1024
 // Log appends events to the trail with group commit: one writer
 // goroutine takes every event waiting, seals them into the chain and
 // writes them in one transaction, so that concurrent requests share one
-// fsync. Record returns when its event is durable. Log also reads the
-// trail (Reader). It is safe for concurrent use.
+// commit; a second goroutine makes the commits durable (the store's
+// SyncAudit, one flush for every commit made meanwhile) while the writer
+// goes on with the next batch. Record returns when its event is durable.
+// Log also reads the trail (Reader). It is safe for concurrent use.
 type Log struct {
 	*Reader
 	store    hrgate.AuditStore
@@ -54,10 +57,21 @@ type Log struct {
 	mu     sync.RWMutex
 	closed bool
 	queue  chan request
-	// stopped is closed when the writer has exited; closeErr is then
-	// set.
+	// stopped is closed when the writer and the syncer have exited;
+	// closeErr is then set.
 	stopped  chan struct{}
 	closeErr error
+
+	// toSync carries, from the writer to the syncer, the outcome channels
+	// of each committed batch, to be told once the batch is durable.
+	toSync   chan []chan error
+	syncDone chan struct{}
+	// syncFailed records, for Close, that a flush failed.
+	syncFailed atomic.Bool
+	// inflight counts the batches handed to the syncer and not yet
+	// flushed; flushed is signalled after each flush.
+	inflight atomic.Int64
+	flushed  chan struct{}
 
 	// Owned by the writer goroutine.
 	hasher       *hasher
@@ -107,6 +121,9 @@ func Open(ctx context.Context, store hrgate.AuditStore, keys *Keys, opts Options
 		every:    opts.CheckpointEvery,
 		queue:    make(chan request, 4*opts.MaxBatch),
 		stopped:  make(chan struct{}),
+		toSync:   make(chan []chan error, 64),
+		syncDone: make(chan struct{}),
+		flushed:  make(chan struct{}, 1),
 		hasher:   keys.newHasher(),
 	}
 	head, err := store.AuditHead(ctx)
@@ -117,6 +134,7 @@ func Open(ctx context.Context, store hrgate.AuditStore, keys *Keys, opts Options
 		l.log.Error("the audit trail's head does not verify under the chain key; run `hrgate audit verify`", "seq", head.Seq)
 	}
 	l.lastSeq, l.checkpointed = head.Seq, head.Seq
+	go l.syncer(ctx)
 	go l.run(ctx)
 	return l, nil
 }
@@ -242,7 +260,15 @@ const (
 
 // run is the writer.
 func (l *Log) run(ctx context.Context) {
-	defer close(l.stopped)
+	defer func() {
+		close(l.toSync)
+		<-l.syncDone
+		if l.syncFailed.Load() && l.closeErr == nil {
+			l.closeErr = &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "Audit events may not have reached the disk.",
+				Err: errors.New("flushing the trail failed")}
+		}
+		close(l.stopped)
+	}()
 	var tick <-chan time.Time
 	if l.every > 0 {
 		t := time.NewTicker(l.every)
@@ -277,7 +303,7 @@ func (l *Log) run(ctx context.Context) {
 			l.abandon(retained, ctx.Err())
 			return
 		}
-		batch = l.drain(batch)
+		batch = l.gather(batch)
 		n := min(len(retained), l.maxBatch)
 		batch = append(batch, retained[:n]...)
 		retained = retained[n:]
@@ -289,6 +315,26 @@ func (l *Log) run(ctx context.Context) {
 			retained = append(retained, r)
 		}
 	}
+}
+
+// gather adds to batch the events waiting and, while a flush is under
+// way, those that arrive before it ends: a commit made during a flush
+// would wait for the disk anyway, and its events would need another
+// flush, so under load every flush serves as many events as arrived
+// during the one before. A full batch goes at once.
+func (l *Log) gather(batch []request) []request {
+	batch = l.drain(batch)
+	for l.inflight.Load() > 0 && len(batch) < l.maxBatch {
+		select {
+		case r, ok := <-l.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		case <-l.flushed:
+		}
+	}
+	return l.drain(batch)
 }
 
 // drain adds to batch the events waiting in the queue, up to maxBatch.
@@ -332,15 +378,66 @@ func (l *Log) commit(ctx context.Context, batch []request) (failed []request) {
 		}
 		l.lastSeq = l.nextHead.Seq
 	}
+	if err != nil {
+		for _, r := range batch {
+			switch {
+			case r.done != nil:
+				r.done <- err
+			default:
+				failed = append(failed, r)
+			}
+		}
+		return failed
+	}
+	// Committed: each Record hears once the commit is durable.
+	var waiting []chan error
 	for _, r := range batch {
-		switch {
-		case r.done != nil:
-			r.done <- err
-		case err != nil:
-			failed = append(failed, r)
+		if r.done != nil {
+			waiting = append(waiting, r.done)
 		}
 	}
-	return failed
+	l.inflight.Add(1)
+	l.toSync <- waiting
+	return nil
+}
+
+// syncer makes committed batches durable and tells their Records. One
+// flush covers every batch committed before it starts, so under load a
+// flush serves several commits, and it runs while the writer commits the
+// next batch.
+func (l *Log) syncer(ctx context.Context) {
+	defer close(l.syncDone)
+	for first := range l.toSync {
+		batches := [][]chan error{first}
+	more:
+		for {
+			select {
+			case b, ok := <-l.toSync:
+				if !ok {
+					break more
+				}
+				batches = append(batches, b)
+			default:
+				break more
+			}
+		}
+		var err error
+		if serr := l.store.SyncAudit(context.WithoutCancel(ctx)); serr != nil {
+			l.syncFailed.Store(true)
+			l.log.Error("flushing the audit trail failed", "err", serr)
+			err = &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "The audit trail cannot be written.", Err: serr}
+		}
+		for _, b := range batches {
+			for _, done := range b {
+				done <- err
+			}
+		}
+		l.inflight.Add(-int64(len(batches)))
+		select {
+		case l.flushed <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // seal numbers, encodes, hashes and MACs batch after head, filling l.rows

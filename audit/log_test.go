@@ -244,3 +244,25 @@ func TestSeveralWriters(t *testing.T) {
 		}
 	})
 }
+
+// failingSync is the real store with a flush that fails, as a full or
+// failing disk would make it.
+type failingSync struct{ hrgate.AuditStore }
+
+func (failingSync) SyncAudit(context.Context) error { return errors.New("disk gone") }
+
+// A commit that cannot be made durable is not acknowledged.
+func TestRecordFailsWhenTheFlushFails(t *testing.T) {
+	st := MustOpenStore(t, storeSQLite(t))
+	l, err := audit.Open(context.Background(), failingSync{st}, testKeys(t), audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Record(context.Background(), event(1)); hrgate.ErrorCode(err) != hrgate.EUNAVAILABLE {
+		t.Fatalf("Record with a failing flush = %v, want unavailable", err)
+	}
+	l.Enqueue(event(2))
+	if err := l.Close(); hrgate.ErrorCode(err) != hrgate.EUNAVAILABLE {
+		t.Fatalf("Close after a failed flush = %v, want unavailable", err)
+	}
+}

@@ -63,6 +63,7 @@ func BenchmarkAuditRecord(b *testing.B) {
 			i := 0
 			b.SetParallelism(128) // 256 callers on 2 processors
 			b.ResetTimer()
+			cpu := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					n.Lock()
@@ -75,6 +76,7 @@ func BenchmarkAuditRecord(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/event")
 		})
 	}
 }

@@ -2,7 +2,6 @@ package http
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -185,9 +184,6 @@ func (h *heldWriter) reset() {
 func (h *heldWriter) send() {
 	if h.status == 0 {
 		h.status = http.StatusOK
-	}
-	if h.status != http.StatusNoContent && h.status != http.StatusNotModified {
-		h.w.Header()["Content-Length"] = []string{strconv.Itoa(len(h.buf))}
 	}
 	h.w.WriteHeader(h.status)
 	if len(h.buf) > 0 {

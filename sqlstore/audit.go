@@ -4,8 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"slices"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -18,19 +22,85 @@ import (
 // the trail.
 type AuditLog struct {
 	db *DB
+
+	// On SQLite, wal is the write-ahead log SyncAudit flushes; walSeen is
+	// the file last flushed, so that a new one has its directory entry
+	// flushed too.
+	wal     string
+	walMu   sync.Mutex
+	walSeen os.FileInfo
+
+	// stmts holds the writer's prepared statements by text, made before
+	// the first append.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 var _ hrgate.AuditStore = (*AuditLog)(nil)
 
-// OpenAuditLog opens the audit trail at dsn, like Open. On SQLite every
-// commit waits for fsync (synchronous=FULL), so that an event is on disk
-// before the request it records is answered.
+// OpenAuditLog opens the audit trail at dsn, like Open. On SQLite a
+// commit returns once written, and SyncAudit flushes it to disk.
 func OpenAuditLog(ctx context.Context, dsn string, opts Options) (*AuditLog, error) {
 	db, err := open(ctx, dsn, opts, auditSchema)
 	if err != nil {
 		return nil, err
 	}
-	return &AuditLog{db: db}, nil
+	l := &AuditLog{db: db}
+	if db.dialect.name == "sqlite" {
+		abs, err := filepath.Abs(dsn)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		l.wal = abs + "-wal"
+	}
+	return l, nil
+}
+
+// SyncAudit implements hrgate.AuditStore. On PostgreSQL a commit is
+// durable when it returns. On SQLite the audit database commits with
+// synchronous=NORMAL, which writes the WAL without flushing it; SyncAudit
+// flushes the WAL file, which makes every commit before it as durable as
+// synchronous=FULL would, while the writer goes on with the next batch.
+// A checkpoint flushes the WAL before it copies it and the database after,
+// so what a checkpoint moved out of the WAL is durable as well.
+func (l *AuditLog) SyncAudit(ctx context.Context) error {
+	if l.wal == "" {
+		return nil
+	}
+	l.walMu.Lock()
+	defer l.walMu.Unlock()
+	f, err := os.Open(l.wal)
+	if errors.Is(err, fs.ErrNotExist) {
+		// No WAL while the database is open means nothing waits in one.
+		return nil
+	}
+	if err != nil {
+		return l.db.translate(err, "sqlstore.SyncAudit")
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return l.db.translate(err, "sqlstore.SyncAudit")
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return l.db.translate(err, "sqlstore.SyncAudit")
+	}
+	if l.walSeen == nil || !os.SameFile(fi, l.walSeen) {
+		// A WAL created since the last flush: its directory entry must
+		// reach the disk too, or the file could vanish with a power loss.
+		dir, err := os.Open(filepath.Dir(l.wal))
+		if err != nil {
+			return l.db.translate(err, "sqlstore.SyncAudit")
+		}
+		err = dir.Sync()
+		dir.Close()
+		if err != nil {
+			return l.db.translate(err, "sqlstore.SyncAudit")
+		}
+		l.walSeen = fi
+	}
+	return nil
 }
 
 // Dialect returns "sqlite" or "postgres".
@@ -40,7 +110,15 @@ func (l *AuditLog) Dialect() string { return l.db.Dialect() }
 func (l *AuditLog) Migrate(ctx context.Context) (int, error) { return l.db.Migrate(ctx) }
 
 // Close closes the database.
-func (l *AuditLog) Close() error { return l.db.Close() }
+func (l *AuditLog) Close() error {
+	l.stmtMu.Lock()
+	for _, st := range l.stmts {
+		_ = st.Close()
+	}
+	l.stmts = nil
+	l.stmtMu.Unlock()
+	return l.db.Close()
+}
 
 // auditColumns are the columns of audit_events in the order rows are
 // scanned and inserted.
@@ -49,9 +127,10 @@ const auditColumns = `seq, time, type, consumer_id, credential_id, body, seal`
 // sealSize is the length of the seal column: previous hash, hash, MAC.
 const sealSize = 3 * 32
 
-// auditInsertRows is how many events one INSERT statement carries: 7
-// parameters each stays far below both dialects' limits.
-const auditInsertRows = 256
+// Rows are inserted by prepared statements of a few fixed sizes, largest
+// first: a statement whose text changed with every batch size was parsed
+// anew at each commit, which with this driver cost more than the inserts.
+var auditInsertSizes = [...]int{128, 32, 8, 1}
 
 // AppendAudit implements hrgate.AuditStore. On PostgreSQL the head row is
 // locked FOR UPDATE, so that instances appending at once queue on it and
@@ -60,12 +139,19 @@ const auditInsertRows = 256
 func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditHead) ([]*hrgate.AuditRow, hrgate.AuditHead, error)) error {
 	const op = "sqlstore.AppendAudit"
 	db := l.db
+	if err := l.prepare(ctx); err != nil {
+		return db.translate(err, op)
+	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		q := `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`
 		if db.dialect.name == "postgres" {
 			q += ` FOR UPDATE`
 		}
-		head, err := scanHead(tx.QueryRowContext(ctx, q))
+		st, err := l.stmt(ctx, tx, q)
+		if err != nil {
+			return err
+		}
+		head, err := scanHead(st.QueryRowContext(ctx))
 		if err != nil {
 			return err
 		}
@@ -76,19 +162,70 @@ func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditH
 		if err := checkAppend(head, rows, next); err != nil {
 			return err
 		}
-		for chunk := range slices.Chunk(rows, auditInsertRows) {
-			if err := l.insertRows(ctx, tx, chunk); err != nil {
-				return err
-			}
+		if err := l.insertRows(ctx, tx, rows); err != nil {
+			return err
 		}
 		if err := l.insertRecords(ctx, tx, rows); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE audit_head SET seq = ?, time = ?, hash = ?, mac = ? WHERE id = 1`),
-			next.Seq, next.Time.UnixMicro(), next.Hash, next.MAC)
+		st, err = l.stmt(ctx, tx, `UPDATE audit_head SET seq = ?, time = ?, hash = ?, mac = ? WHERE id = 1`)
+		if err != nil {
+			return err
+		}
+		_, err = st.ExecContext(ctx, next.Seq, next.Time.UnixMicro(), next.Hash, next.MAC)
 		return err
 	})
 	return db.translate(err, op)
+}
+
+// prepare prepares the writer's statements unless it has. It runs before
+// the append's transaction: on SQLite the writer has one connection,
+// which a transaction holds.
+func (l *AuditLog) prepare(ctx context.Context) error {
+	l.stmtMu.Lock()
+	defer l.stmtMu.Unlock()
+	if len(l.stmts) > 0 {
+		return nil
+	}
+	head := `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`
+	if l.db.dialect.name == "postgres" {
+		head += ` FOR UPDATE`
+	}
+	qs := []string{head, `UPDATE audit_head SET seq = ?, time = ?, hash = ?, mac = ? WHERE id = 1`}
+	for _, n := range auditInsertSizes {
+		qs = append(qs, insertStmt("audit_events", auditColumns, 7, n), insertStmt("audit_records", "record_id, seq", 2, n))
+	}
+	stmts := make(map[string]*sql.Stmt, len(qs))
+	for _, q := range qs {
+		st, err := l.db.write.PrepareContext(ctx, l.db.dialect.rebind(q))
+		if err != nil {
+			for _, st := range stmts {
+				_ = st.Close()
+			}
+			return fmt.Errorf("prepare the audit statements: %w", err)
+		}
+		stmts[q] = st
+	}
+	l.stmts = stmts
+	return nil
+}
+
+// stmt returns the prepared statement q for tx.
+func (l *AuditLog) stmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	l.stmtMu.Lock()
+	st, ok := l.stmts[q]
+	l.stmtMu.Unlock()
+	if !ok {
+		return nil, errors.New("sqlstore: audit statement not prepared: " + q)
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// insertStmt is the text of an INSERT into table of n rows of width
+// columns.
+func insertStmt(table, columns string, width, n int) string {
+	row := "(" + strings.Repeat("?,", width-1) + "?)"
+	return `INSERT INTO ` + table + ` (` + columns + `) VALUES ` + strings.Repeat(row+",", n-1) + row
 }
 
 // checkAppend refuses rows that would not extend the chain where the head
@@ -106,54 +243,61 @@ func checkAppend(head hrgate.AuditHead, rows []*hrgate.AuditRow, next hrgate.Aud
 }
 
 func (l *AuditLog) insertRows(ctx context.Context, tx *sql.Tx, rows []*hrgate.AuditRow) error {
-	var b strings.Builder
-	b.Grow(64 + len(rows)*20)
-	b.WriteString(`INSERT INTO audit_events (` + auditColumns + `) VALUES `)
-	args := make([]any, 0, len(rows)*7)
 	seals := make([]byte, 0, len(rows)*sealSize)
-	for i, r := range rows {
-		if i > 0 {
-			b.WriteByte(',')
+	args := make([]any, 0, auditInsertSizes[0]*7)
+	for len(rows) > 0 {
+		n := auditInsertSizes[len(auditInsertSizes)-1]
+		for _, size := range auditInsertSizes {
+			if size <= len(rows) {
+				n = size
+				break
+			}
 		}
-		b.WriteString(`(?,?,?,?,?,?,?)`)
-		start := len(seals)
-		seals = append(append(append(seals, r.PrevHash...), r.Hash...), r.MAC...)
-		args = append(args, r.Seq, r.Time.UnixMicro(), r.Type, r.ConsumerID, r.CredentialID, r.Body, seals[start:len(seals):len(seals)])
+		args = args[:0]
+		for _, r := range rows[:n] {
+			start := len(seals)
+			seals = append(append(append(seals, r.PrevHash...), r.Hash...), r.MAC...)
+			args = append(args, r.Seq, r.Time.UnixMicro(), r.Type, r.ConsumerID, r.CredentialID, r.Body, seals[start:len(seals):len(seals)])
+		}
+		st, err := l.stmt(ctx, tx, insertStmt("audit_events", auditColumns, 7, n))
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
 	}
-	_, err := tx.ExecContext(ctx, l.db.dialect.rebind(b.String()), args...)
-	return err
+	return nil
 }
 
 // insertRecords indexes the record ids of rows, each (record, event) pair
 // once.
 func (l *AuditLog) insertRecords(ctx context.Context, tx *sql.Tx, rows []*hrgate.AuditRow) error {
-	var b strings.Builder
-	args := make([]any, 0, 2*auditInsertRows)
-	flush := func() error {
-		if len(args) == 0 {
-			return nil
-		}
-		_, err := tx.ExecContext(ctx, l.db.dialect.rebind(b.String()), args...)
-		b.Reset()
-		args = args[:0]
-		return err
-	}
+	var pairs []any
 	for _, r := range rows {
 		for _, id := range uniqueSorted(r.RecordIDs) {
-			if len(args) == 0 {
-				b.WriteString(`INSERT INTO audit_records (record_id, seq) VALUES (?,?)`)
-			} else {
-				b.WriteString(`,(?,?)`)
-			}
-			args = append(args, id, r.Seq)
-			if len(args) >= 2*auditInsertRows*4 {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
+			pairs = append(pairs, id, r.Seq)
 		}
 	}
-	return flush()
+	for len(pairs) > 0 {
+		n := auditInsertSizes[len(auditInsertSizes)-1]
+		for _, size := range auditInsertSizes {
+			if 2*size <= len(pairs) {
+				n = size
+				break
+			}
+		}
+		st, err := l.stmt(ctx, tx, insertStmt("audit_records", "record_id, seq", 2, n))
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, pairs[:2*n]...); err != nil {
+			return err
+		}
+		pairs = pairs[2*n:]
+	}
+	return nil
 }
 
 // uniqueSorted returns ids sorted without repeats: ids itself when it is
