@@ -97,6 +97,12 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 	m.background(ctx, func(ctx context.Context) {
 		m.Keyring.RunRewrap(ctx, time.Duration(m.Config.Keyring.RewrapInterval))
 	})
+	// Field re-encryption: recompute blind indexes after an index-key
+	// rotation, seal what an older hrgate stored in the clear, and finish
+	// data-key rotations (docs/encryption.md).
+	m.background(ctx, func(ctx context.Context) {
+		m.Store.RunReencrypt(ctx, time.Duration(m.Config.Keyring.RewrapInterval), 0)
+	})
 	// Audit sinks stream the trail to SIEMs; each only reads the trail,
 	// from its own durable cursor (docs/audit-sinks.md).
 	if m.Audit != nil && len(m.Config.Audit.Sinks) > 0 {
