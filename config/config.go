@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -463,11 +464,30 @@ func keyError(key, msg string) error {
 }
 
 // Redacted returns the configuration as YAML with secrets replaced, for
-// `hrgate serve --print-config` and logs.
+// `hrgate serve --print-config` and logs. Every string field tagged
+// secret:"url", in any section, goes through hrgate.RedactDSN, so that a
+// section that adds a URL with a password only needs the tag.
 func (c *Config) Redacted() ([]byte, error) {
 	cp := *c
-	cp.Database = hrgate.RedactDSN(cp.Database)
+	redactURLs(reflect.ValueOf(&cp).Elem())
 	return yaml.Marshal(&cp)
+}
+
+// redactURLs redacts the secret:"url" fields of the struct v and of the
+// sections it holds by value. It does not descend into slices or maps,
+// which the shallow copy in Redacted shares with the caller's
+// configuration; no secret lives in one.
+func redactURLs(v reflect.Value) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := v.Field(i)
+		switch {
+		case t.Field(i).Tag.Get("secret") == "url" && f.Kind() == reflect.String:
+			f.SetString(hrgate.RedactDSN(f.String()))
+		case f.Kind() == reflect.Struct:
+			redactURLs(f)
+		}
+	}
 }
 
 // checkListenAddr checks a HOST:PORT listen address for key; shape is the

@@ -133,17 +133,26 @@ func TestUnknownEnvIsWarning(t *testing.T) {
 func TestRedactedHidesDatabasePassword(t *testing.T) {
 	c := config.Default()
 	c.Database = "postgres://hr:s3cret-pw@db.internal:5432/hr?sslmode=verify-full&password=other-secret"
+	// Every other section that holds a URL with a password.
+	c.Audit.Database = "postgres://audit:audit-pw@audit.internal:5432/audit"
+	c.Keyring.Database = "postgres://keys:keys-pw@keys.internal:5432/keys"
+	c.Limits.RedisURL = "rediss://:redis-pw@cache.internal:6380/0"
 	out, err := c.Redacted()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"s3cret-pw", "other-secret"} {
+	for _, secret := range []string{"s3cret-pw", "other-secret", "audit-pw", "keys-pw", "redis-pw"} {
 		if strings.Contains(string(out), secret) {
 			t.Errorf("redacted config contains %q:\n%s", secret, out)
 		}
 	}
-	if !strings.Contains(string(out), "db.internal") {
-		t.Errorf("redacted config lost the host:\n%s", out)
+	for _, host := range []string{"db.internal", "audit.internal", "keys.internal", "cache.internal"} {
+		if !strings.Contains(string(out), host) {
+			t.Errorf("redacted config lost the host %s:\n%s", host, out)
+		}
+	}
+	if c.Limits.RedisURL != "rediss://:redis-pw@cache.internal:6380/0" || !strings.Contains(c.Database, "s3cret-pw") {
+		t.Error("Redacted changed the configuration it was called on")
 	}
 }
 
