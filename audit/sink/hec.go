@@ -16,6 +16,7 @@ import (
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/config"
+	"github.com/hrgate/hrgate/internal/secretfile"
 )
 
 // hecSink posts events to an HTTP event collector that speaks Splunk HEC:
@@ -84,8 +85,10 @@ func newHECSink(sc config.AuditSink, key func(string) string) (*hecSink, error) 
 	}, nil
 }
 
-// readToken reads the HEC token from token_file, which must not be
-// readable by group or others, or from the variable token_env names.
+// readToken reads the HEC token from token_file, or from the variable
+// token_env names. The file is read as every root secret is
+// (internal/secretfile): not through a symbolic link, not when group or
+// others may read it or another user owns it, and not beyond 4096 bytes.
 func readToken(sc config.AuditSink, key func(string) string) (string, error) {
 	var token string
 	tokenKey := key("token_file")
@@ -96,25 +99,13 @@ func readToken(sc config.AuditSink, key func(string) string) (string, error) {
 			return "", fmt.Errorf("config: %s: environment variable %s is not set or empty", key("token_env"), sc.TokenEnv)
 		}
 	} else {
-		f, err := os.Open(sc.TokenFile) // #nosec G304 -- the operator names the token file.
+		b, err := secretfile.Read(sc.TokenFile, "HEC token file")
 		if err != nil {
-			return "", fmt.Errorf("config: %s: %w", key("token_file"), err)
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return "", fmt.Errorf("config: %s: %w", key("token_file"), err)
-		}
-		if st.Mode().Perm()&0o077 != 0 {
-			return "", fmt.Errorf("config: %s: %s is readable by others (mode %v); run chmod 600 on it", key("token_file"), sc.TokenFile, st.Mode().Perm())
-		}
-		b, err := io.ReadAll(io.LimitReader(f, 4096))
-		if err != nil {
-			return "", fmt.Errorf("config: %s: %w", key("token_file"), err)
+			return "", fmt.Errorf("config: %s: %w", tokenKey, err)
 		}
 		token = strings.TrimSpace(string(b))
 		if token == "" {
-			return "", fmt.Errorf("config: %s: %s is empty", key("token_file"), sc.TokenFile)
+			return "", fmt.Errorf("config: %s: %s is empty", tokenKey, sc.TokenFile)
 		}
 	}
 	for i := 0; i < len(token); i++ {

@@ -269,6 +269,14 @@ func TestSinkFilesCheckedAtStart(t *testing.T) {
 	if err := os.WriteFile(spaced, []byte("abc "+hecToken), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(tokenFile(t, 0o600), link); err != nil {
+		t.Fatal(err)
+	}
+	large := filepath.Join(dir, "large")
+	if err := os.WriteFile(large, []byte(strings.Repeat("x", 5000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	hec := hecSinkConfig("https://127.0.0.1:8088")
 	syslog := syslogSink(config.SyslogTLS, "127.0.0.1:6514")
 	for _, tc := range []struct {
@@ -281,6 +289,8 @@ func TestSinkFilesCheckedAtStart(t *testing.T) {
 			c.TokenFile = tokenFile(t, 0o644)
 			return c
 		}, "is readable by others"},
+		{"TokenFileSymlink", func() config.AuditSink { c := hec; c.TokenFile = link; return c }, "audit.sinks[0].token_file: HEC token file " + link + " is not a regular file"},
+		{"TokenFileTooLarge", func() config.AuditSink { c := hec; c.TokenFile = large; return c }, "audit.sinks[0].token_file: HEC token file " + large + " is larger than"},
 		{"TokenFileEmpty", func() config.AuditSink { c := hec; c.TokenFile = empty; return c }, "audit.sinks[0].token_file"},
 		{"TokenWithSpace", func() config.AuditSink { c := hec; c.TokenFile = spaced; return c }, "audit.sinks[0].token_file: the HEC token must be printable"},
 		{"TokenEnvUnset", func() config.AuditSink { c := hec; c.TokenEnv = "HRGATE_TEST_UNSET_TOKEN"; return c }, "audit.sinks[0].token_env: environment variable HRGATE_TEST_UNSET_TOKEN is not set"},
