@@ -35,9 +35,6 @@ type Limit struct {
 	Quota int64
 }
 
-// IsZero reports whether l limits nothing.
-func (l Limit) IsZero() bool { return l.Rate == 0 && l.Quota == 0 }
-
 // Validate checks a limit as an operator wrote it.
 func (l Limit) Validate() error {
 	switch {
@@ -103,17 +100,6 @@ func ParseQuota(s string) (int64, error) {
 		return 0, fmt.Errorf("quota %q: %q is not a positive whole number", s, n)
 	}
 	return v, nil
-}
-
-// FormatRate writes a rate as ParseRate reads it.
-func FormatRate(r float64) string {
-	switch {
-	case r >= 1 || r == 0:
-		return strconv.FormatFloat(r, 'f', -1, 64) + "/s"
-	case r*60 >= 1:
-		return strconv.FormatFloat(r*60, 'f', -1, 64) + "/m"
-	}
-	return strconv.FormatFloat(r*3600, 'f', -1, 64) + "/h"
 }
 
 // Rule is one key with its limit.
