@@ -64,6 +64,17 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 	if err := m.importLegacyAdminToken(ctx); err != nil {
 		return nil, err
 	}
+	// Audit sinks stream the trail to SIEMs; each only reads the trail,
+	// from its own durable cursor (docs/audit-sinks.md). They start
+	// first: a bad token or certificate stops the start before a
+	// listener opens or a background loop runs, and Close stops them.
+	if m.Audit != nil && len(m.Config.Audit.Sinks) > 0 {
+		st, err := sink.Start(ctx, m.Config.Audit.Sinks, m.Audit, m.auditStore, m.Logger)
+		if err != nil {
+			return nil, err
+		}
+		m.sinks = st
+	}
 	var opts []hrhttp.Option
 	if m.Audit != nil {
 		opts = append(opts, hrhttp.WithAudit(m.Audit))
@@ -103,16 +114,6 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 	m.background(ctx, func(ctx context.Context) {
 		m.Store.RunReencrypt(ctx, time.Duration(m.Config.Keyring.RewrapInterval), 0)
 	})
-	// Audit sinks stream the trail to SIEMs; each only reads the trail,
-	// from its own durable cursor (docs/audit-sinks.md).
-	if m.Audit != nil && len(m.Config.Audit.Sinks) > 0 {
-		st, err := sink.Start(ctx, m.Config.Audit.Sinks, m.Audit, m.auditStore, m.Logger)
-		if err != nil {
-			_ = srv.Close()
-			return nil, err
-		}
-		m.sinks = st
-	}
 	return srv, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,6 +73,28 @@ func TestServeStreamsTheTrail(t *testing.T) {
 	}
 	if last == 0 {
 		t.Fatal("the sink holds no event")
+	}
+}
+
+// TestServeRefusesABadSink gives serve a sink whose token is missing:
+// serve must fail naming the key, before either listener opens, so that
+// nothing is left serving or running against a store that is closing.
+func TestServeRefusesABadSink(t *testing.T) {
+	_, dd, _ := newDataDir(t)
+	cfg := filepath.Join(t.TempDir(), "hrgate.yaml")
+	yaml := "audit:\n  sinks:\n    - name: splunk\n      type: http\n      url: https://127.0.0.1:8088/services/collector/event\n" +
+		"      token_env: HRGATE_TEST_UNSET_HEC_TOKEN\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"serve", "--config", cfg, "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--insecure-http", "--log-format", "json"}, dd...)
+	code, _, errOut := run(t, nil, args...)
+	if code == 0 || !strings.Contains(errOut, "audit.sinks[0].token_env") {
+		t.Fatalf("serve with a bad sink: exit %d: %s", code, errOut)
+	}
+	if strings.Contains(errOut, "is serving") {
+		t.Fatalf("a listener opened before the sinks were checked:\n%s", errOut)
 	}
 }
 
