@@ -405,7 +405,7 @@ func (s *AuditSink) validateHTTP(key func(string) string) error {
 		if !s.AllowHTTP {
 			return keyError(key("url"), "must be https://; plain http:// needs allow_http and a loopback host")
 		}
-		if !IsLoopback(net.JoinHostPort(u.Hostname(), "80")) {
+		if !isLoopbackURL(u) {
 			return keyError(key("allow_http"), "permits http:// only to a loopback host such as 127.0.0.1; audit events must not cross a network in clear text")
 		}
 	default:

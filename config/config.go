@@ -329,6 +329,12 @@ func IsLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// isLoopbackURL reports whether a URL's host is this host, whatever its
+// port.
+func isLoopbackURL(u *url.URL) bool {
+	return IsLoopback(net.JoinHostPort(u.Hostname(), "0"))
+}
+
 func (k *Keys) validate() error {
 	if k.MaxLifetime < Duration(time.Hour) || k.MaxLifetime > Duration(10*366*24*time.Hour) {
 		return keyError("keys.max_lifetime", "must be between 1h and 3660d, e.g. 90d")

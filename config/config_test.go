@@ -283,4 +283,14 @@ func TestLimitsValidation(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("valid limits refused: %v", err)
 	}
+	// Plain redis:// is fine to this host, however it is written.
+	for _, u := range []string{"redis://localhost/0", "redis://[::1]:6379/0", "redis://127.0.0.2"} {
+		c := config.Default()
+		if err := c.Set("limits.redis_url", u); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s refused: %v", u, err)
+		}
+	}
 }

@@ -2,8 +2,9 @@ package config
 
 import (
 	"fmt"
-	"net"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -114,7 +115,7 @@ func (l *Limits) validate() error {
 		switch {
 		case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "":
 			return keyError("limits.redis_url", "must be a redis:// or rediss:// URL with a host")
-		case u.Scheme == "redis" && !l.InsecureRedis && !IsLoopback(hostPort(u)):
+		case u.Scheme == "redis" && !l.InsecureRedis && !isLoopbackURL(u):
 			return keyError("limits.redis_url", "must be rediss:// (TLS) for a Redis on another host, or set limits.insecure_redis")
 		}
 	}
@@ -124,17 +125,19 @@ func (l *Limits) validate() error {
 	if l.RedisTimeout < Duration(time.Millisecond) || l.RedisTimeout > Duration(5*time.Second) {
 		return keyError("limits.redis_timeout", "must be between 1ms and 5s")
 	}
-	for key, r := range map[string]RateLimit{"limits.credential": l.Credential, "limits.consumer": l.Consumer, "limits.global": l.Global} {
-		if _, err := r.Parse(); err != nil {
-			return keyError(key, err.Error())
+	// Slices, not maps, so that of two bad keys the same one is reported
+	// every time.
+	for _, r := range []struct {
+		key string
+		r   RateLimit
+	}{{"limits.credential", l.Credential}, {"limits.consumer", l.Consumer}, {"limits.global", l.Global}} {
+		if _, err := r.r.Parse(); err != nil {
+			return keyError(r.key, err.Error())
 		}
 	}
-	for class, r := range l.Routes {
-		known := false
-		for _, c := range RouteClasses {
-			known = known || c == class
-		}
-		if !known {
+	for _, class := range slices.Sorted(maps.Keys(l.Routes)) {
+		r := l.Routes[class]
+		if !slices.Contains(RouteClasses, class) {
 			return keyError("limits.routes", fmt.Sprintf("%q is not a route class; use list, single or token", class))
 		}
 		if _, err := r.Parse(); err != nil {
@@ -153,21 +156,16 @@ func (l *Limits) validate() error {
 	case b.BaseLockout <= 0 || b.MaxLockout < b.BaseLockout || b.MaxLockout > Duration(24*time.Hour):
 		return keyError("limits.brute_force.max_lockout", "must be at least base_lockout (more than 0) and at most 24h")
 	}
-	for key, list := range map[string][]string{"limits.allow": l.Allow, "limits.block": l.Block} {
-		if _, err := hrgate.ParseCIDRs(list); err != nil {
-			return keyError(key, err.Error())
+	for _, c := range []struct {
+		key  string
+		list []string
+	}{{"limits.allow", l.Allow}, {"limits.block", l.Block}} {
+		if _, err := hrgate.ParseCIDRs(c.list); err != nil {
+			return keyError(c.key, err.Error())
 		}
 	}
 	if (l.GeoDB == "") != (len(l.BlockCountries) == 0) {
 		return keyError("limits.geo_db", "geo_db and block_countries must be set together")
 	}
 	return nil
-}
-
-// hostPort returns the URL's host with a port, as IsLoopback reads it.
-func hostPort(u *url.URL) string {
-	if u.Port() != "" {
-		return u.Host
-	}
-	return net.JoinHostPort(u.Hostname(), "6379")
 }
