@@ -102,7 +102,9 @@ func NewFailover(shared Limiter, probe func(context.Context) error, instances in
 	return &Failover{shared: shared, probe: probe, local: local, instances: max(1, instances), log: log, closed: make(chan struct{})}
 }
 
-// Allow implements Limiter. It never returns an error.
+// Allow implements Limiter. Its only error is ctx's, when the request
+// went away while the shared limiter answered; an unreachable limiter is
+// no error, as the local one decides instead.
 func (f *Failover) Allow(ctx context.Context, rules []Rule) (Decision, error) {
 	if !f.down.Load() {
 		d, err := f.shared.Allow(ctx, rules)

@@ -40,7 +40,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// run executes one command line and returns exit code, stdout, stderr.
 // newDataDir returns a data directory that hrgate creates on first use,
 // the --data-dir flag naming it, and a function that runs hrgate with that
 // flag and fails the test unless the command succeeds.
@@ -58,6 +57,7 @@ func newDataDir(t *testing.T) (dir string, flag []string, mustRun func(t *testin
 	return dir, flag, mustRun
 }
 
+// run executes one command line and returns exit code, stdout, stderr.
 func run(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
