@@ -7,6 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/hrgate/hrgate"
@@ -182,6 +185,40 @@ func (db *DB) dataSchemaVersion(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
 	}
 	return version, nil
+}
+
+// HoldsKeyringData reports whether the data store at dsn was ever opened
+// with a keyring: it records a keyring binding, or its secrets are sealed.
+// It writes nothing and creates nothing (a SQLite file that does not exist
+// is not created), so that the command line can ask before it creates a
+// keyring: a data store that holds such data while its key store holds no
+// keyring has lost its key store, and a new keyring would open none of it.
+func HoldsKeyringData(ctx context.Context, dsn string) (bool, error) {
+	var (
+		db  *DB
+		err error
+	)
+	if isPostgresDSN(dsn) {
+		db, err = openPostgres(ctx, dsn)
+	} else {
+		if _, serr := os.Stat(dsn); errors.Is(serr, fs.ErrNotExist) {
+			return false, nil
+		}
+		db, err = openSQLite(ctx, dsn, slog.New(slog.DiscardHandler), sqliteTuning{synchronous: "NORMAL"})
+	}
+	if err != nil {
+		return false, err
+	}
+	db.skipOptimize = true // PRAGMA optimize may write
+	defer db.Close()
+	bound, err := db.hasStateTable(ctx)
+	if err == nil && bound {
+		_, _, bound, err = db.readBinding(ctx)
+	}
+	if err != nil || bound {
+		return bound, err
+	}
+	return db.hasVaultMarker(ctx)
 }
 
 // hasVaultMarker reports whether the store's secrets are sealed.
