@@ -406,9 +406,11 @@ func (m *Main) printRekeyDone(oldKey, newKey *keyring.MasterKey, oldID, newID st
 	return nil
 }
 
-// samePath reports whether a and b name the same file path.
+// samePath reports whether a and b may name the same file path: true
+// when they do, and when they cannot be told apart (the working directory
+// is unknown), which is the safe answer for every caller.
 func samePath(a, b string) bool {
 	aa, err1 := filepath.Abs(a)
 	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
+	return err1 != nil || err2 != nil || aa == bb
 }
