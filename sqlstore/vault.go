@@ -318,29 +318,40 @@ func (db *DB) sealVault(ctx context.Context) error {
 // marker, and returns how many it sealed. It runs once per database,
 // before the marker commits, when every value is still in the clear.
 func (db *DB) sealPlaintext(ctx context.Context, tx *sql.Tx) (int, error) {
+	return db.rewriteVault(ctx, tx, "sqlstore.sealPlaintext", vaultSealedName, func(c vaultColumn, id string, plain []byte) (any, error) {
+		return sealWith(ctx, db.cipher, c, id, plain)
+	})
+}
+
+// rewriteVault replaces, in tx, every value of every vault column, but
+// that of the row named skip, with what rewrite returns for it, and
+// returns how many it replaced.
+func (db *DB) rewriteVault(ctx context.Context, tx *sql.Tx, op, skip string,
+	rewrite func(c vaultColumn, id string, stored []byte) (any, error)) (int, error) {
 	n := 0
 	for _, c := range vaultColumns {
+		// #nosec G202 -- table and column names come from vaultColumns, constants of this package.
 		rows, err := tx.QueryContext(ctx, db.dialect.rebind(
-			`SELECT `+c.key+`, `+c.column+` FROM `+c.table+` WHERE `+c.key+` <> ? ORDER BY `+c.key), vaultSealedName)
+			`SELECT `+c.key+`, `+c.column+` FROM `+c.table+` WHERE `+c.key+` <> ? ORDER BY `+c.key), skip)
 		type row struct {
-			id    string
-			plain []byte
+			id     string
+			stored []byte
 		}
-		all, err := collect(db, "sqlstore.sealPlaintext", rows, err, func(s scanner) (row, error) {
+		all, err := collect(db, op, rows, err, func(s scanner) (row, error) {
 			var r row
-			err := s.Scan(&r.id, &r.plain)
+			err := s.Scan(&r.id, &r.stored)
 			return r, err
 		})
 		if err != nil {
 			return 0, err
 		}
 		for _, r := range all {
-			stored, err := sealWith(ctx, db.cipher, c, r.id, r.plain)
+			v, err := rewrite(c, r.id, r.stored)
 			if err != nil {
 				return 0, err
 			}
 			if _, err := tx.ExecContext(ctx, db.dialect.rebind(
-				`UPDATE `+c.table+` SET `+c.column+` = ? WHERE `+c.key+` = ?`), stored, r.id); err != nil {
+				`UPDATE `+c.table+` SET `+c.column+` = ? WHERE `+c.key+` = ?`), v, r.id); err != nil {
 				return 0, err
 			}
 			n++
@@ -435,41 +446,17 @@ func (db *DB) ResealSecrets(ctx context.Context) (int, error) {
 	if mode != vaultSealed {
 		return 0, nil
 	}
+	// Every row, the marker too: it is a secret like the others.
 	n := 0
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		n = 0
-		for _, c := range vaultColumns {
-			// #nosec G202 -- table and column names come from vaultColumns, constants of this package.
-			rows, err := tx.QueryContext(ctx, `SELECT `+c.key+`, `+c.column+` FROM `+c.table+` ORDER BY `+c.key)
-			type row struct {
-				id     string
-				stored []byte
-			}
-			all, err := collect(db, op, rows, err, func(s scanner) (row, error) {
-				var r row
-				err := s.Scan(&r.id, &r.stored)
-				return r, err
-			})
+	err = db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		n, err = db.rewriteVault(ctx, tx, op, "", func(c vaultColumn, id string, stored []byte) (any, error) {
+			plain, err := db.openSecret(ctx, c, id, stored)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			for _, r := range all {
-				plain, err := db.openSecret(ctx, c, r.id, r.stored)
-				if err != nil {
-					return err
-				}
-				sealed, err := sealWith(ctx, db.cipher, c, r.id, plain)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.ExecContext(ctx, db.dialect.rebind(
-					`UPDATE `+c.table+` SET `+c.column+` = ? WHERE `+c.key+` = ?`), sealed, r.id); err != nil {
-					return err
-				}
-				n++
-			}
-		}
-		return nil
+			return sealWith(ctx, db.cipher, c, id, plain)
+		})
+		return err
 	})
 	if err != nil {
 		return 0, db.translate(err, op)
