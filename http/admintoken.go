@@ -83,7 +83,7 @@ func (a *TokenAuth) AuthenticateAdmin(r *http.Request) (*Operator, error) {
 // that another user owns, and a short token are all refused; a missing
 // file is an error wrapping fs.ErrNotExist.
 func ReadAdminTokenFile(path string) (string, error) {
-	b, err := secretfile.Read(path, "admin token file")
+	token, err := readTokenFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("admin token file %s does not exist; write a long random token there (mode 0600), "+
 			"or unset admin.token_file and issue a token with `hrgate admin token`: %w", path, err)
@@ -91,9 +91,20 @@ func ReadAdminTokenFile(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return token, nil
+}
+
+// readTokenFile returns the token an admin token file holds, refusing
+// what secretfile.Read refuses and a token shorter than minAdminToken. A
+// missing file is an error wrapping fs.ErrNotExist.
+func readTokenFile(path string) (string, error) {
+	b, err := secretfile.Read(path, "admin token file")
+	if err != nil {
+		return "", err
+	}
 	token := strings.TrimSpace(string(b))
 	if len(token) < minAdminToken {
-		return "", fmt.Errorf("admin token file %s holds fewer than %d characters; use a long random token", path, minAdminToken)
+		return "", fmt.Errorf("admin token file %s holds fewer than %d characters: too short for a token that opens the admin API", path, minAdminToken)
 	}
 	return token, nil
 }
@@ -225,17 +236,12 @@ const (
 // imported but the file could not be deleted, the answer is
 // LegacyImported with an error saying so: the token works all the same.
 func ImportLegacyAdminToken(ctx context.Context, store AdminTokenStore, path string) (LegacyAdminToken, error) {
-	b, err := secretfile.Read(path, "admin token file")
+	token, err := readTokenFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return LegacyNone, nil
 	}
 	if err != nil {
 		return LegacyNone, fmt.Errorf("%w; delete it and issue a new token with `hrgate admin token`", err)
-	}
-	token := strings.TrimSpace(string(b))
-	if len(token) < minAdminToken {
-		return LegacyNone, fmt.Errorf("admin token file %s holds fewer than %d characters; delete it and issue a new token with `hrgate admin token`",
-			path, minAdminToken)
 	}
 	digest := sha256.Sum256([]byte(token))
 	have, err := store.FindSecret(ctx, AdminTokenSecret)

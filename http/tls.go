@@ -149,8 +149,8 @@ func currentCert(certFile string, pub *ecdsa.PublicKey, d time.Duration) ([]byte
 	return block.Bytes, true
 }
 
-// writeFileAtomic writes through a temporary file and a rename, so a crash
-// never leaves half a key behind.
+// writeFileAtomic writes through a temporary file and a rename, so that a
+// crash never leaves half a certificate for clients to trust.
 func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {

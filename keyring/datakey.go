@@ -163,7 +163,9 @@ func (k *Keyring) cacheKeys(ctx context.Context, dks []*hrgate.DataKey) (map[str
 }
 
 // unwrapDataKey unwraps one data key with the KEK version that wrapped it,
-// reading the keyring again once when that version is unknown here.
+// reading the keyring again once when that version is unknown here. It
+// serves both the read path (load) and Rewrap. A key that does not unwrap
+// is an error wrapping hrgate.ErrIntegrity.
 func (k *Keyring) unwrapDataKey(ctx context.Context, dk *hrgate.DataKey) ([]byte, error) {
 	k.mu.RLock()
 	kek, ok := k.keks[dk.KEKVersion]
@@ -176,8 +178,8 @@ func (k *Keyring) unwrapDataKey(ctx context.Context, dk *hrgate.DataKey) ([]byte
 		kek, ok = k.keks[dk.KEKVersion]
 		k.mu.RUnlock()
 		if !ok {
-			return nil, hrgate.Wrap(fmt.Errorf("data key of %s is wrapped by key-encryption key version %d, which is retired or unknown: %w",
-				dk.Owner, dk.KEKVersion, hrgate.ErrIntegrity), "keyring.unwrap")
+			return nil, hrgate.Wrap(fmt.Errorf("data key of %s version %d is wrapped by key-encryption key version %d, which is retired or unknown: %w",
+				dk.Owner, dk.Version, dk.KEKVersion, hrgate.ErrIntegrity), "keyring.unwrap")
 		}
 	}
 	raw, err := open(kek, dk.Wrapped, dataKeyAAD(dk.Owner, dk.Version, dk.KEKVersion))

@@ -24,11 +24,11 @@ type indexKey struct {
 	active  bool
 }
 
-// Normalize returns the form of value that is indexed, so that the same
+// normalize returns the form of value that is indexed, so that the same
 // identifier written differently finds the same employee: national ids
 // lose spaces, dots, dashes and slashes and are upper-cased; e-mail
 // addresses are trimmed and lower-cased. An unknown kind yields "".
-func Normalize(kind, value string) string {
+func normalize(kind, value string) string {
 	switch kind {
 	case IndexNationalID:
 		return strings.Map(func(r rune) rune {
@@ -47,7 +47,7 @@ func Normalize(kind, value string) string {
 // BlindIndex implements hrgate.Cipher. An empty normalised value has no
 // index: it would match every employee without one.
 func (k *Keyring) BlindIndex(kind, value string) [][]byte {
-	norm := Normalize(kind, value)
+	norm := normalize(kind, value)
 	if norm == "" {
 		return nil
 	}

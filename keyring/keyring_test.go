@@ -168,6 +168,45 @@ func TestWrongMasterKeyIsRefusedAndWritesNothing(t *testing.T) {
 	})
 }
 
+// impostor is a provider whose ID claims another root key than the one it
+// holds, as a KMS provider misconfigured to another key would: the ID is
+// a label, and only unwrapping proves the key.
+type impostor struct {
+	keyring.KeyProvider
+	id string
+}
+
+func (p impostor) ID() string { return p.id }
+
+// A wrong master key is refused because its unwraps fail, not only
+// because its ID differs, and nothing is written; the right key still
+// opens every value.
+func TestWrongMasterKeyWithTheRightIDIsRefused(t *testing.T) {
+	forEachKeyStore(t, func(t *testing.T, ks *sqlstore.KeyStore) {
+		k := mustOpen(t, ks, provider(t, 1), keyring.Options{})
+		sealed, err := k.Seal(ctx, "emp_1", ssnRef, []byte("078-05-1120"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _ := k.Status(ctx)
+		wrong := impostor{KeyProvider: provider(t, 2), id: provider(t, 1).ID()}
+		if _, err := keyring.Open(ctx, ks, wrong, keyring.Options{}); err == nil || !strings.Contains(err.Error(), "does not open") {
+			t.Fatalf("Open with another master key under the right ID = %v; want a refusal", err)
+		}
+		if err := keyring.Rekey(ctx, ks, wrong, provider(t, 3)); err == nil {
+			t.Fatal("Rekey from another master key under the right ID succeeded")
+		}
+		after, _ := k.Status(ctx)
+		if len(after.Keys) != len(before.Keys) || after.Root != before.Root || after.KeyringID != before.KeyringID {
+			t.Fatalf("a refused open changed the key store: %+v, then %+v", before, after)
+		}
+		fresh := mustOpen(t, ks, provider(t, 1), keyring.Options{})
+		if got, err := fresh.Open(ctx, "emp_1", ssnRef, sealed); err != nil || string(got) != "078-05-1120" {
+			t.Fatalf("Open with the right key after the refusals = %q, %v", got, err)
+		}
+	})
+}
+
 func TestRotateRewrapRetire(t *testing.T) {
 	forEachKeyStore(t, func(t *testing.T, ks *sqlstore.KeyStore) {
 		k := mustOpen(t, ks, provider(t, 1), keyring.Options{})

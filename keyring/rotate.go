@@ -134,7 +134,7 @@ func (k *Keyring) RewrapReport(ctx context.Context, report func(RewrapProgress))
 		batch := dks[:0]
 		from := make([]int, 0, len(dks))
 		for _, dk := range dks {
-			raw, err := k.unwrapRaw(ctx, dk)
+			raw, err := k.unwrapDataKey(ctx, dk)
 			if err != nil {
 				if !errors.Is(err, hrgate.ErrIntegrity) {
 					return p.Done, err
@@ -210,30 +210,6 @@ func (k *Keyring) throttle(ctx context.Context, start time.Time, done int) error
 	case <-t.C:
 		return nil
 	}
-}
-
-// unwrapRaw returns the plaintext of a data key.
-func (k *Keyring) unwrapRaw(ctx context.Context, dk *hrgate.DataKey) ([]byte, error) {
-	k.mu.RLock()
-	kek, ok := k.keks[dk.KEKVersion]
-	k.mu.RUnlock()
-	if !ok {
-		if err := k.Refresh(ctx); err != nil {
-			return nil, err
-		}
-		k.mu.RLock()
-		kek, ok = k.keks[dk.KEKVersion]
-		k.mu.RUnlock()
-		if !ok {
-			return nil, fmt.Errorf("data key of %s version %d needs key-encryption key version %d, which is retired or unknown: %w",
-				dk.Owner, dk.Version, dk.KEKVersion, hrgate.ErrIntegrity)
-		}
-	}
-	raw, err := open(kek, dk.Wrapped, dataKeyAAD(dk.Owner, dk.Version, dk.KEKVersion))
-	if err != nil {
-		return nil, fmt.Errorf("data key of %s version %d: %w", dk.Owner, dk.Version, err)
-	}
-	return raw, nil
 }
 
 // RunRewrap re-wraps data keys every interval until ctx ends, so that a

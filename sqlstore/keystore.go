@@ -30,9 +30,6 @@ func OpenKeyStore(ctx context.Context, dsn string, opts Options) (*KeyStore, err
 // Close closes the key store.
 func (s *KeyStore) Close() error { return s.db.Close() }
 
-// Dialect returns "sqlite" or "postgres".
-func (s *KeyStore) Dialect() string { return s.db.dialect.name }
-
 // HasKeys reports whether the store holds a keyring. It writes nothing, so
 // that a start without the right master key can be refused before
 // anything changes.

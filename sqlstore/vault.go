@@ -7,6 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/hrgate/hrgate"
@@ -184,6 +187,40 @@ func (db *DB) dataSchemaVersion(ctx context.Context) (int, error) {
 	return version, nil
 }
 
+// HoldsKeyringData reports whether the data store at dsn was ever opened
+// with a keyring: it records a keyring binding, or its secrets are sealed.
+// It writes nothing and creates nothing (a SQLite file that does not exist
+// is not created), so that the command line can ask before it creates a
+// keyring: a data store that holds such data while its key store holds no
+// keyring has lost its key store, and a new keyring would open none of it.
+func HoldsKeyringData(ctx context.Context, dsn string) (bool, error) {
+	var (
+		db  *DB
+		err error
+	)
+	if isPostgresDSN(dsn) {
+		db, err = openPostgres(ctx, dsn)
+	} else {
+		if _, serr := os.Stat(dsn); errors.Is(serr, fs.ErrNotExist) {
+			return false, nil
+		}
+		db, err = openSQLite(ctx, dsn, slog.New(slog.DiscardHandler), sqliteTuning{synchronous: "NORMAL"})
+	}
+	if err != nil {
+		return false, err
+	}
+	db.skipOptimize = true // PRAGMA optimize may write
+	defer db.Close()
+	bound, err := db.hasStateTable(ctx)
+	if err == nil && bound {
+		_, _, bound, err = db.readBinding(ctx)
+	}
+	if err != nil || bound {
+		return bound, err
+	}
+	return db.hasVaultMarker(ctx)
+}
+
 // hasVaultMarker reports whether the store's secrets are sealed.
 func (db *DB) hasVaultMarker(ctx context.Context) (bool, error) {
 	_, found, err := db.vaultMarker(ctx)
@@ -281,29 +318,40 @@ func (db *DB) sealVault(ctx context.Context) error {
 // marker, and returns how many it sealed. It runs once per database,
 // before the marker commits, when every value is still in the clear.
 func (db *DB) sealPlaintext(ctx context.Context, tx *sql.Tx) (int, error) {
+	return db.rewriteVault(ctx, tx, "sqlstore.sealPlaintext", vaultSealedName, func(c vaultColumn, id string, plain []byte) (any, error) {
+		return sealWith(ctx, db.cipher, c, id, plain)
+	})
+}
+
+// rewriteVault replaces, in tx, every value of every vault column, but
+// that of the row named skip, with what rewrite returns for it, and
+// returns how many it replaced.
+func (db *DB) rewriteVault(ctx context.Context, tx *sql.Tx, op, skip string,
+	rewrite func(c vaultColumn, id string, stored []byte) (any, error)) (int, error) {
 	n := 0
 	for _, c := range vaultColumns {
+		// #nosec G202 -- table and column names come from vaultColumns, constants of this package.
 		rows, err := tx.QueryContext(ctx, db.dialect.rebind(
-			`SELECT `+c.key+`, `+c.column+` FROM `+c.table+` WHERE `+c.key+` <> ? ORDER BY `+c.key), vaultSealedName)
+			`SELECT `+c.key+`, `+c.column+` FROM `+c.table+` WHERE `+c.key+` <> ? ORDER BY `+c.key), skip)
 		type row struct {
-			id    string
-			plain []byte
+			id     string
+			stored []byte
 		}
-		all, err := collect(db, "sqlstore.sealPlaintext", rows, err, func(s scanner) (row, error) {
+		all, err := collect(db, op, rows, err, func(s scanner) (row, error) {
 			var r row
-			err := s.Scan(&r.id, &r.plain)
+			err := s.Scan(&r.id, &r.stored)
 			return r, err
 		})
 		if err != nil {
 			return 0, err
 		}
 		for _, r := range all {
-			stored, err := sealWith(ctx, db.cipher, c, r.id, r.plain)
+			v, err := rewrite(c, r.id, r.stored)
 			if err != nil {
 				return 0, err
 			}
 			if _, err := tx.ExecContext(ctx, db.dialect.rebind(
-				`UPDATE `+c.table+` SET `+c.column+` = ? WHERE `+c.key+` = ?`), stored, r.id); err != nil {
+				`UPDATE `+c.table+` SET `+c.column+` = ? WHERE `+c.key+` = ?`), v, r.id); err != nil {
 				return 0, err
 			}
 			n++
@@ -398,41 +446,17 @@ func (db *DB) ResealSecrets(ctx context.Context) (int, error) {
 	if mode != vaultSealed {
 		return 0, nil
 	}
+	// Every row, the marker too: it is a secret like the others.
 	n := 0
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		n = 0
-		for _, c := range vaultColumns {
-			// #nosec G202 -- table and column names come from vaultColumns, constants of this package.
-			rows, err := tx.QueryContext(ctx, `SELECT `+c.key+`, `+c.column+` FROM `+c.table+` ORDER BY `+c.key)
-			type row struct {
-				id     string
-				stored []byte
-			}
-			all, err := collect(db, op, rows, err, func(s scanner) (row, error) {
-				var r row
-				err := s.Scan(&r.id, &r.stored)
-				return r, err
-			})
+	err = db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		n, err = db.rewriteVault(ctx, tx, op, "", func(c vaultColumn, id string, stored []byte) (any, error) {
+			plain, err := db.openSecret(ctx, c, id, stored)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			for _, r := range all {
-				plain, err := db.openSecret(ctx, c, r.id, r.stored)
-				if err != nil {
-					return err
-				}
-				sealed, err := sealWith(ctx, db.cipher, c, r.id, plain)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.ExecContext(ctx, db.dialect.rebind(
-					`UPDATE `+c.table+` SET `+c.column+` = ? WHERE `+c.key+` = ?`), sealed, r.id); err != nil {
-					return err
-				}
-				n++
-			}
-		}
-		return nil
+			return sealWith(ctx, db.cipher, c, id, plain)
+		})
+		return err
 	})
 	if err != nil {
 		return 0, db.translate(err, op)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -449,6 +451,38 @@ func TestResealSecrets(t *testing.T) {
 		must(t, err)
 		if !bytes.Equal(again, after) {
 			t.Fatal("a failed reseal changed a secret")
+		}
+	})
+}
+
+// HoldsKeyringData tells a data store that was opened with a keyring from
+// one that was not, and creates no file to answer.
+func TestHoldsKeyringData(t *testing.T) {
+	ctx := context.Background()
+	t.Run("MissingSQLiteFile", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "hrgate.db")
+		if held, err := sqlstore.HoldsKeyringData(ctx, path); err != nil || held {
+			t.Fatalf("HoldsKeyringData = %v, %v; want false", held, err)
+		}
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("the database file was created (%v)", err)
+		}
+	})
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		if held, err := sqlstore.HoldsKeyringData(ctx, dsn); err != nil || held {
+			t.Fatalf("new store: HoldsKeyringData = %v, %v; want false", held, err)
+		}
+		plain, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, InsecurePlaintext: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain.Close()
+		if held, err := sqlstore.HoldsKeyringData(ctx, dsn); err != nil || held {
+			t.Fatalf("store opened without a keyring: HoldsKeyringData = %v, %v; want false", held, err)
+		}
+		MustOpenDB(t, dsn)
+		if held, err := sqlstore.HoldsKeyringData(ctx, dsn); err != nil || !held {
+			t.Fatalf("store opened with a keyring: HoldsKeyringData = %v, %v; want true", held, err)
 		}
 	})
 }

@@ -87,12 +87,8 @@ func (m *Main) adminAuth(ctx context.Context) (hrhttp.AdminAuthenticator, error)
 // file the operator names in admin.token_file is theirs and stays.
 func (m *Main) importLegacyAdminToken(ctx context.Context) error {
 	legacy := m.legacyAdminTokenFile()
-	if own := m.Config.Admin.TokenFile; own != "" {
-		a, errA := filepath.Abs(own)
-		b, errB := filepath.Abs(legacy)
-		if errA != nil || errB != nil || a == b {
-			return nil
-		}
+	if own := m.Config.Admin.TokenFile; own != "" && samePath(own, legacy) {
+		return nil
 	}
 	res, err := hrhttp.ImportLegacyAdminToken(ctx, m.Store, legacy)
 	switch {

@@ -38,12 +38,6 @@ func (m *Main) openKeyring(ctx context.Context) (*keyring.Keyring, error) {
 // manage a keyring but never create one: without a key store holding
 // keys it fails, and writes nothing, not even a SQLite file.
 func (m *Main) openExistingKeyring(ctx context.Context) (*keyring.Keyring, *keyring.MasterKey, error) {
-	dsn := m.Config.KeyStoreDSN()
-	if !config.IsPostgres(dsn) {
-		if _, err := os.Stat(dsn); errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, noKeyring()
-		}
-	}
 	return m.openKeyringWith(ctx, false)
 }
 
@@ -55,7 +49,20 @@ func noKeyring() error {
 // openKeyringWith is openKeyring, creating a keyring (and its master key)
 // only when create is set. It also returns the master key used.
 func (m *Main) openKeyringWith(ctx context.Context, create bool) (*keyring.Keyring, *keyring.MasterKey, error) {
-	ks, err := sqlstore.OpenKeyStore(ctx, m.Config.KeyStoreDSN(), sqlstore.Options{AutoMigrate: true, Logger: m.Logger})
+	dsn := m.Config.KeyStoreDSN()
+	// A SQLite key store that does not exist holds no keyring: decide
+	// before its file is created.
+	absent := false
+	if !config.IsPostgres(dsn) {
+		_, err := os.Stat(dsn)
+		absent = errors.Is(err, fs.ErrNotExist)
+	}
+	if absent {
+		if err := m.mayCreateKeyring(ctx, create); err != nil {
+			return nil, nil, err
+		}
+	}
+	ks, err := sqlstore.OpenKeyStore(ctx, dsn, sqlstore.Options{AutoMigrate: true, Logger: m.Logger})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open key store: %w", err)
 	}
@@ -64,8 +71,10 @@ func (m *Main) openKeyringWith(ctx context.Context, create bool) (*keyring.Keyri
 	if err != nil {
 		return nil, nil, fmt.Errorf("open key store: %w", err)
 	}
-	if !hasKeys && !create {
-		return nil, nil, noKeyring()
+	if !hasKeys && !absent {
+		if err := m.mayCreateKeyring(ctx, create); err != nil {
+			return nil, nil, err
+		}
 	}
 	path := m.Config.KeyFilePath()
 	mk, err := keyring.LoadMasterKey(path, m.env(config.MasterKeyEnv))
@@ -97,6 +106,28 @@ func (m *Main) openKeyringWith(ctx context.Context, create bool) (*keyring.Keyri
 	}
 	m.Keyring = kr
 	return kr, mk, nil
+}
+
+// mayCreateKeyring returns nil when a new keyring may be created: create
+// is set, and the data store was never opened with a keyring. A data store
+// that was has lost its key store (a deleted keys.db, a wrong
+// keyring.database); a new keyring would open none of its data, so the
+// command stops before it writes a key store or a master key.
+func (m *Main) mayCreateKeyring(ctx context.Context, create bool) error {
+	if !create {
+		return noKeyring()
+	}
+	held, err := sqlstore.HoldsKeyringData(ctx, m.Config.DatabaseDSN())
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	if held {
+		return fmt.Errorf("the database holds data encrypted under a keyring, but the key store (%s) holds none: "+
+			"it was deleted, or keyring.database names another one. Restore the key store this database was encrypted with, "+
+			"and its master key; a new keyring would open none of the encrypted data. Nothing was written",
+			hrgate.RedactDSN(m.Config.KeyStoreDSN()))
+	}
+	return nil
 }
 
 func (m *Main) keyringOptions() keyring.Options {

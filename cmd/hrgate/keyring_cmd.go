@@ -110,12 +110,18 @@ func (m *Main) printKeyringStatus(st *keyring.Status, source string) error {
 		return nil
 	}
 	fmt.Fprintf(w, "Re-wrap: done; every data key is under key-encryption key version %d.\n", st.ActiveKEK)
+	m.printRetirable(st)
+	return nil
+}
+
+// printRetirable names the key-encryption key versions that wrap no data
+// key any more, with the command that retires each.
+func (m *Main) printRetirable(st *keyring.Status) {
 	for _, v := range st.Keys {
 		if v.Purpose == hrgate.PurposeKEK && v.State == hrgate.KeyDecryptOnly && v.DataKeys == 0 {
-			fmt.Fprintf(w, "Version %d wraps no data key any more; retire it with: hrgate keyring retire %d\n", v.Version, v.Version)
+			fmt.Fprintf(m.Stdout, "Version %d wraps no data key any more; retire it with: hrgate keyring retire %d\n", v.Version, v.Version)
 		}
 	}
-	return nil
 }
 
 func (m *Main) keyringRotateCommand() *cobra.Command {
@@ -235,11 +241,7 @@ func (m *Main) keyringRewrapCommand() *cobra.Command {
 				fmt.Fprintf(m.Stdout, "%d data keys appeared under an older version meanwhile; run hrgate keyring rewrap again.\n", st.Pending)
 				return nil
 			}
-			for _, v := range st.Keys {
-				if v.Purpose == hrgate.PurposeKEK && v.State == hrgate.KeyDecryptOnly {
-					fmt.Fprintf(m.Stdout, "Version %d wraps no data key any more; retire it with: hrgate keyring retire %d\n", v.Version, v.Version)
-				}
-			}
+			m.printRetirable(st)
 			return nil
 		},
 	}
@@ -404,9 +406,11 @@ func (m *Main) printRekeyDone(oldKey, newKey *keyring.MasterKey, oldID, newID st
 	return nil
 }
 
-// samePath reports whether a and b name the same file path.
+// samePath reports whether a and b may name the same file path: true
+// when they do, and when they cannot be told apart (the working directory
+// is unknown), which is the safe answer for every caller.
 func samePath(a, b string) bool {
 	aa, err1 := filepath.Abs(a)
 	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
+	return err1 != nil || err2 != nil || aa == bb
 }

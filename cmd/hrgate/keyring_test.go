@@ -406,3 +406,50 @@ func TestKeyringRekey(t *testing.T) {
 	}
 	checkValues(t, dir, keyring.EncodeMasterKey(third), values)
 }
+
+// A data store whose key store is gone is refused before a new keyring,
+// key store or master key is written: a fresh keyring would open none of
+// its data, and would hide what happened.
+func TestLostKeyStoreIsNotRecreated(t *testing.T) {
+	dir, dd, mustRun := newDataDir(t)
+	mustRun(t, "sandbox", "seed", "--companies", "1", "--employees", "5")
+	keys := map[string][]byte{}
+	for _, name := range []string{"keys.db", "master.key"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[name] = b
+	}
+	if err := os.Remove(filepath.Join(dir, "keys.db")); err != nil {
+		t.Fatal(err)
+	}
+	commands := [][]string{
+		{"migrate"},
+		{"consumers", "list"},
+		{"serve", "--addr", "127.0.0.1:0", "--insecure-http", "--admin-addr", ""},
+	}
+	check := func(t *testing.T) {
+		before := snapshot(t, dir)
+		for _, args := range commands {
+			code, _, errOut := run(t, nil, append(args, dd...)...)
+			if code != 1 || !strings.Contains(errOut, "Restore the key store") {
+				t.Errorf("%v without the key store: exit %d, stderr %q", args, code, errOut)
+			}
+		}
+		sameFiles(t, before, snapshot(t, dir))
+	}
+	t.Run("KeyFileKept", check)
+	if err := os.Remove(filepath.Join(dir, "master.key")); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("KeyFileLostToo", check)
+
+	// With both restored, the data store opens as before.
+	for name, b := range keys {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustRun(t, "consumers", "list")
+}
