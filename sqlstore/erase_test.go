@@ -32,19 +32,7 @@ func backupDatabase(t *testing.T, db *sqlstore.DB, dsn string) string {
 		}
 		return dst
 	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	schema := q.Get("search_path")
-	q.Del("search_path")
-	u.RawQuery = q.Encode()
-	server := u.String()
-	dump, err := exec.Command("pg_dump", "--no-owner", "--no-privileges", "--schema="+schema, server).Output()
-	if err != nil {
-		t.Fatalf("pg_dump: %v", err)
-	}
+	dump, server, schema := storetest.PGDump(t, dsn)
 	copyDSN := pgtest.Schema(t, server)
 	cu, _ := url.Parse(copyDSN)
 	copySchema := cu.Query().Get("search_path")
