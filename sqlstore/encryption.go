@@ -486,16 +486,31 @@ func (db *DB) sealGroup(ctx context.Context, e *hrgate.Employee, g hrgate.FieldG
 	return db.enc.kr.Seal(ctx, e.ID, groupRef(e.ID, g), plain)
 }
 
-// blindIndexes returns the blind indexes of e under the active index key
-// and that key's version; nil indexes for values that are empty.
-func (db *DB) blindIndexes(e *hrgate.Employee) (nationalID, personalEmail []byte, version int) {
+// blindIndexes returns the blind indexes of e under the active index key,
+// nil for values that are empty.
+//
+// The version a row records with them must be read (indexVersion) before
+// they are computed. Should a rotation land in between, the row then
+// records a version below the key it was hashed with, and the re-index
+// job hashes it again; read after, it could record the new version with a
+// hash made under the old key, which no job would redo and which no search
+// finds once the old key is retired.
+func (db *DB) blindIndexes(e *hrgate.Employee) (nationalID, personalEmail []byte) {
 	kr := db.enc.kr
 	if kr == nil {
-		return nil, nil, 0
+		return nil, nil
 	}
 	return firstIndex(kr.BlindIndex(keyring.IndexNationalID, e.GovernmentID.Value)),
-		firstIndex(kr.BlindIndex(keyring.IndexPersonalEmail, e.Contact.PersonalEmail)),
-		kr.IndexVersion()
+		firstIndex(kr.BlindIndex(keyring.IndexPersonalEmail, e.Contact.PersonalEmail))
+}
+
+// indexVersion is the version of the active index key, 0 without a
+// cipher.
+func (enc *encryption) indexVersion() int {
+	if enc.kr == nil {
+		return 0
+	}
+	return enc.kr.IndexVersion()
 }
 
 func firstIndex(hs [][]byte) []byte {
