@@ -246,8 +246,10 @@ func (db *DB) checkBinding(ctx context.Context) error {
 
 // bind records the keyring on first use, loads the sealed state, and
 // drops from its strict set the groups the operator no longer encrypts.
-// A state that does not open under this keyring is refused: it was
-// tampered with.
+// Its callers have refused another keyring (checkBinding) just before; one
+// recorded since by another instance is caught by createBinding, or by the
+// state, which does not open under this keyring. Such a state is refused:
+// it was tampered with.
 func (db *DB) bind(ctx context.Context) error {
 	enc := db.enc
 	if enc.kr == nil {
@@ -259,9 +261,6 @@ func (db *DB) bind(ctx context.Context) error {
 	}
 	if !ok {
 		return nil // bound by Migrate
-	}
-	if err := db.checkBinding(ctx); err != nil {
-		return err
 	}
 	_, _, found, err := db.readBinding(ctx)
 	if err != nil {
