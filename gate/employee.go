@@ -18,6 +18,6 @@ func (g *Gate) EraseEmployee(ctx context.Context, id string) error {
 	if err := g.store.EraseEmployee(ctx, id); err != nil {
 		return err
 	}
-	g.log.Info("erased an employee (crypto-shredding)", "employee", id)
+	g.log.Info("erased an employee (crypto-shredding): data keys destroyed, record tombstoned", "employee", id)
 	return nil
 }

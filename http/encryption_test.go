@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -315,16 +314,7 @@ func dumpDatabase(t *testing.T, dsn string) map[string][]byte {
 		}
 		return out
 	}
-	u, _ := url.Parse(dsn)
-	q := u.Query()
-	schema := q.Get("search_path")
-	q.Del("search_path")
-	u.RawQuery = q.Encode()
-	b, err := exec.Command("pg_dump", "--schema="+schema, u.String()).Output()
-	if err != nil {
-		t.Fatalf("pg_dump: %v", err)
-	}
-	out["pg_dump"] = b
+	out["pg_dump"] = storetest.Dump(t, dsn)
 	return out
 }
 

@@ -242,6 +242,8 @@ const employeeColumns = `id, company_id, source_id, remote_id, created_at, modif
 // which prepareEmployees created.
 func (db *DB) employeeArgs(ctx context.Context) func(args []any, e *hrgate.Employee) ([]any, error) {
 	round := db.enc.dekRound.Load()
+	// Once per batch, and before any index is computed: see blindIndexes.
+	version := db.enc.indexVersion()
 	return func(args []any, e *hrgate.Employee) ([]any, error) {
 		args = append(args, e.ID, e.CompanyID, e.SourceID, e.RemoteID, micros(e.CreatedAt), micros(e.ModifiedAt),
 			string(e.Employment.Status))
@@ -252,7 +254,7 @@ func (db *DB) employeeArgs(ctx context.Context) func(args []any, e *hrgate.Emplo
 			}
 			args = append(args, v)
 		}
-		nid, email, version := db.blindIndexes(e)
+		nid, email := db.blindIndexes(e)
 		return append(args, nid, email, version, round), nil
 	}
 }

@@ -246,8 +246,10 @@ func (db *DB) checkBinding(ctx context.Context) error {
 
 // bind records the keyring on first use, loads the sealed state, and
 // drops from its strict set the groups the operator no longer encrypts.
-// A state that does not open under this keyring is refused: it was
-// tampered with.
+// Its callers have refused another keyring (checkBinding) just before; one
+// recorded since by another instance is caught by createBinding, or by the
+// state, which does not open under this keyring. Such a state is refused:
+// it was tampered with.
 func (db *DB) bind(ctx context.Context) error {
 	enc := db.enc
 	if enc.kr == nil {
@@ -259,9 +261,6 @@ func (db *DB) bind(ctx context.Context) error {
 	}
 	if !ok {
 		return nil // bound by Migrate
-	}
-	if err := db.checkBinding(ctx); err != nil {
-		return err
 	}
 	_, _, found, err := db.readBinding(ctx)
 	if err != nil {
@@ -486,16 +485,31 @@ func (db *DB) sealGroup(ctx context.Context, e *hrgate.Employee, g hrgate.FieldG
 	return db.enc.kr.Seal(ctx, e.ID, groupRef(e.ID, g), plain)
 }
 
-// blindIndexes returns the blind indexes of e under the active index key
-// and that key's version; nil indexes for values that are empty.
-func (db *DB) blindIndexes(e *hrgate.Employee) (nationalID, personalEmail []byte, version int) {
+// blindIndexes returns the blind indexes of e under the active index key,
+// nil for values that are empty.
+//
+// The version a row records with them must be read (indexVersion) before
+// they are computed. Should a rotation land in between, the row then
+// records a version below the key it was hashed with, and the re-index
+// job hashes it again; read after, it could record the new version with a
+// hash made under the old key, which no job would redo and which no search
+// finds once the old key is retired.
+func (db *DB) blindIndexes(e *hrgate.Employee) (nationalID, personalEmail []byte) {
 	kr := db.enc.kr
 	if kr == nil {
-		return nil, nil, 0
+		return nil, nil
 	}
 	return firstIndex(kr.BlindIndex(keyring.IndexNationalID, e.GovernmentID.Value)),
-		firstIndex(kr.BlindIndex(keyring.IndexPersonalEmail, e.Contact.PersonalEmail)),
-		kr.IndexVersion()
+		firstIndex(kr.BlindIndex(keyring.IndexPersonalEmail, e.Contact.PersonalEmail))
+}
+
+// indexVersion is the version of the active index key, 0 without a
+// cipher.
+func (enc *encryption) indexVersion() int {
+	if enc.kr == nil {
+		return 0
+	}
+	return enc.kr.IndexVersion()
 }
 
 func firstIndex(hs [][]byte) []byte {

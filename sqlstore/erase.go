@@ -75,6 +75,5 @@ func (db *DB) EraseEmployee(ctx context.Context, id string) error {
 		}
 	}
 	db.flushDeleted(ctx)
-	db.logger.Info("erased an employee: data keys destroyed, record tombstoned", "employee", id)
 	return nil
 }

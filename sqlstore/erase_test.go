@@ -32,19 +32,7 @@ func backupDatabase(t *testing.T, db *sqlstore.DB, dsn string) string {
 		}
 		return dst
 	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	schema := q.Get("search_path")
-	q.Del("search_path")
-	u.RawQuery = q.Encode()
-	server := u.String()
-	dump, err := exec.Command("pg_dump", "--no-owner", "--no-privileges", "--schema="+schema, server).Output()
-	if err != nil {
-		t.Fatalf("pg_dump: %v", err)
-	}
+	dump, server, schema := storetest.PGDump(t, dsn)
 	copyDSN := pgtest.Schema(t, server)
 	cu, _ := url.Parse(copyDSN)
 	copySchema := cu.Query().Get("search_path")
@@ -105,14 +93,19 @@ func TestEraseShredsBackups(t *testing.T) {
 				t.Fatalf("open the backup with the live keyring: %v", err)
 			}
 			defer copyDB.Close()
+			checked := 0
 			for _, g := range hrgate.FieldGroups() {
 				sealed := rawGroup(t, copyDB, gone.ID, g)
 				if !keyring.IsSealed(sealed) {
 					continue
 				}
+				checked++
 				if _, err := env.kr.Open(ctx, gone.ID, hrgate.FieldRef{Table: "employees", RecordID: gone.ID, Field: "g_" + g.String()}, sealed); !errors.Is(err, hrgate.ErrKeyErased) {
 					t.Errorf("g_%s of the erased employee in the backup opens: %v; want ErrKeyErased", g, err)
 				}
+			}
+			if checked != 5 {
+				t.Fatalf("the backup holds %d sealed groups of the erased employee; want the 5 encrypted ones", checked)
 			}
 			if _, err := findOne(t, copyDB, gone.ID, hrgate.GroupsOf(hrgate.GroupBanking)); !errors.Is(err, hrgate.ErrKeyErased) {
 				t.Fatalf("reading the erased employee from the backup = %v; want ErrKeyErased", err)

@@ -288,7 +288,7 @@ func (db *DB) reindex(ctx context.Context, st encState, batch int) (done, skippe
 				}
 				return done, skipped, err
 			}
-			nid, email, _ := db.blindIndexes(e)
+			nid, email := db.blindIndexes(e)
 			ups = append(ups, update{r.id, nid, email})
 		}
 		err = db.inTx(ctx, func(tx *sql.Tx) error {

@@ -133,24 +133,35 @@ func Dump(tb testing.TB, dsn string) []byte {
 		}
 		return out
 	}
+	dump, _, _ := PGDump(tb, dsn)
+	return dump
+}
+
+// PGDump returns a pg_dump of the test schema of the PostgreSQL dsn (a
+// pgtest.Schema URL, whose search_path names the schema), with the URL of
+// its server without the schema and the schema's name, for tests that
+// search the dump or restore it elsewhere.
+func PGDump(tb testing.TB, dsn string) (dump []byte, server, schema string) {
+	tb.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	q := u.Query()
-	schema := q.Get("search_path")
+	schema = q.Get("search_path")
 	q.Del("search_path") // not a libpq parameter
 	u.RawQuery = q.Encode()
+	server = u.String()
 	pgDump, err := exec.LookPath("pg_dump")
 	if err != nil {
 		tb.Fatalf("the PostgreSQL tests need pg_dump on the PATH: %v", err)
 	}
-	cmd := exec.Command(pgDump, "--dbname="+u.String(), "--schema="+schema, "--no-owner") // #nosec G204 -- test helper.
+	cmd := exec.Command(pgDump, "--dbname="+server, "--schema="+schema, "--no-owner", "--no-privileges") // #nosec G204 -- test helper.
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	dump, err = cmd.Output()
 	if err != nil {
 		tb.Fatalf("pg_dump: %v: %s", err, stderr.String())
 	}
-	return out
+	return dump, server, schema
 }
