@@ -22,20 +22,7 @@ func TestChangesAreAudited(t *testing.T) {
 				ClientAddr: "192.0.2.9", RequestID: "req_1"})
 			d := dsn(t)
 			db := storetest.Open(t, d)
-			st, err := sqlstore.OpenAuditLog(ctx, d, sqlstore.Options{AutoMigrate: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = st.Close() })
-			keys, err := audit.LoadKeys(ctx, db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			log, err := audit.Open(ctx, st, keys, audit.Options{Instance: "t"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = log.Close() })
+			log := mustOpenTrail(t, db, d, audit.Options{Instance: "t"})
 			g := gate.New(db, gate.WithAudit(log))
 
 			c, err := g.CreateConsumer(ctx, "payroll", "pays", []string{"employees:read:identity companies:*"})
@@ -116,20 +103,7 @@ func TestAutomaticRotationIsAudited(t *testing.T) {
 	ctx := context.Background()
 	d := storetest.SQLite(t)
 	db := storetest.Open(t, d)
-	st, err := sqlstore.OpenAuditLog(ctx, d+".audit", sqlstore.Options{AutoMigrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	keys, err := audit.LoadKeys(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := audit.Open(ctx, st, keys, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = log.Close() })
+	log := mustOpenTrail(t, db, d+".audit", audit.Options{})
 	clk := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
 	g := gate.New(db, gate.WithAudit(log), gate.WithClock(clk.now))
 	if _, err := g.CreateConsumer(ctx, "payroll", "", []string{"teams:read companies:*"}); err != nil {
@@ -158,4 +132,26 @@ func TestAutomaticRotationIsAudited(t *testing.T) {
 	if evs[1].Type != hrgate.AuditKeyFetched || evs[1].ActorKind != hrgate.ActorSystem {
 		t.Fatalf("fetch event %+v", evs[1])
 	}
+}
+
+// mustOpenTrail opens an audit log at dsn, with the audit keys kept in
+// db, closed when the test ends.
+func mustOpenTrail(tb testing.TB, db *sqlstore.DB, dsn string, opts audit.Options) *audit.Log {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := sqlstore.OpenAuditLog(ctx, dsn, sqlstore.Options{AutoMigrate: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = st.Close() })
+	keys, err := audit.LoadKeys(ctx, db)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log, err := audit.Open(ctx, st, keys, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = log.Close() })
+	return log
 }

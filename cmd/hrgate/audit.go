@@ -131,15 +131,11 @@ func (m *Main) auditCommand() *cobra.Command {
 		Example: "  hrgate audit search --employee emp_… --from 2026-11-01T00:00:00Z\n  hrgate audit search --type auth.failure --output json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			keys, err := m.openAuditReader(cmd)
+			rd, f, err := m.openAuditSearch(cmd)
 			if err != nil {
 				return err
 			}
-			f, err := m.searchFilter(cmd)
-			if err != nil {
-				return err
-			}
-			evs, err := audit.NewReader(m.auditStore, keys).FindAuditEvents(cmd.Context(), f)
+			evs, err := rd.FindAuditEvents(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
@@ -175,15 +171,11 @@ func (m *Main) auditCommand() *cobra.Command {
 			if format != audit.FormatJSONL && format != audit.FormatCEF {
 				return hrgate.Errorf(hrgate.EINVALID, "--format must be jsonl or cef")
 			}
-			keys, err := m.openAuditReader(cmd)
+			rd, f, err := m.openAuditSearch(cmd)
 			if err != nil {
 				return err
 			}
-			f, err := m.searchFilter(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = audit.Export(cmd.Context(), audit.NewReader(m.auditStore, keys), f, format, version, m.Stdout)
+			_, err = audit.Export(cmd.Context(), rd, f, format, version, m.Stdout)
 			return err
 		},
 	}
@@ -284,6 +276,20 @@ func addFilterFlags(cmd *cobra.Command) {
 	cmd.Flags().String("employee", "", "only events whose answer returned this record (emp_… or any record id)")
 	cmd.Flags().String("from", "", "only events at or after this time (RFC 3339)")
 	cmd.Flags().String("to", "", "only events before this time (RFC 3339)")
+}
+
+// openAuditSearch opens the trail for reading, as openAuditReader, and
+// reads the filter flags: what search and export share.
+func (m *Main) openAuditSearch(cmd *cobra.Command) (*audit.Reader, hrgate.AuditFilter, error) {
+	keys, err := m.openAuditReader(cmd)
+	if err != nil {
+		return nil, hrgate.AuditFilter{}, err
+	}
+	f, err := m.searchFilter(cmd)
+	if err != nil {
+		return nil, f, err
+	}
+	return audit.NewReader(m.auditStore, keys), f, nil
 }
 
 // searchFilter reads the filter flags.
