@@ -115,10 +115,10 @@ func (env *readEnv) run(b *testing.B, consumer string, path func(i int) string) 
 	b.ReportAllocs()
 	b.SetParallelism(16)
 	b.ResetTimer()
-	// CPU time, unlike wall time, leaves out the waits for a CPU on a
-	// shared machine, so ratios between variants measured in the same run
-	// stay meaningful.
-	cpu := cpuTime()
+	reportCPU(b, func() { env.runParallel(b, key, path) })
+}
+
+func (env *readEnv) runParallel(b *testing.B, key string, path func(i int) string) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
@@ -133,7 +133,6 @@ func (env *readEnv) run(b *testing.B, consumer string, path func(i int) string) 
 			i++
 		}
 	})
-	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkEmployeeRead measures one authenticated, projected single
