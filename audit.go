@@ -121,6 +121,7 @@ const (
 	AuditKeyFetched      = "key.fetched"
 	AuditClientCreated   = "client.created"
 	AuditClientDeleted   = "client.deleted"
+	AuditEmployeeErased  = "employee.erased"
 
 	AuditServerStart = "server.start"
 	AuditServerStop  = "server.stop"

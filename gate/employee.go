@@ -18,6 +18,11 @@ func (g *Gate) EraseEmployee(ctx context.Context, id string) error {
 	if err := g.store.EraseEmployee(ctx, id); err != nil {
 		return err
 	}
+	// An erasure is a change like any other: who asked for it, from
+	// where, is on the trail (the id only, nothing of the record).
+	if err := g.record(ctx, hrgate.AuditEmployeeErased, id, "", "", nil, nil); err != nil {
+		return err
+	}
 	g.log.Info("erased an employee (crypto-shredding): data keys destroyed, record tombstoned", "employee", id)
 	return nil
 }

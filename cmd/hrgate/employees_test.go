@@ -135,4 +135,9 @@ func TestEmployeesErase(t *testing.T) {
 	if dks, err := ks.DataKeys(context.Background(), []string{id}); err != nil || len(dks) != 0 {
 		t.Fatalf("the erased employee still has %d data keys (%v)", len(dks), err)
 	}
+	// Both erasures are on the audit trail, naming the employee.
+	trail := mustRun(t, "audit", "search", "--type", "employee.erased", "--output", "json")
+	if n := strings.Count(trail, `"target": "`+id+`"`) + strings.Count(trail, `"target":"`+id+`"`); n != 2 {
+		t.Fatalf("audit trail holds %d employee.erased events for %s:\n%s", n, id, trail)
+	}
 }
