@@ -283,6 +283,13 @@ func TestLimitsValidation(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("valid limits refused: %v", err)
 	}
+	// A country that is not an ISO code is refused at start, naming the
+	// key, not later when the rules are built.
+	bad := config.Default()
+	bad.Limits.GeoDB, bad.Limits.BlockCountries = "/var/lib/hrgate/country.mmdb", []string{"North Korea"}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "limits.block_countries") {
+		t.Errorf("Validate with a country name = %v; want an error naming limits.block_countries", err)
+	}
 	// Plain redis:// is fine to this host, however it is written.
 	for _, u := range []string{"redis://localhost/0", "redis://[::1]:6379/0", "redis://127.0.0.2"} {
 		c := config.Default()

@@ -167,5 +167,10 @@ func (l *Limits) validate() error {
 	if (l.GeoDB == "") != (len(l.BlockCountries) == 0) {
 		return keyError("limits.geo_db", "geo_db and block_countries must be set together")
 	}
+	for _, c := range l.BlockCountries {
+		if err := limits.CheckCountry(c); err != nil {
+			return keyError("limits.block_countries", err.Error())
+		}
+	}
 	return nil
 }

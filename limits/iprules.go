@@ -55,8 +55,8 @@ func NewIPRules(cfg IPRulesConfig) (*IPRules, error) {
 	if cfg.GeoDB != "" {
 		r.countries = make(map[string]bool)
 		for _, c := range cfg.BlockCountries {
-			if len(c) != 2 || strings.ToUpper(c) != c || strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-				return nil, fmt.Errorf("country %q is not an ISO 3166-1 alpha-2 code such as DE", c)
+			if err := CheckCountry(c); err != nil {
+				return nil, err
 			}
 			r.countries[c] = true
 		}
@@ -106,4 +106,13 @@ func (r *IPRules) Check(addr netip.Addr) (ok bool, reason string) {
 		}
 	}
 	return true, ""
+}
+
+// CheckCountry checks an ISO 3166-1 alpha-2 country code as a block list
+// names it: two upper-case letters.
+func CheckCountry(c string) error {
+	if len(c) != 2 || strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return fmt.Errorf("country %q is not an ISO 3166-1 alpha-2 code such as DE", c)
+	}
+	return nil
 }
