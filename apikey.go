@@ -50,6 +50,8 @@ type APIKey struct {
 	// ReplacedByID names the key that replaced this one in a rotation;
 	// the key keeps working until ExpiresAt, the end of the grace period.
 	ReplacedByID string
+	// RateLimit is the key's own allowance; zero fields use the defaults.
+	RateLimit RateLimit
 }
 
 // KeyDelivery is the secret of a key that hrgate created on its own, by

@@ -16,8 +16,11 @@ type Consumer struct {
 	// KeyRotation, when set, makes the server rotate the consumer's keys
 	// automatically.
 	KeyRotation KeyRotation
-	CreatedAt   time.Time
-	ModifiedAt  time.Time
+	// RateLimit is the consumer's allowance over all its credentials;
+	// zero fields use the defaults.
+	RateLimit  RateLimit
+	CreatedAt  time.Time
+	ModifiedAt time.Time
 }
 
 // KeyRotation is a consumer's automatic key rotation policy: a key that

@@ -42,7 +42,10 @@ type OAuthClient struct {
 	// AllowCIDRs restricts the addresses the client may request tokens
 	// from and use them from; empty means any address.
 	AllowCIDRs []string
-	CreatedAt  time.Time
+	// RateLimit is the client's own allowance (its token requests and
+	// the requests made with its tokens); zero fields use the defaults.
+	RateLimit RateLimit
+	CreatedAt time.Time
 }
 
 // The client secret format mirrors the API key format: "hrg_cs_" + 43

@@ -22,6 +22,11 @@ type Principal struct {
 	// when the credential is a bearer JWT; KeyID is then the client id.
 	ClientID string
 	TokenID  string
+	// RateLimit and ConsumerRateLimit are the credential's and its
+	// consumer's own allowances, as stored; zero fields mean the
+	// configured defaults.
+	RateLimit         hrgate.RateLimit
+	ConsumerRateLimit hrgate.RateLimit
 }
 
 // CompanyScope returns the companies the principal may see. Test keys are
