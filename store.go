@@ -111,8 +111,14 @@ type WriteStore interface {
 type ConsumerStore interface {
 	// CreateConsumer inserts c; a taken name is ECONFLICT.
 	CreateConsumer(ctx context.Context, c *Consumer) error
-	// UpdateConsumer replaces c's description and scopes; ENOTFOUND when gone.
+	// UpdateConsumer replaces c's description, scopes and key rotation
+	// policy, not its rate limit; ENOTFOUND when gone.
 	UpdateConsumer(ctx context.Context, c *Consumer) error
+	// SetConsumerRateLimit replaces the consumer's rate limit (and its
+	// modification time, unless modifiedAt is zero) and changes the
+	// credential epoch in the same transaction; ENOTFOUND when gone,
+	// EINVALID for a limit out of bounds.
+	SetConsumerRateLimit(ctx context.Context, id string, r RateLimit, modifiedAt time.Time) error
 	// FindConsumer returns the consumer with the given id or name, or ENOTFOUND.
 	FindConsumer(ctx context.Context, idOrName string) (*Consumer, error)
 	// ListConsumers returns every consumer ordered by name.
@@ -152,13 +158,18 @@ type KeyStore interface {
 	// PendingKeyDeliveries returns the ids of keys whose secrets wait to
 	// be fetched.
 	PendingKeyDeliveries(ctx context.Context) (map[string]bool, error)
+	// SetAPIKeyRateLimit replaces the key's rate limit and changes the
+	// credential epoch in the same transaction; ENOTFOUND when there is
+	// no such key, EINVALID for a limit out of bounds.
+	SetAPIKeyRateLimit(ctx context.Context, id string, r RateLimit) error
 	// TouchAPIKey records the last use of a key.
 	TouchAPIKey(ctx context.Context, id string, at time.Time, addr string) error
 	// CredentialEpoch returns a counter that changes, in the same
 	// transaction, with every key revocation, every change or deletion of
-	// a consumer, every deletion of an OAuth client and every token
-	// revocation. Authentication caches may serve a credential only
-	// while the epoch they read it under is current.
+	// a consumer, every change of a key's or client's rate limit, every
+	// deletion of an OAuth client and every token revocation.
+	// Authentication caches may serve a credential only while the epoch
+	// they read it under is current.
 	CredentialEpoch(ctx context.Context) (int64, error)
 }
 
@@ -172,6 +183,10 @@ type ClientStore interface {
 	// ListClients returns the clients of a consumer ("" for all) ordered
 	// by creation time.
 	ListClients(ctx context.Context, consumerID string) ([]*OAuthClient, error)
+	// SetClientRateLimit replaces the client's rate limit and changes the
+	// credential epoch in the same transaction; ENOTFOUND when there is
+	// no such client, EINVALID for a limit out of bounds.
+	SetClientRateLimit(ctx context.Context, id string, r RateLimit) error
 	// DeleteClient deletes the client and bumps the credential epoch in
 	// the same transaction, so that its tokens stop working at once on
 	// every instance; ENOTFOUND when there is no such client.

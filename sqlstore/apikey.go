@@ -12,7 +12,7 @@ import (
 )
 
 const apiKeyColumns = `id, consumer_id, env, hash, description, scopes, allow_cidrs, created_at, expires_at, ` +
-	`revoked_at, last_used_at, last_used_addr, replaced_by_id`
+	`revoked_at, last_used_at, last_used_addr, replaced_by_id, limit_rate, limit_burst, limit_quota`
 
 // CreateAPIKey inserts k. ENOTFOUND when its consumer does not exist,
 // ECONFLICT when its id or hash is taken.
@@ -44,9 +44,10 @@ func (db *DB) insertAPIKey(ctx context.Context, ex execer, k *hrgate.APIKey) err
 		return err
 	}
 	_, err = ex.ExecContext(ctx, db.dialect.rebind(`INSERT INTO api_keys (`+apiKeyColumns+`) `+
-		`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		k.ID, k.ConsumerID, string(k.Env), k.Hash, k.Description, scopes, cidrs, micros(k.CreatedAt),
-		micros(k.ExpiresAt), micros(k.RevokedAt), micros(k.LastUsedAt), k.LastUsedAddr, k.ReplacedByID)
+		micros(k.ExpiresAt), micros(k.RevokedAt), micros(k.LastUsedAt), k.LastUsedAddr, k.ReplacedByID,
+		k.RateLimit.Rate, k.RateLimit.Burst, k.RateLimit.Quota)
 	return err
 }
 
@@ -125,6 +126,20 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 	return db.notFound(err, op, "API key")
 }
 
+// SetAPIKeyRateLimit replaces the key's own rate limit and bumps the
+// credential epoch in the same transaction, so that every instance applies
+// the new limit from its next request; ENOTFOUND when there is no such key.
+// A limit outside the schema's bounds is EINVALID and changes nothing.
+func (db *DB) SetAPIKeyRateLimit(ctx context.Context, id string, r hrgate.RateLimit) error {
+	const op = "sqlstore.SetAPIKeyRateLimit"
+	res, err := db.execBumpingEpoch(ctx, `UPDATE api_keys SET limit_rate = ?, limit_burst = ?, limit_quota = ? WHERE id = ?`,
+		r.Rate, r.Burst, r.Quota, id)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	return db.oneRow(res, op, "API key")
+}
+
 // TouchAPIKey records the last use of a key. The time only moves forward,
 // so that instances reporting out of order keep the latest use. A key that
 // does not exist (deleted meanwhile) is not an error.
@@ -147,7 +162,7 @@ func scanAPIKey(s scanner) (*hrgate.APIKey, error) {
 		created, expires, revoked, lastUsed sql.NullInt64
 	)
 	err := s.Scan(&k.ID, &k.ConsumerID, &env, &k.Hash, &k.Description, &scopes, &cidrs, &created, &expires,
-		&revoked, &lastUsed, &k.LastUsedAddr, &k.ReplacedByID)
+		&revoked, &lastUsed, &k.LastUsedAddr, &k.ReplacedByID, &k.RateLimit.Rate, &k.RateLimit.Burst, &k.RateLimit.Quota)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,8 @@ import (
 	"github.com/hrgate/hrgate"
 )
 
-const consumerColumns = `id, name, description, scopes, created_at, modified_at, rotate_keys_after, rotation_grace`
+const consumerColumns = `id, name, description, scopes, created_at, modified_at, rotate_keys_after, rotation_grace, ` +
+	`limit_rate, limit_burst, limit_quota`
 
 // CreateConsumer inserts c. A taken name is ECONFLICT, and so is a name
 // shaped like a consumer id: FindConsumer looks up by id or name, and must
@@ -28,15 +29,17 @@ func (db *DB) CreateConsumer(ctx context.Context, c *hrgate.Consumer) error {
 	if hrgate.ValidID(hrgate.PrefixConsumer, c.Name) {
 		return hrgate.Errorf(hrgate.ECONFLICT, "A consumer name must not be the id of another consumer.")
 	}
-	_, err = db.write.ExecContext(ctx, db.dialect.rebind(`INSERT INTO consumers (`+consumerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = db.write.ExecContext(ctx, db.dialect.rebind(`INSERT INTO consumers (`+consumerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.ID, c.Name, c.Description, scopes, micros(c.CreatedAt), micros(c.ModifiedAt),
-		seconds(c.KeyRotation.MaxAge), seconds(c.KeyRotation.Grace))
+		seconds(c.KeyRotation.MaxAge), seconds(c.KeyRotation.Grace), c.RateLimit.Rate, c.RateLimit.Burst, c.RateLimit.Quota)
 	return db.translate(err, op)
 }
 
-// UpdateConsumer replaces c's description, scopes and key rotation policy, and its modification
-// time when c.ModifiedAt is set. A consumer that does not exist is
-// ENOTFOUND.
+// UpdateConsumer replaces c's description, scopes and key rotation policy,
+// and its modification time when c.ModifiedAt is set. A consumer that does
+// not exist is ENOTFOUND. The rate limit is left as it is: only
+// SetConsumerRateLimit changes it, so that a grant change racing a limit
+// change cannot write back the limit it read before.
 func (db *DB) UpdateConsumer(ctx context.Context, c *hrgate.Consumer) error {
 	const op = "sqlstore.UpdateConsumer"
 	if c == nil || c.ID == "" {
@@ -50,6 +53,22 @@ func (db *DB) UpdateConsumer(ctx context.Context, c *hrgate.Consumer) error {
 		`UPDATE consumers SET description = ?, scopes = ?, rotate_keys_after = ?, rotation_grace = ?, `+
 			`modified_at = COALESCE(?, modified_at) WHERE id = ?`,
 		c.Description, scopes, seconds(c.KeyRotation.MaxAge), seconds(c.KeyRotation.Grace), micros(c.ModifiedAt), c.ID)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	return db.oneRow(res, op, "Consumer")
+}
+
+// SetConsumerRateLimit replaces the consumer's rate limit, and its
+// modification time when modifiedAt is not zero, bumping the credential
+// epoch in the same transaction so that every instance applies the new
+// limit from its next request; ENOTFOUND when there is no such consumer.
+// A limit outside the schema's bounds is EINVALID and changes nothing.
+func (db *DB) SetConsumerRateLimit(ctx context.Context, id string, r hrgate.RateLimit, modifiedAt time.Time) error {
+	const op = "sqlstore.SetConsumerRateLimit"
+	res, err := db.execBumpingEpoch(ctx,
+		`UPDATE consumers SET limit_rate = ?, limit_burst = ?, limit_quota = ?, modified_at = COALESCE(?, modified_at) WHERE id = ?`,
+		r.Rate, r.Burst, r.Quota, micros(modifiedAt), id)
 	if err != nil {
 		return db.translate(err, op)
 	}
@@ -100,11 +119,12 @@ func scanConsumer(s scanner) (*hrgate.Consumer, error) {
 		created, modified sql.NullInt64
 		maxAge, grace     int64
 	)
-	if err := s.Scan(&c.ID, &c.Name, &c.Description, &scopes, &created, &modified, &maxAge, &grace); err != nil {
+	err := s.Scan(&c.ID, &c.Name, &c.Description, &scopes, &created, &modified, &maxAge, &grace,
+		&c.RateLimit.Rate, &c.RateLimit.Burst, &c.RateLimit.Quota)
+	if err != nil {
 		return nil, err
 	}
 	c.KeyRotation = hrgate.KeyRotation{MaxAge: time.Duration(maxAge) * time.Second, Grace: time.Duration(grace) * time.Second}
-	var err error
 	if c.Scopes, err = decodeStrings(scopes); err != nil {
 		return nil, err
 	}

@@ -7,7 +7,8 @@ import (
 	"github.com/hrgate/hrgate"
 )
 
-const clientColumns = `id, consumer_id, description, auth_method, secret_hash, public_jwk, scopes, allow_cidrs, created_at`
+const clientColumns = `id, consumer_id, description, auth_method, secret_hash, public_jwk, scopes, allow_cidrs, created_at, ` +
+	`limit_rate, limit_burst, limit_quota`
 
 // CreateClient inserts c. ENOTFOUND when its consumer does not exist,
 // ECONFLICT when its id is taken; a client whose credential does not match
@@ -40,9 +41,9 @@ func (db *DB) CreateClient(ctx context.Context, c *hrgate.OAuthClient) error {
 		return db.translate(err, op)
 	}
 	_, err = db.write.ExecContext(ctx, db.dialect.rebind(`INSERT INTO oauth_clients (`+clientColumns+`) `+
-		`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.ID, c.ConsumerID, c.Description, string(c.AuthMethod), secretHash, string(c.PublicJWK), scopes, cidrs,
-		micros(c.CreatedAt))
+		micros(c.CreatedAt), c.RateLimit.Rate, c.RateLimit.Burst, c.RateLimit.Quota)
 	return db.translate(db.consumerRef(err), op)
 }
 
@@ -70,6 +71,21 @@ func (db *DB) ListClients(ctx context.Context, consumerID string) ([]*hrgate.OAu
 	return collect(db, op, rows, err, scanClient)
 }
 
+// SetClientRateLimit replaces the client's own rate limit and bumps the
+// credential epoch in the same transaction, so that every instance applies
+// the new limit to the client's token requests and tokens from the next
+// request; ENOTFOUND when there is no such client. A limit outside the
+// schema's bounds is EINVALID and changes nothing.
+func (db *DB) SetClientRateLimit(ctx context.Context, id string, r hrgate.RateLimit) error {
+	const op = "sqlstore.SetClientRateLimit"
+	res, err := db.execBumpingEpoch(ctx, `UPDATE oauth_clients SET limit_rate = ?, limit_burst = ?, limit_quota = ? WHERE id = ?`,
+		r.Rate, r.Burst, r.Quota, id)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	return db.oneRow(res, op, "OAuth client")
+}
+
 // DeleteClient deletes the client and bumps the credential epoch in the
 // same transaction; ENOTFOUND when there is no such client.
 func (db *DB) DeleteClient(ctx context.Context, id string) error {
@@ -87,7 +103,8 @@ func scanClient(s scanner) (*hrgate.OAuthClient, error) {
 		method, jwk, scopes, cidr string
 		created                   sql.NullInt64
 	)
-	err := s.Scan(&c.ID, &c.ConsumerID, &c.Description, &method, &c.SecretHash, &jwk, &scopes, &cidr, &created)
+	err := s.Scan(&c.ID, &c.ConsumerID, &c.Description, &method, &c.SecretHash, &jwk, &scopes, &cidr, &created,
+		&c.RateLimit.Rate, &c.RateLimit.Burst, &c.RateLimit.Quota)
 	if err != nil {
 		return nil, err
 	}
