@@ -119,8 +119,10 @@ const (
 	AuditKeyRotated      = "key.rotated"
 	AuditKeyRevoked      = "key.revoked"
 	AuditKeyFetched      = "key.fetched"
+	AuditKeyUpdated      = "key.updated"
 	AuditClientCreated   = "client.created"
 	AuditClientDeleted   = "client.deleted"
+	AuditClientUpdated   = "client.updated"
 	AuditEmployeeErased  = "employee.erased"
 
 	AuditServerStart = "server.start"

@@ -55,10 +55,27 @@ type consumerAttrs struct {
 	Scopes      []string `json:"scopes"`
 	RotateAfter string   `json:"key_rotation_max_age,omitempty"`
 	RotateGrace string   `json:"key_rotation_grace,omitempty"`
+	// RateLimit is absent when every part is the configured default.
+	RateLimit *limitAttrs `json:"rate_limit,omitempty"`
+}
+
+// limitAttrs is a rate limit as the trail keeps it, written as operators
+// write it ("50/s", "20000/day"); a part left to the default is absent.
+type limitAttrs struct {
+	Rate  string `json:"rate,omitempty"`
+	Burst int    `json:"burst,omitempty"`
+	Quota string `json:"quota,omitempty"`
+}
+
+func limitOf(r hrgate.RateLimit) *limitAttrs {
+	if r.IsZero() {
+		return nil
+	}
+	return &limitAttrs{Rate: hrgate.FormatRate(r.Rate), Burst: r.Burst, Quota: hrgate.FormatQuota(r.Quota)}
 }
 
 func consumerOf(c *hrgate.Consumer) *consumerAttrs {
-	a := &consumerAttrs{ID: c.ID, Name: c.Name, Description: c.Description, Scopes: c.Scopes}
+	a := &consumerAttrs{ID: c.ID, Name: c.Name, Description: c.Description, Scopes: c.Scopes, RateLimit: limitOf(c.RateLimit)}
 	if c.KeyRotation.Enabled() {
 		a.RotateAfter, a.RotateGrace = hrgate.FormatDuration(c.KeyRotation.MaxAge), hrgate.FormatDuration(c.KeyRotation.Grace)
 	}
@@ -68,39 +85,42 @@ func consumerOf(c *hrgate.Consumer) *consumerAttrs {
 // keyAttrs are the attributes of an API key the trail keeps: never its
 // secret or its hash.
 type keyAttrs struct {
-	ID          string     `json:"id"`
-	ConsumerID  string     `json:"consumer_id"`
-	Env         string     `json:"env"`
-	Description string     `json:"description,omitempty"`
-	Scopes      []string   `json:"scopes"`
-	AllowCIDRs  []string   `json:"allow_cidrs,omitempty"`
-	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
-	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
-	ReplacedBy  string     `json:"replaced_by,omitempty"`
-	Replaces    string     `json:"replaces,omitempty"`
+	ID          string      `json:"id"`
+	ConsumerID  string      `json:"consumer_id"`
+	Env         string      `json:"env"`
+	Description string      `json:"description,omitempty"`
+	Scopes      []string    `json:"scopes"`
+	AllowCIDRs  []string    `json:"allow_cidrs,omitempty"`
+	ExpiresAt   *time.Time  `json:"expires_at,omitempty"`
+	RevokedAt   *time.Time  `json:"revoked_at,omitempty"`
+	ReplacedBy  string      `json:"replaced_by,omitempty"`
+	Replaces    string      `json:"replaces,omitempty"`
+	RateLimit   *limitAttrs `json:"rate_limit,omitempty"`
 }
 
 func keyOf(k *hrgate.APIKey) *keyAttrs {
 	return &keyAttrs{
 		ID: k.ID, ConsumerID: k.ConsumerID, Env: string(k.Env), Description: k.Description, Scopes: k.Scopes,
 		AllowCIDRs: k.AllowCIDRs, ExpiresAt: optTime(k.ExpiresAt), RevokedAt: optTime(k.RevokedAt), ReplacedBy: k.ReplacedByID,
+		RateLimit: limitOf(k.RateLimit),
 	}
 }
 
 // clientAttrs are the attributes of an OAuth client the trail keeps:
 // never its secret or its hash.
 type clientAttrs struct {
-	ID          string   `json:"id"`
-	ConsumerID  string   `json:"consumer_id"`
-	AuthMethod  string   `json:"auth_method"`
-	Description string   `json:"description,omitempty"`
-	Scopes      []string `json:"scopes"`
-	AllowCIDRs  []string `json:"allow_cidrs,omitempty"`
+	ID          string      `json:"id"`
+	ConsumerID  string      `json:"consumer_id"`
+	AuthMethod  string      `json:"auth_method"`
+	Description string      `json:"description,omitempty"`
+	Scopes      []string    `json:"scopes"`
+	AllowCIDRs  []string    `json:"allow_cidrs,omitempty"`
+	RateLimit   *limitAttrs `json:"rate_limit,omitempty"`
 }
 
 func clientOf(c *hrgate.OAuthClient) *clientAttrs {
 	return &clientAttrs{ID: c.ID, ConsumerID: c.ConsumerID, AuthMethod: string(c.AuthMethod), Description: c.Description,
-		Scopes: c.Scopes, AllowCIDRs: c.AllowCIDRs}
+		Scopes: c.Scopes, AllowCIDRs: c.AllowCIDRs, RateLimit: limitOf(c.RateLimit)}
 }
 
 func optTime(t time.Time) *time.Time {

@@ -164,6 +164,10 @@ func (g *Gate) loadCredential(ctx context.Context, hash []byte, epoch int64) (*c
 		ConsumerName: c.Name,
 		Env:          k.Env,
 		Grant:        consumerGrant.Intersect(keyGrant),
+		// Both limits are read under the same epoch as the grant: a
+		// change of either bumps it, and the next request reloads.
+		RateLimit:         k.RateLimit,
+		ConsumerRateLimit: c.RateLimit,
 	}}
 	g.creds.Put([32]byte(hash), cred)
 	return cred, nil

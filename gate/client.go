@@ -21,6 +21,9 @@ type ClientRequest struct {
 	// then has no secret.
 	JWK         []byte
 	Description string
+	// RateLimit is the client's own allowance; the zero value leaves it
+	// to the configured defaults.
+	RateLimit hrgate.RateLimit
 }
 
 // maxCIDRs bounds a key's or client's allowlist: it is checked on every request.
@@ -35,13 +38,16 @@ func (g *Gate) CreateClient(ctx context.Context, req ClientRequest) (*hrgate.OAu
 	if err != nil {
 		return nil, "", err
 	}
+	if err := CheckRateLimit(req.RateLimit, fieldsInWords); err != nil {
+		return nil, "", err
+	}
 	id, err := hrgate.NewID(hrgate.PrefixClient, g.random)
 	if err != nil {
 		return nil, "", hrgate.Wrap(err, "generate client id")
 	}
 	cl := &hrgate.OAuthClient{
 		ID: id, ConsumerID: c.ID, Description: req.Description, Scopes: clientGrant.Scopes(),
-		AllowCIDRs: cidrs, CreatedAt: g.Now(),
+		AllowCIDRs: cidrs, RateLimit: req.RateLimit, CreatedAt: g.Now(),
 	}
 	secret := ""
 	if len(req.JWK) > 0 {
@@ -60,7 +66,7 @@ func (g *Gate) CreateClient(ctx context.Context, req ClientRequest) (*hrgate.OAu
 		return nil, "", err
 	}
 	g.log.Info("oauth client created", "client_id", cl.ID, "consumer_id", c.ID, "auth_method", string(cl.AuthMethod),
-		"scopes", clientGrant.String(), "allow_cidrs", strings.Join(cidrs, " "))
+		"scopes", clientGrant.String(), "allow_cidrs", strings.Join(cidrs, " "), "rate_limit", cl.RateLimit.String())
 	if err := g.record(ctx, hrgate.AuditClientCreated, cl.ID, cl.ID, c.ID, nil, clientOf(cl)); err != nil {
 		return nil, "", err
 	}
@@ -94,7 +100,7 @@ func (g *Gate) Clients(ctx context.Context, consumer string) ([]*hrgate.OAuthCli
 // its tokens through this gate fails, and other processes refuse them
 // within their credential refresh.
 func (g *Gate) DeleteClient(ctx context.Context, id string) error {
-	if err := checkID(id, hrgate.PrefixClient, "client", hrgate.ClientSecretPattern); err != nil {
+	if err := checkClientID(id); err != nil {
 		return err
 	}
 	cl, err := g.store.FindClient(ctx, id)
@@ -106,4 +112,9 @@ func (g *Gate) DeleteClient(ctx context.Context, id string) error {
 	}
 	g.log.Info("oauth client deleted", "client_id", id)
 	return g.record(ctx, hrgate.AuditClientDeleted, cl.ID, cl.ID, cl.ConsumerID, clientOf(cl), nil)
+}
+
+// checkClientID refuses what is not a client id.
+func checkClientID(id string) error {
+	return checkID(id, hrgate.PrefixClient, "client", hrgate.ClientSecretPattern)
 }

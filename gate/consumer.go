@@ -8,10 +8,29 @@ import (
 	"github.com/hrgate/hrgate/grant"
 )
 
-// CreateConsumer creates a consumer with the given grant. The name must be
-// a valid consumer name and the scopes must parse; both errors are
-// EINVALID and say what is wrong. A taken name is ECONFLICT.
+// ConsumerRequest describes a consumer to create.
+type ConsumerRequest struct {
+	Name        string
+	Description string
+	// Scopes are the consumer's grant.
+	Scopes []string
+	// RateLimit is the consumer's own allowance over all its credentials;
+	// the zero value leaves it to the configured defaults.
+	RateLimit hrgate.RateLimit
+}
+
+// CreateConsumer creates a consumer with the given grant and the default
+// rate limits; see CreateConsumerWith.
 func (g *Gate) CreateConsumer(ctx context.Context, name, description string, scopes []string) (*hrgate.Consumer, error) {
+	return g.CreateConsumerWith(ctx, ConsumerRequest{Name: name, Description: description, Scopes: scopes})
+}
+
+// CreateConsumerWith creates the consumer req describes. The name must be
+// a valid consumer name, the scopes must parse and the rate limit must be
+// within bounds; these errors are EINVALID and say what is wrong. A taken
+// name is ECONFLICT.
+func (g *Gate) CreateConsumerWith(ctx context.Context, req ConsumerRequest) (*hrgate.Consumer, error) {
+	name, description, scopes := req.Name, req.Description, req.Scopes
 	if !hrgate.ValidConsumerName(name) {
 		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid consumer name %q: use 1 to 63 lower-case letters, digits, '-' or '_'.", truncate(name, 64))
 	}
@@ -22,6 +41,9 @@ func (g *Gate) CreateConsumer(ctx context.Context, name, description string, sco
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckRateLimit(req.RateLimit, fieldsInWords); err != nil {
+		return nil, err
+	}
 	id, err := hrgate.NewID(hrgate.PrefixConsumer, g.random)
 	if err != nil {
 		return nil, hrgate.Wrap(err, "create consumer")
@@ -29,12 +51,13 @@ func (g *Gate) CreateConsumer(ctx context.Context, name, description string, sco
 	now := g.Now()
 	c := &hrgate.Consumer{
 		ID: id, Name: name, Description: description,
-		Scopes: gr.Scopes(), CreatedAt: now, ModifiedAt: now,
+		Scopes: gr.Scopes(), RateLimit: req.RateLimit, CreatedAt: now, ModifiedAt: now,
 	}
 	if err := g.store.CreateConsumer(ctx, c); err != nil {
 		return nil, err
 	}
-	g.log.Info("consumer created", "consumer_id", c.ID, "consumer", c.Name, "scopes", gr.String())
+	g.log.Info("consumer created", "consumer_id", c.ID, "consumer", c.Name, "scopes", gr.String(),
+		"rate_limit", c.RateLimit.String())
 	if err := g.record(ctx, hrgate.AuditConsumerCreated, c.ID, "", c.ID, nil, consumerOf(c)); err != nil {
 		return nil, err
 	}

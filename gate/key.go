@@ -23,6 +23,9 @@ type KeyRequest struct {
 	AllowCIDRs []string
 	// ExpiresIn is the key's lifetime; zero means the longest allowed.
 	ExpiresIn time.Duration
+	// RateLimit is the key's own allowance; the zero value leaves it to
+	// the configured defaults.
+	RateLimit hrgate.RateLimit
 }
 
 // CreateKey creates an API key and returns its record and its secret. The
@@ -38,6 +41,9 @@ func (g *Gate) CreateKey(ctx context.Context, req KeyRequest) (*hrgate.APIKey, s
 	if err != nil {
 		return nil, "", err
 	}
+	if err := CheckRateLimit(req.RateLimit, fieldsInWords); err != nil {
+		return nil, "", err
+	}
 	env := hrgate.KeyLive
 	if req.Test {
 		env = hrgate.KeyTest
@@ -45,7 +51,7 @@ func (g *Gate) CreateKey(ctx context.Context, req KeyRequest) (*hrgate.APIKey, s
 	now := g.Now()
 	k, secret, err := g.newKey(&hrgate.APIKey{
 		ConsumerID: c.ID, Env: env, Description: req.Description, Scopes: keyGrant.Scopes(),
-		AllowCIDRs: cidrs, CreatedAt: now, ExpiresAt: now.Add(lifetime),
+		AllowCIDRs: cidrs, CreatedAt: now, ExpiresAt: now.Add(lifetime), RateLimit: req.RateLimit,
 	})
 	if err != nil {
 		return nil, "", err
@@ -54,7 +60,8 @@ func (g *Gate) CreateKey(ctx context.Context, req KeyRequest) (*hrgate.APIKey, s
 		return nil, "", err
 	}
 	g.log.Info("api key created", "key_id", k.ID, "consumer_id", c.ID, "env", string(env),
-		"scopes", keyGrant.String(), "allow_cidrs", strings.Join(cidrs, " "), "expires_at", k.ExpiresAt)
+		"scopes", keyGrant.String(), "allow_cidrs", strings.Join(cidrs, " "), "expires_at", k.ExpiresAt,
+		"rate_limit", k.RateLimit.String())
 	if err := g.record(ctx, hrgate.AuditKeyCreated, k.ID, k.ID, c.ID, nil, keyOf(k)); err != nil {
 		return nil, "", err
 	}

@@ -68,7 +68,7 @@ func (g *Gate) rotate(ctx context.Context, old *hrgate.APIKey, grace time.Durati
 	}
 	next, secret, err := g.newKey(&hrgate.APIKey{
 		ConsumerID: old.ConsumerID, Env: old.Env, Description: old.Description, Scopes: old.Scopes,
-		AllowCIDRs: old.AllowCIDRs, CreatedAt: now, ExpiresAt: now.Add(lifetime),
+		AllowCIDRs: old.AllowCIDRs, RateLimit: old.RateLimit, CreatedAt: now, ExpiresAt: now.Add(lifetime),
 	})
 	if err != nil {
 		return nil, "", err

@@ -59,6 +59,9 @@ func (g *Gate) authenticateToken(ctx context.Context, token string, addr netip.A
 		Grant:        gr,
 		ClientID:     cc.client.ID,
 		TokenID:      claims.ID,
+		// Read under the epoch checkToken checked, like the grant.
+		RateLimit:         cc.client.RateLimit,
+		ConsumerRateLimit: cc.consumer.RateLimit,
 	}, nil
 }
 
