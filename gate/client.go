@@ -86,6 +86,15 @@ func parseCIDRs(in []string) ([]string, error) {
 	return out, nil
 }
 
+// Client returns the OAuth client with the given id, or ENOTFOUND; what is
+// not a client id is EINVALID.
+func (g *Gate) Client(ctx context.Context, id string) (*hrgate.OAuthClient, error) {
+	if err := checkClientID(id); err != nil {
+		return nil, err
+	}
+	return g.store.FindClient(ctx, id)
+}
+
 // Clients returns the OAuth clients of a consumer (by id or name), or of
 // every consumer when consumer is empty.
 func (g *Gate) Clients(ctx context.Context, consumer string) ([]*hrgate.OAuthClient, error) {

@@ -120,6 +120,15 @@ func (g *Gate) Keys(ctx context.Context, consumer string) ([]*hrgate.APIKey, err
 	return g.store.ListAPIKeys(ctx, id)
 }
 
+// Key returns the key with the given id, or ENOTFOUND; what is not a key
+// id is EINVALID.
+func (g *Gate) Key(ctx context.Context, id string) (*hrgate.APIKey, error) {
+	if err := checkKeyID(id); err != nil {
+		return nil, err
+	}
+	return g.store.FindAPIKey(ctx, id)
+}
+
 // RevokeKey revokes a key: the next request made with it through this gate
 // fails, and other processes refuse it within their credential refresh.
 func (g *Gate) RevokeKey(ctx context.Context, id string) error {

@@ -29,18 +29,40 @@ const DefaultLimit = "default"
 func ParseRateLimit(rate string, burst int, quota string, f LimitFields) (hrgate.RateLimit, error) {
 	var r hrgate.RateLimit
 	var err error
-	if rate != "" && rate != DefaultLimit {
-		if r.Rate, err = limits.ParseRate(rate); err != nil {
-			return r, hrgate.Errorf(hrgate.EINVALID, "Invalid %s: %v.", f.Rate, err)
-		}
+	if r.Rate, err = ParseRate(rate, f.Rate); err != nil {
+		return r, err
 	}
-	if quota != "" && quota != DefaultLimit {
-		if r.Quota, err = limits.ParseQuota(quota); err != nil {
-			return r, hrgate.Errorf(hrgate.EINVALID, "Invalid %s: %v.", f.Quota, err)
-		}
+	if r.Quota, err = ParseQuota(quota, f.Quota); err != nil {
+		return r, err
 	}
 	r.Burst = burst
 	return r, CheckRateLimit(r, f)
+}
+
+// ParseRate reads the rate part of a limit ("50/s", "N/m", "N/h"; "" or
+// "default" is 0, the default). Errors are EINVALID and name field.
+func ParseRate(s, field string) (float64, error) {
+	if s == "" || s == DefaultLimit {
+		return 0, nil
+	}
+	v, err := limits.ParseRate(s)
+	if err != nil {
+		return 0, hrgate.Errorf(hrgate.EINVALID, "Invalid %s: %v.", field, err)
+	}
+	return v, nil
+}
+
+// ParseQuota reads the quota part of a limit ("20000/day"; "" or
+// "default" is 0, the default). Errors are EINVALID and name field.
+func ParseQuota(s, field string) (int64, error) {
+	if s == "" || s == DefaultLimit {
+		return 0, nil
+	}
+	v, err := limits.ParseQuota(s)
+	if err != nil {
+		return 0, hrgate.Errorf(hrgate.EINVALID, "Invalid %s: %v.", field, err)
+	}
+	return v, nil
 }
 
 // CheckRateLimit checks a rate limit against the bounds the limiter

@@ -36,14 +36,19 @@ func (m *Main) clientsCommand() *cobra.Command {
 		Use:   "create --consumer NAME",
 		Short: "Create an OAuth client; its secret is printed once and never stored",
 		Example: `  hrgate clients create --consumer payroll --allow-cidr 203.0.113.0/24 --output json
-  hrgate clients create --consumer payroll --jwk payroll-public.jwk   # private_key_jwt, no secret`,
+  hrgate clients create --consumer payroll --jwk payroll-public.jwk   # private_key_jwt, no secret
+  hrgate clients create --consumer payroll --rate-limit 20/s --burst 40 --quota 20000/day`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			consumer, _ := cmd.Flags().GetString("consumer")
 			if consumer == "" {
 				return hrgate.Errorf(hrgate.EINVALID, "--consumer is required")
 			}
-			req := gate.ClientRequest{Consumer: consumer, Scopes: scopesFlag(cmd)}
+			limit, _, err := limitsFromFlags(cmd, hrgate.RateLimit{})
+			if err != nil {
+				return err
+			}
+			req := gate.ClientRequest{Consumer: consumer, Scopes: scopesFlag(cmd), RateLimit: limit}
 			req.AllowCIDRs, _ = cmd.Flags().GetStringArray("allow-cidr")
 			req.Description, _ = cmd.Flags().GetString("description")
 			if path, _ := cmd.Flags().GetString("jwk"); path != "" {
@@ -63,11 +68,12 @@ func (m *Main) clientsCommand() *cobra.Command {
 			out := view.NewClientSecret{Client: view.NewClient(c), ClientSecret: secret}
 			if secret == "" {
 				return m.report(out,
-					"Client %s for consumer %s (private_key_jwt)\n  scopes: %s\n", c.ID, consumer, strings.Join(c.Scopes, " "))
+					"Client %s for consumer %s (private_key_jwt)\n  scopes: %s\n  rate limit: %s\n", c.ID, consumer,
+					strings.Join(c.Scopes, " "), limitText(out.RateLimit))
 			}
 			return m.report(out,
-				"Client %s for consumer %s\n  scopes: %s\n\n  client_id:     %s\n  client_secret: %s\n\nStore the secret now: it is shown only once.\n",
-				c.ID, consumer, strings.Join(c.Scopes, " "), c.ID, secret)
+				"Client %s for consumer %s\n  scopes: %s\n  rate limit: %s\n\n  client_id:     %s\n  client_secret: %s\n\nStore the secret now: it is shown only once.\n",
+				c.ID, consumer, strings.Join(c.Scopes, " "), limitText(out.RateLimit), c.ID, secret)
 		},
 	}
 	create.Flags().String("consumer", "", "owning consumer (name or id)")
@@ -75,6 +81,37 @@ func (m *Main) clientsCommand() *cobra.Command {
 	create.Flags().String("jwk", "", "file with the client's public JWK: private_key_jwt instead of a secret")
 	create.Flags().String("description", "", "what the client is for")
 	addScopeFlags(create)
+	addLimitFlags(create)
+
+	update := &cobra.Command{
+		Use:   "update ID",
+		Short: "Change a client's rate limit and daily quota (its token requests and the requests made with its tokens)",
+		Example: `  hrgate clients update cli_… --rate-limit 5/s --quota 10000/day
+  hrgate clients update cli_… --rate-limit default   # back to limits.credential`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := m.open(cmd); err != nil {
+				return err
+			}
+			c, err := m.Gate.Client(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			limit, changed, err := limitsFromFlags(cmd, c.RateLimit)
+			if err != nil {
+				return err
+			}
+			if !changed {
+				return hrgate.Errorf(hrgate.EINVALID, "give --rate-limit, --burst or --quota")
+			}
+			if c, err = m.Gate.SetClientRateLimit(cmd.Context(), c.ID, limit); err != nil {
+				return err
+			}
+			j := view.NewClient(c)
+			return m.report(j, "Client %s\n  rate limit: %s\n", c.ID, limitText(j.RateLimit))
+		},
+	}
+	addLimitFlags(update)
 
 	list := &cobra.Command{
 		Use: "list", Short: "List OAuth clients (never their secrets)", Args: cobra.NoArgs,
@@ -91,14 +128,14 @@ func (m *Main) clientsCommand() *cobra.Command {
 				return m.printJSON(view.All(clients, view.NewClient))
 			}
 			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLIENT ID\tCONSUMER\tAUTH\tALLOWED FROM\tCREATED\tSCOPES")
+			fmt.Fprintln(tw, "CLIENT ID\tCONSUMER\tAUTH\tALLOWED FROM\tCREATED\tRATE LIMIT\tSCOPES")
 			for _, c := range clients {
 				from := strings.Join(c.AllowCIDRs, ",")
 				if from == "" {
 					from = "anywhere"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.ConsumerID, c.AuthMethod, from,
-					c.CreatedAt.Format(time.RFC3339), strings.Join(c.Scopes, " "))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.ConsumerID, c.AuthMethod, from,
+					c.CreatedAt.Format(time.RFC3339), limitText(view.NewRateLimit(c.RateLimit)), strings.Join(c.Scopes, " "))
 			}
 			return tw.Flush()
 		},
@@ -117,6 +154,6 @@ func (m *Main) clientsCommand() *cobra.Command {
 			return m.report(map[string]any{"deleted": args[0]}, "Deleted client %s.\n", args[0])
 		},
 	}
-	cmd.AddCommand(create, list, del)
+	cmd.AddCommand(create, update, list, del)
 	return cmd
 }

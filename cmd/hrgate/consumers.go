@@ -16,16 +16,23 @@ func (m *Main) consumersCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "consumers", Short: "Manage the applications that read HR data, and their grants"}
 
 	create := &cobra.Command{
-		Use:     "create NAME",
-		Short:   "Create a consumer with a grant",
-		Example: `  hrgate consumers create payroll --scopes "employees:read:identity,employment,compensation employees:read_masked:banking companies:*"`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "create NAME",
+		Short: "Create a consumer with a grant",
+		Example: `  hrgate consumers create payroll --scopes "employees:read:identity,employment,compensation employees:read_masked:banking companies:*"
+  hrgate consumers create payroll --scope "employees:read:identity" --rate-limit 200/s --burst 400 --quota 100000/day`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			limit, _, err := limitsFromFlags(cmd, hrgate.RateLimit{})
+			if err != nil {
+				return err
+			}
 			if err := m.open(cmd); err != nil {
 				return err
 			}
 			desc, _ := cmd.Flags().GetString("description")
-			c, err := m.Gate.CreateConsumer(cmd.Context(), args[0], desc, scopesFlag(cmd))
+			c, err := m.Gate.CreateConsumerWith(cmd.Context(), gate.ConsumerRequest{
+				Name: args[0], Description: desc, Scopes: scopesFlag(cmd), RateLimit: limit,
+			})
 			if err != nil {
 				return err
 			}
@@ -33,7 +40,37 @@ func (m *Main) consumersCommand() *cobra.Command {
 		},
 	}
 	addScopeFlags(create)
+	addLimitFlags(create)
 	create.Flags().String("description", "", "what the consumer is")
+
+	update := &cobra.Command{
+		Use:   "update NAME|ID",
+		Short: "Change a consumer's rate limit and daily quota, shared by all its keys and clients",
+		Example: `  hrgate consumers update payroll --rate-limit 100/s --burst 200 --quota 50000/day
+  hrgate consumers update payroll --quota default   # back to limits.consumer`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := m.open(cmd); err != nil {
+				return err
+			}
+			c, err := m.Gate.Consumer(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			limit, changed, err := limitsFromFlags(cmd, c.RateLimit)
+			if err != nil {
+				return err
+			}
+			if !changed {
+				return hrgate.Errorf(hrgate.EINVALID, "give --rate-limit, --burst or --quota")
+			}
+			if c, err = m.Gate.SetConsumerRateLimit(cmd.Context(), c.ID, limit); err != nil {
+				return err
+			}
+			return m.printConsumer(c)
+		},
+	}
+	addLimitFlags(update)
 
 	list := &cobra.Command{
 		Use: "list", Short: "List consumers", Args: cobra.NoArgs,
@@ -49,9 +86,9 @@ func (m *Main) consumersCommand() *cobra.Command {
 				return m.printJSON(view.All(cs, view.NewConsumer))
 			}
 			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tID\tSCOPES")
+			fmt.Fprintln(tw, "NAME\tID\tRATE LIMIT\tSCOPES")
 			for _, c := range cs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.ID, strings.Join(c.Scopes, " "))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.ID, limitText(view.NewRateLimit(c.RateLimit)), strings.Join(c.Scopes, " "))
 			}
 			return tw.Flush()
 		},
@@ -130,7 +167,7 @@ func (m *Main) consumersCommand() *cobra.Command {
 			return m.report(map[string]any{"deleted": args[0]}, "Deleted consumer %s with its keys and clients.\n", args[0])
 		},
 	}
-	cmd.AddCommand(create, list, show, grantCmd, rotation, del)
+	cmd.AddCommand(create, update, list, show, grantCmd, rotation, del)
 	return cmd
 }
 
@@ -143,6 +180,7 @@ func (m *Main) printConsumer(c *hrgate.Consumer) error {
 	if c.KeyRotation.Enabled() {
 		rot = fmt.Sprintf("  key rotation: after %s, grace %s\n", hrgate.FormatDuration(c.KeyRotation.MaxAge), hrgate.FormatDuration(c.KeyRotation.Grace))
 	}
-	return m.report(view.NewConsumer(c), "Consumer %s (%s)\n%s  grant:       %s\n%s",
-		c.Name, c.ID, desc, strings.Join(c.Scopes, " "), rot)
+	j := view.NewConsumer(c)
+	return m.report(j, "Consumer %s (%s)\n%s  grant:       %s\n  rate limit:  %s\n%s",
+		c.Name, c.ID, desc, strings.Join(c.Scopes, " "), limitText(j.RateLimit), rot)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -59,6 +60,10 @@ func (m *Main) keysCommand() *cobra.Command {
 		if cmd.Flags().Changed("expires-in") && *expiresIn == 0 {
 			return hrgate.Errorf(hrgate.EINVALID, "--expires-in must be longer than 0; every key expires")
 		}
+		limit, _, err := limitsFromFlags(cmd, hrgate.RateLimit{})
+		if err != nil {
+			return err
+		}
 		if err := m.open(cmd); err != nil {
 			return err
 		}
@@ -67,7 +72,7 @@ func (m *Main) keysCommand() *cobra.Command {
 		cidrs, _ := cmd.Flags().GetStringArray("allow-cidr")
 		k, secret, err := m.Gate.CreateKey(cmd.Context(), gate.KeyRequest{
 			Consumer: consumer, Scopes: scopesFlag(cmd), Test: test, Description: desc,
-			AllowCIDRs: cidrs, ExpiresIn: *expiresIn,
+			AllowCIDRs: cidrs, ExpiresIn: *expiresIn, RateLimit: limit,
 		})
 		if err != nil {
 			return err
@@ -79,6 +84,37 @@ func (m *Main) keysCommand() *cobra.Command {
 	create.Flags().String("description", "", "what the key is for")
 	create.Flags().StringArray("allow-cidr", nil, "client network the key works from, e.g. 10.1.2.0/24 (repeatable; default: any)")
 	addScopeFlags(create)
+	addLimitFlags(create)
+
+	update := &cobra.Command{
+		Use:   "update ID",
+		Short: "Change a key's rate limit and daily quota; running servers apply them within auth.credential_refresh",
+		Example: `  hrgate keys update key_… --rate-limit 10/s --burst 20 --quota 5000/day
+  hrgate keys update key_… --rate-limit default --quota default   # back to limits.credential`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := m.open(cmd); err != nil {
+				return err
+			}
+			k, err := m.Gate.Key(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			limit, changed, err := limitsFromFlags(cmd, k.RateLimit)
+			if err != nil {
+				return err
+			}
+			if !changed {
+				return hrgate.Errorf(hrgate.EINVALID, "give --rate-limit, --burst or --quota")
+			}
+			if k, err = m.Gate.SetKeyRateLimit(cmd.Context(), k.ID, limit); err != nil {
+				return err
+			}
+			j := view.NewKey(k, m.Gate.Now())
+			return m.report(j, "Key %s\n  rate limit: %s\n", k.ID, limitText(j.RateLimit))
+		},
+	}
+	addLimitFlags(update)
 
 	rotate := &cobra.Command{
 		Use:     "rotate ID",
@@ -138,7 +174,7 @@ func (m *Main) keysCommand() *cobra.Command {
 			return m.printJSON(out)
 		}
 		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tCONSUMER\tENV\tSTATE\tAGE\tLAST USED\tEXPIRES\tALLOW\tFLAGS")
+		fmt.Fprintln(tw, "ID\tCONSUMER\tENV\tSTATE\tAGE\tLAST USED\tEXPIRES\tALLOW\tRATE LIMIT\tFLAGS")
 		for _, j := range out {
 			last := "never"
 			if j.LastUsedAt != nil {
@@ -160,8 +196,8 @@ func (m *Main) keysCommand() *cobra.Command {
 			if len(j.Flags) > 0 {
 				flags = strings.Join(j.Flags, ",")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Consumer, j.Env, j.State,
-				hrgate.FormatDuration(now.Sub(j.CreatedAt).Truncate(time.Minute)), last, expires, allow, flags)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Consumer, j.Env, j.State,
+				hrgate.FormatDuration(now.Sub(j.CreatedAt).Truncate(time.Minute)), last, expires, allow, limitText(j.RateLimit), flags)
 		}
 		return tw.Flush()
 	}
@@ -211,15 +247,35 @@ func (m *Main) keysCommand() *cobra.Command {
 	}
 	fetch.Flags().String("consumer", "", "only this consumer's keys")
 
-	cmd.AddCommand(create, rotate, list, revoke, fetch, m.keysScanCommand())
+	cmd.AddCommand(create, update, rotate, list, revoke, fetch, m.keysScanCommand())
 	return cmd
 }
 
 // printSecret reports a newly created key with its secret, shown once.
 func (m *Main) printSecret(k *hrgate.APIKey, secret, consumer string) error {
 	return m.report(view.NewKeySecret(k, secret, nil),
-		"Key %s for consumer %s\n  scopes: %s\n  allowed from: %s\n  expires: %s\n\n  %s\n\nStore it now: it is shown only once.\n",
-		k.ID, consumer, strings.Join(k.Scopes, " "), allowText(k.AllowCIDRs), k.ExpiresAt.Format(time.RFC3339), secret)
+		"Key %s for consumer %s\n  scopes: %s\n  allowed from: %s\n  rate limit: %s\n  expires: %s\n\n  %s\n\nStore it now: it is shown only once.\n",
+		k.ID, consumer, strings.Join(k.Scopes, " "), allowText(k.AllowCIDRs), limitText(view.NewRateLimit(k.RateLimit)),
+		k.ExpiresAt.Format(time.RFC3339), secret)
+}
+
+// limitText describes a rate limit in a line or a table cell: "default"
+// when every part is the configured one.
+func limitText(l view.RateLimit) string {
+	if l == (view.RateLimit{}) {
+		return "default"
+	}
+	rate, quota := "default rate", "default quota"
+	if l.Rate != "" {
+		rate = l.Rate
+		if l.Burst != 0 {
+			rate += " burst " + strconv.Itoa(l.Burst)
+		}
+	}
+	if l.Quota != "" {
+		quota = l.Quota
+	}
+	return rate + ", " + quota
 }
 
 func allowText(cidrs []string) string {
@@ -227,4 +283,62 @@ func allowText(cidrs []string) string {
 		return "any address"
 	}
 	return strings.Join(cidrs, ", ")
+}
+
+// limitFlags names the rate limit flags in errors.
+var limitFlags = gate.LimitFields{Rate: "--rate-limit", Burst: "--burst", Quota: "--quota"}
+
+// addLimitFlags adds the rate limit flags that keys, clients and consumers
+// share. Each takes "default" to return that part to the configuration.
+func addLimitFlags(cmd *cobra.Command) {
+	cmd.Flags().String("rate-limit", "", `requests per second, minute or hour, e.g. 50/s, 300/m, 1000/h ("default": the configured one)`)
+	cmd.Flags().String("burst", "", `requests allowed at once, with --rate-limit (default: the rate, rounded up)`)
+	cmd.Flags().String("quota", "", `requests per UTC day, e.g. 20000/day ("default": the configured one)`)
+}
+
+// limitsFromFlags applies the rate limit flags given to current and
+// returns the result, checked, and whether any flag was given. A part
+// whose flag is absent stays as it is; "default" returns it to the
+// configuration. A rate set back to the default takes its burst with it,
+// since a burst needs a rate of its own.
+func limitsFromFlags(cmd *cobra.Command, current hrgate.RateLimit) (hrgate.RateLimit, bool, error) {
+	r, fs := current, cmd.Flags()
+	var err error
+	if fs.Changed("rate-limit") {
+		s, _ := fs.GetString("rate-limit")
+		if s == "" {
+			return current, false, hrgate.Errorf(hrgate.EINVALID, "Invalid --rate-limit: give a rate such as 50/s, or %q.", gate.DefaultLimit)
+		}
+		if r.Rate, err = gate.ParseRate(s, limitFlags.Rate); err != nil {
+			return current, false, err
+		}
+		if r.Rate == 0 {
+			r.Burst = 0
+		}
+	}
+	if fs.Changed("burst") {
+		s, _ := fs.GetString("burst")
+		switch n, convErr := strconv.Atoi(s); {
+		case s == gate.DefaultLimit:
+			r.Burst = 0
+		case convErr != nil || n <= 0:
+			return current, false, hrgate.Errorf(hrgate.EINVALID, "Invalid --burst: give a whole number of requests, or %q.", gate.DefaultLimit)
+		default:
+			r.Burst = n
+		}
+	}
+	if fs.Changed("quota") {
+		s, _ := fs.GetString("quota")
+		if s == "" {
+			return current, false, hrgate.Errorf(hrgate.EINVALID, "Invalid --quota: give a quota such as 20000/day, or %q.", gate.DefaultLimit)
+		}
+		if r.Quota, err = gate.ParseQuota(s, limitFlags.Quota); err != nil {
+			return current, false, err
+		}
+	}
+	changed := fs.Changed("rate-limit") || fs.Changed("burst") || fs.Changed("quota")
+	if err := gate.CheckRateLimit(r, limitFlags); err != nil {
+		return current, false, err
+	}
+	return r, changed, nil
 }

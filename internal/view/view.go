@@ -22,6 +22,7 @@ type Consumer struct {
 	Scopes      []string `json:"scopes"`
 	// KeyRotation is present when the consumer's keys rotate automatically.
 	KeyRotation *KeyRotation `json:"key_rotation,omitempty"`
+	RateLimit   RateLimit    `json:"rate_limit"`
 	CreatedAt   time.Time    `json:"created_at"`
 	ModifiedAt  time.Time    `json:"modified_at"`
 }
@@ -33,10 +34,25 @@ type KeyRotation struct {
 	Grace  string `json:"grace"`
 }
 
+// RateLimit is a consumer's or credential's own rate limit, written as an
+// operator writes it: "50/s" (or "N/m", "N/h"), a burst, "20000/day". A
+// part left to the configured default is absent, so {} means "the
+// defaults". The admin API reads the same shape.
+type RateLimit struct {
+	Rate  string `json:"rate,omitempty"`
+	Burst int    `json:"burst,omitempty"`
+	Quota string `json:"quota,omitempty"`
+}
+
+// NewRateLimit returns the view of r.
+func NewRateLimit(r hrgate.RateLimit) RateLimit {
+	return RateLimit{Rate: hrgate.FormatRate(r.Rate), Burst: r.Burst, Quota: hrgate.FormatQuota(r.Quota)}
+}
+
 // NewConsumer returns the view of c.
 func NewConsumer(c *hrgate.Consumer) Consumer {
 	j := Consumer{ID: c.ID, Name: c.Name, Description: c.Description, Scopes: nonNil(c.Scopes),
-		CreatedAt: c.CreatedAt, ModifiedAt: c.ModifiedAt}
+		RateLimit: NewRateLimit(c.RateLimit), CreatedAt: c.CreatedAt, ModifiedAt: c.ModifiedAt}
 	if c.KeyRotation.Enabled() {
 		j.KeyRotation = &KeyRotation{
 			MaxAge: hrgate.FormatDuration(c.KeyRotation.MaxAge), Grace: hrgate.FormatDuration(c.KeyRotation.Grace),
@@ -62,6 +78,7 @@ type Key struct {
 	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
 	LastUsedAddr string     `json:"last_used_addr,omitempty"`
 	ReplacedBy   string     `json:"replaced_by,omitempty"`
+	RateLimit    RateLimit  `json:"rate_limit"`
 	Flags        []string   `json:"flags"`
 }
 
@@ -72,7 +89,7 @@ func NewKey(k *hrgate.APIKey, now time.Time) Key {
 		Scopes: nonNil(k.Scopes), AllowCIDRs: nonNil(k.AllowCIDRs), State: KeyState(k, now), CreatedAt: k.CreatedAt,
 		AgeSeconds: int64(now.Sub(k.CreatedAt) / time.Second), ExpiresAt: optTime(k.ExpiresAt),
 		RevokedAt: optTime(k.RevokedAt), LastUsedAt: optTime(k.LastUsedAt), LastUsedAddr: k.LastUsedAddr,
-		ReplacedBy: k.ReplacedByID, Flags: []string{},
+		ReplacedBy: k.ReplacedByID, RateLimit: NewRateLimit(k.RateLimit), Flags: []string{},
 	}
 }
 
@@ -136,6 +153,7 @@ type NewSecret struct {
 	Scopes     []string   `json:"scopes"`
 	AllowCIDRs []string   `json:"allow_cidrs"`
 	ExpiresAt  time.Time  `json:"expires_at"`
+	RateLimit  RateLimit  `json:"rate_limit"`
 	Replaces   string     `json:"replaces,omitempty"`
 	OldExpires *time.Time `json:"old_key_expires_at,omitempty"`
 }
@@ -144,7 +162,7 @@ type NewSecret struct {
 // the key it replaces, or nil.
 func NewKeySecret(k *hrgate.APIKey, secret string, old *hrgate.APIKey) NewSecret {
 	s := NewSecret{ID: k.ID, Key: secret, ConsumerID: k.ConsumerID, Scopes: nonNil(k.Scopes),
-		AllowCIDRs: nonNil(k.AllowCIDRs), ExpiresAt: k.ExpiresAt}
+		AllowCIDRs: nonNil(k.AllowCIDRs), ExpiresAt: k.ExpiresAt, RateLimit: NewRateLimit(k.RateLimit)}
 	if old != nil {
 		s.Replaces, s.OldExpires = old.ID, optTime(old.ExpiresAt)
 	}
@@ -230,6 +248,7 @@ type Client struct {
 	Scopes      []string        `json:"scopes"`
 	AllowCIDRs  []string        `json:"allow_cidrs"`
 	PublicJWK   json.RawMessage `json:"public_jwk,omitempty"`
+	RateLimit   RateLimit       `json:"rate_limit"`
 	CreatedAt   time.Time       `json:"created_at"`
 }
 
@@ -237,7 +256,8 @@ type Client struct {
 func NewClient(c *hrgate.OAuthClient) Client {
 	return Client{
 		ClientID: c.ID, ConsumerID: c.ConsumerID, AuthMethod: string(c.AuthMethod), Description: c.Description,
-		Scopes: nonNil(c.Scopes), AllowCIDRs: nonNil(c.AllowCIDRs), PublicJWK: c.PublicJWK, CreatedAt: c.CreatedAt,
+		Scopes: nonNil(c.Scopes), AllowCIDRs: nonNil(c.AllowCIDRs), PublicJWK: c.PublicJWK,
+		RateLimit: NewRateLimit(c.RateLimit), CreatedAt: c.CreatedAt,
 	}
 }
 
