@@ -100,14 +100,21 @@ func (s *Server) registerAdminRoutes() {
 	})
 	s.adminRoute("POST /admin/v1/consumers", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		var body struct {
-			Name        string   `json:"name"`
-			Description string   `json:"description"`
-			Scopes      []string `json:"scopes"`
+			Name        string         `json:"name"`
+			Description string         `json:"description"`
+			Scopes      []string       `json:"scopes"`
+			RateLimit   *rateLimitBody `json:"rate_limit"`
 		}
 		if err := decodeBody(r, &body); err != nil {
 			return err
 		}
-		c, err := s.gate.CreateConsumer(r.Context(), body.Name, body.Description, body.Scopes)
+		limit, err := body.RateLimit.parse(memberLimitFields)
+		if err != nil {
+			return err
+		}
+		c, err := s.gate.CreateConsumerWith(r.Context(), gate.ConsumerRequest{
+			Name: body.Name, Description: body.Description, Scopes: body.Scopes, RateLimit: limit,
+		})
 		if err != nil {
 			return err
 		}
@@ -157,6 +164,17 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusOK, view.NewConsumer(c))
 	})
+	s.adminRoute("PUT /admin/v1/consumers/{consumer}/rate-limit", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
+		limit, err := decodeRateLimit(r)
+		if err != nil {
+			return err
+		}
+		c, err := s.gate.SetConsumerRateLimit(r.Context(), r.PathValue("consumer"), limit)
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusOK, view.NewConsumer(c))
+	})
 	s.adminRoute("DELETE /admin/v1/consumers/{consumer}", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		if err := s.gate.DeleteConsumer(r.Context(), r.PathValue("consumer")); err != nil {
 			return err
@@ -186,14 +204,19 @@ func (s *Server) registerAdminRoutes() {
 	})
 	s.adminRoute("POST /admin/v1/keys", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		var body struct {
-			Consumer    string   `json:"consumer"`
-			Scopes      []string `json:"scopes"`
-			Test        bool     `json:"test"`
-			Description string   `json:"description"`
-			AllowCIDRs  []string `json:"allow_cidrs"`
-			ExpiresIn   string   `json:"expires_in"`
+			Consumer    string         `json:"consumer"`
+			Scopes      []string       `json:"scopes"`
+			Test        bool           `json:"test"`
+			Description string         `json:"description"`
+			AllowCIDRs  []string       `json:"allow_cidrs"`
+			ExpiresIn   string         `json:"expires_in"`
+			RateLimit   *rateLimitBody `json:"rate_limit"`
 		}
 		if err := decodeBody(r, &body); err != nil {
+			return err
+		}
+		limit, err := body.RateLimit.parse(memberLimitFields)
+		if err != nil {
 			return err
 		}
 		var expiresIn time.Duration
@@ -208,7 +231,7 @@ func (s *Server) registerAdminRoutes() {
 		}
 		k, secret, err := s.gate.CreateKey(r.Context(), gate.KeyRequest{
 			Consumer: body.Consumer, Scopes: body.Scopes, Test: body.Test, Description: body.Description,
-			AllowCIDRs: body.AllowCIDRs, ExpiresIn: expiresIn,
+			AllowCIDRs: body.AllowCIDRs, ExpiresIn: expiresIn, RateLimit: limit,
 		})
 		if err != nil {
 			return err
@@ -234,6 +257,17 @@ func (s *Server) registerAdminRoutes() {
 			return err
 		}
 		return writeValue(w, http.StatusCreated, view.NewKeySecret(next, secret, old))
+	})
+	s.adminRoute("PUT /admin/v1/keys/{id}/rate-limit", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
+		limit, err := decodeRateLimit(r)
+		if err != nil {
+			return err
+		}
+		k, err := s.gate.SetKeyRateLimit(r.Context(), r.PathValue("id"), limit)
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusOK, view.NewKey(k, s.gate.Now()))
 	})
 	s.adminRoute("POST /admin/v1/keys/{id}/revoke", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		ctx := r.Context()
@@ -276,18 +310,34 @@ func (s *Server) registerAdminRoutes() {
 			AllowCIDRs  []string        `json:"allow_cidrs"`
 			Description string          `json:"description"`
 			JWK         json.RawMessage `json:"jwk"`
+			RateLimit   *rateLimitBody  `json:"rate_limit"`
 		}
 		if err := decodeBody(r, &body); err != nil {
 			return err
 		}
+		limit, err := body.RateLimit.parse(memberLimitFields)
+		if err != nil {
+			return err
+		}
 		c, secret, err := s.gate.CreateClient(r.Context(), gate.ClientRequest{
 			Consumer: body.Consumer, Scopes: body.Scopes, AllowCIDRs: body.AllowCIDRs,
-			Description: body.Description, JWK: body.JWK,
+			Description: body.Description, JWK: body.JWK, RateLimit: limit,
 		})
 		if err != nil {
 			return err
 		}
 		return writeValue(w, http.StatusCreated, view.NewClientSecret{Client: view.NewClient(c), ClientSecret: secret})
+	})
+	s.adminRoute("PUT /admin/v1/clients/{id}/rate-limit", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
+		limit, err := decodeRateLimit(r)
+		if err != nil {
+			return err
+		}
+		c, err := s.gate.SetClientRateLimit(r.Context(), r.PathValue("id"), limit)
+		if err != nil {
+			return err
+		}
+		return writeValue(w, http.StatusOK, view.NewClient(c))
 	})
 	s.adminRoute("DELETE /admin/v1/clients/{id}", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		if err := s.gate.DeleteClient(r.Context(), r.PathValue("id")); err != nil {
@@ -371,6 +421,42 @@ func bodyError(err error) error {
 		return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: unknown field %s.", clip(strings.TrimPrefix(err.Error(), "json: unknown field ")))
 	}
 	return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body.")
+}
+
+// rateLimitBody is a rate limit as the admin API reads it, in the shape
+// it answers with (view.RateLimit): {"rate": "50/s", "burst": 100,
+// "quota": "20000/day"}. An absent part, "" or "default" (0 for the burst)
+// is the configured default, so {} returns every part to the defaults.
+type rateLimitBody struct {
+	Rate  string `json:"rate"`
+	Burst int    `json:"burst"`
+	Quota string `json:"quota"`
+}
+
+// The names errors give the parts: members of "rate_limit" in a create
+// body, the body's own members in a PUT of …/rate-limit.
+var (
+	memberLimitFields = gate.LimitFields{Rate: `"rate_limit.rate"`, Burst: `"rate_limit.burst"`, Quota: `"rate_limit.quota"`}
+	bodyLimitFields   = gate.LimitFields{Rate: `"rate"`, Burst: `"burst"`, Quota: `"quota"`}
+)
+
+// parse returns the limit b describes, the defaults when b is nil; errors
+// are EINVALID and name the member.
+func (b *rateLimitBody) parse(f gate.LimitFields) (hrgate.RateLimit, error) {
+	if b == nil {
+		return hrgate.RateLimit{}, nil
+	}
+	return gate.ParseRateLimit(b.Rate, b.Burst, b.Quota, f)
+}
+
+// decodeRateLimit reads the body of a PUT of …/rate-limit: the whole new
+// limit, replacing the old one.
+func decodeRateLimit(r *http.Request) (hrgate.RateLimit, error) {
+	var body rateLimitBody
+	if err := decodeBody(r, &body); err != nil {
+		return hrgate.RateLimit{}, err
+	}
+	return body.parse(bodyLimitFields)
 }
 
 // bodyDuration reads a duration field ("90d", "24h").

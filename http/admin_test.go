@@ -3,6 +3,7 @@ package http_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"io"
@@ -441,6 +442,212 @@ func TestAdminAPI(t *testing.T) {
 					if !slices.Contains(ops, r) {
 						t.Errorf("route %s is not in the admin OpenAPI document", r)
 					}
+				}
+			})
+		})
+	}
+}
+
+// adminLimit is the rate_limit member of the admin API's answers.
+type adminLimit struct {
+	Rate  string `json:"rate"`
+	Burst int    `json:"burst"`
+	Quota string `json:"quota"`
+}
+
+// Rate limits set through the admin API come back in every answer, reach
+// the principal of the next request (the credential cache notwithstanding)
+// and are audited; a bad value is a 400 naming the member, with nothing
+// written and nothing audited.
+func TestAdminRateLimits(t *testing.T) {
+	for name, dsn := range storetest.DSNs() {
+		t.Run(name, func(t *testing.T) {
+			a := mustOpenAdminWithAudit(t, dsn(t))
+			ctx := context.Background()
+			local := netip.MustParseAddr("127.0.0.1")
+			principal := func(t *testing.T, key string) *gate.Principal {
+				t.Helper()
+				p, err := a.gate.Authenticate(ctx, key, local)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+
+			var c struct {
+				ID        string
+				RateLimit adminLimit `json:"rate_limit"`
+			}
+			if status := a.call(t, "POST", "/admin/v1/consumers",
+				`{"name":"payroll","scopes":["employees:read:identity companies:*"],"rate_limit":{"rate":"200/s","burst":400,"quota":"100000/day"}}`, &c); status != 201 ||
+				c.RateLimit != (adminLimit{"200/s", 400, "100000/day"}) {
+				t.Fatalf("create consumer: %d %+v", status, c)
+			}
+			var k struct {
+				ID, Key   string
+				RateLimit adminLimit `json:"rate_limit"`
+			}
+			if status := a.call(t, "POST", "/admin/v1/keys",
+				`{"consumer":"payroll","rate_limit":{"rate":"50/s","burst":100,"quota":"20000/day"}}`, &k); status != 201 ||
+				k.RateLimit != (adminLimit{"50/s", 100, "20000/day"}) {
+				t.Fatalf("create key: %d %+v", status, k)
+			}
+			var cl struct {
+				ID        string     `json:"client_id"`
+				RateLimit adminLimit `json:"rate_limit"`
+			}
+			if status := a.call(t, "POST", "/admin/v1/clients", `{"consumer":"payroll","rate_limit":{"rate":"300/m"}}`, &cl); status != 201 ||
+				cl.RateLimit != (adminLimit{Rate: "5/s"}) {
+				t.Fatalf("create client: %d %+v", status, cl)
+			}
+			p := principal(t, k.Key)
+			if p.RateLimit != (hrgate.RateLimit{Rate: 50, Burst: 100, Quota: 20000}) ||
+				p.ConsumerRateLimit != (hrgate.RateLimit{Rate: 200, Burst: 400, Quota: 100000}) {
+				t.Fatalf("principal limits %v / %v", p.RateLimit, p.ConsumerRateLimit)
+			}
+
+			t.Run("Update", func(t *testing.T) {
+				var kv struct {
+					RateLimit adminLimit `json:"rate_limit"`
+				}
+				if status := a.call(t, "PUT", "/admin/v1/keys/"+k.ID+"/rate-limit", `{"rate":"10/s","quota":"default"}`, &kv); status != 200 ||
+					kv.RateLimit != (adminLimit{Rate: "10/s"}) {
+					t.Fatalf("PUT key rate-limit: %d %+v", status, kv)
+				}
+				var cv struct {
+					RateLimit adminLimit `json:"rate_limit"`
+				}
+				if status := a.call(t, "PUT", "/admin/v1/consumers/payroll/rate-limit", `{}`, &cv); status != 200 || cv.RateLimit != (adminLimit{}) {
+					t.Fatalf("PUT consumer rate-limit: %d %+v", status, cv)
+				}
+				var clv struct {
+					RateLimit adminLimit `json:"rate_limit"`
+				}
+				if status := a.call(t, "PUT", "/admin/v1/clients/"+cl.ID+"/rate-limit", `{"quota":"10/day"}`, &clv); status != 200 ||
+					clv.RateLimit != (adminLimit{Quota: "10/day"}) {
+					t.Fatalf("PUT client rate-limit: %d %+v", status, clv)
+				}
+				// The key's credential was cached by the request above.
+				p := principal(t, k.Key)
+				if p.RateLimit != (hrgate.RateLimit{Rate: 10}) || !p.ConsumerRateLimit.IsZero() {
+					t.Fatalf("principal after the changes: %v / %v", p.RateLimit, p.ConsumerRateLimit)
+				}
+				changes, err := a.trail.FindAuditEvents(ctx, hrgate.AuditFilter{
+					Types: []string{hrgate.AuditKeyUpdated, hrgate.AuditConsumerUpdated, hrgate.AuditClientUpdated}, Limit: 100,
+				})
+				if err != nil || len(changes) != 3 {
+					t.Fatalf("change events: %d, %v", len(changes), err)
+				}
+				for i, want := range []struct{ typ, before, after string }{
+					{hrgate.AuditKeyUpdated, `"rate_limit":{"rate":"50/s","burst":100,"quota":"20000/day"}`, `"rate_limit":{"rate":"10/s"}`},
+					{hrgate.AuditConsumerUpdated, `"rate_limit":{"rate":"200/s","burst":400,"quota":"100000/day"}`, `"name":"payroll"`},
+					{hrgate.AuditClientUpdated, `"rate_limit":{"rate":"5/s"}`, `"rate_limit":{"quota":"10/day"}`},
+				} {
+					ev := changes[i]
+					if ev.Type != want.typ || ev.ActorKind != hrgate.ActorAdmin ||
+						!strings.Contains(string(ev.Before), want.before) || !strings.Contains(string(ev.After), want.after) {
+						t.Errorf("event %d: %s by %s, before %s after %s", i, ev.Type, ev.ActorKind, ev.Before, ev.After)
+					}
+				}
+			})
+
+			t.Run("Read", func(t *testing.T) {
+				var consumers struct {
+					Data []struct {
+						RateLimit *adminLimit `json:"rate_limit"`
+					}
+				}
+				a.call(t, "GET", "/admin/v1/consumers", "", &consumers)
+				if len(consumers.Data) != 1 || consumers.Data[0].RateLimit == nil || *consumers.Data[0].RateLimit != (adminLimit{}) {
+					t.Fatalf("consumers: %+v", consumers.Data)
+				}
+				var keys struct {
+					Data []struct {
+						RateLimit adminLimit `json:"rate_limit"`
+					}
+				}
+				a.call(t, "GET", "/admin/v1/keys", "", &keys)
+				if len(keys.Data) != 1 || keys.Data[0].RateLimit != (adminLimit{Rate: "10/s"}) {
+					t.Fatalf("keys: %+v", keys.Data)
+				}
+				var clients struct {
+					Data []struct {
+						RateLimit adminLimit `json:"rate_limit"`
+					}
+				}
+				a.call(t, "GET", "/admin/v1/clients", "", &clients)
+				if len(clients.Data) != 1 || clients.Data[0].RateLimit != (adminLimit{Quota: "10/day"}) {
+					t.Fatalf("clients: %+v", clients.Data)
+				}
+			})
+
+			t.Run("ErrBadValuesWriteNothing", func(t *testing.T) {
+				snapshot := func(t *testing.T) string {
+					t.Helper()
+					var all []string
+					for _, path := range []string{"/admin/v1/consumers", "/admin/v1/clients"} {
+						var v any
+						a.call(t, "GET", path, "", &v)
+						b, _ := json.Marshal(v)
+						all = append(all, string(b))
+					}
+					keys, err := a.store.ListAPIKeys(ctx, "")
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, _ := json.Marshal(keys)
+					return strings.Join(append(all, string(b)), "\n")
+				}
+				changeEvents := func(t *testing.T) int {
+					t.Helper()
+					evs, err := a.trail.FindAuditEvents(ctx, hrgate.AuditFilter{Types: []string{
+						hrgate.AuditConsumerCreated, hrgate.AuditConsumerUpdated, hrgate.AuditKeyCreated,
+						hrgate.AuditKeyUpdated, hrgate.AuditClientCreated, hrgate.AuditClientUpdated,
+					}, Limit: 1000})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return len(evs)
+				}
+				before, eventsBefore := snapshot(t), changeEvents(t)
+				missingKey, err := hrgate.NewID(hrgate.PrefixAPIKey, rand.Reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, tc := range []struct {
+					method, path, body string
+					status             int
+					detail             string
+				}{
+					{"POST", "/admin/v1/consumers", `{"name":"other","rate_limit":{"rate":"50"}}`, 400, `Invalid "rate_limit.rate"`},
+					{"POST", "/admin/v1/consumers", `{"name":"other","rate_limit":{"burst":5}}`, 400, `Invalid "rate_limit.burst"`},
+					{"POST", "/admin/v1/consumers", `{"name":"other","rate_limit":{"quota":"0/day"}}`, 400, `Invalid "rate_limit.quota"`},
+					{"POST", "/admin/v1/keys", `{"consumer":"payroll","rate_limit":{"quota":"5/h"}}`, 400, `Invalid "rate_limit.quota"`},
+					{"POST", "/admin/v1/keys", `{"consumer":"payroll","rate_limit":{"rate":"2000000/s","burst":1}}`, 400, `Invalid "rate_limit.rate"`},
+					{"POST", "/admin/v1/keys", `{"consumer":"payroll","rate_limit":{"rate":"1/s","burst":"100"}}`, 400, `"rate_limit.burst" must be int`},
+					{"POST", "/admin/v1/clients", `{"consumer":"payroll","rate_limit":{"rate":"1/s","burst":-1}}`, 400, `Invalid "rate_limit.burst"`},
+					{"POST", "/admin/v1/clients", `{"consumer":"payroll","rate_limit":{"rate":"1/s","window":"1m"}}`, 400, `unknown field "window"`},
+					{"PUT", "/admin/v1/consumers/payroll/rate-limit", `{"quota":"1000000000001/day"}`, 400, `Invalid "quota"`},
+					{"PUT", "/admin/v1/consumers/payroll/rate-limit", `{"rate":"1/s","burst":1000001}`, 400, `Invalid "burst"`},
+					{"PUT", "/admin/v1/keys/" + k.ID + "/rate-limit", `{"rate":"fast"}`, 400, `Invalid "rate"`},
+					{"PUT", "/admin/v1/keys/" + k.ID + "/rate-limit", `{"burst":10}`, 400, `Invalid "burst"`},
+					{"PUT", "/admin/v1/keys/" + k.ID + "/rate-limit", ``, 400, "Content-Type"},
+					{"PUT", "/admin/v1/clients/" + cl.ID + "/rate-limit", `{"rate":"NaN/s"}`, 400, `Invalid "rate"`},
+					{"PUT", "/admin/v1/keys/" + missingKey + "/rate-limit", `{}`, 404, ""},
+					{"PUT", "/admin/v1/keys/" + k.Key + "/rate-limit", `{}`, 400, "treat it as exposed"},
+					{"PUT", "/admin/v1/consumers/ghost/rate-limit", `{}`, 404, ""},
+				} {
+					var p problem
+					status := a.call(t, tc.method, tc.path, tc.body, &p)
+					if status != tc.status || !strings.Contains(p.Detail, tc.detail) {
+						t.Errorf("%s %s %s: %d %q, want %d and %q", tc.method, tc.path, tc.body, status, p.Detail, tc.status, tc.detail)
+					}
+				}
+				if after := snapshot(t); after != before {
+					t.Errorf("refused requests changed the data:\n%s\nwas\n%s", after, before)
+				}
+				if n := changeEvents(t); n != eventsBefore {
+					t.Errorf("refused requests were audited as changes: %d events, were %d", n, eventsBefore)
 				}
 			})
 		})
