@@ -122,6 +122,8 @@ const (
 	AuditClientCreated   = "client.created"
 	AuditClientDeleted   = "client.deleted"
 	AuditEmployeeErased  = "employee.erased"
+	AuditSourceCreated   = "source.created"
+	AuditSourceDeleted   = "source.deleted"
 
 	AuditServerStart = "server.start"
 	AuditServerStop  = "server.stop"
