@@ -349,4 +349,3 @@ func encodeProblems(ps []hrgate.RowProblem) (string, error) {
 }
 
 var _ hrgate.SyncStore = (*DB)(nil)
-
