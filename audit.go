@@ -124,6 +124,7 @@ const (
 	AuditEmployeeErased  = "employee.erased"
 	AuditSourceCreated   = "source.created"
 	AuditSourceDeleted   = "source.deleted"
+	AuditSourceImported  = "source.imported"
 
 	AuditServerStart = "server.start"
 	AuditServerStop  = "server.stop"
