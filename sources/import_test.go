@@ -112,8 +112,8 @@ func TestImport_ThreeBadRowsImportNothing(t *testing.T) {
 	forEach(t, func(t *testing.T, e *env) {
 		lines := strings.SplitAfter(goodFile(10), "\n")
 		// Data row n is lines[n].
-		lines[3] = strings.Replace(lines[3], "2020-01-04", "2020-13-04", 1)                          // bad date
-		lines[5] = strings.Replace(lines[5], "ada5@example.com", "ada5-at-example.com", 1)           // bad e-mail
+		lines[3] = strings.Replace(lines[3], "2020-01-04", "2020-13-04", 1)                         // bad date
+		lines[5] = strings.Replace(lines[5], "ada5@example.com", "ada5-at-example.com", 1)          // bad e-mail
 		lines[9] = strings.Replace(lines[9], "DE89370400440532013000", "DE89370400440532013001", 1) // bad IBAN checksum
 		run, err := e.importCSV(t, strings.Join(lines, ""), sources.ImportOptions{})
 		if hrgate.ErrorCode(err) != hrgate.EINVALID || !errors.Is(err, sources.ErrRejected) {
