@@ -91,7 +91,7 @@ func BenchmarkCSVImport100k(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "people.csv")
 	writeCSV(b, path, csvRows)
 	b.Run("first", func(b *testing.B) {
-		for b.Loop() {
+		for range b.N {
 			b.StopTimer()
 			_, svc := csvEnv(b)
 			b.StartTimer()
@@ -110,7 +110,8 @@ func BenchmarkCSVImport100k(b *testing.B) {
 		if err != nil || len(evs) != 1 {
 			b.Fatal(evs, err)
 		}
-		for b.Loop() {
+		b.ResetTimer()
+		for range b.N {
 			var run *hrgate.SyncRun
 			reportCPU(b, func() { run = importFile(b, svc, path) })
 			if run.Unchanged != csvRows {

@@ -74,7 +74,10 @@ func (t *syncTx) Records(ctx context.Context, remoteIDs []string) (map[string]*h
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		rows, err := t.tx.QueryContext(ctx, db.dialect.rebind(`SELECT `+syncSelect+` FROM employees WHERE source_id = ? AND remote_id IN (?`+
+		// remote_id <> '' lets the planner use the partial unique
+		// index on (source_id, remote_id); without it every look-up
+		// scanned the table.
+		rows, err := t.tx.QueryContext(ctx, db.dialect.rebind(`SELECT `+syncSelect+` FROM employees WHERE source_id = ? AND remote_id <> '' AND remote_id IN (?`+
 			strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
 		if err != nil {
 			return nil, err
