@@ -124,6 +124,9 @@ const (
 	AuditClientDeleted   = "client.deleted"
 	AuditClientUpdated   = "client.updated"
 	AuditEmployeeErased  = "employee.erased"
+	AuditSourceCreated   = "source.created"
+	AuditSourceDeleted   = "source.deleted"
+	AuditSourceImported  = "source.imported"
 
 	AuditServerStart = "server.start"
 	AuditServerStop  = "server.stop"

@@ -49,7 +49,7 @@ var (
 	// vaultColumns lists every column that holds a secret. A new one
 	// (webhook secrets, source credentials, host keys) is added here, so
 	// that databases written before it get sealed at open.
-	vaultColumns = []vaultColumn{secretValue, deliverySecret, signingPrivateKey}
+	vaultColumns = []vaultColumn{secretValue, deliverySecret, signingPrivateKey, sourceSecret}
 )
 
 func (c vaultColumn) ref(id string) hrgate.FieldRef {

@@ -96,6 +96,7 @@ func (m *Main) rootCommand() *cobra.Command {
 		m.serveCommand(), m.demoCommand(), m.migrateCommand(), m.sandboxCommand(),
 		m.consumersCommand(), m.keysCommand(), m.versionCommand(),
 		m.clientsCommand(), m.adminCommand(), m.keyringCommand(), m.auditCommand(), m.employeesCommand(),
+		m.sourcesCommand(),
 	)
 	usageErrors(root)
 	return root

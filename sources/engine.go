@@ -1,0 +1,284 @@
+package sources
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"time"
+
+	"github.com/hrgate/hrgate"
+)
+
+// record is one employee as a source sent it, validated and normalised:
+// RemoteID is set, and Loaded holds the field groups the source sent.
+// Groups it did not send keep their stored values.
+type record struct {
+	// row locates the record in the input, for problems.
+	row      int
+	employee *hrgate.Employee
+}
+
+// syncer applies the records of one run in one transaction. It is the
+// one path every source type takes into the store.
+type syncer struct {
+	svc *Service
+	tx  hrgate.SyncTx
+	src *hrgate.Source
+	run *hrgate.SyncRun
+	now time.Time
+	// problems are records refused while writing: they fail a CSV import.
+	problems problemList
+}
+
+// apply upserts a batch of records by remote id: a new remote id is
+// inserted, a known one is compared field group by field group with what
+// is stored, and rewritten only when a group's content hash differs. Each
+// insert, change and termination gets its change event, written with it.
+// Records of erased employees are refused.
+func (y *syncer) apply(ctx context.Context, batch []record) error {
+	ids := make([]string, len(batch))
+	for i, r := range batch {
+		ids[i] = r.employee.RemoteID
+	}
+	stored, err := y.tx.Records(ctx, ids)
+	if err != nil {
+		return err
+	}
+	var inserts, updates []*hrgate.Employee
+	var events []*hrgate.ChangeEvent
+	for _, r := range batch {
+		in := r.employee
+		old := stored[in.RemoteID]
+		switch {
+		case old == nil:
+			e, ev, problem, err := y.create(in)
+			if err != nil {
+				return err
+			}
+			if problem != "" {
+				y.reject(r.row, "", problem)
+				continue
+			}
+			inserts, events = append(inserts, e), append(events, ev)
+			y.run.Created++
+		case old.Erased:
+			y.reject(r.row, "", "This employee was erased; a source cannot bring an erased employee back under the same remote id.")
+		default:
+			e, ev, err := y.change(old.Employee, in)
+			if err != nil {
+				return err
+			}
+			if ev == nil {
+				y.run.Unchanged++
+				continue
+			}
+			updates, events = append(updates, e), append(events, ev)
+			if ev.Type == hrgate.ChangeEmployeeTerminated {
+				y.run.Terminated++
+			} else {
+				y.run.Updated++
+			}
+		}
+	}
+	if err := y.tx.Insert(ctx, inserts); err != nil {
+		return err
+	}
+	if err := y.tx.Update(ctx, updates); err != nil {
+		return err
+	}
+	return y.tx.AppendChanges(ctx, events)
+}
+
+func (y *syncer) reject(row int, column, msg string) {
+	y.problems.add(hrgate.RowProblem{Row: row, Column: column, Message: msg})
+}
+
+// create returns a new employee for a record with a remote id the source
+// never sent, and its employee.created event. A record without a name
+// cannot create an employee: problem says why.
+func (y *syncer) create(in *hrgate.Employee) (*hrgate.Employee, *hrgate.ChangeEvent, string, error) {
+	if !in.Loaded.Has(hrgate.GroupIdentity) || in.Identity.FirstName == "" || in.Identity.LastName == "" {
+		return nil, nil, "A new employee needs first_name and last_name.", nil
+	}
+	id, err := hrgate.NewID(hrgate.PrefixEmployee, y.svc.random)
+	if err != nil {
+		return nil, nil, "", hrgate.Wrap(err, "create employee")
+	}
+	e := *in
+	e.ID, e.CompanyID, e.SourceID = id, y.src.CompanyID, y.src.ID
+	e.CreatedAt, e.ModifiedAt = y.now, y.now
+	e.Loaded = hrgate.AllGroups
+	if e.Employment.Status == "" {
+		e.Employment.Status = hrgate.StatusActive
+	}
+	var filled []string
+	for _, g := range hrgate.FieldGroups() {
+		if !groupEmpty(&e, g) {
+			filled = append(filled, g.String())
+		}
+	}
+	ev, err := y.event(hrgate.ChangeEmployeeCreated, &e, filled)
+	return &e, ev, "", err
+}
+
+// change merges a record into the stored employee and returns the
+// employee to write with its event, or a nil event when no group's
+// content changed.
+func (y *syncer) change(old, in *hrgate.Employee) (*hrgate.Employee, *hrgate.ChangeEvent, error) {
+	e := *old
+	var changed []string
+	for _, g := range hrgate.FieldGroups() {
+		if !in.Loaded.Has(g) {
+			continue
+		}
+		if groupDigest(in, g) != groupDigest(old, g) {
+			copyGroup(&e, in, g)
+			changed = append(changed, g.String())
+		}
+	}
+	if len(changed) == 0 {
+		return nil, nil, nil
+	}
+	e.ModifiedAt = y.now
+	typ := hrgate.ChangeEmployeeUpdated
+	if old.Employment.Status != hrgate.StatusTerminated && e.Employment.Status == hrgate.StatusTerminated {
+		typ = hrgate.ChangeEmployeeTerminated
+	}
+	ev, err := y.event(typ, &e, changed)
+	return &e, ev, err
+}
+
+// terminateMissing terminates the live employees of the source whose
+// remote ids are not in seen (a snapshot import): status terminated,
+// termination date the run's date unless one is set.
+func (y *syncer) terminateMissing(ctx context.Context, seen map[string]struct{}) error {
+	live, err := y.tx.Live(ctx)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for id, status := range live {
+		if _, ok := seen[id]; !ok && status != hrgate.StatusTerminated {
+			missing = append(missing, id)
+		}
+	}
+	today := y.now.UTC().Format(time.DateOnly)
+	for start := 0; start < len(missing); start += batchSize {
+		chunk := missing[start:min(start+batchSize, len(missing))]
+		stored, err := y.tx.Records(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		var updates []*hrgate.Employee
+		var events []*hrgate.ChangeEvent
+		for _, id := range chunk {
+			old := stored[id]
+			if old == nil || old.Erased {
+				continue
+			}
+			in := &hrgate.Employee{RemoteID: id, Loaded: hrgate.GroupsOf(hrgate.GroupEmployment), Employment: old.Employee.Employment}
+			in.Employment.Status = hrgate.StatusTerminated
+			if in.Employment.TerminationDate == "" {
+				in.Employment.TerminationDate = today
+			}
+			e, ev, err := y.change(old.Employee, in)
+			if err != nil {
+				return err
+			}
+			if ev != nil {
+				updates, events = append(updates, e), append(events, ev)
+				y.run.Terminated++
+			}
+		}
+		if err := y.tx.Update(ctx, updates); err != nil {
+			return err
+		}
+		if err := y.tx.AppendChanges(ctx, events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (y *syncer) event(typ string, e *hrgate.Employee, groups []string) (*hrgate.ChangeEvent, error) {
+	id, err := hrgate.NewID(hrgate.PrefixChangeEvent, y.svc.random)
+	if err != nil {
+		return nil, hrgate.Wrap(err, "change event")
+	}
+	return &hrgate.ChangeEvent{ID: id, Type: typ, CompanyID: e.CompanyID, EmployeeID: e.ID, SourceID: y.src.ID,
+		RunID: y.run.ID, Groups: groups, Time: y.now}, nil
+}
+
+// groupDigest is the content hash of group g of e: SHA-256 over its
+// fields, each preceded by its length, so that no two contents share a
+// digest by moving text from one field to the next. Digests are compared,
+// never stored: the stored side is computed from the decrypted group, so
+// that nothing derived from an encrypted field outlives an erasure.
+func groupDigest(e *hrgate.Employee, g hrgate.FieldGroup) [sha256.Size]byte {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	h.Write([]byte{byte(g)})
+	for _, v := range groupValues(e, g) {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
+		h.Write([]byte(v))
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// groupValues returns the fields of group g of e, in a fixed order.
+func groupValues(e *hrgate.Employee, g hrgate.FieldGroup) []string {
+	switch g {
+	case hrgate.GroupIdentity:
+		i := &e.Identity
+		return []string{i.EmployeeNumber, i.FirstName, i.LastName, i.PreferredName, i.WorkEmail}
+	case hrgate.GroupEmployment:
+		m := &e.Employment
+		return []string{m.JobTitle, m.Department, m.ManagerID, m.WorkLocationID, m.StartDate, m.TerminationDate, string(m.Status), string(m.Type)}
+	case hrgate.GroupContact:
+		c, a := &e.Contact, &e.Contact.HomeAddress
+		return []string{c.PersonalEmail, c.Phone, a.Line1, a.Line2, a.City, a.Region, a.PostalCode, a.Country}
+	case hrgate.GroupPersonal:
+		p := &e.Personal
+		return []string{p.DateOfBirth, p.Gender, p.MaritalStatus}
+	case hrgate.GroupCompensation:
+		c := &e.Compensation
+		return []string{c.PayRate, c.PayPeriod, c.PayCurrency, c.PayFrequency}
+	case hrgate.GroupBanking:
+		b := &e.Banking
+		return []string{b.BankName, b.AccountHolder, b.IBAN, b.AccountNumber, b.RoutingNumber}
+	case hrgate.GroupGovernmentID:
+		return []string{e.GovernmentID.Type, e.GovernmentID.Value}
+	}
+	return nil
+}
+
+func groupEmpty(e *hrgate.Employee, g hrgate.FieldGroup) bool {
+	for _, v := range groupValues(e, g) {
+		if v != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// copyGroup sets group g of dst to that of src.
+func copyGroup(dst, src *hrgate.Employee, g hrgate.FieldGroup) {
+	switch g {
+	case hrgate.GroupIdentity:
+		dst.Identity = src.Identity
+	case hrgate.GroupEmployment:
+		dst.Employment = src.Employment
+	case hrgate.GroupContact:
+		dst.Contact = src.Contact
+	case hrgate.GroupPersonal:
+		dst.Personal = src.Personal
+	case hrgate.GroupCompensation:
+		dst.Compensation = src.Compensation
+	case hrgate.GroupBanking:
+		dst.Banking = src.Banking
+	case hrgate.GroupGovernmentID:
+		dst.GovernmentID = src.GovernmentID
+	}
+}

@@ -1,0 +1,199 @@
+// Package sources brings HR data in. It holds the sync engine, the one
+// path every source type takes into the store (validate, normalise,
+// upsert by remote id, compare field group by field group, write change
+// events in the same transaction), and the CSV importer built on it.
+// Sources, their credentials and their runs are managed through Service.
+package sources
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/hrgate/hrgate"
+)
+
+// Store is what the package needs of the data store.
+type Store interface {
+	hrgate.SourceStore
+	hrgate.SyncStore
+	FindCompanies(ctx context.Context, f hrgate.CompanyFilter) ([]*hrgate.Company, error)
+}
+
+// Service manages sources and runs their imports. It is safe for
+// concurrent use.
+type Service struct {
+	store Store
+	audit hrgate.AuditRecorder
+	log   *slog.Logger
+	// Now and Random are injected so that tests control time and ids.
+	now    func() time.Time
+	random io.Reader
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithAudit records source changes and imports to the audit trail.
+func WithAudit(a hrgate.AuditRecorder) Option { return func(s *Service) { s.audit = a } }
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithClock sets the clock; the default is time.Now.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithRandom sets the source of randomness for ids and credentials; the
+// default is crypto/rand. It must be cryptographically secure outside
+// tests.
+func WithRandom(r io.Reader) Option { return func(s *Service) { s.random = r } }
+
+// New returns a Service on store.
+func New(store Store, opts ...Option) *Service {
+	s := &Service{store: store, log: slog.New(slog.DiscardHandler), now: time.Now, random: rand.Reader}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Credential is what a source authenticates with, shown once at creation
+// and never again: hrgate keeps a SCIM token's hash and a webhook key
+// sealed.
+type Credential struct {
+	Token  string `json:"token,omitempty"`
+	Secret string `json:"secret,omitempty"`
+}
+
+// Create creates a source for the company with the given id or slug, and
+// returns it with its credential. A bad name or type is EINVALID, an
+// unknown company ENOTFOUND, a taken name ECONFLICT.
+func (s *Service) Create(ctx context.Context, name, company string, typ hrgate.SourceType) (*hrgate.Source, Credential, error) {
+	var cred Credential
+	if !hrgate.ValidSourceName(name) {
+		return nil, cred, hrgate.Errorf(hrgate.EINVALID, "Invalid source name: use 1 to 63 lower-case letters, digits, '-' or '_'.")
+	}
+	if !typ.Valid() {
+		return nil, cred, hrgate.Errorf(hrgate.EINVALID, "The source type must be scim, csv or webhook.")
+	}
+	cs, err := s.store.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.AllCompanies, ID: company, Page: hrgate.Page{Limit: 1}})
+	if err != nil {
+		return nil, cred, err
+	}
+	if len(cs) == 0 {
+		return nil, cred, hrgate.ErrNotFound("Company")
+	}
+	id, err := hrgate.NewID(hrgate.PrefixSource, s.random)
+	if err != nil {
+		return nil, cred, hrgate.Wrap(err, "create source")
+	}
+	src := &hrgate.Source{ID: id, CompanyID: cs[0].ID, Name: name, Type: typ, CreatedAt: s.now().UTC()}
+	var key []byte
+	switch typ {
+	case hrgate.SourceSCIM:
+		if cred.Token, err = hrgate.GenerateSourceToken(s.random); err != nil {
+			return nil, cred, hrgate.Wrap(err, "create source")
+		}
+		src.TokenHash = hrgate.HashSourceToken(cred.Token)
+	case hrgate.SourceWebhook:
+		if key, cred.Secret, err = hrgate.GenerateWebhookSecret(s.random); err != nil {
+			return nil, cred, hrgate.Wrap(err, "create source")
+		}
+	}
+	if err := s.store.CreateSource(ctx, src, key); err != nil {
+		return nil, Credential{}, err
+	}
+	s.log.Info("source created", "source_id", src.ID, "source", src.Name, "type", string(src.Type), "company_id", src.CompanyID)
+	if err := s.record(ctx, hrgate.AuditSourceCreated, src.ID, nil, attrsOf(src)); err != nil {
+		return nil, Credential{}, err
+	}
+	return src, cred, nil
+}
+
+// Source returns the source with the given id or name, or ENOTFOUND.
+func (s *Service) Source(ctx context.Context, idOrName string) (*hrgate.Source, error) {
+	return s.store.FindSource(ctx, idOrName)
+}
+
+// Sources returns the sources of a company (id or slug; "" for all),
+// ordered by name.
+func (s *Service) Sources(ctx context.Context, company string) ([]*hrgate.Source, error) {
+	companyID := ""
+	if company != "" {
+		cs, err := s.store.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.AllCompanies, ID: company, Page: hrgate.Page{Limit: 1}})
+		if err != nil {
+			return nil, err
+		}
+		if len(cs) == 0 {
+			return nil, hrgate.ErrNotFound("Company")
+		}
+		companyID = cs[0].ID
+	}
+	return s.store.ListSources(ctx, companyID)
+}
+
+// Delete deletes a source with its credential and runs; its employees
+// stay. ENOTFOUND when there is no such source.
+func (s *Service) Delete(ctx context.Context, idOrName string) error {
+	src, err := s.store.FindSource(ctx, idOrName)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteSource(ctx, src.ID); err != nil {
+		return err
+	}
+	s.log.Info("source deleted", "source_id", src.ID, "source", src.Name)
+	return s.record(ctx, hrgate.AuditSourceDeleted, src.ID, attrsOf(src), nil)
+}
+
+// Runs returns the newest runs of a source, at most limit.
+func (s *Service) Runs(ctx context.Context, idOrName string, limit int) ([]*hrgate.SyncRun, error) {
+	src, err := s.store.FindSource(ctx, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.SyncRuns(ctx, src.ID, limit)
+}
+
+// sourceAttrs are the attributes of a source the audit trail keeps:
+// never its credential.
+type sourceAttrs struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	CompanyID string `json:"company_id"`
+}
+
+func attrsOf(src *hrgate.Source) *sourceAttrs {
+	return &sourceAttrs{ID: src.ID, Name: src.Name, Type: string(src.Type), CompanyID: src.CompanyID}
+}
+
+// record appends an audit event for a change made by the actor of ctx.
+// A change whose event cannot be written is reported as failed: the trail
+// must not miss it.
+func (s *Service) record(ctx context.Context, typ, target string, before, after any) error {
+	if s.audit == nil {
+		return nil
+	}
+	a := hrgate.ActorFrom(ctx)
+	ev := &hrgate.AuditEvent{Type: typ, ActorKind: a.Kind, Actor: a.Name, ClientAddr: a.ClientAddr, RequestID: a.RequestID, Target: target}
+	var err error
+	if before != nil {
+		if ev.Before, err = json.Marshal(before); err != nil {
+			return hrgate.Wrap(err, "audit "+typ)
+		}
+	}
+	if after != nil {
+		if ev.After, err = json.Marshal(after); err != nil {
+			return hrgate.Wrap(err, "audit "+typ)
+		}
+	}
+	if err := s.audit.Record(ctx, ev); err != nil {
+		s.log.Error("a change was made but its audit event could not be written", "type", typ, "target", target, "err", err)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"testing"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/storetest"
+)
+
+func TestSources(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := MustOpenDB(t, dsn)
+		g := newIDs(41)
+		co := newCompany(t, g, "acme", false)
+		mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{co}})
+
+		tok, err := hrgate.GenerateSourceToken(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scim := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "entra", Type: hrgate.SourceSCIM,
+			TokenHash: hrgate.HashSourceToken(tok), CreatedAt: ts(1)}
+		if err := db.CreateSource(ctx, scim, nil); err != nil {
+			t.Fatal(err)
+		}
+		key, _, err := hrgate.GenerateWebhookSecret(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hook := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "hibob", Type: hrgate.SourceWebhook, CreatedAt: ts(2)}
+		if err := db.CreateSource(ctx, hook, key); err != nil {
+			t.Fatal(err)
+		}
+		csv := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "payroll-csv", Type: hrgate.SourceCSV, CreatedAt: ts(3)}
+		if err := db.CreateSource(ctx, csv, nil); err != nil {
+			t.Fatal(err)
+		}
+
+		t.Run("ErrConflictName", func(t *testing.T) {
+			dup := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "entra", Type: hrgate.SourceCSV}
+			wantCode(t, db.CreateSource(ctx, dup, nil), hrgate.ECONFLICT)
+		})
+		t.Run("ErrInvalid", func(t *testing.T) {
+			noCompany := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: "com_missing", Name: "x", Type: hrgate.SourceCSV}
+			wantCode(t, db.CreateSource(ctx, noCompany, nil), hrgate.EINVALID)
+			csvWithSecret := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "y", Type: hrgate.SourceCSV}
+			wantCode(t, db.CreateSource(ctx, csvWithSecret, key), hrgate.EINVALID)
+			scimWithoutToken := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "z", Type: hrgate.SourceSCIM}
+			wantCode(t, db.CreateSource(ctx, scimWithoutToken, nil), hrgate.EINVALID)
+		})
+		t.Run("Find", func(t *testing.T) {
+			for _, ref := range []string{scim.ID, "entra"} {
+				got, err := db.FindSource(ctx, ref)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.ID != scim.ID || got.Type != hrgate.SourceSCIM || !bytes.Equal(got.TokenHash, scim.TokenHash) || got.HasSecret {
+					t.Errorf("FindSource(%q) = %+v", ref, got)
+				}
+			}
+			got, err := db.FindSourceByTokenHash(ctx, hrgate.HashSourceToken(tok))
+			if err != nil || got.ID != scim.ID {
+				t.Errorf("FindSourceByTokenHash = %v, %v", got, err)
+			}
+			_, err = db.FindSourceByTokenHash(ctx, hrgate.HashSourceToken(tok+"x"))
+			wantCode(t, err, hrgate.ENOTFOUND)
+			_, err = db.FindSource(ctx, "nope")
+			wantCode(t, err, hrgate.ENOTFOUND)
+		})
+		t.Run("List", func(t *testing.T) {
+			all, err := db.ListSources(ctx, co.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, s := range all {
+				names = append(names, s.Name)
+			}
+			if len(names) != 3 || names[0] != "entra" || names[1] != "hibob" || names[2] != "payroll-csv" {
+				t.Errorf("ListSources = %v", names)
+			}
+			if none, err := db.ListSources(ctx, "com_other"); err != nil || len(none) != 0 {
+				t.Errorf("ListSources(other company) = %v, %v", none, err)
+			}
+		})
+		t.Run("SecretSealed", func(t *testing.T) {
+			got, err := db.SourceSecret(ctx, hook.ID)
+			if err != nil || !bytes.Equal(got, key) {
+				t.Fatalf("SourceSecret = %x, %v", got, err)
+			}
+			_, err = db.SourceSecret(ctx, csv.ID)
+			wantCode(t, err, hrgate.ENOTFOUND)
+			dump := storetest.Dump(t, dsn)
+			if bytes.Contains(dump, key) || bytes.Contains(dump, []byte(hex.EncodeToString(key))) {
+				t.Error("the webhook secret is stored in the clear")
+			}
+		})
+		t.Run("Delete", func(t *testing.T) {
+			if err := db.DeleteSource(ctx, hook.ID); err != nil {
+				t.Fatal(err)
+			}
+			_, err := db.FindSource(ctx, hook.ID)
+			wantCode(t, err, hrgate.ENOTFOUND)
+			_, err = db.SourceSecret(ctx, hook.ID)
+			wantCode(t, err, hrgate.ENOTFOUND)
+			wantCode(t, db.DeleteSource(ctx, hook.ID), hrgate.ENOTFOUND)
+		})
+	})
+}

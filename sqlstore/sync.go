@@ -1,0 +1,354 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hrgate/hrgate"
+)
+
+// maxLookup bounds the remote ids of one look-up statement.
+const maxLookup = 500
+
+// Sync runs fn in one transaction on the writer for source src. Nothing
+// fn writes is kept unless fn returns nil and the commit succeeds. A
+// source deleted meanwhile is ENOTFOUND.
+func (db *DB) Sync(ctx context.Context, src *hrgate.Source, fn func(hrgate.SyncTx) error) error {
+	const op = "sqlstore.Sync"
+	if src == nil || src.ID == "" || src.CompanyID == "" {
+		return invalid("A sync needs a source.")
+	}
+	if err := db.enc.checkWritable(); err != nil {
+		return db.translate(err, op)
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT 1 FROM sources WHERE id = ?`), src.ID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &hrgate.Error{Code: hrgate.ENOTFOUND, Message: "Source not found.", Err: errSourceGone}
+		}
+		if err != nil {
+			return err
+		}
+		return fn(&syncTx{db: db, tx: tx, src: src})
+	})
+	return db.translate(err, op)
+}
+
+// syncTx implements hrgate.SyncTx on one transaction.
+type syncTx struct {
+	db     *DB
+	tx     *sql.Tx
+	src    *hrgate.Source
+	update *sql.Stmt
+}
+
+var _ hrgate.SyncTx = (*syncTx)(nil)
+
+// syncSelect reads what Records needs of an employee: the fixed columns,
+// whether it was erased, and every group.
+var syncSelect = func() string {
+	cols := `id, company_id, source_id, remote_id, created_at, modified_at, deleted_at`
+	for _, g := range hrgate.AllGroups.Groups() {
+		cols += ", " + groupColumn(g)
+	}
+	return cols
+}()
+
+// Records returns the stored employees of the source with the given
+// remote ids, every group opened. The keys of the whole chunk are fetched
+// at once (Prefetch) before any group is opened.
+func (t *syncTx) Records(ctx context.Context, remoteIDs []string) (map[string]*hrgate.SyncRecord, error) {
+	db := t.db
+	out := make(map[string]*hrgate.SyncRecord, len(remoteIDs))
+	groups := hrgate.AllGroups.Groups()
+	strict := db.enc.strictGroups()
+	for start := 0; start < len(remoteIDs); start += maxLookup {
+		chunk := remoteIDs[start:min(start+maxLookup, len(remoteIDs))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, t.src.ID)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		// remote_id <> '' lets the planner use the partial unique
+		// index on (source_id, remote_id); without it every look-up
+		// scanned the table.
+		rows, err := t.tx.QueryContext(ctx, db.dialect.rebind(`SELECT `+syncSelect+` FROM employees WHERE source_id = ? AND remote_id <> '' AND remote_id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
+		if err != nil {
+			return nil, err
+		}
+		type stored struct {
+			rec *hrgate.SyncRecord
+			raw [][]byte
+		}
+		var page []stored
+		var owners []string
+		for rows.Next() {
+			var (
+				e                          = &hrgate.Employee{Loaded: hrgate.AllGroups}
+				created, modified, deleted sql.NullInt64
+				raw                        = make([][]byte, len(groups))
+			)
+			dest := []any{&e.ID, &e.CompanyID, &e.SourceID, &e.RemoteID, &created, &modified, &deleted}
+			for i := range raw {
+				dest = append(dest, &raw[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			e.CreatedAt, e.ModifiedAt = timeOf(created), timeOf(modified)
+			rec := &hrgate.SyncRecord{Employee: e, Erased: deleted.Valid}
+			if rec.Erased {
+				e.Loaded = 0
+			} else if db.enc.kr != nil && hasSealed(raw) {
+				owners = append(owners, e.ID)
+			}
+			page = append(page, stored{rec, raw})
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(owners) > 0 {
+			if err := db.enc.kr.Prefetch(ctx, owners); err != nil {
+				return nil, err
+			}
+		}
+		for _, s := range page {
+			if !s.rec.Erased {
+				if err := decodeGroups(ctx, db.enc, strict, s.rec.Employee, groups, s.raw); err != nil {
+					return nil, db.groupFailure(err, "sqlstore.SyncTx.Records")
+				}
+			}
+			out[s.rec.Employee.RemoteID] = s.rec
+		}
+	}
+	return out, nil
+}
+
+// Live returns the remote id and status of every live employee of the
+// source.
+func (t *syncTx) Live(ctx context.Context) (map[string]hrgate.EmploymentStatus, error) {
+	rows, err := t.tx.QueryContext(ctx, t.db.dialect.rebind(
+		`SELECT remote_id, employment_status FROM employees WHERE source_id = ? AND remote_id <> '' AND deleted_at IS NULL`), t.src.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]hrgate.EmploymentStatus)
+	for rows.Next() {
+		var id, status string
+		if err := rows.Scan(&id, &status); err != nil {
+			return nil, err
+		}
+		out[id] = hrgate.EmploymentStatus(status)
+	}
+	return out, rows.Err()
+}
+
+// checkOwned refuses an employee the transaction's source may not write:
+// one without an id or remote id, or of another source or company.
+func (t *syncTx) checkOwned(e *hrgate.Employee) error {
+	switch {
+	case e == nil || e.ID == "" || e.RemoteID == "":
+		return invalid("Every synced employee needs an id and a remote id.")
+	case e.SourceID != t.src.ID || e.CompanyID != t.src.CompanyID:
+		return invalid("A source writes only its own company's employees.")
+	}
+	return nil
+}
+
+// Insert inserts new employees of the source, creating their data keys
+// first (in the key store, which a rollback here does not undo: a key of
+// an employee never written seals nothing).
+func (t *syncTx) Insert(ctx context.Context, es []*hrgate.Employee) error {
+	for _, e := range es {
+		if err := t.checkOwned(e); err != nil {
+			return err
+		}
+	}
+	if err := t.db.prepareEmployees(ctx, es); err != nil {
+		return err
+	}
+	return insertRows(ctx, t.db, t.tx, "employees", employeeColumns, es, t.db.employeeArgs(ctx))
+}
+
+// Update rewrites every group of stored employees, sealed anew under
+// their newest data key, with the blind indexes and the key round, as an
+// insert writes them: a partial rewrite would leave a row's groups under
+// key versions its dek_round does not describe.
+func (t *syncTx) Update(ctx context.Context, es []*hrgate.Employee) error {
+	if len(es) == 0 {
+		return nil
+	}
+	for _, e := range es {
+		if err := t.checkOwned(e); err != nil {
+			return err
+		}
+	}
+	if err := t.db.enc.checkWritable(); err != nil {
+		return err
+	}
+	if t.update == nil {
+		// employeeColumns from modified_at on: the values employeeArgs
+		// appends from index 5.
+		set := []string{"modified_at", "employment_status"}
+		for _, g := range hrgate.AllGroups.Groups() {
+			set = append(set, groupColumn(g))
+		}
+		set = append(set, "bi_national_id", "bi_personal_email", "bi_version", "dek_round")
+		st, err := t.tx.PrepareContext(ctx, t.db.dialect.rebind(`UPDATE employees SET `+strings.Join(set, " = ?, ")+
+			` = ? WHERE id = ? AND source_id = ? AND deleted_at IS NULL`))
+		if err != nil {
+			return err
+		}
+		t.update = st
+	}
+	argsOf := t.db.employeeArgs(ctx)
+	var args []any
+	for _, e := range es {
+		var err error
+		if args, err = argsOf(args[:0], e); err != nil {
+			return err
+		}
+		res, err := t.update.ExecContext(ctx, append(args[5:], e.ID, t.src.ID)...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "An employee of this source was erased or moved during the sync; run it again.",
+				Err: fmt.Errorf("update employee %s: %d rows", e.ID, n)}
+		}
+	}
+	return nil
+}
+
+const changeEventColumns = `id, type, company_id, employee_id, source_id, run_id, group_names, created_at`
+
+// AppendChanges writes events to the outbox, in order.
+func (t *syncTx) AppendChanges(ctx context.Context, evs []*hrgate.ChangeEvent) error {
+	for _, ev := range evs {
+		if ev == nil || ev.ID == "" || ev.Type == "" || ev.EmployeeID == "" {
+			return invalid("A change event needs an id, a type and an employee.")
+		}
+	}
+	return insertRows(ctx, t.db, t.tx, "change_events", changeEventColumns, evs, func(args []any, ev *hrgate.ChangeEvent) ([]any, error) {
+		return append(args, ev.ID, ev.Type, ev.CompanyID, ev.EmployeeID, ev.SourceID, ev.RunID,
+			strings.Join(ev.Groups, ","), micros(ev.Time)), nil
+	})
+}
+
+// ChangeEvents returns up to limit events after afterSeq, in order.
+func (db *DB) ChangeEvents(ctx context.Context, afterSeq int64, limit int) ([]*hrgate.ChangeEvent, error) {
+	const op = "sqlstore.ChangeEvents"
+	if limit <= 0 || limit > 10000 {
+		return nil, invalid("Ask for 1 to 10000 change events.")
+	}
+	rows, err := db.read.QueryContext(ctx, db.dialect.rebind(`SELECT seq, `+changeEventColumns+
+		` FROM change_events WHERE seq > ? ORDER BY seq LIMIT ?`), afterSeq, limit)
+	return collect(db, op, rows, err, func(s scanner) (*hrgate.ChangeEvent, error) {
+		var (
+			ev      hrgate.ChangeEvent
+			groups  string
+			created sql.NullInt64
+		)
+		if err := s.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.CompanyID, &ev.EmployeeID, &ev.SourceID, &ev.RunID, &groups, &created); err != nil {
+			return nil, err
+		}
+		if groups != "" {
+			ev.Groups = strings.Split(groups, ",")
+		}
+		ev.Time = timeOf(created)
+		return &ev, nil
+	})
+}
+
+const syncRunColumns = `id, source_id, kind, mode, status, started_at, finished_at, row_count, created, updated, terminated, unchanged, rejected, problems, error`
+
+// CreateSyncRun inserts r; ENOTFOUND-like EINVALID when its source does
+// not exist.
+func (db *DB) CreateSyncRun(ctx context.Context, r *hrgate.SyncRun) error {
+	const op = "sqlstore.CreateSyncRun"
+	if r == nil || r.ID == "" || r.SourceID == "" {
+		return invalid("A run needs an id and a source.")
+	}
+	problems, err := encodeProblems(r.Problems)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	_, err = db.write.ExecContext(ctx, db.dialect.rebind(`INSERT INTO sync_runs (`+syncRunColumns+
+		`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		r.ID, r.SourceID, r.Kind, r.Mode, r.Status, micros(r.StartedAt), micros(r.FinishedAt), r.Rows,
+		r.Created, r.Updated, r.Terminated, r.Unchanged, r.Rejected, problems, r.Error)
+	return db.translate(err, op)
+}
+
+// FinishSyncRun writes the outcome of r: status, finish time, counts,
+// problems and error. A run that is gone (its source deleted meanwhile)
+// is ENOTFOUND.
+func (db *DB) FinishSyncRun(ctx context.Context, r *hrgate.SyncRun) error {
+	const op = "sqlstore.FinishSyncRun"
+	problems, err := encodeProblems(r.Problems)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	res, err := db.write.ExecContext(ctx, db.dialect.rebind(`UPDATE sync_runs SET status = ?, finished_at = ?, row_count = ?, `+
+		`created = ?, updated = ?, terminated = ?, unchanged = ?, rejected = ?, problems = ?, error = ? WHERE id = ?`),
+		r.Status, micros(r.FinishedAt), r.Rows, r.Created, r.Updated, r.Terminated, r.Unchanged, r.Rejected, problems, r.Error, r.ID)
+	if err != nil {
+		return db.translate(err, op)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return db.translate(err, op)
+	} else if n == 0 {
+		return hrgate.ErrNotFound("Run")
+	}
+	return nil
+}
+
+// SyncRuns returns the runs of a source, newest first, at most limit.
+func (db *DB) SyncRuns(ctx context.Context, sourceID string, limit int) ([]*hrgate.SyncRun, error) {
+	const op = "sqlstore.SyncRuns"
+	if limit <= 0 || limit > 1000 {
+		return nil, invalid("Ask for 1 to 1000 runs.")
+	}
+	rows, err := db.read.QueryContext(ctx, db.dialect.rebind(`SELECT `+syncRunColumns+
+		` FROM sync_runs WHERE source_id = ? ORDER BY started_at DESC, id DESC LIMIT ?`), sourceID, limit)
+	return collect(db, op, rows, err, func(s scanner) (*hrgate.SyncRun, error) {
+		var (
+			r                 hrgate.SyncRun
+			started, finished sql.NullInt64
+			problems          string
+		)
+		if err := s.Scan(&r.ID, &r.SourceID, &r.Kind, &r.Mode, &r.Status, &started, &finished, &r.Rows,
+			&r.Created, &r.Updated, &r.Terminated, &r.Unchanged, &r.Rejected, &problems, &r.Error); err != nil {
+			return nil, err
+		}
+		r.StartedAt, r.FinishedAt = timeOf(started), timeOf(finished)
+		if err := json.Unmarshal([]byte(problems), &r.Problems); err != nil {
+			return nil, fmt.Errorf("run %s: problems: %w", r.ID, err)
+		}
+		return &r, nil
+	})
+}
+
+// encodeProblems encodes at most hrgate.MaxRunProblems problems.
+func encodeProblems(ps []hrgate.RowProblem) (string, error) {
+	if len(ps) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(ps[:min(len(ps), hrgate.MaxRunProblems)])
+	return string(b), err
+}
+
+var _ hrgate.SyncStore = (*DB)(nil)
