@@ -85,3 +85,17 @@ func BenchmarkRedis(b *testing.B) {
 		})
 	}
 }
+
+// TestMemoryAllowAllocatesNothing: a decision over keys the limiter
+// already holds allocates nothing, so that the read path's garbage does
+// not grow with its rate limits.
+func TestMemoryAllowAllocatesNothing(t *testing.T) {
+	m := limits.NewMemory(nil)
+	rules := rulesFor("", 1)
+	if _, err := m.Allow(ctx, rules); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = m.Allow(ctx, rules) }); n != 0 {
+		t.Fatalf("a decision allocates %v times; want 0", n)
+	}
+}
