@@ -53,24 +53,17 @@ func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, q query, p 
 		return err
 	}
 	requestInfoFrom(r.Context()).object = "audit_event"
-	page := struct {
-		Data       []*hrgate.AuditEvent `json:"data"`
-		NextCursor *string              `json:"next_cursor"`
-	}{Data: evs}
-	if len(evs) > limit {
-		page.Data = evs[:limit]
-		next := s.cursors.encode(qh, strconv.FormatInt(evs[limit-1].Seq, 10))
-		page.NextCursor = &next
-	}
-	if page.Data == nil {
-		page.Data = []*hrgate.AuditEvent{}
-	}
-	body, err := json.Marshal(page)
+	evs, next := trimPage(s, qh, evs, limit, func(ev *hrgate.AuditEvent) string { return strconv.FormatInt(ev.Seq, 10) })
+	return writePage(w, evs, next, appendAuditEvent)
+}
+
+// appendAuditEvent appends the JSON of ev to dst.
+func appendAuditEvent(dst []byte, ev *hrgate.AuditEvent) ([]byte, error) {
+	b, err := json.Marshal(ev)
 	if err != nil {
-		return hrgate.Wrap(err, "encode audit events")
+		return dst, hrgate.Wrap(err, "encode audit events")
 	}
-	writeJSON(w, body)
-	return nil
+	return append(dst, b...), nil
 }
 
 // auditFilter reads the filters of GET /v1/audit/events.

@@ -149,34 +149,56 @@ func serveList[T any](s *Server, spec listSpec[T]) apiHandler {
 		if err != nil {
 			return err
 		}
-		next := ""
-		if len(items) > limit {
-			items = items[:limit]
-			next = s.cursors.encode(qh, spec.id(items[limit-1]))
-		}
+		items, next := trimPage(s, qh, items, limit, spec.id)
 		accessed(r, spec.object, items, spec.id, p)
-		bp := bufPool.Get().(*[]byte)
-		buf := append((*bp)[:0], `{"data":[`...)
-		for i, it := range items {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = spec.append(buf, it, p)
-		}
-		buf = append(buf, `],"next_cursor":`...)
-		if next == "" {
-			buf = append(buf, "null"...)
-		} else {
-			buf = append(buf, '"')
-			buf = append(buf, next...)
-			buf = append(buf, '"')
-		}
-		buf = append(buf, '}')
-		writeJSON(w, buf)
-		*bp = buf
-		bufPool.Put(bp)
-		return nil
+		return writePage(w, items, next, func(dst []byte, it T) ([]byte, error) {
+			return spec.append(dst, it, p), nil
+		})
 	}
+}
+
+// trimPage cuts a page fetched as limit+1 items, the extra one telling
+// that another page follows, to limit, and returns the cursor to the next
+// page: the position (pos) of the last item kept, bound to the query hash
+// qh; "" on the last page.
+func trimPage[T any](s *Server, qh uint64, items []T, limit int, pos func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, s.cursors.encode(qh, pos(items[limit-1]))
+}
+
+// writePage answers 200 with items in the envelope every list shares,
+// {"data":[…],"next_cursor":"…" or null}, each item written by
+// appendItem.
+func writePage[T any](w http.ResponseWriter, items []T, next string, appendItem func(dst []byte, item T) ([]byte, error)) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := append((*bp)[:0], `{"data":[`...)
+	for i, it := range items {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		var err error
+		if buf, err = appendItem(buf, it); err != nil {
+			*bp = buf
+			return err
+		}
+	}
+	buf = append(buf, `],"next_cursor":`...)
+	if next == "" {
+		buf = append(buf, "null"...)
+	} else {
+		// A cursor is base64url: nothing in it needs escaping.
+		buf = append(buf, '"')
+		buf = append(buf, next...)
+		buf = append(buf, '"')
+	}
+	buf = append(buf, '}')
+	*bp = buf
+	writeJSON(w, buf)
+	return nil
 }
 
 // serveOne answers a single object or a 404 that reads the same whether

@@ -61,6 +61,20 @@ func (k *Keyring) BlindIndex(kind, value string) [][]byte {
 	return out
 }
 
+// ActiveBlindIndex returns the blind index of value under the active
+// index key alone (BlindIndex's first hash): what a write stores. The keys
+// of earlier versions serve searches during a rotation, never writes.
+func (k *Keyring) ActiveBlindIndex(kind, value string) []byte {
+	norm := normalize(kind, value)
+	if norm == "" {
+		return nil
+	}
+	k.mu.RLock()
+	key := k.index[0].key
+	k.mu.RUnlock()
+	return blindIndex(key, kind, norm)
+}
+
 // IndexVersion returns the version of the index key BlindIndex uses first,
 // which stores record with each index they write.
 func (k *Keyring) IndexVersion() int {

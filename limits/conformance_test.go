@@ -61,6 +61,27 @@ func testDecisions(t *testing.T, l limits.Limiter, prefix string) {
 			{allowed: true, rule: 0, limit: 1, remaining: 0, reset: untilMidnight, resetApprox: true},
 			{allowed: false, rule: 1, limit: 1, remaining: 0, reset: 48 * time.Hour, retry: 48 * time.Hour},
 		}},
+		// Rules with a rate, a quota, both or neither side by side: each
+		// must be read and written under its own keys.
+		{"MixedRules", []limits.Rule{
+			{Key: prefix + "mixed:free"},
+			{Key: prefix + "mixed:quota", Limit: limits.Limit{Quota: 3}},
+			{Key: prefix + "mixed:both", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 2, Quota: 10}},
+			{Key: prefix + "mixed:rate", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 4}},
+		}, []want{
+			{allowed: true, rule: 2, limit: 2, remaining: 1, reset: time.Hour},
+			{allowed: true, rule: 2, limit: 2, remaining: 0, reset: 2 * time.Hour},
+			{allowed: false, rule: 2, limit: 2, remaining: 0, reset: 2 * time.Hour, retry: time.Hour},
+		}},
+		{"MixedRulesQuotaRefuses", []limits.Rule{
+			{Key: prefix + "mixed2:free"},
+			{Key: prefix + "mixed2:quota", Limit: limits.Limit{Quota: 1}},
+			{Key: prefix + "mixed2:both", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 2, Quota: 10}},
+			{Key: prefix + "mixed2:rate", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 4}},
+		}, []want{
+			{allowed: true, rule: 1, limit: 1, remaining: 0, reset: untilMidnight, resetApprox: true},
+			{allowed: false, quota: true, rule: 1, limit: 1, remaining: 0, reset: untilMidnight, retry: untilMidnight, resetApprox: true},
+		}},
 		{"NothingLimited", []limits.Rule{{Key: prefix + "free"}}, []want{
 			{allowed: true, rule: -1, remaining: 0},
 			{allowed: true, rule: -1, remaining: 0},
@@ -94,5 +115,6 @@ func TestMemoryDecisions(t *testing.T) {
 }
 
 func TestRedisDecisions(t *testing.T) {
-	testDecisions(t, limits.NewRedis(newClient(t, redisURL(t))), prefix())
+	l, _ := newRedisLimiter(t, 0, nil)
+	testDecisions(t, l, "")
 }

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,27 +16,52 @@ import (
 // gcraScript makes one decision over every rule in one round trip and one
 // atomic step: Redis runs a script without interleaving any other command,
 // so instances sharing the server never race (the flaw of limiters that
-// read, decide and write in separate commands). The clock is the Redis
-// server's, so instances with skewed clocks still agree.
+// read, decide and write in separate commands). Run sends it as EVALSHA
+// and sends the source only when the server answers NOSCRIPT, once per
+// server restart or script flush.
+//
+// The clock is the Redis server's (TIME inside the script), not the
+// caller's: instances whose clocks disagree still share one timeline, and
+// the day a quota counts in is the same for all of them. It costs no round
+// trip, as the script asks for it.
 //
 //go:embed gcra.lua
 var gcraSource string
 
 var gcraScript = redis.NewScript(gcraSource)
 
-// KeyPrefix starts every key the Redis limiter writes.
-const KeyPrefix = "hrgate:limits:"
+// KeyPrefix starts every key the Redis limiter writes, unless
+// NewRedisPrefix names another. Its braces are a Redis Cluster hash tag:
+// a decision's keys must live in one slot for the script to see them
+// together, so all of the limiter's keys share one.
+const KeyPrefix = "{hrgate:limits}:"
 
 // Redis is a Limiter whose state lives in Redis, shared by every instance
 // using the same server.
 type Redis struct {
 	client redis.UniversalClient
+	prefix string
 }
 
 var _ Limiter = (*Redis)(nil)
 
-// NewRedis returns a limiter on client.
-func NewRedis(client redis.UniversalClient) *Redis { return &Redis{client: client} }
+// NewRedis returns a limiter on client whose keys start with KeyPrefix.
+func NewRedis(client redis.UniversalClient) *Redis { return NewRedisPrefix(client, KeyPrefix) }
+
+// NewRedisPrefix returns a limiter on client whose keys start with prefix,
+// so that several deployments (or tests) can share one server without
+// sharing limits. On a Redis Cluster the prefix must hold a hash tag, as
+// KeyPrefix does.
+func NewRedisPrefix(client redis.UniversalClient, prefix string) *Redis {
+	return &Redis{client: client, prefix: prefix}
+}
+
+// Key suffixes: a rule's TAT, and its quota counters (the script appends
+// ":" and the day).
+const (
+	tatSuffix   = ":tat"
+	quotaSuffix = ":day"
+)
 
 // Allow implements Limiter. Errors are the server's or the network's; the
 // caller decides what to do without Redis (see Failover).
@@ -43,17 +69,49 @@ func (r *Redis) Allow(ctx context.Context, rules []Rule) (Decision, error) {
 	if len(rules) > maxRules {
 		return Decision{}, errTooManyRules
 	}
-	var keyBuf [maxRules]string
-	var argBuf [3 * maxRules]any
-	keys, args := keyBuf[:0], argBuf[:0]
+	// Every key of the decision is cut from one string, so that naming
+	// them costs one allocation however many rules there are.
+	size := 0
 	for _, rl := range rules {
-		keys = append(keys, KeyPrefix+rl.Key)
+		if rl.Limit.Rate > 0 {
+			size += len(r.prefix) + len(rl.Key) + len(tatSuffix)
+		}
+		if rl.Limit.Quota > 0 {
+			size += len(r.prefix) + len(rl.Key) + len(quotaSuffix)
+		}
+	}
+	var names strings.Builder
+	names.Grow(size)
+	var ends [2 * maxRules]int
+	nkeys := 0
+	var argBuf [3 * maxRules]any
+	args := argBuf[:0]
+	for _, rl := range rules {
 		interval, tolerance := int64(0), int64(0)
 		if rl.Limit.Rate > 0 {
 			interval = max(1, int64(1e6/rl.Limit.Rate))
 			tolerance = interval * int64(rl.Limit.Burst)
+			names.WriteString(r.prefix)
+			names.WriteString(rl.Key)
+			names.WriteString(tatSuffix)
+			ends[nkeys] = names.Len()
+			nkeys++
+		}
+		if rl.Limit.Quota > 0 {
+			names.WriteString(r.prefix)
+			names.WriteString(rl.Key)
+			names.WriteString(quotaSuffix)
+			ends[nkeys] = names.Len()
+			nkeys++
 		}
 		args = append(args, interval, tolerance, rl.Limit.Quota)
+	}
+	all := names.String()
+	var keyBuf [2 * maxRules]string
+	keys := keyBuf[:nkeys]
+	for i, start := 0, 0; i < nkeys; i++ {
+		keys[i] = all[start:ends[i]]
+		start = ends[i]
 	}
 	res, err := gcraScript.Run(ctx, r.client, keys, args...).Int64Slice()
 	if err != nil {

@@ -24,6 +24,9 @@ type FieldCipher interface {
 	// IndexVersion is the version of the index key BlindIndex hashes
 	// with first.
 	IndexVersion() int
+	// ActiveBlindIndex is BlindIndex's first hash alone, the one a write
+	// stores; nil for a value that is empty once normalised.
+	ActiveBlindIndex(kind, value string) []byte
 	// Refresh reads the keyring's keys again, to learn of rotations made
 	// by other instances.
 	Refresh(ctx context.Context) error
@@ -499,8 +502,10 @@ func (db *DB) blindIndexes(e *hrgate.Employee) (nationalID, personalEmail []byte
 	if kr == nil {
 		return nil, nil
 	}
-	return firstIndex(kr.BlindIndex(keyring.IndexNationalID, e.GovernmentID.Value)),
-		firstIndex(kr.BlindIndex(keyring.IndexPersonalEmail, e.Contact.PersonalEmail))
+	// Only the active key: the older ones, which BlindIndex hashes with
+	// too for searches during a rotation, would be hashed for nothing.
+	return kr.ActiveBlindIndex(keyring.IndexNationalID, e.GovernmentID.Value),
+		kr.ActiveBlindIndex(keyring.IndexPersonalEmail, e.Contact.PersonalEmail)
 }
 
 // indexVersion is the version of the active index key, 0 without a
@@ -510,13 +515,6 @@ func (enc *encryption) indexVersion() int {
 		return 0
 	}
 	return enc.kr.IndexVersion()
-}
-
-func firstIndex(hs [][]byte) []byte {
-	if len(hs) == 0 {
-		return nil
-	}
-	return hs[0]
 }
 
 // prepareEmployees makes sure employees can be written, and that each has

@@ -431,35 +431,3 @@ func (db *DB) openSecret(ctx context.Context, c vaultColumn, id string, stored [
 	}
 	return plain, nil
 }
-
-// ResealSecrets opens every secret of the vault and seals it again under
-// the vault's newest data key, in one transaction, and returns how many
-// it resealed. It is the re-encryption step after the vault's data key
-// is rotated: once it returns, older versions of that key seal nothing
-// in this database. Running it again is harmless.
-func (db *DB) ResealSecrets(ctx context.Context) (int, error) {
-	const op = "sqlstore.ResealSecrets"
-	mode, err := db.vaultMode(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if mode != vaultSealed {
-		return 0, nil
-	}
-	// Every row, the marker too: it is a secret like the others.
-	n := 0
-	err = db.inTx(ctx, func(tx *sql.Tx) (err error) {
-		n, err = db.rewriteVault(ctx, tx, op, "", func(c vaultColumn, id string, stored []byte) (any, error) {
-			plain, err := db.openSecret(ctx, c, id, stored)
-			if err != nil {
-				return nil, err
-			}
-			return sealWith(ctx, db.cipher, c, id, plain)
-		})
-		return err
-	})
-	if err != nil {
-		return 0, db.translate(err, op)
-	}
-	return n, nil
-}

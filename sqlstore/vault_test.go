@@ -423,38 +423,6 @@ func TestVault_ConcurrentOpens(t *testing.T) {
 	})
 }
 
-// Resealing changes every stored secret and loses none; a damaged one
-// stops it before anything changes.
-func TestResealSecrets(t *testing.T) {
-	forEachDSN(t, func(t *testing.T, dsn string) {
-		ctx := context.Background()
-		db := MustOpenDB(t, dsn)
-		p := plant(t, db, 8)
-		before, err := db.QueryBytesForTest(ctx, `SELECT private_key FROM oauth_signing_keys WHERE id = 'kid-planted'`)
-		must(t, err)
-		n, err := db.ResealSecrets(ctx)
-		if err != nil || n != 5 { // 2 secrets, the marker, a signing key, a delivery
-			t.Fatalf("ResealSecrets = %d, %v; want 5", n, err)
-		}
-		after, err := db.QueryBytesForTest(ctx, `SELECT private_key FROM oauth_signing_keys WHERE id = 'kid-planted'`)
-		must(t, err)
-		if bytes.Equal(before, after) {
-			t.Fatal("the signing key was not sealed again")
-		}
-		p.check(t, db)
-
-		must(t, db.ExecForTest(ctx, `UPDATE secrets SET value = (SELECT value FROM secrets WHERE name = 'planted') WHERE name = 'planted_put'`))
-		if _, err := db.ResealSecrets(ctx); !errors.Is(err, hrgate.ErrIntegrity) {
-			t.Fatalf("ResealSecrets over a moved secret: %v", err)
-		}
-		again, err := db.QueryBytesForTest(ctx, `SELECT private_key FROM oauth_signing_keys WHERE id = 'kid-planted'`)
-		must(t, err)
-		if !bytes.Equal(again, after) {
-			t.Fatal("a failed reseal changed a secret")
-		}
-	})
-}
-
 // HoldsKeyringData tells a data store that was opened with a keyring from
 // one that was not, and creates no file to answer.
 func TestHoldsKeyringData(t *testing.T) {
