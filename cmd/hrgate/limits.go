@@ -2,21 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
-	"github.com/hrgate/hrgate/config"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/limits"
 )
@@ -41,8 +36,8 @@ func (m *Main) openLimits(ctx context.Context, cmd *cobra.Command) (*hrhttp.Limi
 		}
 	} else {
 		var err error
-		if client, err = newRedisClient(cfg); err != nil {
-			return nil, err
+		if client, err = limits.NewRedisClient(cfg.RedisURL, time.Duration(cfg.RedisTimeout)); err != nil {
+			return nil, fmt.Errorf("limits.redis_url: %w", err)
 		}
 		redis.SetLogger(redisLogger{m.Logger.With("component", "redis")})
 		failover = limits.NewFailover(limits.NewRedis(client), func(ctx context.Context) error { return client.Ping(ctx).Err() },
@@ -118,37 +113,6 @@ func logFallbacks(log *slog.Logger, st limits.Stats, reported int64) int64 {
 			"decisions", st.Fallbacks-reported, "total", st.Fallbacks, "outages", st.Outages, "down", st.Down)
 	}
 	return st.Fallbacks
-}
-
-// newRedisClient connects to limits.redis_url. A limiter round trip is
-// bounded by limits.redis_timeout and never retried: a slow Redis counts
-// as down, and the failover decides locally instead of making the request
-// wait. Connections are kept warm so that a request seldom waits for a
-// dial.
-func newRedisClient(cfg config.Limits) (*redis.Client, error) {
-	opts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		// The URL may hold a password: the error does not repeat it.
-		return nil, errors.New("limits.redis_url: not a Redis URL: " + redisURLError(err))
-	}
-	if opts.TLSConfig != nil {
-		opts.TLSConfig.MinVersion = tls.VersionTLS12
-	}
-	t := time.Duration(cfg.RedisTimeout)
-	opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = t, t, t
-	opts.DialTimeout = max(4*t, 200*time.Millisecond)
-	opts.MaxRetries = -1
-	opts.MinIdleConns = runtime.GOMAXPROCS(0)
-	return redis.NewClient(opts), nil
-}
-
-// redisURLError returns a ParseURL error's text, except for the URL
-// parser's errors, which quote the URL and its password.
-func redisURLError(err error) string {
-	if ue := (*url.Error)(nil); errors.As(err, &ue) {
-		return "malformed URL"
-	}
-	return err.Error()
 }
 
 // redisLogger sends go-redis's own messages to the server log instead of
