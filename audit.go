@@ -111,6 +111,7 @@ const (
 	AuditAdminRequest = "admin.request" // a request to the admin API
 	AuditAuthFailure  = "auth.failure"  // a credential refused, with the reason
 	AuditTokenIssued  = "oauth.token"   // #nosec G101 -- an event type, not a credential: a token issued to a client
+	AuditAuthLockout  = "auth.lockout"  // a client address or credential locked out after repeated failed authentication
 
 	AuditConsumerCreated = "consumer.created"
 	AuditConsumerUpdated = "consumer.updated"

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/internal/storetest"
+	"github.com/hrgate/hrgate/limits"
 	"github.com/hrgate/hrgate/sandbox"
 	"github.com/hrgate/hrgate/sqlstore"
 )
@@ -44,6 +47,15 @@ func openReadEnv(b *testing.B, encrypted bool) *readEnv { return openReadEnvWith
 // read waits for its event to be committed, with fsync, to a SQLite audit
 // file.
 func openReadEnvWith(b *testing.B, encrypted, audited bool) *readEnv {
+	b.Helper()
+	return openReadEnvLimited(b, encrypted, audited, nil)
+}
+
+// openReadEnvLimited is openReadEnvWith with the public API's limits on
+// over limiter (nil: off). Every limit is far above what the benchmark
+// sends, so that every request is decided and none refused: what is
+// measured is the cost of deciding.
+func openReadEnvLimited(b *testing.B, encrypted, audited bool, limiter limits.Limiter) *readEnv {
 	b.Helper()
 	ctx := context.Background()
 	dsn := storetest.SQLite(b)
@@ -99,6 +111,17 @@ func openReadEnvWith(b *testing.B, encrypted, audited bool) *readEnv {
 	}
 	cfg := config.Default()
 	cfg.DataDir = b.TempDir()
+	if limiter != nil {
+		unlimited := config.RateLimit{Rate: "1000000/s", Burst: 1_000_000, Quota: "1000000000/day"}
+		cfg.Limits.Credential, cfg.Limits.Consumer, cfg.Limits.Global = unlimited, unlimited, unlimited
+		cfg.Limits.MaxConcurrent = 10000
+		cfg.Limits.KeyPrefix = "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+		lim, err := hrhttp.NewLimits(cfg.Limits, limiter, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srvOpts = append(srvOpts, hrhttp.WithLimits(lim))
+	}
 	srv, err := hrhttp.NewServer(ctx, cfg, db, g, slog.New(slog.DiscardHandler), srvOpts...)
 	if err != nil {
 		b.Fatal(err)
@@ -178,6 +201,49 @@ func BenchmarkEmployeeReadAudited(b *testing.B) {
 		env := openReadEnvWith(b, true, mode.audited)
 		b.Run(mode.name, func(b *testing.B) {
 			env.run(b, "payroll", func(i int) string { return "/v1/employees/" + env.ids[(i*7919)%len(env.ids)] })
+		})
+	}
+}
+
+// BenchmarkEmployeeReadLimited measures the single-employee read of the
+// payroll consumer, encrypted, with the limits off, on in memory, and on
+// in Redis (with HRGATE_TEST_REDIS) in the same run: three rules
+// (credential, consumer, global) decided per request, in one Redis round
+// trip.
+func BenchmarkEmployeeReadLimited(b *testing.B) {
+	modes := []struct {
+		name    string
+		limiter func(b *testing.B) limits.Limiter
+	}{
+		{"limits-off", func(*testing.B) limits.Limiter { return nil }},
+		{"limits-memory", func(*testing.B) limits.Limiter { return limits.NewMemory(nil) }},
+		{"limits-redis", func(b *testing.B) limits.Limiter {
+			url := os.Getenv("HRGATE_TEST_REDIS")
+			if url == "" {
+				return nil
+			}
+			client, err := limits.NewRedisClient(url, time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f := limits.NewFailover(limits.NewRedis(client), func(ctx context.Context) error { return client.Ping(ctx).Err() },
+				1, limits.NewMemory(nil), nil)
+			b.Cleanup(func() { _ = f.Close(); _ = client.Close() })
+			return f
+		}},
+	}
+	for _, mode := range modes {
+		limiter := mode.limiter(b)
+		if limiter == nil && mode.name == "limits-redis" {
+			b.Log("HRGATE_TEST_REDIS is not set; skipping the Redis limiter")
+			continue
+		}
+		env := openReadEnvLimited(b, true, false, limiter)
+		b.Run(mode.name, func(b *testing.B) {
+			env.run(b, "payroll", func(i int) string { return "/v1/employees/" + env.ids[(i*7919)%len(env.ids)] })
+			if f, ok := limiter.(*limits.Failover); ok && f.Stats().Fallbacks > 0 {
+				b.Fatalf("%d decisions were made locally: Redis was not measured", f.Stats().Fallbacks)
+			}
 		})
 	}
 }

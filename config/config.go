@@ -97,10 +97,21 @@ type HTTP struct {
 	// HSTSMaxAge is the max-age of the Strict-Transport-Security header.
 	HSTSMaxAge Duration `yaml:"hsts_max_age"`
 	// TrustedProxies lists the CIDRs of reverse proxies whose
-	// X-Forwarded-For header is believed. A request from any other peer is
+	// forwarding header is believed. A request from any other peer is
 	// attributed to the peer itself, whatever the header says.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ForwardedHeader names the one header the trusted proxies set:
+	// X-Forwarded-For or Forwarded (RFC 7239). Only one is read, so that
+	// a client cannot slip in the other one past a proxy that only
+	// appends to its own.
+	ForwardedHeader string `yaml:"forwarded_header"`
 }
+
+// The headers http.forwarded_header may name.
+const (
+	ForwardedXFF     = "X-Forwarded-For"
+	ForwardedRFC7239 = "Forwarded"
+)
 
 // API configures the behaviour of the /v1 API.
 type API struct {
@@ -159,6 +170,7 @@ func Default() *Config {
 			IdleTimeout:       Duration(120 * time.Second),
 			ShutdownTimeout:   Duration(15 * time.Second),
 			HSTSMaxAge:        Duration(365 * 24 * time.Hour),
+			ForwardedHeader:   ForwardedXFF,
 		},
 		API: API{DefaultPageSize: 50, MaxPageSize: 200},
 		Keys: Keys{
@@ -411,6 +423,9 @@ func (h *HTTP) validate() error {
 	}
 	if h.HSTSMaxAge < 0 {
 		return keyError("http.hsts_max_age", "must not be negative")
+	}
+	if h.ForwardedHeader != ForwardedXFF && h.ForwardedHeader != ForwardedRFC7239 {
+		return keyError("http.forwarded_header", "must be X-Forwarded-For or Forwarded")
 	}
 	for _, p := range h.TrustedProxies {
 		prefix, err := hrgate.ParseCIDR(p)

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -26,6 +27,10 @@ type Limits struct {
 	// RedisTimeout bounds one limiter round trip; a slower Redis counts
 	// as down, so that requests never stall on it.
 	RedisTimeout Duration `yaml:"redis_timeout"`
+	// KeyPrefix starts the name of every limit this deployment keeps, so
+	// that deployments sharing one Redis do not share limits. The
+	// instances of one deployment must all use the same.
+	KeyPrefix string `yaml:"key_prefix"`
 
 	// Credential is the default limit of each API key or OAuth client
 	// that has none of its own; Consumer likewise for each consumer, over
@@ -118,6 +123,11 @@ func (l *Limits) validate() error {
 		case u.Scheme == "redis" && !l.InsecureRedis && !isLoopbackURL(u):
 			return keyError("limits.redis_url", "must be rediss:// (TLS) for a Redis on another host, or set limits.insecure_redis")
 		}
+	}
+	if len(l.KeyPrefix) > 64 || strings.IndexFunc(l.KeyPrefix, func(r rune) bool {
+		return r <= ' ' || r > '~'
+	}) >= 0 {
+		return keyError("limits.key_prefix", "must be at most 64 printable ASCII characters without spaces")
 	}
 	if l.Instances < 1 || l.Instances > 1000 {
 		return keyError("limits.instances", "must be between 1 and 1000")

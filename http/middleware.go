@@ -17,8 +17,9 @@ import (
 // The middleware chain, outermost first, is assembled in Server.chain:
 //
 //	request id and client address → access log → audit → recover →
-//	security headers → body limit → router → (per route) accept check,
-//	strict query, authentication → handler
+//	security headers → IP rules → body limit → router → (per route)
+//	accept check, strict query, brute-force lockout, authentication,
+//	concurrency cap, rate limits and quotas → handler
 //
 // Each step is a plain function so the order can be read in one place.
 // Recovery sits inside the access log so that a panicking request still

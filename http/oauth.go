@@ -68,7 +68,7 @@ const maxFormBytes = 32 << 10
 // oauthRoute registers a form-encoded OAuth endpoint. Its wrapper refuses
 // anything in the query string (credentials must not travel in URLs),
 // bodies that are not application/x-www-form-urlencoded, and repeated
-// parameters (RFC 6749 §3.2).
+// parameters (RFC 6749 §3.2), then applies the limits (limits_oauth.go).
 func (s *Server) oauthRoute(pattern string, h oauthHandler) {
 	s.addPattern(pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +101,12 @@ func (s *Server) oauthRoute(pattern string, h oauthHandler) {
 				return
 			}
 		}
+		named, ok := s.guardOAuth(w, r, pattern, form)
+		if !ok {
+			return
+		}
 		if err := h(w, r, form); err != nil {
+			s.oauthFailed(r, named, err)
 			s.writeOAuthError(w, r, err)
 		}
 	})

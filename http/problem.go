@@ -43,9 +43,25 @@ func statusOf(code string) int {
 	return http.StatusInternalServerError
 }
 
+// Problem types of the refusals that share 429 but call for different
+// reactions from a client: slow down, wait for tomorrow, send fewer at
+// once, or stop guessing.
+const (
+	problemRateLimited   = "urn:hrgate:problem:rate_limited"
+	problemQuotaExceeded = "urn:hrgate:problem:quota_exceeded"
+	problemTooConcurrent = "urn:hrgate:problem:too_many_concurrent"
+	problemLockedOut     = "urn:hrgate:problem:locked_out"
+)
+
 // writeError answers with the problem document for err. Internal errors
 // are logged with their cause and answered with a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeProblem(w, r, err, "")
+}
+
+// writeProblem is writeError with the problem type typ instead of the
+// one of err's code, when typ is set.
+func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error, typ string) {
 	code := hrgate.ErrorCode(err)
 	status := statusOf(code)
 	if status == http.StatusInternalServerError {
@@ -58,8 +74,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == hrgate.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hrgate"`)
 	}
+	if typ == "" {
+		typ = ProblemType(code)
+	}
 	p := Problem{
-		Type:      ProblemType(code),
+		Type:      typ,
 		Title:     http.StatusText(status),
 		Status:    status,
 		Detail:    hrgate.ErrorMessage(err),

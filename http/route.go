@@ -16,7 +16,8 @@ import (
 type apiHandler func(w http.ResponseWriter, r *http.Request, q query, p *gate.Principal) error
 
 // route registers an authenticated API route. Its wrapper runs, in order:
-// the Accept check, the strict query check, and authentication.
+// the Accept check, the strict query check, and authentication under the
+// limits (limits.go).
 func (s *Server) route(pattern string, params []string, h apiHandler) {
 	s.addPattern(pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -24,12 +25,11 @@ func (s *Server) route(pattern string, params []string, h apiHandler) {
 		if !ok {
 			return
 		}
-		p, err := s.authenticate(r)
-		if err != nil {
-			s.writeError(w, r, err)
+		p, ok := s.authorize(w, r, info, pattern)
+		if !ok {
 			return
 		}
-		info.principal = p
+		defer s.finish(p)
 		if err := h(w, r, q, p); err != nil {
 			s.writeError(w, r, err)
 		}

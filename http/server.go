@@ -28,6 +28,8 @@ type Server struct {
 	log     *slog.Logger
 	cursors cursorCodec
 	proxies proxySet
+	// limits, when set, are enforced on the public API (limits.go).
+	limits *Limits
 
 	// addr is the listen address; docPath the route of the server's
 	// OpenAPI document. The public and the admin server differ in both.
@@ -64,7 +66,7 @@ func NewServer(ctx context.Context, cfg *config.Config, store hrgate.Store, g *g
 	if err != nil {
 		return nil, fmt.Errorf("load cursor key: %w", err)
 	}
-	proxies, err := parseProxies(cfg.HTTP.TrustedProxies)
+	proxies, err := parseProxies(cfg.HTTP.TrustedProxies, cfg.HTTP.ForwardedHeader)
 	if err != nil {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
@@ -92,7 +94,7 @@ func NewServer(ctx context.Context, cfg *config.Config, store hrgate.Store, g *g
 
 // chain assembles the middleware chain around the router, in order.
 func (s *Server) chain() http.Handler {
-	return s.identify(s.accessLog(s.recordRequests(s.recoverPanics(s.securityHeaders(s.limitBody(s.mux))))))
+	return s.identify(s.accessLog(s.recordRequests(s.recoverPanics(s.securityHeaders(s.checkAddress(s.limitBody(s.mux)))))))
 }
 
 // Handler returns the whole middleware chain and router.

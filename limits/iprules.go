@@ -81,6 +81,14 @@ func (r *IPRules) Check(addr netip.Addr) (ok bool, reason string) {
 	if r == nil {
 		return true, ""
 	}
+	if !addr.IsValid() {
+		// A trusted proxy forwarded something that is no address: with
+		// any rule in force, that must not pass as "not blocked".
+		// (An allow list refuses it by itself.)
+		if len(r.block) > 0 || r.geo != nil {
+			return false, "client address unknown"
+		}
+	}
 	addr = addr.Unmap()
 	for _, p := range r.block {
 		if p.Contains(addr) {

@@ -105,9 +105,28 @@ func (m *Main) rootCommand() *cobra.Command {
 // loadConfig builds the effective configuration: defaults, file, env,
 // then the flags the user set.
 func (m *Main) loadConfig(cmd *cobra.Command) error {
-	cfg, warnings, err := config.Load(m.configPath, m.Environ)
+	cfg, warnings, err := m.readConfig(cmd)
 	if err != nil {
 		return err
+	}
+	m.Config = cfg
+	if m.logOut != nil {
+		_ = m.logOut.Close()
+	}
+	m.Logger, m.logOut = newLogger(cfg.Log, m.Stderr)
+	for _, w := range warnings {
+		m.Logger.Warn(w)
+	}
+	return nil
+}
+
+// readConfig reads and validates the configuration: defaults, file,
+// environment, then the flags of cmd that were set. `serve` reads it
+// again on SIGHUP.
+func (m *Main) readConfig(cmd *cobra.Command) (*config.Config, []string, error) {
+	cfg, warnings, err := config.Load(m.configPath, m.Environ)
+	if err != nil {
+		return nil, nil, err
 	}
 	var setErr error
 	cmd.Flags().Visit(func(f *pflag.Flag) {
@@ -120,20 +139,12 @@ func (m *Main) loadConfig(cmd *cobra.Command) error {
 		}
 	})
 	if setErr != nil {
-		return setErr
+		return nil, nil, setErr
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return nil, nil, err
 	}
-	m.Config = cfg
-	if m.logOut != nil {
-		_ = m.logOut.Close()
-	}
-	m.Logger, m.logOut = newLogger(cfg.Log, m.Stderr)
-	for _, w := range warnings {
-		m.Logger.Warn(w)
-	}
-	return nil
+	return cfg, warnings, nil
 }
 
 // open loads the configuration and opens the store and the gate.

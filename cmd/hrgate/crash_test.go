@@ -40,7 +40,7 @@ func startProcess(t *testing.T, bin string, args ...string) *process {
 	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr=", "--insecure-http", "--log-format", "json"}, args...)
 	p := &process{cmd: exec.Command(bin, all...), stderr: &syncBuffer{}, exited: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
-	p.cmd.Env = append(os.Environ(), "HRGATE_LOG__LEVEL=info")
+	p.cmd.Env = append(append(os.Environ(), unlimitedEnv...), "HRGATE_LOG__LEVEL=info")
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ type rotationEnv struct {
 
 func (e *rotationEnv) cmd(ctx context.Context, extraEnv []string, args ...string) *exec.Cmd {
 	c := exec.CommandContext(ctx, e.bin, append(args, e.dbFlags...)...)
-	c.Env = append(append(append([]string{}, e.env...), extraEnv...), "HOME="+e.dir)
+	c.Env = append(append(append(append([]string{}, e.env...), unlimitedEnv...), extraEnv...), "HOME="+e.dir)
 	return c
 }
 

@@ -47,7 +47,7 @@ func (m *Main) serveCommand() *cobra.Command {
 			if err := m.open(cmd); err != nil {
 				return err
 			}
-			srv, err := m.startServer(cmd.Context())
+			srv, err := m.startServer(cmd.Context(), cmd)
 			if err != nil {
 				return err
 			}
@@ -60,7 +60,7 @@ func (m *Main) serveCommand() *cobra.Command {
 	return cmd
 }
 
-func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
+func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Server, error) {
 	if err := m.importLegacyAdminToken(ctx); err != nil {
 		return nil, err
 	}
@@ -79,7 +79,13 @@ func (m *Main) startServer(ctx context.Context) (*hrhttp.Server, error) {
 	if m.Audit != nil {
 		opts = append(opts, hrhttp.WithAudit(m.Audit))
 	}
-	srv, err := hrhttp.NewServer(ctx, m.Config, m.Store, m.Gate, m.Logger, opts...)
+	// Rate limits, quotas, lockouts and IP rules guard the public API
+	// only; the admin API listens on a management address (limits.go).
+	lim, err := m.openLimits(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := hrhttp.NewServer(ctx, m.Config, m.Store, m.Gate, m.Logger, append(opts, hrhttp.WithLimits(lim))...)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +238,7 @@ func (m *Main) demoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv, err := m.startServer(ctx)
+			srv, err := m.startServer(ctx, cmd)
 			if err != nil {
 				return err
 			}

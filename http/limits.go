@@ -1,0 +1,395 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/config"
+	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/limits"
+)
+
+// Limits are the protections of the public API beyond authentication and
+// grants: global IP rules, brute-force lockouts, a cap on the requests one
+// credential has in flight, and rate limits and daily quotas at four
+// levels (credential, consumer, route class, global). NewLimits builds
+// them from the configuration; WithLimits gives them to a server. `serve`
+// always does; a server without them limits nothing, which only tests of
+// other concerns want.
+type Limits struct {
+	limiter limits.Limiter
+	log     *slog.Logger
+	// prefix starts every rule key (limits.key_prefix).
+	prefix string
+
+	credential, consumer, global limits.Limit
+	// routes are the per-credential limits of the route classes list,
+	// single and token; a class without one has no rule.
+	routes map[string]limits.Limit
+
+	maxConcurrent int
+	inflight      inflight
+
+	bf *limits.BruteForce
+	ip atomic.Pointer[limits.IPRules]
+
+	// limiterErrors counts the decisions the limiter could not make;
+	// errorLogged is when one was last logged (Unix nanoseconds).
+	limiterErrors atomic.Int64
+	errorLogged   atomic.Int64
+}
+
+// ipRulesGrace is how long replaced IP rules stay open: requests that
+// loaded them before a reload finish their check first.
+const ipRulesGrace = time.Minute
+
+// NewLimits builds the limits of cfg over limiter: memory for one
+// instance, or Redis behind a limits.Failover for several. now nil means
+// time.Now (the brute-force clock).
+func NewLimits(cfg config.Limits, limiter limits.Limiter, log *slog.Logger, now func() time.Time) (*Limits, error) {
+	if limiter == nil {
+		return nil, fmt.Errorf("limits: no limiter")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := &Limits{limiter: limiter, log: log, prefix: cfg.KeyPrefix, routes: make(map[string]limits.Limit),
+		maxConcurrent: cfg.MaxConcurrent, inflight: inflight{n: make(map[string]int)}}
+	var err error
+	for _, lv := range []struct {
+		key string
+		dst *limits.Limit
+		src config.RateLimit
+	}{{"limits.credential", &l.credential, cfg.Credential}, {"limits.consumer", &l.consumer, cfg.Consumer}, {"limits.global", &l.global, cfg.Global}} {
+		if *lv.dst, err = lv.src.Parse(); err != nil {
+			return nil, fmt.Errorf("%s: %w", lv.key, err)
+		}
+	}
+	for class, rl := range cfg.Routes {
+		if l.routes[class], err = rl.Parse(); err != nil {
+			return nil, fmt.Errorf("limits.routes.%s: %w", class, err)
+		}
+	}
+	if l.maxConcurrent < 1 {
+		return nil, fmt.Errorf("limits.max_concurrent must be at least 1")
+	}
+	l.bf = limits.NewBruteForce(now)
+	l.bf.Threshold = cfg.BruteForce.Threshold
+	l.bf.Window = time.Duration(cfg.BruteForce.Window)
+	l.bf.BaseLockout = time.Duration(cfg.BruteForce.BaseLockout)
+	l.bf.MaxLockout = time.Duration(cfg.BruteForce.MaxLockout)
+	if err := l.ReloadIPRules(cfg); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// ReloadIPRules builds the IP rules of cfg (allow, block, geo_db,
+// block_countries) and swaps them in atomically: requests already past
+// the check keep the old rules, every later one gets the new. When cfg's
+// rules are bad, the error says why and the rules in force stay.
+func (l *Limits) ReloadIPRules(cfg config.Limits) error {
+	rules, err := limits.NewIPRules(limits.IPRulesConfig{
+		Allow: cfg.Allow, Block: cfg.Block, GeoDB: cfg.GeoDB, BlockCountries: cfg.BlockCountries,
+	})
+	if err != nil {
+		return fmt.Errorf("limits: IP rules: %w", err)
+	}
+	if old := l.ip.Swap(rules); old != nil {
+		time.AfterFunc(ipRulesGrace, func() { _ = old.Close() })
+	}
+	return nil
+}
+
+// Close releases the IP rules' country database. The limiter is the
+// caller's to close.
+func (l *Limits) Close() error { return l.ip.Load().Close() }
+
+// WithLimits enforces l on the public API.
+func WithLimits(l *Limits) Option { return func(s *Server) { s.limits = l } }
+
+// probes answer load balancers, which the operator's allow list need not
+// name; they reveal nothing about anyone.
+var probes = map[string]bool{"/healthz": true, "/readyz": true}
+
+// checkAddress refuses, before anything else reads the request, a client
+// address the global IP rules refuse. The address is the one identify
+// resolved: the TCP peer, or what a trusted proxy forwarded.
+func (s *Server) checkAddress(next http.Handler) http.Handler {
+	if s.limits == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !probes[r.URL.Path] {
+			info := requestInfoFrom(r.Context())
+			if ok, reason := s.limits.ip.Load().Check(info.client); !ok {
+				s.writeError(w, r, &hrgate.Error{Code: hrgate.EFORBIDDEN,
+					Message: "Requests from this address are not accepted.", Err: fmt.Errorf("IP rules: %s", reason)})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authorize authenticates the request of a /v1 route under the limits,
+// in this order: a locked-out client address is refused before its
+// credential is even looked at; a failed authentication counts towards
+// the lockout of the address and of the credential it named; then the
+// credential's own lockout, its cap on requests in flight, and one
+// decision over its rate limits and quotas. It answers every refusal
+// itself. When it returns true the caller must call s.finish(p) once the
+// request is answered.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, info *requestInfo, pattern string) (*gate.Principal, bool) {
+	l := s.limits
+	if l == nil {
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return nil, false
+		}
+		info.principal = p
+		return p, true
+	}
+	addr := limits.AddrSource(info.client)
+	if wait := l.bf.Locked(addr); wait > 0 {
+		s.writeLockedOut(w, r, wait)
+		return nil, false
+	}
+	p, err := s.authenticate(r)
+	if err != nil {
+		if hrgate.ErrorCode(err) == hrgate.EUNAUTHORIZED {
+			var cred string
+			if f := gate.AuthFailureOf(err); f != nil {
+				cred = f.CredentialID
+			}
+			s.authFailed(r, info, addr, cred)
+		}
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	info.principal = p
+	// Only the holder of the full secret can name a key, so a key
+	// locked out after refusals (revoked, expired, outside its
+	// allowlist) is locked for everyone who holds it.
+	if wait := l.bf.Locked(limits.CredentialSource(p.KeyID)); wait > 0 {
+		s.writeLockedOut(w, r, wait)
+		return nil, false
+	}
+	if !l.inflight.acquire(p.KeyID, l.maxConcurrent) {
+		w.Header().Set("Retry-After", "1")
+		s.writeProblem(w, r, hrgate.Errorf(hrgate.ERATELIMITED,
+			"This credential already has %d requests in flight; wait for one to finish.", l.maxConcurrent), problemTooConcurrent)
+		return nil, false
+	}
+	var buf [4]limits.Rule
+	rules := l.apiRules(buf[:0], p, routeClass(pattern))
+	if !s.decide(w, r, rules) {
+		l.inflight.release(p.KeyID)
+		return nil, false
+	}
+	return p, true
+}
+
+// finish ends a request that authorize admitted.
+func (s *Server) finish(p *gate.Principal) {
+	if s.limits != nil {
+		s.limits.inflight.release(p.KeyID)
+	}
+}
+
+// routeClass returns the route class of a /v1 pattern: single for one
+// record by id, list for pages of records.
+func routeClass(pattern string) string {
+	if len(pattern) > 0 && pattern[len(pattern)-1] == '}' {
+		return "single"
+	}
+	return "list"
+}
+
+// apiRules appends the rules of one API request: the credential's and
+// its consumer's own limits (or the defaults), the credential's limit on
+// the route class when one is configured, and the global limit. Levels
+// without a limit have no rule.
+func (l *Limits) apiRules(rules []limits.Rule, p *gate.Principal, class string) []limits.Rule {
+	if lim := own(p.RateLimit, l.credential, l.log); lim != (limits.Limit{}) {
+		rules = append(rules, limits.Rule{Key: l.prefix + "cred:" + p.KeyID, Limit: lim})
+	}
+	if lim := own(p.ConsumerRateLimit, l.consumer, l.log); lim != (limits.Limit{}) {
+		rules = append(rules, limits.Rule{Key: l.prefix + "consumer:" + p.ConsumerID, Limit: lim})
+	}
+	if lim := l.routes[class]; lim != (limits.Limit{}) {
+		rules = append(rules, limits.Rule{Key: l.prefix + "route:" + class + ":" + p.KeyID, Limit: lim})
+	}
+	if l.global != (limits.Limit{}) {
+		rules = append(rules, limits.Rule{Key: l.prefix + "global", Limit: l.global})
+	}
+	return rules
+}
+
+// own returns a credential's or consumer's allowance with each field it
+// leaves zero taken from def. A rate set without a burst gets a burst of
+// one second's worth. An allowance that does not validate (the store
+// holds something no command could have written) gives way to def.
+func own(r hrgate.RateLimit, def limits.Limit, log *slog.Logger) limits.Limit {
+	if r.IsZero() {
+		return def
+	}
+	out := def
+	switch {
+	case r.Rate > 0:
+		out.Rate, out.Burst = r.Rate, r.Burst
+		if out.Burst == 0 {
+			out.Burst = int(math.Ceil(r.Rate))
+		}
+	case r.Burst > 0 && def.Rate > 0:
+		out.Burst = r.Burst
+	}
+	if r.Quota > 0 {
+		out.Quota = r.Quota
+	}
+	if err := out.Validate(); err != nil {
+		log.Error("a stored rate limit is invalid; the default applies", "err", err)
+		return def
+	}
+	return out
+}
+
+// decide makes one limiter decision over rules, sets the RateLimit
+// headers, and answers a refusal itself. A limiter that fails (as opposed
+// to refusing) admits the request: the Failover already decides locally
+// while Redis is down, so an error here is a request that went away or a
+// fault of hrgate's own, and neither should turn away authenticated
+// clients. The failure is counted and logged.
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, rules []limits.Rule) bool {
+	if len(rules) == 0 {
+		return true
+	}
+	l := s.limits
+	d, err := l.limiter.Allow(r.Context(), rules)
+	if err != nil {
+		l.limiterFailed(r.Context(), err)
+		return true
+	}
+	setRateLimitHeaders(w.Header(), d, rules)
+	if d.Allowed {
+		return true
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(d.RetryAfter), 10))
+	if d.QuotaExceeded {
+		s.writeProblem(w, r, hrgate.Errorf(hrgate.ERATELIMITED, "The daily quota is used up; it renews at midnight UTC."), problemQuotaExceeded)
+	} else {
+		s.writeProblem(w, r, hrgate.Errorf(hrgate.ERATELIMITED, "Rate limit exceeded; retry after the time in Retry-After."), problemRateLimited)
+	}
+	return false
+}
+
+// limiterFailed counts a failed decision and logs at most one every ten
+// seconds, so that a failing limiter cannot flood the log.
+func (l *Limits) limiterFailed(ctx context.Context, err error) {
+	n := l.limiterErrors.Add(1)
+	if ctx.Err() != nil {
+		return // the client went away; nothing is wrong with the limiter
+	}
+	now, last := time.Now().UnixNano(), l.errorLogged.Load()
+	if now-last >= int64(10*time.Second) && l.errorLogged.CompareAndSwap(last, now) {
+		l.log.Error("the rate limiter failed; requests are admitted without limits until it answers", "err", err, "failures", n)
+	}
+}
+
+// setRateLimitHeaders describes the rule that decided, the one with the
+// least room left (draft-ietf-httpapi-ratelimit-headers): its limit, what
+// remains, and the seconds until it is whole again, with its policy as
+// "limit;w=window".
+func setRateLimitHeaders(h http.Header, d limits.Decision, rules []limits.Rule) {
+	if d.Rule < 0 || d.Rule >= len(rules) {
+		return
+	}
+	lim := rules[d.Rule].Limit
+	var window int64
+	if d.QuotaExceeded || (lim.Quota > 0 && d.Limit == lim.Quota && (lim.Rate == 0 || d.Limit != int64(lim.Burst))) {
+		window = 86400
+	} else {
+		window = max(1, ceilSeconds(time.Duration(float64(lim.Burst)/lim.Rate*float64(time.Second))))
+	}
+	h["Ratelimit-Limit"] = []string{strconv.FormatInt(d.Limit, 10)}
+	h["Ratelimit-Remaining"] = []string{strconv.FormatInt(max(0, d.Remaining), 10)}
+	h["Ratelimit-Reset"] = []string{strconv.FormatInt(ceilSeconds(d.Reset), 10)}
+	h["Ratelimit-Policy"] = []string{strconv.FormatInt(d.Limit, 10) + ";w=" + strconv.FormatInt(window, 10)}
+}
+
+// ceilSeconds rounds d up to whole seconds, at least 1 when d is
+// positive: a client told to retry after 0 seconds would retry at once.
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// writeLockedOut answers a request from a locked-out source.
+func (s *Server) writeLockedOut(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.FormatInt(max(1, ceilSeconds(wait)), 10))
+	s.writeProblem(w, r, hrgate.Errorf(hrgate.ERATELIMITED,
+		"Too many failed authentications; retry after the time in Retry-After."), problemLockedOut)
+}
+
+// authFailed counts a failed authentication against the client address
+// and the credential it named, if any. When that starts a lockout, the
+// lockout is logged and audited, once.
+func (s *Server) authFailed(r *http.Request, info *requestInfo, addr, credential string) {
+	var lockout time.Duration
+	if credential != "" {
+		lockout = s.limits.bf.Fail(addr, limits.CredentialSource(credential))
+	} else {
+		lockout = s.limits.bf.Fail(addr)
+	}
+	if lockout == 0 {
+		return
+	}
+	s.log.Warn("repeated failed authentication: locking the source out",
+		"request_id", info.id, "client", info.client.String(), "credential_id", credential, "lockout", lockout.String())
+	if s.audit != nil {
+		s.audit.Enqueue(&hrgate.AuditEvent{
+			Type: hrgate.AuditAuthLockout, ActorKind: hrgate.ActorSystem, Actor: "server", RequestID: info.id,
+			ClientAddr: info.client.String(), CredentialID: credential, Route: info.route, Method: r.Method,
+			Reason: fmt.Sprintf("%d failed authentications within %s; locked out for %s",
+				s.limits.bf.Threshold, s.limits.bf.Window, lockout),
+		})
+	}
+}
+
+// inflight counts the requests each credential has in flight.
+type inflight struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// acquire takes one of id's max slots, or reports that all are taken.
+func (c *inflight) acquire(id string, max int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[id] >= max {
+		return false
+	}
+	c.n[id]++
+	return true
+}
+
+func (c *inflight) release(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[id] <= 1 {
+		delete(c.n, id)
+		return
+	}
+	c.n[id]--
+}

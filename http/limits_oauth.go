@@ -1,0 +1,72 @@
+package http
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/limits"
+)
+
+// guardOAuth applies the limits to an OAuth endpoint before its handler
+// authenticates the client: a locked-out address or named client is
+// refused without its secret being checked, and the token endpoint is
+// limited per client (route class token) and by the global limit, the
+// other endpoints by the global limit only. It returns the client id the
+// request names, unverified, for oauthFailed. It answers refusals itself,
+// as problem documents: RFC 6749 has no error code for "too many".
+func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern string, form url.Values) (string, bool) {
+	l := s.limits
+	if l == nil {
+		return "", true
+	}
+	info := requestInfoFrom(r.Context())
+	addr := limits.AddrSource(info.client)
+	var named string
+	if ca, err := clientAuth(r, form); err == nil {
+		named = ca.ClientID
+	}
+	locked := l.bf.Locked(addr)
+	if named != "" {
+		locked = max(locked, l.bf.Locked(limits.CredentialSource(named)))
+	}
+	if locked > 0 {
+		s.writeLockedOut(w, r, locked)
+		return "", false
+	}
+	var buf [2]limits.Rule
+	rules := buf[:0]
+	if pattern == "POST /oauth2/token" {
+		if lim := l.routes["token"]; lim != (limits.Limit{}) {
+			// Keyed by the client named, before it is verified: a
+			// stranger naming a client spends its token allowance, as
+			// a stranger guessing its secret locks it out, and both
+			// are bounded by the lockout of the stranger's address.
+			key := l.prefix + "route:token:" + addr
+			if named != "" {
+				key = l.prefix + "route:token:" + named
+			}
+			rules = append(rules, limits.Rule{Key: key, Limit: lim})
+		}
+	}
+	if l.global != (limits.Limit{}) {
+		rules = append(rules, limits.Rule{Key: l.prefix + "global", Limit: l.global})
+	}
+	return named, s.decide(w, r, rules)
+}
+
+// oauthFailed counts a failed client authentication against the address
+// and the client: the one the gate identified, or else the one the
+// request named.
+func (s *Server) oauthFailed(r *http.Request, named string, err error) {
+	if s.limits == nil || hrgate.ErrorCode(err) != hrgate.EUNAUTHORIZED {
+		return
+	}
+	info := requestInfoFrom(r.Context())
+	cred := named
+	if f := gate.AuthFailureOf(err); f != nil && f.CredentialID != "" {
+		cred = f.CredentialID
+	}
+	s.authFailed(r, info, limits.AddrSource(info.client), cred)
+}
