@@ -24,6 +24,15 @@ free_port() {
   done
 }
 
+# The default limits (50 requests/s per key) would refuse most of the load:
+# both servers run with limits far above it, so that the limiter still
+# decides every request but admits them all.
+unlimited="HRGATE_LIMITS__CREDENTIAL__RATE=1000000/s HRGATE_LIMITS__CREDENTIAL__BURST=1000000
+HRGATE_LIMITS__CONSUMER__RATE=1000000/s HRGATE_LIMITS__CONSUMER__BURST=1000000
+HRGATE_LIMITS__GLOBAL__RATE=1000000/s HRGATE_LIMITS__GLOBAL__BURST=1000000
+HRGATE_LIMITS__ROUTES__TOKEN__RATE=1000000/s HRGATE_LIMITS__ROUTES__TOKEN__BURST=1000000
+HRGATE_LIMITS__MAX_CONCURRENT=10000"
+
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/hrgate" ./cmd/hrgate
@@ -38,10 +47,10 @@ client=$("$work/hrgate" --data-dir "$data" --log-level warn clients create --con
 client_id=$(echo "$client" | sed -n 's/.*"client_id": "\(cli_[^"]*\)".*/\1/p')
 client_secret=$(echo "$client" | sed -n 's/.*"client_secret": "\(hrg_cs_[^"]*\)".*/\1/p')
 api=$(free_port)
-env ${HRGATE_BENCH_ENV:-} "$work/hrgate" --data-dir "$data" --log-level warn serve --addr "127.0.0.1:$api" --admin-addr 127.0.0.1:0 2>"$work/serve.log" &
+env $unlimited ${HRGATE_BENCH_ENV:-} "$work/hrgate" --data-dir "$data" --log-level warn serve --addr "127.0.0.1:$api" --admin-addr 127.0.0.1:0 2>"$work/serve.log" &
 for _ in $(seq 1 50); do curl -s --cacert "$data/tls/cert.pem" "https://127.0.0.1:$api/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 noaudit=$(free_port)
-env ${HRGATE_BENCH_ENV:-} HRGATE_AUDIT__INSECURE_DISABLE=true "$work/hrgate" --data-dir "$data" --log-level error serve \
+env $unlimited ${HRGATE_BENCH_ENV:-} HRGATE_AUDIT__INSECURE_DISABLE=true "$work/hrgate" --data-dir "$data" --log-level error serve \
   --addr "127.0.0.1:$noaudit" --admin-addr 127.0.0.1:0 2>"$work/serve-noaudit.log" &
 for _ in $(seq 1 50); do curl -s --cacert "$data/tls/cert.pem" "https://127.0.0.1:$noaudit/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 
