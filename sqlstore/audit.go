@@ -499,6 +499,12 @@ func (l *AuditLog) scanRange(ctx context.Context, lo, hi int64, index *recordInd
 // entry that holds the separator.
 func (l *AuditLog) readRecordIndex(ctx context.Context, lo, hi int64, index *recordIndex) error {
 	index.seqs, index.ends, index.ids, index.arena = index.seqs[:0], index.ends[:0], index.ids[:0], index.arena[:0]
+	if index.seqs == nil {
+		// Room for one entry per event, the common case, so that the
+		// first range does not grow the buffers entry by entry.
+		n := int(min(hi-lo+1, scanChunk))
+		index.seqs, index.ends, index.ids = make([]int64, 0, n), make([]int, 0, n), make([][]byte, 0, n)
+	}
 	err := l.rawRows(ctx, `SELECT seq, record_id FROM audit_records WHERE seq BETWEEN ? AND ? ORDER BY seq`,
 		[]any{lo, hi}, func(v []driver.Value) error {
 			seq, ok := v[0].(int64)
