@@ -215,8 +215,7 @@ func walkChunks(ctx context.Context, store hrgate.AuditStore, keys *Keys, pin *C
 				}
 				spans[i] = s
 				if s.problem != "" {
-					for b := broken.Load(); s.broken < b && !broken.CompareAndSwap(b, s.broken); b = broken.Load() {
-					}
+					lowerTo(&broken, s.broken)
 				}
 			}
 		})
@@ -226,6 +225,17 @@ func walkChunks(ctx context.Context, store hrgate.AuditStore, keys *Keys, pin *C
 		return nil, err
 	}
 	return spans, nil
+}
+
+// lowerTo sets v to x unless v holds a lower number, whatever other
+// goroutines store meanwhile.
+func lowerTo(v *atomic.Int64, x int64) {
+	for {
+		old := v.Load()
+		if x >= old || v.CompareAndSwap(old, x) {
+			return
+		}
+	}
 }
 
 // span verifies one range of the trail in order.
