@@ -197,10 +197,11 @@ type AuditScanRow struct {
 	Body    []byte
 	// Seal is PrevHash, Hash and MAC, 32 bytes each.
 	Seal []byte
-	// Records holds the record index's entries for the event, joined by
-	// "\n", in no particular order. Entries for events that do not exist
-	// come on rows without Body.
-	Records []byte
+	// Records holds the record index's entries for the event, one slice
+	// each (not joined, so that an entry cannot pass for several), in no
+	// particular order. Entries for events that do not exist come on rows
+	// without Body.
+	Records [][]byte
 }
 
 // AuditHead is the newest position of the chain, kept apart from the

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hrgate/hrgate"
 )
@@ -41,9 +42,10 @@ type Report struct {
 	Newest      *Checkpoint
 }
 
-// minRange is the fewest events a parallel reader takes on: below that a
-// second reader costs more than it saves.
-const minRange = 50_000
+// chunkSize is how many events one worker verifies at a time. Chunks
+// small enough that the workers finish close together, large enough that
+// the queries starting each chunk cost little.
+const chunkSize = 1 << 14
 
 // Verify walks the whole trail in store and checks every link: each
 // event's hash over its sequence number, its predecessor's hash and its
@@ -69,46 +71,28 @@ func Verify(ctx context.Context, store hrgate.AuditStore, keys *Keys, opts Verif
 		}
 	}
 
-	// The events up to the head read at the start, in parallel ranges.
+	// The events up to the head read at the start, in chunks that the
+	// workers take in order of sequence number.
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	n := int64(max(1, min(int64(workers), head.Seq/minRange)))
-	size := (head.Seq + n - 1) / max(n, 1)
-	results := make([]*span, n)
-	var wg sync.WaitGroup
-	var scanErr error
-	var errOnce sync.Once
-	for i := range n {
-		lo := 1 + i*size
-		hi := min(lo+size-1, head.Seq)
-		s := newSpan(keys, lo, opts.Checkpoint)
-		results[i] = s
-		if lo > hi {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.walk(ctx, store, hi); err != nil {
-				errOnce.Do(func() { scanErr = err })
-			}
-		}()
-	}
-	wg.Wait()
-	if scanErr != nil {
-		return nil, scanErr
+	spans, err := walkChunks(ctx, store, keys, opts.Checkpoint, head.Seq, workers)
+	if err != nil {
+		return nil, err
 	}
 	tail := newSpan(keys, 1, opts.Checkpoint)
-	for i, s := range results {
-		if i > 0 && s.events > 0 {
-			// The first event of a range must link to the last of the
-			// range before, and not go back in time.
-			if prev := results[i-1]; !bytes.Equal(s.firstPrev, prev.lastHash) {
-				s.fail(s.lo, fmt.Sprintf("event %d does not link to event %d: an event between them was removed, inserted or moved", s.lo, s.lo-1))
-			} else if s.firstTime < prev.lastTime {
-				s.fail(s.lo, fmt.Sprintf("event %d is older than event %d", s.lo, s.lo-1))
+	for i, s := range spans {
+		if i > 0 {
+			// The first event of a chunk must link to the last of the
+			// chunk before, and not go back in time. A break here comes
+			// before any the chunk found inside.
+			switch prev := spans[i-1]; {
+			case s.events == 0:
+			case !bytes.Equal(s.firstPrev, prev.lastHash):
+				s.broken, s.problem = s.lo, fmt.Sprintf("event %d does not link to event %d: an event between them was removed, inserted or moved", s.lo, s.lo-1)
+			case s.firstTime < prev.lastTime:
+				s.broken, s.problem = s.lo, fmt.Sprintf("event %d is older than event %d", s.lo, s.lo-1)
 			}
 		}
 		rep.Events += s.events
@@ -116,7 +100,7 @@ func Verify(ctx context.Context, store hrgate.AuditStore, keys *Keys, opts Verif
 		if s.newest != nil {
 			rep.Newest = s.newest
 		}
-		if s.broken != 0 || s.problem != "" {
+		if s.problem != "" {
 			rep.fail(s.broken, s.problem)
 			return rep, nil
 		}
@@ -176,7 +160,7 @@ func Verify(ctx context.Context, store hrgate.AuditStore, keys *Keys, opts Verif
 	}
 	if c := opts.Checkpoint; c != nil {
 		pinned := tail.pinned
-		for _, s := range results {
+		for _, s := range spans {
 			if s.pinned != nil {
 				pinned = s.pinned
 			}
@@ -198,6 +182,60 @@ func Verify(ctx context.Context, store hrgate.AuditStore, keys *Keys, opts Verif
 
 func (r *Report) fail(seq int64, problem string) {
 	r.OK, r.BrokenSeq, r.Problem = false, seq, problem
+}
+
+// walkChunks verifies the events from 1 to last with workers goroutines,
+// in chunks of chunkSize events, and returns one span per chunk, in
+// order, each checked inside but not yet joined to the one before it.
+// Once a chunk has failed, chunks after it are left unread (nil): the
+// first failure is the one reported, and every chunk before the failed
+// one was taken before it and is read to the end.
+func walkChunks(ctx context.Context, store hrgate.AuditStore, keys *Keys, pin *Checkpoint, last int64, workers int) ([]*span, error) {
+	spans := make([]*span, (last+chunkSize-1)/chunkSize)
+	var (
+		next   atomic.Int64 // the next chunk to take
+		broken atomic.Int64 // the lowest sequence number failed so far
+		wg     sync.WaitGroup
+		errs   = make([]error, workers)
+	)
+	broken.Store(math.MaxInt64)
+	for w := range min(workers, len(spans)) {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				lo := 1 + i*chunkSize
+				if i >= int64(len(spans)) || lo > broken.Load() {
+					return
+				}
+				s := newSpan(keys, lo, pin)
+				if err := s.walk(ctx, store, min(lo+chunkSize-1, last)); err != nil {
+					errs[w] = err
+					broken.Store(0)
+					return
+				}
+				spans[i] = s
+				if s.problem != "" {
+					lowerTo(&broken, s.broken)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return spans, nil
+}
+
+// lowerTo sets v to x unless v holds a lower number, whatever other
+// goroutines store meanwhile.
+func lowerTo(v *atomic.Int64, x int64) {
+	for {
+		old := v.Load()
+		if x >= old || v.CompareAndSwap(old, x) {
+			return
+		}
+	}
 }
 
 // span verifies one range of the trail in order.
@@ -368,12 +406,7 @@ func (s *span) columnMismatch(row *hrgate.AuditScanRow) string {
 		slices.SortFunc(ids, bytes.Compare)
 	}
 	ids = slices.CompactFunc(ids, bytes.Equal)
-	s.stored = s.stored[:0]
-	if len(row.Records) > 0 {
-		for id := range bytes.SplitSeq(row.Records, []byte("\n")) {
-			s.stored = append(s.stored, id)
-		}
-	}
+	s.stored = append(s.stored[:0], row.Records...)
 	if !slices.IsSortedFunc(s.stored, bytes.Compare) {
 		slices.SortFunc(s.stored, bytes.Compare)
 	}

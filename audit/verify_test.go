@@ -90,6 +90,20 @@ func TestTampering(t *testing.T) {
 		{"AddedToRecordIndex", false, func(t *testing.T, f *tamperFixture) {
 			f.raw.exec(t, `INSERT INTO audit_records (record_id, seq) VALUES ('emp_framed', 12)`)
 		}, 12, "record index differs"},
+		// Event 10 returned emp_0009 and emp_0010. One entry holding both
+		// ids, joined by the separator a store might use, must not pass for
+		// the two: a search for either id would miss the event.
+		{"RecordIndexEntriesJoined", false, func(t *testing.T, f *tamperFixture) {
+			f.raw.exec(t, `DELETE FROM audit_records WHERE seq = 10`)
+			f.raw.exec(t, `INSERT INTO audit_records (record_id, seq) VALUES (?, 10)`, "emp_0009\nemp_0010")
+		}, 10, "record index differs"},
+		{"TwoEventsEdited", false, func(t *testing.T, f *tamperFixture) {
+			for _, seq := range []int64{40, 10} {
+				d := f.raw.row(t, seq)
+				d.body = bytes.Replace(d.body, []byte("192.0.2.7"), []byte("192.0.2.8"), 1)
+				f.raw.put(t, d)
+			}
+		}, 10, "does not match its hash"},
 		{"IndexEntryWithoutEvent", false, func(t *testing.T, f *tamperFixture) {
 			f.raw.exec(t, `INSERT INTO audit_records (record_id, seq) VALUES ('emp_framed', 70)`)
 		}, 70, "names event 70, which does not exist"},
@@ -228,9 +242,12 @@ func TestVerifyRefusesBadCheckpointFile(t *testing.T) {
 	}
 }
 
-// A trail of many events is read by several readers at once; ranges must
-// join without false alarms, and a break in the middle of the second range
-// is still found.
+// A trail of many events is verified in chunks by several workers at
+// once: chunks must join without false alarms, and when several events
+// are broken the report names the first, whichever worker finds which
+// first. A break at the first event of a chunk shows only where that
+// chunk is joined to the one before, after the chunk itself has failed
+// further on; it must still be the one named.
 func TestVerifyInParallelRanges(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 120,000 events")
@@ -259,16 +276,69 @@ func TestVerifyInParallelRanges(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
 	rep := mustVerify(t, st, keys, audit.VerifyOptions{Workers: 3})
 	if !rep.OK || rep.Events != n {
 		t.Fatalf("report %+v", rep)
 	}
 	r := openRaw(t, dsn)
 	r.dropGuards(t)
-	d := r.row(t, 90_001)
-	d.consumer = "con_other"
-	r.put(t, d)
-	if rep := mustVerify(t, st, keys, audit.VerifyOptions{Workers: 3}); rep.OK || rep.BrokenSeq != 90_001 {
-		t.Fatalf("report %+v", rep)
+
+	editColumn := func(t *testing.T, d dbRow) dbRow { d.consumer = "con_other"; return d }
+	editBody := func(t *testing.T, d dbRow) dbRow {
+		d.body = bytes.Replace(d.body, []byte("192.0.2.7"), []byte("192.0.2.8"), 1)
+		return d
+	}
+	// relink makes an event follow another chain, sealed with the chain
+	// key: the event checks out on its own, but does not link to its
+	// predecessor, and its successor does not link to it.
+	relink := func(t *testing.T, d dbRow) dbRow {
+		d.prevHash = bytes.Repeat([]byte{7}, 32)
+		d.hash = chainHash(d.seq, d.prevHash, d.body)
+		d.mac = chainMAC(d.hash)
+		return d
+	}
+	type edit struct {
+		seq  int64
+		edit func(*testing.T, dbRow) dbRow
+	}
+	for _, tc := range []struct {
+		name    string
+		edits   []edit
+		broken  int64
+		problem string
+	}{
+		{"OneInTheMiddle", []edit{{90_001, editColumn}}, 90_001, "consumer_id differs"},
+		{"TwoFarApart", []edit{{90_001, editColumn}, {20_000, editBody}}, 20_000, "does not match its hash"},
+		// The last event of one chunk and one early in the next (for any
+		// chunk size from 2^12 to 2^16): the worker on the later chunk
+		// finds its break first.
+		{"TwoAcrossAChunkEdge", []edit{{4096, editBody}, {4098, editColumn}, {8192, editBody}, {8194, editColumn},
+			{16_384, editBody}, {16_386, editColumn}, {32_768, editBody}, {32_770, editColumn},
+			{65_536, editBody}, {65_538, editColumn}}, 4096, "does not match its hash"},
+		{"RelinkedAtChunkStart4097", []edit{{4097, relink}}, 4097, "does not link"},
+		{"RelinkedAtChunkStart8193", []edit{{8193, relink}}, 8193, "does not link"},
+		{"RelinkedAtChunkStart16385", []edit{{16_385, relink}}, 16_385, "does not link"},
+		{"RelinkedAtChunkStart32769", []edit{{32_769, relink}}, 32_769, "does not link"},
+		{"RelinkedAtChunkStart65537", []edit{{65_537, relink}}, 65_537, "does not link"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, e := range tc.edits {
+				orig := r.row(t, e.seq)
+				r.put(t, e.edit(t, orig))
+				t.Cleanup(func() { r.put(t, orig) })
+			}
+			for _, workers := range []int{1, 3} {
+				rep := mustVerify(t, st, keys, audit.VerifyOptions{Workers: workers})
+				if rep.OK || rep.BrokenSeq != tc.broken || !strings.Contains(rep.Problem, tc.problem) {
+					t.Fatalf("%d workers: broken at %d (%s), want %d (%s)", workers, rep.BrokenSeq, rep.Problem, tc.broken, tc.problem)
+				}
+			}
+		})
+	}
+	if rep := mustVerify(t, st, keys, audit.VerifyOptions{Workers: 3}); !rep.OK || rep.Events != n {
+		t.Fatalf("restored trail: %+v", rep)
 	}
 }
