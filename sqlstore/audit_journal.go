@@ -81,6 +81,10 @@ type journal struct {
 	base, ingested int64
 	head           hrgate.AuditHead
 	buf            []byte
+	// gen counts the times the journal was cut back by this process, so
+	// that a move that ran meanwhile does not take the new file for the
+	// one it read.
+	gen uint64
 
 	// ingestMu lets one move run at a time in this process.
 	ingestMu sync.Mutex
@@ -309,9 +313,20 @@ func (j *journal) recover(ctx context.Context) error {
 // rebase cuts the journal back to a base frame at head, which the
 // database holds durably. The lock is held.
 func (j *journal) rebase(head hrgate.AuditHead) error {
+	// The one step that removes events from the journal: it checks that
+	// the database holds them, whatever the caller believes.
+	stored, err := scanHead(j.l.db.write.QueryRow(`SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`))
+	if err != nil {
+		return err
+	}
+	if stored.Seq != head.Seq || !links(head.Seq, stored.Hash, head.Hash) {
+		j.size = -1 // The next to take the lock reads the file again.
+		return fmt.Errorf("sqlstore: the audit journal ends at event %d but the database at event %d; not cutting it back", head.Seq, stored.Seq)
+	}
 	if err := j.l.syncWAL(); err != nil {
 		return err
 	}
+	j.gen++
 	j.size = -1
 	if err := j.f.Truncate(0); err != nil {
 		return fmt.Errorf("sqlstore: cut the audit journal: %w", err)
@@ -342,7 +357,7 @@ func (j *journal) flush(ctx context.Context) error {
 		j.unlock()
 		return err
 	}
-	from, to := j.ingested, j.size
+	from, to, gen := j.ingested, j.size, j.gen
 	if from == to {
 		// Nothing new: the database holds the whole journal, which is
 		// cut back unless it is only its base frame.
@@ -373,8 +388,7 @@ func (j *journal) flush(ctx context.Context) error {
 		j.unlock()
 		return errors.New("sqlstore: the audit journal is damaged after a complete frame")
 	}
-	head, err := j.l.ingest(ctx, frames, j.path)
-	if err != nil {
+	if _, err := j.l.ingest(ctx, frames, j.path); err != nil {
 		return err
 	}
 
@@ -388,10 +402,17 @@ func (j *journal) flush(ctx context.Context) error {
 		}
 		return err
 	}
+	if j.gen != gen {
+		// Cut back meanwhile, after a move of everything: the offsets
+		// read above are of another file.
+		return nil
+	}
 	j.ingested = to
 	switch {
 	case j.size == to && j.size > j.base:
-		return j.rebase(head)
+		// The database holds every frame: head is j.head, which rebase
+		// checks.
+		return j.rebase(j.head)
 	case j.size-j.base > journalMax:
 		return j.recover(ctx)
 	}
