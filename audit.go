@@ -229,7 +229,15 @@ type AuditStore interface {
 	// nothing; one that defers the flush (SQLite here) flushes, so that the
 	// flush of one append overlaps the writing of the next.
 	SyncAudit(ctx context.Context) error
-	// AuditHead returns the head; the zero head for an empty trail.
+	// FlushAudit makes every append that has returned visible to the
+	// read methods. A store that appends where it reads does nothing;
+	// one that appends to a journal first (SQLite here) moves the
+	// journal into its tables, so that an exact question ("who accessed
+	// employee X") is answered up to the newest event.
+	FlushAudit(ctx context.Context) error
+	// AuditHead returns the head, after FlushAudit, so that it is the
+	// newest event the read methods see; the zero head for an empty
+	// trail.
 	AuditHead(ctx context.Context) (AuditHead, error)
 	// AuditRows returns up to limit rows with sequence numbers above
 	// afterSeq, in order, RecordIDs not filled in.

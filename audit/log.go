@@ -139,6 +139,18 @@ func Open(ctx context.Context, store hrgate.AuditStore, keys *Keys, opts Options
 	return l, nil
 }
 
+// AuditEvents implements hrgate.AuditReader, up to the newest event
+// recorded: it flushes the store first (FlushAudit). Readers that may lag
+// by the store's flush interval, such as the sinks, read through Reader.
+// Searches (FindAuditEvents) are exact either way: the store flushes
+// before each.
+func (l *Log) AuditEvents(ctx context.Context, afterSeq int64, limit int) ([]*hrgate.AuditEvent, error) {
+	if err := l.store.FlushAudit(ctx); err != nil {
+		return nil, err
+	}
+	return l.Reader.AuditEvents(ctx, afterSeq, limit)
+}
+
 // Instance returns the name the log gives this process in events.
 func (l *Log) Instance() string { return l.instance }
 

@@ -3,10 +3,14 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/hrgate/hrgate/audit"
+	"github.com/hrgate/hrgate/sqlstore"
 )
 
 // tamperFixture is a trail of 61 events: 30 requests, an in-log checkpoint
@@ -37,6 +41,11 @@ func newTamperFixture(t *testing.T, dsn string) *tamperFixture {
 		t.Fatal(err)
 	}
 	fill(t, l, 30, 19)
+	// The raw reads below see the database, which the journal reaches
+	// on a flush.
+	if err := st.FlushAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
 	f := &tamperFixture{dsn: dsn, raw: openRaw(t, dsn)}
 	err = f.raw.db.QueryRowContext(ctx, `SELECT seq, time, hash, mac FROM audit_head`).Scan(&f.head50.seq, &f.head50.time, &f.head50.hash, &f.head50.mac)
 	if err != nil || f.head50.seq != 50 {
@@ -47,6 +56,17 @@ func newTamperFixture(t *testing.T, dsn string) *tamperFixture {
 		t.Fatalf("checkpoint: %+v %v", f.exported, err)
 	}
 	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The tampering is of the database alone. On SQLite the store's close
+	// leaves in the journal only a base frame stating the head, which
+	// would give away a cut tail or a forged head at the next open
+	// (TestJournalNotLinkedIsRefused); an attacker who edits the database
+	// removes it too, and verification must still find the edit.
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(dsn + sqlstore.JournalSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
 	f.raw.dropGuards(t)

@@ -37,12 +37,21 @@ type AuditLog struct {
 	// the first append.
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	// On SQLite, journal is where appends go (audit_journal.go); nil
+	// until the schema is current.
+	journal *journal
+	path    string
 }
 
 var _ hrgate.AuditStore = (*AuditLog)(nil)
 
-// OpenAuditLog opens the audit trail at dsn, like Open. On SQLite a
-// commit returns once written, and SyncAudit flushes it to disk.
+// OpenAuditLog opens the audit trail at dsn, like Open. On SQLite it
+// opens the journal next to the database too (audit_journal.go), cuts off
+// a torn end a crash left there and moves every event it holds into the
+// database; a journal that does not continue the database's chain is
+// refused. Without AutoMigrate on a database that lacks migrations, the
+// journal opens with Migrate.
 func OpenAuditLog(ctx context.Context, dsn string, opts Options) (*AuditLog, error) {
 	db, err := open(ctx, dsn, opts, auditSchema)
 	if err != nil {
@@ -55,19 +64,69 @@ func OpenAuditLog(ctx context.Context, dsn string, opts Options) (*AuditLog, err
 			db.Close()
 			return nil, err
 		}
-		l.wal = abs + "-wal"
+		l.wal, l.path = abs+"-wal", abs
+		if err := l.startJournal(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return l, nil
 }
 
+// startJournal opens the journal once the schema is current.
+func (l *AuditLog) startJournal(ctx context.Context) error {
+	if l.path == "" || l.journal != nil {
+		return nil
+	}
+	ms, err := l.db.schema.migrations(l.db.dialect)
+	if err != nil {
+		return err
+	}
+	var version int
+	err = l.db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+l.db.schema.table).Scan(&version)
+	if err != nil || version < len(ms) {
+		// No migrations table, or not all of them: Migrate comes first.
+		return nil
+	}
+	return l.openJournal(ctx, l.path)
+}
+
+// JournalPath returns the path of the journal, empty on PostgreSQL.
+func (l *AuditLog) JournalPath() string {
+	if l.path == "" {
+		return ""
+	}
+	return l.path + JournalSuffix
+}
+
 // SyncAudit implements hrgate.AuditStore. On PostgreSQL a commit is
-// durable when it returns. On SQLite the audit database commits with
-// synchronous=NORMAL, which writes the WAL without flushing it; SyncAudit
-// flushes the WAL file, which makes every commit before it as durable as
-// synchronous=FULL would, while the writer goes on with the next batch.
-// A checkpoint flushes the WAL before it copies it and the database after,
-// so what a checkpoint moved out of the WAL is durable as well.
+// durable when it returns. On SQLite appends are written to the journal,
+// and SyncAudit flushes it (fdatasync), which makes every append before it
+// durable while the writer goes on with the next batch.
 func (l *AuditLog) SyncAudit(ctx context.Context) error {
+	if l.journal == nil {
+		return nil
+	}
+	return l.db.translate(l.journal.sync(), "sqlstore.SyncAudit")
+}
+
+// FlushAudit implements hrgate.AuditStore: on SQLite it moves the events
+// appended to the journal into the database, where the read methods find
+// them. On PostgreSQL appends are there already.
+func (l *AuditLog) FlushAudit(ctx context.Context) error {
+	if l.journal == nil {
+		return nil
+	}
+	return l.db.translate(l.journal.flush(ctx), "sqlstore.FlushAudit")
+}
+
+// syncWAL flushes the database's write-ahead log. The audit database
+// commits with synchronous=NORMAL, which writes the WAL without flushing
+// it; flushing the WAL file makes every commit before it as durable as
+// synchronous=FULL would. A checkpoint flushes the WAL before it copies it
+// and the database after, so what a checkpoint moved out of the WAL is
+// durable as well. The journal is cut back only after this.
+func (l *AuditLog) syncWAL() error {
 	if l.wal == "" {
 		return nil
 	}
@@ -79,27 +138,27 @@ func (l *AuditLog) SyncAudit(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
-		return l.db.translate(err, "sqlstore.SyncAudit")
+		return l.db.translate(err, "sqlstore.syncWAL")
 	}
 	defer f.Close()
 	if err := f.Sync(); err != nil {
-		return l.db.translate(err, "sqlstore.SyncAudit")
+		return l.db.translate(err, "sqlstore.syncWAL")
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		return l.db.translate(err, "sqlstore.SyncAudit")
+		return l.db.translate(err, "sqlstore.syncWAL")
 	}
 	if l.walSeen == nil || !os.SameFile(fi, l.walSeen) {
 		// A WAL created since the last flush: its directory entry must
 		// reach the disk too, or the file could vanish with a power loss.
 		dir, err := os.Open(filepath.Dir(l.wal))
 		if err != nil {
-			return l.db.translate(err, "sqlstore.SyncAudit")
+			return l.db.translate(err, "sqlstore.syncWAL")
 		}
 		err = dir.Sync()
 		dir.Close()
 		if err != nil {
-			return l.db.translate(err, "sqlstore.SyncAudit")
+			return l.db.translate(err, "sqlstore.syncWAL")
 		}
 		l.walSeen = fi
 	}
@@ -109,18 +168,29 @@ func (l *AuditLog) SyncAudit(ctx context.Context) error {
 // Dialect returns "sqlite" or "postgres".
 func (l *AuditLog) Dialect() string { return l.db.Dialect() }
 
-// Migrate applies the audit migrations the database lacks (DB.Migrate).
-func (l *AuditLog) Migrate(ctx context.Context) (int, error) { return l.db.Migrate(ctx) }
+// Migrate applies the audit migrations the database lacks (DB.Migrate),
+// then opens the journal on SQLite if it was not.
+func (l *AuditLog) Migrate(ctx context.Context) (int, error) {
+	n, err := l.db.Migrate(ctx)
+	if err != nil {
+		return n, err
+	}
+	return n, l.startJournal(ctx)
+}
 
-// Close closes the database.
+// Close moves what the journal holds into the database and closes both.
 func (l *AuditLog) Close() error {
+	var jerr error
+	if l.journal != nil {
+		jerr = l.journal.close()
+	}
 	l.stmtMu.Lock()
 	for _, st := range l.stmts {
 		_ = st.Close()
 	}
 	l.stmts = nil
 	l.stmtMu.Unlock()
-	return l.db.Close()
+	return errors.Join(jerr, l.db.Close())
 }
 
 // auditColumns are the columns of audit_events in the order rows are
@@ -137,11 +207,17 @@ var auditInsertSizes = [...]int{128, 32, 8, 1}
 
 // AppendAudit implements hrgate.AuditStore. On PostgreSQL the head row is
 // locked FOR UPDATE, so that instances appending at once queue on it and
-// extend one chain; on SQLite the writer's IMMEDIATE transaction already
-// excludes every other writer, in this process and in others.
+// extend one chain. On SQLite the rows go to the journal, under its lock,
+// which every process appending to the trail takes (audit_journal.go).
 func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditHead) ([]*hrgate.AuditRow, hrgate.AuditHead, error)) error {
 	const op = "sqlstore.AppendAudit"
 	db := l.db
+	if l.path != "" {
+		if l.journal == nil {
+			return hrgate.Errorf(hrgate.EUNAVAILABLE, "The audit database lacks migrations: run `hrgate migrate`.")
+		}
+		return db.translate(l.journal.append(ctx, seal), op)
+	}
 	if err := l.prepare(ctx); err != nil {
 		return db.translate(err, op)
 	}
@@ -335,8 +411,12 @@ func scanHead(row *sql.Row) (hrgate.AuditHead, error) {
 }
 
 // AuditHead implements hrgate.AuditStore. It reads through the writer, so
-// that on SQLite it sees this process's newest commit.
+// that on SQLite it sees this process's newest commit, after moving the
+// journal into the database.
 func (l *AuditLog) AuditHead(ctx context.Context) (hrgate.AuditHead, error) {
+	if err := l.FlushAudit(ctx); err != nil {
+		return hrgate.AuditHead{}, err
+	}
 	h, err := scanHead(l.db.write.QueryRowContext(ctx, `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`))
 	return h, l.db.translate(err, "sqlstore.AuditHead")
 }
@@ -353,10 +433,15 @@ func (l *AuditLog) AuditRows(ctx context.Context, afterSeq int64, limit int) ([]
 // maxAuditPage bounds one search: a caller pages through more.
 const maxAuditPage = 10_000
 
-// FindAuditRows implements hrgate.AuditStore.
+// FindAuditRows implements hrgate.AuditStore. A search is exact: on
+// SQLite the journal is moved into the database first (FlushAudit), so
+// that "who accessed employee X" counts every event recorded before it.
 func (l *AuditLog) FindAuditRows(ctx context.Context, f hrgate.AuditFilter) ([]*hrgate.AuditRow, error) {
 	if f.Limit < 1 || f.Limit > maxAuditPage {
 		return nil, invalid("An audit search needs a limit between 1 and %d.", maxAuditPage)
+	}
+	if err := l.FlushAudit(ctx); err != nil {
+		return nil, err
 	}
 	q := &query{}
 	q.write(`SELECT ` + auditColumns + ` FROM audit_events`)

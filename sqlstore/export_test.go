@@ -1,6 +1,9 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // ExecForTest runs a statement with ? placeholders on the writer. Tests use
 // it to reach states no store method produces, such as soft-deleted rows or
@@ -56,4 +59,13 @@ func (db *DB) QueryBytesForTest(ctx context.Context, query string, args ...any) 
 	var b []byte
 	err := db.write.QueryRowContext(ctx, db.dialect.rebind(query), args...).Scan(&b)
 	return b, err
+}
+
+// SetJournalTuningForTest sets how often and after how many events the
+// audit journal is moved into the database, and how large it may grow,
+// until tb ends. Tests that set it do not run in parallel.
+func SetJournalTuningForTest(tb interface{ Cleanup(func()) }, every time.Duration, at, max int64) {
+	oldEvery, oldAt, oldMax := journalIngestEvery, journalIngestAt, journalMax
+	journalIngestEvery, journalIngestAt, journalMax = every, at, max
+	tb.Cleanup(func() { journalIngestEvery, journalIngestAt, journalMax = oldEvery, oldAt, oldMax })
 }

@@ -69,7 +69,9 @@ func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Ser
 	// first: a bad token or certificate stops the start before a
 	// listener opens or a background loop runs, and Close stops them.
 	if m.Audit != nil && len(m.Config.Audit.Sinks) > 0 {
-		st, err := sink.Start(ctx, m.Config.Audit.Sinks, m.Audit, m.auditStore, m.Logger)
+		// They read through the Reader, which does not flush the journal
+		// on each poll: a sink lags by at most the journal's interval.
+		st, err := sink.Start(ctx, m.Config.Audit.Sinks, m.Audit.Reader, m.auditStore, m.Logger)
 		if err != nil {
 			return nil, err
 		}

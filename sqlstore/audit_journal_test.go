@@ -1,0 +1,353 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/audit"
+	"github.com/hrgate/hrgate/sqlstore"
+)
+
+// These tests drive the SQLite audit journal through audit.Log, as hrgate
+// does. Most stop the journal's mover (a very long interval, a very high
+// event count), so that what they observe does not depend on timing: the
+// journal is then moved only where the test makes it.
+const never = 24 * time.Hour
+
+func journalKeys(tb testing.TB) *audit.Keys {
+	tb.Helper()
+	k, err := audit.NewKeys([]byte(strings.Repeat("c", 32)), []byte(strings.Repeat("s", 32)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+func openTrail(tb testing.TB, dsn string) *sqlstore.AuditLog {
+	tb.Helper()
+	st, err := sqlstore.OpenAuditLog(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})
+	if err != nil {
+		tb.Fatalf("open the audit store: %v", err)
+	}
+	tb.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func openTrailLog(tb testing.TB, st hrgate.AuditStore, instance string) *audit.Log {
+	tb.Helper()
+	l, err := audit.Open(context.Background(), st, journalKeys(tb), audit.Options{Instance: instance})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+func accessEvent(n int) *hrgate.AuditEvent {
+	return &hrgate.AuditEvent{
+		Type: hrgate.AuditAPIRequest, RequestID: fmt.Sprintf("req_%d", n), ActorKind: hrgate.ActorConsumer,
+		Actor: "payroll", CredentialID: "key_1", ConsumerID: "con_payroll", Method: "GET",
+		Route: "GET /v1/employees/{id}", Status: 200, Object: "employee",
+		RecordIDs: []string{fmt.Sprintf("emp_%05d", n)}, Groups: []string{"identity"},
+	}
+}
+
+func record(tb testing.TB, l *audit.Log, from, n int) {
+	tb.Helper()
+	for i := from; i < from+n; i++ {
+		if err := l.Record(context.Background(), accessEvent(i)); err != nil {
+			tb.Fatalf("record %d: %v", i, err)
+		}
+	}
+}
+
+func verifyTrail(tb testing.TB, st hrgate.AuditStore, events int64) {
+	tb.Helper()
+	rep, err := audit.Verify(context.Background(), st, journalKeys(tb), audit.VerifyOptions{})
+	if err != nil {
+		tb.Fatalf("verify: %v", err)
+	}
+	if !rep.OK || rep.Events != events {
+		tb.Fatalf("verify: ok %v, %d events (want %d): %s", rep.OK, rep.Events, events, rep.Problem)
+	}
+}
+
+func copyFile(tb testing.TB, from, to string) {
+	tb.Helper()
+	src, err := os.Open(from)
+	if os.IsNotExist(err) {
+		return
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		tb.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// crashImage copies the files of the idle trail at dsn, as a crash of the
+// process would leave them, to a new directory, and returns its DSN.
+func crashImage(tb testing.TB, dsn string) string {
+	tb.Helper()
+	img := filepath.Join(tb.TempDir(), "audit.db")
+	for _, suffix := range []string{"", "-wal", sqlstore.JournalSuffix} {
+		copyFile(tb, dsn+suffix, img+suffix)
+	}
+	return img
+}
+
+func fileSize(tb testing.TB, path string) int64 {
+	tb.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// A crash in the middle of a journal write leaves a torn frame at its
+// end; the next open cuts it off and loses no event that was answered.
+func TestJournalTornTailIsCut(t *testing.T) {
+	sqlstore.SetJournalTuningForTest(t, never, 1<<40, 16<<20)
+	for _, tc := range []struct {
+		name string
+		torn []byte
+	}{
+		// A header whose payload never made it to the disk.
+		{"ShortFrame", []byte{0, 0, 0x10, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3}},
+		// A whole frame whose checksum does not match its payload.
+		{"BadChecksum", []byte{0, 0, 0, 3, 0, 0, 0, 0, 1, 0, 0}},
+		// Half a header.
+		{"ShortHeader", []byte{0, 0, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "audit.db")
+			st := openTrail(t, dsn)
+			l := openTrailLog(t, st, "crashed")
+			record(t, l, 0, 25)
+			// The events are in the journal only: the database has none.
+			if rows, err := st.AuditRows(context.Background(), 0, 100); err != nil || len(rows) != 0 {
+				t.Fatalf("%d rows in the database before a flush (%v): the journal was moved already", len(rows), err)
+			}
+			img := crashImage(t, dsn)
+			journal := img + sqlstore.JournalSuffix
+			whole := fileSize(t, journal)
+			f, err := os.OpenFile(journal, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Write(tc.torn); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+
+			re := openTrail(t, img)
+			if got := fileSize(t, journal); got >= whole {
+				t.Fatalf("journal of %d bytes after the open, %d before the torn frame: the journal was not cut back", got, whole)
+			}
+			verifyTrail(t, re, 25)
+			// The chain goes on from where the journal ended.
+			l2 := openTrailLog(t, re, "restarted")
+			record(t, l2, 25, 5)
+			verifyTrail(t, re, 30)
+			evs, err := l2.FindAuditEvents(context.Background(), hrgate.AuditFilter{RecordID: "emp_00024", Limit: 10})
+			if err != nil || len(evs) != 1 || evs[0].Instance != "crashed" {
+				t.Fatalf("the last answered event before the crash: %v, %v", evs, err)
+			}
+		})
+	}
+}
+
+// A command run beside the server (keys create, employees erase) opens
+// the same trail and appends to it while the server does; the trail
+// stays one chain.
+func TestJournalSecondProcessAppends(t *testing.T) {
+	sqlstore.SetJournalTuningForTest(t, 5*time.Millisecond, 64, 16<<20)
+	dsn := filepath.Join(t.TempDir(), "audit.db")
+	server := openTrail(t, dsn)
+	sl := openTrailLog(t, server, "server")
+	var (
+		wg       sync.WaitGroup
+		stop     atomic.Bool
+		recorded atomic.Int64
+	)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				if err := sl.Record(context.Background(), accessEvent(w*100_000+i)); err != nil {
+					t.Error(err)
+					return
+				}
+				recorded.Add(1)
+			}
+		}()
+	}
+	const commands, each = 6, 4
+	for c := range commands {
+		st, err := sqlstore.OpenAuditLog(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := audit.Open(context.Background(), st, journalKeys(t), audit.Options{Instance: "cli"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range each {
+			if err := l.Record(context.Background(), accessEvent(900_000+c*each+i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	total := recorded.Load() + commands*each
+	verifyTrail(t, server, total)
+	evs, err := sl.FindAuditEvents(context.Background(), hrgate.AuditFilter{ConsumerID: "con_payroll", Limit: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byInstance := map[string]int64{}
+	for _, ev := range evs {
+		byInstance[ev.Instance]++
+	}
+	if int64(len(evs)) != total || byInstance["cli"] != commands*each || byInstance["server"] != recorded.Load() {
+		t.Fatalf("events by instance %v, %d in all; want %d from the commands and %d from the server",
+			byInstance, len(evs), commands*each, recorded.Load())
+	}
+}
+
+// A search right after Record returns sees the event, although the
+// journal has not been moved into the database on its own.
+func TestJournalSearchIsExact(t *testing.T) {
+	sqlstore.SetJournalTuningForTest(t, never, 1<<40, 16<<20)
+	st := openTrail(t, filepath.Join(t.TempDir(), "audit.db"))
+	l := openTrailLog(t, st, "test")
+	ctx := context.Background()
+	for i := range 40 {
+		record(t, l, i, 1)
+		if rows, err := st.AuditRows(ctx, int64(i), 10); err != nil || len(rows) != 0 {
+			t.Fatalf("event %d is in the database before any search (%v): the test proves nothing", i+1, err)
+		}
+		id := fmt.Sprintf("emp_%05d", i)
+		evs, err := l.FindAuditEvents(ctx, hrgate.AuditFilter{RecordID: id, Limit: 10})
+		if err != nil || len(evs) != 1 || evs[0].RecordIDs[0] != id {
+			t.Fatalf("who accessed %s, right after the access: %v, %v", id, evs, err)
+		}
+	}
+	if evs, err := l.AuditEvents(ctx, 0, 100); err != nil || len(evs) != 40 {
+		t.Fatalf("%d events (%v), want 40", len(evs), err)
+	}
+}
+
+// The journal is cut back as it grows, whether or not the mover keeps
+// up: past twice its bound an append moves it first.
+func TestJournalStaysBounded(t *testing.T) {
+	const limit = 32 << 10
+	sqlstore.SetJournalTuningForTest(t, never, 1<<40, limit)
+	dsn := filepath.Join(t.TempDir(), "audit.db")
+	st := openTrail(t, dsn)
+	l := openTrailLog(t, st, "test")
+	journal := st.JournalPath()
+	const events = 1500
+	largest := int64(0)
+	for i := range events {
+		record(t, l, i, 1)
+		largest = max(largest, fileSize(t, journal))
+	}
+	// One frame of a single event is well under 4 KiB.
+	if largest > 2*limit+4<<10 {
+		t.Fatalf("the journal grew to %d bytes, beyond twice its bound of %d", largest, limit)
+	}
+	if largest < limit {
+		t.Fatalf("the journal never passed its bound (%d bytes): the test did not reach the path it tests", largest)
+	}
+	verifyTrail(t, st, events)
+}
+
+// A journal that does not continue the chain in the database, because
+// events were removed, replaced or the files mixed up, is refused at
+// open, by the number of the first event that does not link.
+func TestJournalNotLinkedIsRefused(t *testing.T) {
+	sqlstore.SetJournalTuningForTest(t, never, 1<<40, 16<<20)
+	// trail makes a trail of n events by the instance given, and returns
+	// its DSN with the store closed.
+	trail := func(t *testing.T, instance string, n int, closeStore bool) string {
+		dsn := filepath.Join(t.TempDir(), "audit.db")
+		st, err := sqlstore.OpenAuditLog(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := openTrailLog(t, st, instance)
+		record(t, l, 0, n)
+		if closeStore {
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			t.Cleanup(func() { _ = st.Close() })
+		}
+		return dsn
+	}
+	for _, tc := range []struct {
+		name string
+		// other is the trail whose journal replaces the first one's, of
+		// 10 events.
+		other func(t *testing.T) string
+		seq   string
+	}{
+		// The journal starts after the database's head: events 11 to 15
+		// are nowhere.
+		{"Gap", func(t *testing.T) string { return trail(t, "other", 15, true) }, "event 11"},
+		// Same length, other events: the journal's base is not the head.
+		{"OtherHead", func(t *testing.T) string { return trail(t, "other", 10, true) }, "event 10"},
+		// Unmoved frames of other events, from the start of the chain.
+		{"OtherFrames", func(t *testing.T) string { return crashImage(t, trail(t, "other", 12, false)) }, "event 10"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := trail(t, "mine", 10, true)
+			copyFile(t, tc.other(t)+sqlstore.JournalSuffix, dsn+sqlstore.JournalSuffix)
+			st, err := sqlstore.OpenAuditLog(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})
+			if err == nil {
+				st.Close()
+				t.Fatal("a journal that does not continue the database was accepted")
+			}
+			if hrgate.ErrorCode(err) != hrgate.EINTERNAL || !strings.Contains(err.Error(), tc.seq) {
+				t.Fatalf("open = %v, want a refusal naming %s", err, tc.seq)
+			}
+		})
+	}
+	t.Run("OwnJournal", func(t *testing.T) {
+		// The control: the trail's own journal opens.
+		dsn := trail(t, "mine", 10, true)
+		verifyTrail(t, openTrail(t, dsn), 10)
+	})
+}
