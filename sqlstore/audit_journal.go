@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -106,12 +107,11 @@ var errJournalClosed = &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "The au
 // holds is moved into the database.
 func (l *AuditLog) openJournal(ctx context.Context, dbPath string) error {
 	path := dbPath + JournalSuffix
-	_, statErr := os.Lstat(path)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, created, err := openJournalFile(path)
 	if err != nil {
-		return fmt.Errorf("sqlstore: open the audit journal: %w", err)
+		return err
 	}
-	if errors.Is(statErr, os.ErrNotExist) {
+	if created {
 		// A new file: its directory entry must reach the disk before any
 		// event counts on it.
 		if err := syncDir(filepath.Dir(path)); err != nil {
@@ -133,6 +133,41 @@ func (l *AuditLog) openJournal(ctx context.Context, dbPath string) error {
 	}
 	l.journal = j
 	return nil
+}
+
+// openJournalFile opens the journal at path, creating it (0600) when it
+// is missing, and reports whether it did. Recovery truncates the file, so
+// a symbolic link or anything but a regular file there is refused rather
+// than followed: through a link planted next to the database, the cut-back
+// would destroy whatever file it names. O_EXCL tells a new file from an
+// existing one in the same call that opens it, which a stat before the
+// open could not. An existing journal left with a wider mode is narrowed.
+func openJournalFile(path string) (*os.File, bool, error) {
+	const flags = os.O_RDWR | os.O_APPEND | unix.O_NOFOLLOW
+	created := true
+	f, err := os.OpenFile(path, flags|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- next to the database the operator names.
+	if errors.Is(err, fs.ErrExist) {
+		created = false
+		f, err = os.OpenFile(path, flags, 0) // #nosec G304 -- as above.
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return nil, false, fmt.Errorf("sqlstore: the audit journal %s is a symbolic link; refusing to follow it", path)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlstore: open the audit journal: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("sqlstore: the audit journal %s is not a regular file", path)
+	}
+	if err == nil && fi.Mode().Perm()&0o077 != 0 {
+		err = f.Chmod(0o600)
+	}
+	if err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	return f, created, nil
 }
 
 func syncDir(dir string) error {

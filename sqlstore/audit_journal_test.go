@@ -351,3 +351,66 @@ func TestJournalNotLinkedIsRefused(t *testing.T) {
 		verifyTrail(t, openTrail(t, dsn), 10)
 	})
 }
+
+// The journal is truncated at every cut-back, so a symbolic link planted
+// in its place must be refused, not followed: else the open would cut
+// whatever file the link names. A journal left with a wider mode is
+// narrowed to the owner's.
+func TestJournalFileIsGuarded(t *testing.T) {
+	sqlstore.SetJournalTuningForTest(t, never, 1<<40, 16<<20)
+	dsn := filepath.Join(t.TempDir(), "audit.db")
+	st, err := sqlstore.OpenAuditLog(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := openTrailLog(t, st, "first")
+	record(t, l, 0, 3)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	journal := dsn + sqlstore.JournalSuffix
+
+	t.Run("SymlinkIsRefused", func(t *testing.T) {
+		victim := filepath.Join(t.TempDir(), "victim")
+		want := []byte("not an audit journal: someone else's data\n")
+		if err := os.WriteFile(victim, want, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		saved := journal + ".saved"
+		if err := os.Rename(journal, saved); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Rename(saved, journal)
+		if err := os.Symlink(victim, journal); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(journal)
+
+		st, err := sqlstore.OpenAuditLog(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})
+		if err == nil {
+			st.Close()
+			t.Fatal("the audit trail opened through a journal that is a symbolic link")
+		}
+		if got, err := os.ReadFile(victim); err != nil || string(got) != string(want) {
+			t.Fatalf("the file the link names holds %q (%v) after the open, want it untouched", got, err)
+		}
+	})
+
+	t.Run("WideModeIsNarrowed", func(t *testing.T) {
+		if err := os.Chmod(journal, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st := openTrail(t, dsn)
+		fi, err := os.Stat(journal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("journal mode %v after the open, want 0600", fi.Mode().Perm())
+		}
+		verifyTrail(t, st, 3)
+	})
+}
