@@ -98,7 +98,17 @@ type journal struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// syncMu lets one fdatasync run at a time, so that none that started
+	// before a failure can report success after it; syncErr is the first
+	// failure, which every later sync returns (sync).
+	syncMu  sync.Mutex
+	syncErr error
 }
+
+// fdatasync flushes a file's data; a variable only so that tests can
+// make it fail.
+var fdatasync = unix.Fdatasync
 
 var errJournalClosed = &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "The audit trail is closed."}
 
@@ -241,16 +251,33 @@ func (j *journal) current() (bool, error) {
 }
 
 // sync makes the frames written so far durable.
+//
+// A failed fdatasync is final for this open journal. The kernel reports a
+// failed writeback once and may drop the pages it could not write, so a
+// later fdatasync can succeed although an earlier frame never reached the
+// disk; the open after a crash would then find that frame damaged and cut
+// it off together with every frame after it, events whose requests were
+// answered. So no later event is acknowledged: every sync fails until the
+// trail is opened again, which reads what the disk really holds.
 func (j *journal) sync() error {
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	if j.syncErr != nil {
+		return j.syncErr
+	}
 	rc, err := j.f.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fdatasync(int(fd)) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { serr = fdatasync(int(fd)) }); err != nil {
 		return err
 	}
-	return serr
+	if serr != nil {
+		j.syncErr = fmt.Errorf("sqlstore: flush the audit journal (nothing is acknowledged until the trail is opened again): %w", serr)
+		return j.syncErr
+	}
+	return nil
 }
 
 // append seals and writes one frame after the head, as AppendAudit.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -413,4 +414,56 @@ func TestJournalFileIsGuarded(t *testing.T) {
 		}
 		verifyTrail(t, st, 3)
 	})
+}
+
+// After a failed fdatasync the kernel may have dropped the frame it could
+// not write, and a later fdatasync can succeed all the same: an event
+// acknowledged then would follow a hole that the next open cuts off with
+// it. So once a flush of the journal fails, no later event is
+// acknowledged until the trail is opened again, and the events the disk
+// holds then verify.
+func TestJournalFailedSyncIsFinal(t *testing.T) {
+	sqlstore.SetJournalTuningForTest(t, never, 1<<40, 16<<20)
+	var fail atomic.Bool
+	sqlstore.SetJournalFdatasyncForTest(t, func(fd int) error {
+		if fail.Load() {
+			return syscall.EIO
+		}
+		return syscall.Fdatasync(fd)
+	})
+	dsn := filepath.Join(t.TempDir(), "audit.db")
+	st, err := sqlstore.OpenAuditLog(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(context.Background(), st, journalKeys(t), audit.Options{Instance: "failing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(t, l, 0, 5)
+
+	fail.Store(true)
+	if err := l.Record(context.Background(), accessEvent(5)); err == nil {
+		t.Fatal("an event was acknowledged although the journal's fdatasync failed")
+	}
+	fail.Store(false) // The disk seems well again; the lost page is not back.
+	for i := 6; i < 9; i++ {
+		if err := l.Record(context.Background(), accessEvent(i)); err == nil {
+			t.Fatalf("event %d was acknowledged after a failed fdatasync, behind a frame the disk may not hold", i)
+		}
+	}
+	_ = l.Close()
+	_ = st.Close()
+
+	re := openTrail(t, dsn)
+	rows, err := re.AuditRows(context.Background(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 5 {
+		t.Fatalf("%d events after reopening, want at least the 5 acknowledged", len(rows))
+	}
+	verifyTrail(t, re, int64(len(rows)))
+	l2 := openTrailLog(t, re, "reopened")
+	record(t, l2, 100, 1)
 }

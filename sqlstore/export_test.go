@@ -69,3 +69,11 @@ func SetJournalTuningForTest(tb interface{ Cleanup(func()) }, every time.Duratio
 	journalIngestEvery, journalIngestAt, journalMax = every, at, max
 	tb.Cleanup(func() { journalIngestEvery, journalIngestAt, journalMax = oldEvery, oldAt, oldMax })
 }
+
+// SetJournalFdatasyncForTest replaces the journal's fdatasync until tb
+// ends. Tests that set it do not run in parallel.
+func SetJournalFdatasyncForTest(tb interface{ Cleanup(func()) }, fn func(fd int) error) {
+	old := fdatasync
+	fdatasync = fn
+	tb.Cleanup(func() { fdatasync = old })
+}
