@@ -53,7 +53,9 @@ func (ps proxySet) clientAddr(r *http.Request) netip.Addr {
 	if err != nil {
 		return netip.Addr{}
 	}
-	peer := ap.Addr().Unmap()
+	// Without its zone, a link-local address is in the prefixes that
+	// contain it (netip prefixes contain no address with a zone).
+	peer := ap.Addr().Unmap().WithZone("")
 	if len(ps.prefixes) == 0 || !ps.contains(peer) {
 		return peer
 	}
@@ -76,7 +78,7 @@ func (ps proxySet) clientAddr(r *http.Request) netip.Addr {
 			if !ok {
 				return netip.Addr{}
 			}
-			client = a.Unmap()
+			client = a.Unmap().WithZone("")
 			if !ps.contains(client) {
 				return client
 			}

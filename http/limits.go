@@ -171,7 +171,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, info *request
 			if f := gate.AuthFailureOf(err); f != nil {
 				cred = f.CredentialID
 			}
-			s.authFailed(r, info, addr, cred)
+			sources := []string{addr}
+			if cred != "" {
+				// Only the holder of the full key can make the
+				// gate name it (found by its hash).
+				sources = append(sources, limits.CredentialSource(cred))
+			}
+			s.authFailed(r, info, cred, sources...)
 		}
 		s.writeError(w, r, err)
 		return nil, false
@@ -342,16 +348,12 @@ func (s *Server) writeLockedOut(w http.ResponseWriter, r *http.Request, wait tim
 		"Too many failed authentications; retry after the time in Retry-After."), problemLockedOut)
 }
 
-// authFailed counts a failed authentication against the client address
-// and the credential it named, if any. When that starts a lockout, the
-// lockout is logged and audited, once.
-func (s *Server) authFailed(r *http.Request, info *requestInfo, addr, credential string) {
-	var lockout time.Duration
-	if credential != "" {
-		lockout = s.limits.bf.Fail(addr, limits.CredentialSource(credential))
-	} else {
-		lockout = s.limits.bf.Fail(addr)
-	}
+// authFailed counts a failed authentication against each of sources.
+// credential names the credential presented, if any, for the log and the
+// audit trail. When that starts a lockout, the lockout is logged and
+// audited, once.
+func (s *Server) authFailed(r *http.Request, info *requestInfo, credential string, sources ...string) {
+	lockout := s.limits.bf.Fail(sources...)
 	if lockout == 0 {
 		return
 	}

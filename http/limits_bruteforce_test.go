@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/internal/storetest"
@@ -81,8 +82,9 @@ func TestBruteForce(t *testing.T) {
 	}
 }
 
-// TestBruteForceOAuth guesses one client's secret: the client named is
-// locked out from another address too, and so is the guessing address.
+// TestBruteForceOAuth guesses one client's secret: the guessing address
+// is locked out, the client named is not, since naming it takes no
+// secret.
 func TestBruteForceOAuth(t *testing.T) {
 	env := MustOpenEnv(t, storetest.SQLite(t))
 	clientID, secret := env.newClient(t, gate.ClientRequest{Consumer: "payroll"})
@@ -99,10 +101,11 @@ func TestBruteForceOAuth(t *testing.T) {
 	if r := env.postForm(t, "/oauth2/token", form, clientID, secret); r.status != http.StatusTooManyRequests {
 		t.Fatalf("the right secret from the guessing address: %d %s", r.status, r.body)
 	}
+	// Naming a client takes no secret: the guesser must not have locked
+	// the client out for its holder elsewhere.
 	env.client = fromAddr(t, srv.CertFile, "127.0.0.2")
-	r := env.postForm(t, "/oauth2/token", form, clientID, secret)
-	if r.status != http.StatusTooManyRequests || problemType(t, r) != "urn:hrgate:problem:locked_out" {
-		t.Fatalf("the right secret for the locked-out client from elsewhere: %d %s", r.status, r.body)
+	if r := env.postForm(t, "/oauth2/token", form, clientID, secret); r.status != http.StatusOK {
+		t.Fatalf("the right secret from another address after a stranger's guesses: %d %s", r.status, r.body)
 	}
 }
 
@@ -113,4 +116,29 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// TestTokenAllowanceOfStranger names another client at the token endpoint
+// until the token limit refuses the stranger: the client's own holder,
+// from its own address, still gets its tokens.
+func TestTokenAllowanceOfStranger(t *testing.T) {
+	env := MustOpenEnv(t, storetest.SQLite(t))
+	clientID, secret := env.newClient(t, gate.ClientRequest{Consumer: "payroll"})
+	cfg := limitsConfig(t)
+	cfg.Limits.Routes = map[string]config.RateLimit{"token": {Quota: "2/day"}}
+	srv, _ := startLimited(t, cfg, env.store, env.gate, limits.NewMemory(nil))
+	env.srv, env.client = srv, fromAddr(t, srv.CertFile, "127.0.0.1")
+	form := url.Values{"grant_type": {"client_credentials"}}
+	for i := range 2 {
+		if r := env.postForm(t, "/oauth2/token", form, clientID, "wrong-"+strconv.Itoa(i)); r.status != http.StatusUnauthorized {
+			t.Fatalf("stranger %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if r := env.postForm(t, "/oauth2/token", form, clientID, "wrong"); r.status != http.StatusTooManyRequests {
+		t.Fatalf("stranger past the token limit: %d %s", r.status, r.body)
+	}
+	env.client = fromAddr(t, srv.CertFile, "127.0.0.2")
+	if r := env.postForm(t, "/oauth2/token", form, clientID, secret); r.status != http.StatusOK {
+		t.Fatalf("the client's holder after a stranger spent its name: %d %s", r.status, r.body)
+	}
 }

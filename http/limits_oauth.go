@@ -27,11 +27,10 @@ func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern stri
 	if ca, err := clientAuth(r, form); err == nil {
 		named = ca.ClientID
 	}
-	locked := l.bf.Locked(addr)
-	if named != "" {
-		locked = max(locked, l.bf.Locked(limits.CredentialSource(named)))
-	}
-	if locked > 0 {
+	// Only the address is locked out, never the client named: naming a
+	// client takes no secret, so a lockout of the client would let
+	// anyone lock it out (see oauthFailed).
+	if locked := l.bf.Locked(addr); locked > 0 {
 		s.writeLockedOut(w, r, locked)
 		return "", false
 	}
@@ -39,13 +38,14 @@ func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern stri
 	rules := buf[:0]
 	if pattern == "POST /oauth2/token" {
 		if lim := l.routes["token"]; lim != (limits.Limit{}) {
-			// Keyed by the client named, before it is verified: a
-			// stranger naming a client spends its token allowance, as
-			// a stranger guessing its secret locks it out, and both
-			// are bounded by the lockout of the stranger's address.
+			// Keyed by the client named, before it is verified, and
+			// by the address: a stranger naming a client spends the
+			// allowance of that client at the stranger's address, not
+			// the client's own. A name that is no client id is not
+			// used, so that a key is never longer than an id.
 			key := l.prefix + "route:token:" + addr
-			if named != "" {
-				key = l.prefix + "route:token:" + named
+			if hrgate.ValidID(hrgate.PrefixClient, named) {
+				key = l.prefix + "route:token:" + named + ":" + addr
 			}
 			rules = append(rules, limits.Rule{Key: key, Limit: lim})
 		}
@@ -57,8 +57,12 @@ func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern stri
 }
 
 // oauthFailed counts a failed client authentication against the address
-// and the client: the one the gate identified, or else the one the
-// request named.
+// only. The client (the one the gate identified, or else the one the
+// request named) is logged and audited but not locked out: every OAuth
+// failure (a wrong secret, a bad assertion, an address outside the
+// allowlist) can be caused by someone who knows only the client id, which
+// is no secret, and a secret of 256 random bits needs no per-client
+// lockout to resist guessing.
 func (s *Server) oauthFailed(r *http.Request, named string, err error) {
 	if s.limits == nil || hrgate.ErrorCode(err) != hrgate.EUNAUTHORIZED {
 		return
@@ -68,5 +72,5 @@ func (s *Server) oauthFailed(r *http.Request, named string, err error) {
 	if f := gate.AuthFailureOf(err); f != nil && f.CredentialID != "" {
 		cred = f.CredentialID
 	}
-	s.authFailed(r, info, limits.AddrSource(info.client), cred)
+	s.authFailed(r, info, cred, limits.AddrSource(info.client))
 }

@@ -142,7 +142,11 @@ func (b *BruteForce) shard(src string) *bfShard {
 
 // evict forgets the sources idle for longer than forget and, if that
 // leaves the shard still at its limit, those idle for longer than the
-// average. Sources locked out now are kept. The caller holds s.mu.
+// average. Sources locked out now are kept, unless the shard is still
+// full of them (an attacker with many IPv6 networks can lock out as many
+// as it likes): then arbitrary ones go, until an eighth of the shard is
+// free. A source forgotten while locked out may guess again sooner; the
+// alternative is memory without bound. The caller holds s.mu.
 func (s *bfShard) evict(now time.Time, forget time.Duration, limit int) {
 	for k, st := range s.m {
 		if now.Sub(st.last) > forget && !st.lockedUntil.After(now) {
@@ -161,5 +165,12 @@ func (s *bfShard) evict(now time.Time, forget time.Duration, limit int) {
 		if now.Sub(st.last) >= mean && !st.lockedUntil.After(now) {
 			delete(s.m, k)
 		}
+	}
+	target := min(limit-1, limit-limit/8)
+	for k := range s.m {
+		if len(s.m) <= target {
+			break
+		}
+		delete(s.m, k)
 	}
 }

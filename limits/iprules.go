@@ -89,7 +89,9 @@ func (r *IPRules) Check(addr netip.Addr) (ok bool, reason string) {
 			return false, "client address unknown"
 		}
 	}
-	addr = addr.Unmap()
+	// A zone (fe80::1%eth0) names an interface, not a network; with
+	// it, no prefix would contain the address.
+	addr = addr.Unmap().WithZone("")
 	for _, p := range r.block {
 		if p.Contains(addr) {
 			return false, "address is on the block list"

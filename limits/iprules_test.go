@@ -91,3 +91,18 @@ func TestIPRules(t *testing.T) {
 		}
 	}
 }
+
+// TestIPRulesZone checks that a zone on an address (a link-local peer,
+// or a value a trusted proxy forwarded) does not take it out of a
+// blocked network: netip prefixes contain no address with a zone.
+func TestIPRulesZone(t *testing.T) {
+	r, err := limits.NewIPRules(limits.IPRulesConfig{Block: []string{"2001:db8::/32", "fe80::/10", "10.0.0.0/8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"2001:db8::1%eth0", "fe80::1%1", "::ffff:10.1.2.3%x"} {
+		if ok, _ := r.Check(netip.MustParseAddr(a)); ok {
+			t.Errorf("%s escaped the block list", a)
+		}
+	}
+}

@@ -11,7 +11,17 @@ import (
 // Memory is a Limiter for one instance. Its state is a map per shard;
 // a decision locks the shards of its rules in ascending order, so
 // decisions over overlapping keys serialise and never deadlock.
+//
+// Its state is bounded: some keys come from requests before they are
+// authenticated (the token endpoint's), so an attacker can make new ones
+// at will. A shard that is full drops the entries that hold nothing and,
+// if that is not enough, arbitrary ones: a key dropped starts afresh,
+// which admits more than its limit, but memory stays bounded.
 type Memory struct {
+	// MaxKeys bounds the keys held, each for a rate and for a quota;
+	// set it before the first decision.
+	MaxKeys int
+
 	now    func() time.Time
 	seed   maphash.Seed
 	shards [numShards]shard
@@ -41,7 +51,7 @@ func NewMemory(now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	m := &Memory{now: now, seed: maphash.MakeSeed()}
+	m := &Memory{MaxKeys: 1_000_000, now: now, seed: maphash.MakeSeed()}
 	for i := range m.shards {
 		m.shards[i].tat = make(map[string]int64)
 		m.shards[i].quota = make(map[string]dayCount)
@@ -115,13 +125,20 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 	if !best.Allowed {
 		return best
 	}
+	limit := max(1, m.MaxKeys/numShards)
 	for i, r := range rules {
 		s := &m.shards[idx[i]]
 		if r.Limit.Rate > 0 {
+			if _, ok := s.tat[r.Key]; !ok && len(s.tat) >= limit {
+				s.makeRoom(now, limit)
+			}
 			s.tat[r.Key] = tats[i]
 		}
 		if r.Limit.Quota > 0 {
-			c := s.quota[r.Key]
+			c, ok := s.quota[r.Key]
+			if !ok && len(s.quota) >= limit {
+				s.makeRoom(now, limit)
+			}
 			if c.day != day {
 				c = dayCount{day: day}
 			}
@@ -133,6 +150,27 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 		best.Remaining = 0
 	}
 	return best
+}
+
+// makeRoom frees room for new keys in a shard that holds limit keys of a
+// kind: it sweeps, then drops arbitrary entries of each map still full
+// until an eighth of it is free, so that a flood of new keys costs one
+// pass over the shard per eighth, not per key. The caller holds s.mu.
+func (s *shard) makeRoom(now int64, limit int) {
+	s.sweep(now)
+	target := min(limit-1, limit-limit/8)
+	for k := range s.tat {
+		if len(s.tat) <= target {
+			break
+		}
+		delete(s.tat, k)
+	}
+	for k := range s.quota {
+		if len(s.quota) <= target {
+			break
+		}
+		delete(s.quota, k)
+	}
 }
 
 // sweep drops the entries that no longer constrain anything.
