@@ -70,10 +70,15 @@ func putAAD(buf *[]byte, aad []byte) {
 	}
 }
 
-// fieldAAD is the associated data of a sealed field.
+// fieldAADLabel starts the associated data of every sealed field.
+const fieldAADLabel = "hrgate/field/v1"
+
+// fieldAAD is the associated data of a sealed field. RecordOpener builds
+// the same bytes in two parts, the owner, table and record once per
+// record and the rest (appendFieldAAD) per field.
 func fieldAAD(dst []byte, owner string, ref hrgate.FieldRef, version int) []byte {
-	dst = appendParts(dst, "hrgate/field/v1", owner, ref.Table, ref.RecordID, ref.Field)
-	return binary.AppendUvarint(dst, uint64(version))
+	dst = appendParts(dst, fieldAADLabel, owner, ref.Table, ref.RecordID)
+	return appendFieldAAD(dst, ref.Field, version)
 }
 
 // dataKeyAAD binds a wrapped data key to its owner and versions.

@@ -119,43 +119,11 @@ func (k *Keyring) Cached(owner string) bool {
 }
 
 // OpenAppend is Open that appends the plaintext to dst, so that a store
-// decrypting many fields into one buffer allocates nothing per field.
+// decrypting many fields into one buffer allocates nothing per field. A
+// store opening several fields of one record uses OpenRecord, which looks
+// the owner's keys up once for all of them.
 func (k *Keyring) OpenAppend(ctx context.Context, dst []byte, owner string, ref hrgate.FieldRef, sealed []byte) ([]byte, error) {
-	version, n, ok := sealedHeader(sealed)
-	if !ok {
-		return dst, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
-	}
-	keys, err := k.ownerKeys(ctx, owner, false)
-	if err != nil {
-		return dst, err
-	}
-	vk, ok := keys.find(version)
-	if !ok {
-		// A version this instance has not seen: another instance rotated
-		// the owner's key. Read the store once more.
-		k.cache.Delete(owner)
-		if keys, err = k.ownerKeys(ctx, owner, false); err != nil {
-			return dst, err
-		}
-		if vk, ok = keys.find(version); !ok {
-			return dst, fmt.Errorf("%s of %s %s: data key version %d is gone: %w", ref.Field, ref.Table, ref.RecordID, version, hrgate.ErrKeyErased)
-		}
-	}
-	aead, err := vk.opener()
-	if err != nil {
-		return dst, err
-	}
-	body := sealed[n:]
-	ns := aead.NonceSize()
-	if len(body) < ns+aead.Overhead() {
-		return dst, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
-	}
-	buf := aadPool.Get().(*[]byte)
-	aad := fieldAAD((*buf)[:0], owner, ref, version)
-	out, err := aead.Open(dst, body[:ns], body[ns:], aad)
-	putAAD(buf, aad)
-	if err != nil {
-		return dst, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
-	}
-	return out, nil
+	r := k.OpenRecord(owner, ref.Table, ref.RecordID)
+	defer r.Close()
+	return r.OpenAppend(ctx, dst, ref.Field, sealed)
 }

@@ -31,8 +31,9 @@ type FieldCipher interface {
 	RotateDataKeys(ctx context.Context, owners []string) error
 	// DeleteDataKeysBelow deletes owner's data key versions below version.
 	DeleteDataKeysBelow(ctx context.Context, owner string, version int) (int, error)
-	// OpenAppend is Open appending the plaintext to dst.
-	OpenAppend(ctx context.Context, dst []byte, owner string, ref hrgate.FieldRef, sealed []byte) ([]byte, error)
+	// OpenRecord returns an opener of the sealed fields of one record,
+	// which looks the owner's data keys up once for all of them.
+	OpenRecord(owner, table, record string) keyring.RecordOpener
 	// Cached reports whether owner's data keys are in memory, so that an
 	// open reads nothing from the key store.
 	Cached(owner string) bool
@@ -69,8 +70,11 @@ var groupRefs = func() (out [numGroups]string) {
 // groupRef names where group g of employee id is stored. A sealed group is
 // bound to it: moved to another employee or column, it does not open.
 func groupRef(id string, g hrgate.FieldGroup) hrgate.FieldRef {
-	return hrgate.FieldRef{Table: "employees", RecordID: id, Field: groupRefs[g]}
+	return hrgate.FieldRef{Table: employeeTable, RecordID: id, Field: groupRefs[g]}
 }
+
+// employeeTable is the Table of the FieldRef of every employee group.
+const employeeTable = "employees"
 
 // stateOwner owns the data key that seals the encryption state. It cannot
 // collide with an employee id, which always has a prefix and underscore.
@@ -426,6 +430,14 @@ func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate
 	// never grows past n and the string below covers one array.
 	buf := make([]byte, 0, n)
 	var end [numGroups]int
+	// One opener for every sealed group of the employee: the data keys
+	// are looked up, and the associated data naming the employee built,
+	// once. It reads nothing until a sealed group needs it.
+	var rec keyring.RecordOpener
+	if enc.kr != nil {
+		rec = enc.kr.OpenRecord(e.ID, employeeTable, e.ID)
+		defer rec.Close()
+	}
 	for i, r := range raw {
 		g := list[i]
 		if len(r) > 0 {
@@ -447,7 +459,7 @@ func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate
 				}
 				at := len(buf)
 				var err error
-				if buf, err = enc.kr.OpenAppend(ctx, buf, e.ID, groupRef(e.ID, g), []byte(r)); err != nil {
+				if buf, err = rec.OpenAppend(ctx, buf, groupRefs[g], []byte(r)); err != nil {
 					return &groupError{e.ID, g, err}
 				}
 				if len(buf) == at || buf[at] != groupCodecV1 {
