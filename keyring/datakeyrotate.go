@@ -24,6 +24,11 @@ func sealedHeader(b []byte) (version, n int, ok bool) {
 	if !IsSealed(b) {
 		return 0, 0, false
 	}
+	if len(b) > 1 && b[1] > 0 && b[1] < 0x80 {
+		// A version below 128, one byte: every value until the owner's
+		// key has been rotated 127 times.
+		return int(b[1]), 2, true
+	}
 	v, k := binary.Uvarint(b[1:])
 	if k <= 0 || v == 0 || v > 1<<31 {
 		return 0, 0, false
@@ -115,7 +120,7 @@ func (k *Keyring) DeleteDataKeysBelow(ctx context.Context, owner string, version
 // them, and fetches the keys of the others with one Prefetch.
 func (k *Keyring) Cached(owner string) bool {
 	o, ok := k.cache.Get(owner)
-	return ok && k.now().Sub(o.loaded) < k.ttl
+	return ok && o.fresh(k.now())
 }
 
 // OpenAppend is Open that appends the plaintext to dst, so that a store

@@ -58,17 +58,9 @@ func (r *RecordOpener) OpenAppend(ctx context.Context, dst []byte, field string,
 	}
 	vk, ok := r.keys.find(version)
 	if !ok {
-		// A version this instance has not seen: another instance rotated
-		// the owner's key. Read the store once more.
-		r.k.cache.Delete(r.owner)
-		keys, err := r.k.ownerKeys(ctx, r.owner, false)
-		if err != nil {
-			r.keys = nil
+		var err error
+		if vk, err = r.reload(ctx, field, version); err != nil {
 			return dst, err
-		}
-		r.keys = keys
-		if vk, ok = keys.find(version); !ok {
-			return dst, fmt.Errorf("%s of %s %s: data key version %d is gone: %w", field, r.table, r.record, version, hrgate.ErrKeyErased)
 		}
 	}
 	aead, err := vk.opener()
@@ -76,8 +68,7 @@ func (r *RecordOpener) OpenAppend(ctx context.Context, dst []byte, field string,
 		return dst, err
 	}
 	body := sealed[n:]
-	ns := aead.NonceSize()
-	if len(body) < ns+aead.Overhead() {
+	if len(body) < gcmNonceSize+gcmTagSize {
 		return dst, r.integrityError(field)
 	}
 	if r.aad == nil {
@@ -87,7 +78,7 @@ func (r *RecordOpener) OpenAppend(ctx context.Context, dst []byte, field string,
 	}
 	aad := appendFieldAAD((*r.aad)[:r.prefix], field, version)
 	*r.aad = aad
-	out, err := aead.Open(dst, body[:ns], body[ns:], aad)
+	out, err := aead.Open(dst, body[:gcmNonceSize], body[gcmNonceSize:], aad)
 	if err != nil {
 		return dst, r.integrityError(field)
 	}
@@ -101,6 +92,25 @@ func (r *RecordOpener) Close() {
 		putAAD(r.aad, *r.aad)
 		r.aad = nil
 	}
+}
+
+// reload reads the owner's data keys from the store again for a version
+// this instance has not seen: another instance rotated the owner's key.
+// Version gone from the store too was deleted, after every value was
+// sealed again under a newer one, or erased.
+func (r *RecordOpener) reload(ctx context.Context, field string, version int) (*versionKey, error) {
+	r.k.cache.Delete(r.owner)
+	keys, err := r.k.ownerKeys(ctx, r.owner, false)
+	if err != nil {
+		r.keys = nil
+		return nil, err
+	}
+	r.keys = keys
+	vk, ok := keys.find(version)
+	if !ok {
+		return nil, fmt.Errorf("%s of %s %s: data key version %d is gone: %w", field, r.table, r.record, version, hrgate.ErrKeyErased)
+	}
+	return vk, nil
 }
 
 func (r *RecordOpener) integrityError(field string) error {
