@@ -424,12 +424,17 @@ func (e *groupError) Unwrap() error { return e.err }
 func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate.GroupSet, e *hrgate.Employee, list []hrgate.FieldGroup, raw []B) error {
 	n := 0
 	for _, r := range raw {
-		n += len(r)
+		if keyring.IsSealed(r) {
+			n += max(len(r)-keyring.MinSealedOverhead, 0)
+		} else {
+			n += len(r)
+		}
 	}
-	// Every stored form is at least as long as what it decodes to, so buf
-	// never grows past n and the string below covers one array.
+	// No stored form is shorter than what it decodes to, so buf does not
+	// grow past n.
 	buf := make([]byte, 0, n)
-	var end [numGroups]int
+	// Group i decodes from buf[start[i]:end[i]], its codec byte left out.
+	var start, end [numGroups]int
 	// One opener for every sealed group of the employee: the data keys
 	// are looked up, and the associated data naming the employee built,
 	// once. It reads nothing until a sealed group needs it.
@@ -446,6 +451,7 @@ func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate
 				if strict.Has(g) {
 					return &groupError{e.ID, g, errPlainInSealedGroup}
 				}
+				start[i] = len(buf)
 				buf = append(buf, r[1:]...)
 			case keyring.SealedFormat:
 				if !sealableGroups.Has(g) {
@@ -465,7 +471,9 @@ func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate
 				if len(buf) == at || buf[at] != groupCodecV1 {
 					return &groupError{e.ID, g, errCorruptGroup}
 				}
-				buf = append(buf[:at], buf[at+1:]...)
+				// The codec byte stays in buf, where removing it would
+				// move the whole group.
+				start[i] = at + 1
 			default:
 				return &groupError{e.ID, g, errCorruptGroup}
 			}
@@ -475,14 +483,12 @@ func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate
 	// buf is not written again: the string shares its array, as
 	// strings.Builder does, and saves a copy per employee.
 	all := unsafe.String(unsafe.SliceData(buf), len(buf)) // #nosec G103 -- buf is never written after this line; see above.
-	start := 0
 	for i, g := range list {
 		if len(raw[i]) > 0 {
-			if err := decodeGroupFields(all[start:end[i]], e, g); err != nil {
+			if err := decodeGroupFields(all[start[i]:end[i]], e, g); err != nil {
 				return &groupError{e.ID, g, err}
 			}
 		}
-		start = end[i]
 	}
 	return nil
 }
