@@ -19,6 +19,11 @@ import (
 // byte, so theirs must not start with it.
 const SealedFormat byte = 0x02
 
+// MinSealedOverhead is the least by which a value Seal returns is longer
+// than its plaintext: the format byte, a one-byte version, the nonce and
+// the tag.
+const MinSealedOverhead = 1 + 1 + gcmNonceSize + gcmTagSize
+
 // IsSealed reports whether b is a value Seal produced.
 func IsSealed(b []byte) bool { return len(b) > 0 && b[0] == SealedFormat }
 
@@ -70,10 +75,15 @@ func putAAD(buf *[]byte, aad []byte) {
 	}
 }
 
-// fieldAAD is the associated data of a sealed field.
+// fieldAADLabel starts the associated data of every sealed field.
+const fieldAADLabel = "hrgate/field/v1"
+
+// fieldAAD is the associated data of a sealed field. RecordOpener builds
+// the same bytes in two parts, the owner, table and record once per
+// record and the rest (appendFieldAAD) per field.
 func fieldAAD(dst []byte, owner string, ref hrgate.FieldRef, version int) []byte {
-	dst = appendParts(dst, "hrgate/field/v1", owner, ref.Table, ref.RecordID, ref.Field)
-	return binary.AppendUvarint(dst, uint64(version))
+	dst = appendParts(dst, fieldAADLabel, owner, ref.Table, ref.RecordID)
+	return appendFieldAAD(dst, ref.Field, version)
 }
 
 // dataKeyAAD binds a wrapped data key to its owner and versions.
@@ -86,7 +96,7 @@ func dataKeyAAD(owner string, version, kek int) []byte {
 // makes one; otherwise the answer is ErrKeyErased, since every record
 // written through the keyring got its owner's key first.
 func (k *Keyring) ownerKeys(ctx context.Context, owner string, create bool) (*ownerKeys, error) {
-	if o, ok := k.cache.Get(owner); ok && k.now().Sub(o.loaded) < k.ttl {
+	if o, ok := k.cache.Get(owner); ok && o.fresh(k.now()) {
 		return o, nil
 	}
 	if err := k.load(ctx, []string{owner}); err != nil {
@@ -142,7 +152,7 @@ func (k *Keyring) cacheKeys(ctx context.Context, dks []*hrgate.DataKey) (map[str
 		}
 		o := byOwner[dk.Owner]
 		if o == nil {
-			o = &ownerKeys{loaded: now}
+			o = &ownerKeys{expires: now.Add(k.ttl)}
 			byOwner[dk.Owner] = o
 		}
 		// Keep versions ascending whatever order the store used.
@@ -197,7 +207,7 @@ func (k *Keyring) Prefetch(ctx context.Context, owners []string) error {
 	now := k.now()
 	var missing []string
 	for _, o := range owners {
-		if c, ok := k.cache.Get(o); !ok || now.Sub(c.loaded) >= k.ttl {
+		if c, ok := k.cache.Get(o); !ok || !c.fresh(now) {
 			missing = append(missing, o)
 		}
 	}

@@ -24,6 +24,11 @@ func sealedHeader(b []byte) (version, n int, ok bool) {
 	if !IsSealed(b) {
 		return 0, 0, false
 	}
+	if len(b) > 1 && b[1] > 0 && b[1] < 0x80 {
+		// A version below 128, one byte: every value until the owner's
+		// key has been rotated 127 times.
+		return int(b[1]), 2, true
+	}
 	v, k := binary.Uvarint(b[1:])
 	if k <= 0 || v == 0 || v > 1<<31 {
 		return 0, 0, false
@@ -115,47 +120,15 @@ func (k *Keyring) DeleteDataKeysBelow(ctx context.Context, owner string, version
 // them, and fetches the keys of the others with one Prefetch.
 func (k *Keyring) Cached(owner string) bool {
 	o, ok := k.cache.Get(owner)
-	return ok && k.now().Sub(o.loaded) < k.ttl
+	return ok && o.fresh(k.now())
 }
 
 // OpenAppend is Open that appends the plaintext to dst, so that a store
-// decrypting many fields into one buffer allocates nothing per field.
+// decrypting many fields into one buffer allocates nothing per field. A
+// store opening several fields of one record uses OpenRecord, which looks
+// the owner's keys up once for all of them.
 func (k *Keyring) OpenAppend(ctx context.Context, dst []byte, owner string, ref hrgate.FieldRef, sealed []byte) ([]byte, error) {
-	version, n, ok := sealedHeader(sealed)
-	if !ok {
-		return dst, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
-	}
-	keys, err := k.ownerKeys(ctx, owner, false)
-	if err != nil {
-		return dst, err
-	}
-	vk, ok := keys.find(version)
-	if !ok {
-		// A version this instance has not seen: another instance rotated
-		// the owner's key. Read the store once more.
-		k.cache.Delete(owner)
-		if keys, err = k.ownerKeys(ctx, owner, false); err != nil {
-			return dst, err
-		}
-		if vk, ok = keys.find(version); !ok {
-			return dst, fmt.Errorf("%s of %s %s: data key version %d is gone: %w", ref.Field, ref.Table, ref.RecordID, version, hrgate.ErrKeyErased)
-		}
-	}
-	aead, err := vk.opener()
-	if err != nil {
-		return dst, err
-	}
-	body := sealed[n:]
-	ns := aead.NonceSize()
-	if len(body) < ns+aead.Overhead() {
-		return dst, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
-	}
-	buf := aadPool.Get().(*[]byte)
-	aad := fieldAAD((*buf)[:0], owner, ref, version)
-	out, err := aead.Open(dst, body[:ns], body[ns:], aad)
-	putAAD(buf, aad)
-	if err != nil {
-		return dst, fmt.Errorf("%s of %s %s: %w", ref.Field, ref.Table, ref.RecordID, hrgate.ErrIntegrity)
-	}
-	return out, nil
+	r := k.OpenRecord(owner, ref.Table, ref.RecordID)
+	defer r.Close()
+	return r.OpenAppend(ctx, dst, ref.Field, sealed)
 }

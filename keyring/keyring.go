@@ -75,9 +75,15 @@ var _ hrgate.Cipher = (*Keyring)(nil)
 
 // ownerKeys are the unwrapped data keys of one owner.
 type ownerKeys struct {
-	loaded time.Time
-	keys   []*versionKey // ascending version; the last is the newest
+	// expires is when the keys were read from the store plus the cache
+	// lifetime: from then on they are read again.
+	expires time.Time
+	keys    []*versionKey // ascending version; the last is the newest
 }
+
+// fresh reports whether the keys may still be used without reading the
+// store again.
+func (o *ownerKeys) fresh(now time.Time) bool { return now.Before(o.expires) }
 
 // versionKey is one unwrapped data key. Its AES-GCM instance (about 1 KiB
 // of key schedule and tables) is built on the first Open and kept, so
@@ -318,6 +324,10 @@ func (k *Keyring) unwrapAll(ctx context.Context, purpose string) ([]unwrapped, e
 	}
 	return out, nil
 }
+
+// The nonce and tag sizes of the AES-GCM instances newAEAD returns, the
+// standard ones, known here so that the read path asks no interface.
+const gcmNonceSize, gcmTagSize = 12, 16
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)

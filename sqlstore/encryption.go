@@ -34,8 +34,9 @@ type FieldCipher interface {
 	RotateDataKeys(ctx context.Context, owners []string) error
 	// DeleteDataKeysBelow deletes owner's data key versions below version.
 	DeleteDataKeysBelow(ctx context.Context, owner string, version int) (int, error)
-	// OpenAppend is Open appending the plaintext to dst.
-	OpenAppend(ctx context.Context, dst []byte, owner string, ref hrgate.FieldRef, sealed []byte) ([]byte, error)
+	// OpenRecord returns an opener of the sealed fields of one record,
+	// which looks the owner's data keys up once for all of them.
+	OpenRecord(owner, table, record string) keyring.RecordOpener
 	// Cached reports whether owner's data keys are in memory, so that an
 	// open reads nothing from the key store.
 	Cached(owner string) bool
@@ -72,8 +73,11 @@ var groupRefs = func() (out [numGroups]string) {
 // groupRef names where group g of employee id is stored. A sealed group is
 // bound to it: moved to another employee or column, it does not open.
 func groupRef(id string, g hrgate.FieldGroup) hrgate.FieldRef {
-	return hrgate.FieldRef{Table: "employees", RecordID: id, Field: groupRefs[g]}
+	return hrgate.FieldRef{Table: employeeTable, RecordID: id, Field: groupRefs[g]}
 }
+
+// employeeTable is the Table of the FieldRef of every employee group.
+const employeeTable = "employees"
 
 // stateOwner owns the data key that seals the encryption state. It cannot
 // collide with an employee id, which always has a prefix and underscore.
@@ -423,12 +427,25 @@ func (e *groupError) Unwrap() error { return e.err }
 func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate.GroupSet, e *hrgate.Employee, list []hrgate.FieldGroup, raw []B) error {
 	n := 0
 	for _, r := range raw {
-		n += len(r)
+		if keyring.IsSealed(r) {
+			n += max(len(r)-keyring.MinSealedOverhead, 0)
+		} else {
+			n += len(r)
+		}
 	}
-	// Every stored form is at least as long as what it decodes to, so buf
-	// never grows past n and the string below covers one array.
+	// No stored form is shorter than what it decodes to, so buf does not
+	// grow past n.
 	buf := make([]byte, 0, n)
-	var end [numGroups]int
+	// Group i decodes from buf[start[i]:end[i]], its codec byte left out.
+	var start, end [numGroups]int
+	// One opener for every sealed group of the employee: the data keys
+	// are looked up, and the associated data naming the employee built,
+	// once. It reads nothing until a sealed group needs it.
+	var rec keyring.RecordOpener
+	if enc.kr != nil {
+		rec = enc.kr.OpenRecord(e.ID, employeeTable, e.ID)
+		defer rec.Close()
+	}
 	for i, r := range raw {
 		g := list[i]
 		if len(r) > 0 {
@@ -437,6 +454,7 @@ func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate
 				if strict.Has(g) {
 					return &groupError{e.ID, g, errPlainInSealedGroup}
 				}
+				start[i] = len(buf)
 				buf = append(buf, r[1:]...)
 			case keyring.SealedFormat:
 				if !sealableGroups.Has(g) {
@@ -450,13 +468,15 @@ func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate
 				}
 				at := len(buf)
 				var err error
-				if buf, err = enc.kr.OpenAppend(ctx, buf, e.ID, groupRef(e.ID, g), []byte(r)); err != nil {
+				if buf, err = rec.OpenAppend(ctx, buf, groupRefs[g], []byte(r)); err != nil {
 					return &groupError{e.ID, g, err}
 				}
 				if len(buf) == at || buf[at] != groupCodecV1 {
 					return &groupError{e.ID, g, errCorruptGroup}
 				}
-				buf = append(buf[:at], buf[at+1:]...)
+				// The codec byte stays in buf, where removing it would
+				// move the whole group.
+				start[i] = at + 1
 			default:
 				return &groupError{e.ID, g, errCorruptGroup}
 			}
@@ -466,14 +486,12 @@ func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate
 	// buf is not written again: the string shares its array, as
 	// strings.Builder does, and saves a copy per employee.
 	all := unsafe.String(unsafe.SliceData(buf), len(buf)) // #nosec G103 -- buf is never written after this line; see above.
-	start := 0
 	for i, g := range list {
 		if len(raw[i]) > 0 {
-			if err := decodeGroupFields(all[start:end[i]], e, g); err != nil {
+			if err := decodeGroupFields(all[start[i]:end[i]], e, g); err != nil {
 				return &groupError{e.ID, g, err}
 			}
 		}
-		start = end[i]
 	}
 	return nil
 }
