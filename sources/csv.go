@@ -212,9 +212,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// errTooLarge stops a scan at the size limit.
-var errTooLarge = errors.New("file too large")
-
 // scanCSV reads a CSV file, validates and normalises each row, and calls
 // fn with each valid employee (fn may add a problem of its own). It
 // returns every problem, the number of data rows, and an error only for
