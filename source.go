@@ -57,7 +57,7 @@ func ValidSourceName(name string) bool {
 // "hrg_scim_" + 43 base62 characters holding 256 random bits + 6 base62
 // characters of a CRC-32 over everything before them, so that secret
 // scanners find leaked tokens and discard look-alikes without a look-up.
-const sourceTokenPrefix = "hrg_scim_"
+const sourceTokenPrefix = "hrg_scim_" // #nosec G101 -- the public prefix of the format, not a credential.
 
 // SourceTokenPattern matches strings shaped like SCIM source tokens. A
 // match still needs CheckSourceToken to be a token.

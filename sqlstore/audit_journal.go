@@ -181,7 +181,7 @@ func openJournalFile(path string) (*os.File, bool, error) {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := os.Open(dir) // #nosec G304 -- the directory of the database the operator names.
 	if err != nil {
 		return err
 	}
