@@ -2,8 +2,6 @@ package sources
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -32,7 +30,7 @@ type syncer struct {
 
 // apply upserts a batch of records by remote id: a new remote id is
 // inserted, a known one is compared field group by field group with what
-// is stored, and rewritten only when a group's content hash differs. Each
+// is stored, and rewritten only when a group's content differs. Each
 // insert, change and termination gets its change event, written with it.
 // Records of erased employees are refused.
 func (y *syncer) apply(ctx context.Context, batch []record) error {
@@ -113,7 +111,8 @@ func (y *syncer) create(in *hrgate.Employee) (*hrgate.Employee, *hrgate.ChangeEv
 	}
 	var filled []string
 	for _, g := range hrgate.FieldGroups() {
-		if !groupEmpty(&e, g) {
+		// A group that differs from an empty employee's is filled.
+		if mergeGroup(&hrgate.Employee{}, &e, g) {
 			filled = append(filled, g.String())
 		}
 	}
@@ -131,8 +130,7 @@ func (y *syncer) change(old, in *hrgate.Employee) (*hrgate.Employee, *hrgate.Cha
 		if !in.Loaded.Has(g) {
 			continue
 		}
-		if groupDigest(in, g) != groupDigest(old, g) {
-			copyGroup(&e, in, g)
+		if mergeGroup(&e, in, g) {
 			changed = append(changed, g.String())
 		}
 	}
@@ -209,76 +207,34 @@ func (y *syncer) event(typ string, e *hrgate.Employee, groups []string) (*hrgate
 		RunID: y.run.ID, Groups: groups, Time: y.now}, nil
 }
 
-// groupDigest is the content hash of group g of e: SHA-256 over its
-// fields, each preceded by its length, so that no two contents share a
-// digest by moving text from one field to the next. Digests are compared,
-// never stored: the stored side is computed from the decrypted group, so
-// that nothing derived from an encrypted field outlives an erasure.
-func groupDigest(e *hrgate.Employee, g hrgate.FieldGroup) [sha256.Size]byte {
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
-	h.Write([]byte{byte(g)})
-	for _, v := range groupValues(e, g) {
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
-		h.Write([]byte(v))
-	}
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	return out
-}
-
-// groupValues returns the fields of group g of e, in a fixed order.
-func groupValues(e *hrgate.Employee, g hrgate.FieldGroup) []string {
+// mergeGroup sets group g of dst to that of src and reports whether it
+// differed. The groups are plain structs of strings, so the comparison is
+// Go's ==, field by field; nothing derived from a group (no hash) is
+// computed or kept, so nothing of an encrypted field outlives an erasure.
+func mergeGroup(dst, src *hrgate.Employee, g hrgate.FieldGroup) bool {
 	switch g {
 	case hrgate.GroupIdentity:
-		i := &e.Identity
-		return []string{i.EmployeeNumber, i.FirstName, i.LastName, i.PreferredName, i.WorkEmail}
+		return merge(&dst.Identity, src.Identity)
 	case hrgate.GroupEmployment:
-		m := &e.Employment
-		return []string{m.JobTitle, m.Department, m.ManagerID, m.WorkLocationID, m.StartDate, m.TerminationDate, string(m.Status), string(m.Type)}
+		return merge(&dst.Employment, src.Employment)
 	case hrgate.GroupContact:
-		c, a := &e.Contact, &e.Contact.HomeAddress
-		return []string{c.PersonalEmail, c.Phone, a.Line1, a.Line2, a.City, a.Region, a.PostalCode, a.Country}
+		return merge(&dst.Contact, src.Contact)
 	case hrgate.GroupPersonal:
-		p := &e.Personal
-		return []string{p.DateOfBirth, p.Gender, p.MaritalStatus}
+		return merge(&dst.Personal, src.Personal)
 	case hrgate.GroupCompensation:
-		c := &e.Compensation
-		return []string{c.PayRate, c.PayPeriod, c.PayCurrency, c.PayFrequency}
+		return merge(&dst.Compensation, src.Compensation)
 	case hrgate.GroupBanking:
-		b := &e.Banking
-		return []string{b.BankName, b.AccountHolder, b.IBAN, b.AccountNumber, b.RoutingNumber}
+		return merge(&dst.Banking, src.Banking)
 	case hrgate.GroupGovernmentID:
-		return []string{e.GovernmentID.Type, e.GovernmentID.Value}
+		return merge(&dst.GovernmentID, src.GovernmentID)
 	}
-	return nil
+	return false
 }
 
-func groupEmpty(e *hrgate.Employee, g hrgate.FieldGroup) bool {
-	for _, v := range groupValues(e, g) {
-		if v != "" {
-			return false
-		}
+func merge[T comparable](dst *T, v T) bool {
+	if *dst == v {
+		return false
 	}
+	*dst = v
 	return true
-}
-
-// copyGroup sets group g of dst to that of src.
-func copyGroup(dst, src *hrgate.Employee, g hrgate.FieldGroup) {
-	switch g {
-	case hrgate.GroupIdentity:
-		dst.Identity = src.Identity
-	case hrgate.GroupEmployment:
-		dst.Employment = src.Employment
-	case hrgate.GroupContact:
-		dst.Contact = src.Contact
-	case hrgate.GroupPersonal:
-		dst.Personal = src.Personal
-	case hrgate.GroupCompensation:
-		dst.Compensation = src.Compensation
-	case hrgate.GroupBanking:
-		dst.Banking = src.Banking
-	case hrgate.GroupGovernmentID:
-		dst.GovernmentID = src.GovernmentID
-	}
 }
