@@ -206,12 +206,27 @@ func pattern(re *regexp.Regexp, msg string) func(string) (string, string) {
 
 var (
 	phone         = pattern(phoneRE, "Not a phone number: digits, spaces and ( ) . / -, with an optional leading +.")
-	decimal       = pattern(decimalRE, "Not an amount such as 85000 or 42.50 (a dot before at most four decimals, no sign, no thousands separator).")
 	postalCode    = pattern(postalCodeRE, "Not a postal code: letters, digits, spaces and -.")
 	accountNumber = pattern(accountNumberRE, "Not an account number: letters, digits, spaces and -.")
 	idType        = pattern(idTypeRE, "Not a national id type: a lower-case token such as ssn, nino, steuer_id or nir.")
 	nationalID    = pattern(nationalIDRE, "Not a national id: letters, digits, spaces and . / -.")
 )
+
+// decimal stores an amount without leading zeros ("085000" as
+// "85000"): the API writes pay_rate as a JSON number, and a number with a
+// leading zero is not JSON, so the API would answer null for it.
+func decimal(v string) (string, string) {
+	if v != "" && !decimalRE.MatchString(v) {
+		return "", "Not an amount such as 85000 or 42.50 (a dot before at most four decimals, no sign, no thousands separator)."
+	}
+	if len(v) > 1 && v[0] == '0' {
+		v = strings.TrimLeft(v, "0")
+		if v == "" || v[0] == '.' {
+			v = "0" + v
+		}
+	}
+	return v, ""
+}
 
 func country(v string) (string, string) {
 	v = strings.ToUpper(v)

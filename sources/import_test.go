@@ -318,6 +318,15 @@ func TestImport_UntrustedInput(t *testing.T) {
 			t.Errorf("normalised = %q, %q", got.Contact.Phone, got.Banking.IBAN)
 		}
 	})
+	t.Run("OKAmountLeadingZeros", func(t *testing.T) {
+		e.mustImport(t, "remote_id,first_name,last_name,pay_rate\nZ1,Ada,Lovelace,085000.50\nZ2,Bo,Li,000.5\nZ3,Cy,Ng,0\n", sources.ImportOptions{})
+		// The API writes pay_rate as a JSON number: a leading zero would
+		// make it answer null.
+		got := e.employees(t)
+		if a, b, c := got["Z1"].Compensation.PayRate, got["Z2"].Compensation.PayRate, got["Z3"].Compensation.PayRate; a != "85000.50" || b != "0.5" || c != "0" {
+			t.Errorf("pay rates = %q, %q, %q; want 85000.50, 0.5, 0", a, b, c)
+		}
+	})
 	t.Run("ErrTooLarge", func(t *testing.T) {
 		run, err := e.importCSV(t, goodFile(50), sources.ImportOptions{MaxBytes: 1000})
 		if !errors.Is(err, sources.ErrRejected) || !strings.Contains(run.Problems[len(run.Problems)-1].Message, "larger than 1000 bytes") {
