@@ -94,6 +94,21 @@ var fields = func() map[string]*field {
 // characters that reorder or hide text (bidirectional overrides, zero-
 // width characters).
 func checkText(v string) string {
+	// Most values of an import are ASCII: check them byte by byte, and
+	// leave the Unicode tables to the rest.
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= utf8.RuneSelf {
+			return checkUnicode(v[i:])
+		}
+		if c < 0x20 || c == 0x7f {
+			return "The value holds a control character."
+		}
+	}
+	return ""
+}
+
+func checkUnicode(v string) string {
 	if !utf8.ValidString(v) {
 		return "The value is not valid UTF-8."
 	}

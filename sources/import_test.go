@@ -281,6 +281,8 @@ func TestImport_UntrustedInput(t *testing.T) {
 		{"ErrFormulaPlus", "remote_id,first_name,last_name\nA,B,+cmd|' /C calc'!A0\n", "last_name"},
 		{"ErrFormulaAfterTab", "remote_id,first_name,last_name\nA,\t-2+3,B\n", "first_name"},
 		{"ErrControlChar", "remote_id,first_name,last_name\nA,\"Ada\nLovelace\",B\n", "first_name"},
+		{"ErrC1Control", "remote_id,first_name,last_name\nA,Ad\u0085a,B\n", "first_name"},
+		{"ErrNotUTF8", "remote_id,first_name,last_name\nA,Ad\xffa,B\n", "first_name"},
 		{"ErrBidiOverride", "remote_id,first_name,last_name\nA,Ada\u202e,B\n", "first_name"},
 		{"ErrTooLong", "remote_id,first_name,last_name\nA," + strings.Repeat("a", 101) + ",B\n", "first_name"},
 		{"ErrCurrency", "remote_id,pay_currency\nA,EURO\n", "pay_currency"},
