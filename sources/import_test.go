@@ -389,3 +389,28 @@ func TestImport_RestrictedGroupsEncrypted(t *testing.T) {
 		t.Error("the dump check finds nothing: identity, stored in the clear, is missing")
 	}
 }
+
+// TestImport_ErasedNotBroughtBack: a source that sends an erased
+// employee's remote id again is refused, row by row, and the erasure
+// stands; a snapshot that omits the erased employee does not trip on it.
+func TestImport_ErasedNotBroughtBack(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		e.mustImport(t, goodFile(2), sources.ImportOptions{})
+		erased := e.employees(t)["E001"]
+		if err := e.db.EraseEmployee(context.Background(), erased.ID); err != nil {
+			t.Fatal(err)
+		}
+		run, err := e.importCSV(t, goodFile(2), sources.ImportOptions{})
+		if !errors.Is(err, sources.ErrRejected) || run.Rejected != 1 || len(run.Problems) != 1 ||
+			run.Problems[0].Row != 1 || !strings.Contains(run.Problems[0].Message, "erased") {
+			t.Fatalf("err = %v, run = %+v", err, run)
+		}
+		if got := e.employees(t); got["E001"] != nil || got["E002"] == nil {
+			t.Errorf("after the refused import: %v", got)
+		}
+		run = e.mustImport(t, header+row(2, "85000.00"), sources.ImportOptions{Mode: sources.ModeSnapshot})
+		if run.Terminated != 0 || run.Unchanged != 1 {
+			t.Errorf("snapshot without the erased employee: %+v", run)
+		}
+	})
+}
