@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -97,7 +98,10 @@ func (s *Service) ImportCSV(ctx context.Context, source string, file io.ReadSeek
 		if _, dup := seen[e.RemoteID]; dup {
 			return "Another row of the file has the same remote_id."
 		}
-		seen[e.RemoteID] = struct{}{}
+		// Clone: the id is a substring of its whole CSV record
+		// (encoding/csv makes one string per record), which the key
+		// would otherwise keep alive, row after row, for the whole file.
+		seen[strings.Clone(e.RemoteID)] = struct{}{}
 		return ""
 	})
 	run.Rows = rows
