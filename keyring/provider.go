@@ -157,7 +157,7 @@ func CreateMasterKey(path string, random io.Reader) (*MasterKey, error) {
 		return nil, fmt.Errorf("generate master key: %w", err)
 	}
 	content := "# hrgate master key: it decrypts every encrypted field. Keep a copy apart from the database backups.\n" +
-		base64.StdEncoding.EncodeToString(key) + "\n"
+		EncodeMasterKey(key) + "\n"
 	err := secretfile.Create(path, "master key file", []byte(content))
 	if errors.Is(err, fs.ErrExist) {
 		return LoadMasterKey(path, "")

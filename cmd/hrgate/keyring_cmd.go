@@ -72,20 +72,18 @@ func (m *Main) keyringStatusCommand() *cobra.Command {
 func (m *Main) printKeyringStatus(st *keyring.Status, source string) error {
 	w := m.Stdout
 	fmt.Fprintf(w, "Keyring:     %s\nMaster key:  %s (from %s)\nData keys:   %d\n", st.KeyringID, st.Root, source, st.DataKeys)
-	for _, purpose := range []string{hrgate.PurposeKEK, hrgate.PurposeIndex} {
-		title := "\nKey-encryption keys\n"
-		if purpose == hrgate.PurposeIndex {
-			title = "\nIndex keys\n"
-		}
-		fmt.Fprint(w, title)
+	for _, sec := range []struct {
+		purpose, title, header string
+		kek                    bool
+	}{
+		{hrgate.PurposeKEK, "Key-encryption keys", "VERSION\tSTATE\tCREATED\tRETIRED\tDATA KEYS", true},
+		{hrgate.PurposeIndex, "Index keys", "VERSION\tSTATE\tCREATED\tRETIRED", false},
+	} {
+		fmt.Fprintf(w, "\n%s\n", sec.title)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		if purpose == hrgate.PurposeKEK {
-			fmt.Fprintln(tw, "VERSION\tSTATE\tCREATED\tRETIRED\tDATA KEYS")
-		} else {
-			fmt.Fprintln(tw, "VERSION\tSTATE\tCREATED\tRETIRED")
-		}
+		fmt.Fprintln(tw, sec.header)
 		for _, v := range st.Keys {
-			if v.Purpose != purpose {
+			if v.Purpose != sec.purpose {
 				continue
 			}
 			retired := "-"
@@ -93,7 +91,7 @@ func (m *Main) printKeyringStatus(st *keyring.Status, source string) error {
 				retired = v.RetiredAt.Format(time.RFC3339)
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s", v.Version, v.State, v.CreatedAt.Format(time.RFC3339), retired)
-			if purpose == hrgate.PurposeKEK {
+			if sec.kek {
 				fmt.Fprintf(tw, "\t%d", v.DataKeys)
 			}
 			fmt.Fprintln(tw)
