@@ -377,7 +377,7 @@ func (j *journal) recover(ctx context.Context) error {
 func (j *journal) rebase(head hrgate.AuditHead) error {
 	// The one step that removes events from the journal: it checks that
 	// the database holds them, whatever the caller believes.
-	stored, err := scanHead(j.l.db.write.QueryRow(`SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`))
+	stored, err := scanHead(j.l.db.write.QueryRow(headQuery))
 	if err != nil {
 		return err
 	}
@@ -531,7 +531,7 @@ func (l *AuditLog) ingest(ctx context.Context, frames []frame, path string) (hrg
 	}
 	var head hrgate.AuditHead
 	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := l.stmt(ctx, tx, `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`)
+		st, err := l.stmt(ctx, tx, headQuery)
 		if err != nil {
 			return err
 		}
@@ -561,20 +561,7 @@ func (l *AuditLog) ingest(ctx context.Context, frames []frame, path string) (hrg
 			rows = append(rows, f.rows...)
 		}
 		next := frames[len(frames)-1].head
-		if err := checkAppend(head, rows, next); err != nil {
-			return err
-		}
-		if err := l.insertRows(ctx, tx, rows); err != nil {
-			return err
-		}
-		if err := l.insertRecords(ctx, tx, rows); err != nil {
-			return err
-		}
-		st, err = l.stmt(ctx, tx, `UPDATE audit_head SET seq = ?, time = ?, hash = ?, mac = ? WHERE id = 1`)
-		if err != nil {
-			return err
-		}
-		if _, err = st.ExecContext(ctx, next.Seq, headMicros(next.Time), next.Hash, next.MAC); err != nil {
+		if err := l.storeRows(ctx, tx, head, rows, next); err != nil {
 			return err
 		}
 		head = next
