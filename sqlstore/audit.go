@@ -197,6 +197,12 @@ func (l *AuditLog) Close() error {
 // scanned and inserted.
 const auditColumns = `seq, time, type, consumer_id, credential_id, body, seal`
 
+// headQuery reads the head row; headUpdate moves it.
+const (
+	headQuery  = `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`
+	headUpdate = `UPDATE audit_head SET seq = ?, time = ?, hash = ?, mac = ? WHERE id = 1`
+)
+
 // sealSize is the length of the seal column: previous hash, hash, MAC.
 const sealSize = 3 * 32
 
@@ -222,7 +228,7 @@ func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditH
 		return db.translate(err, op)
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		q := `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`
+		q := headQuery
 		if db.dialect.name == "postgres" {
 			q += ` FOR UPDATE`
 		}
@@ -238,23 +244,30 @@ func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditH
 		if err != nil {
 			return err
 		}
-		if err := checkAppend(head, rows, next); err != nil {
-			return err
-		}
-		if err := l.insertRows(ctx, tx, rows); err != nil {
-			return err
-		}
-		if err := l.insertRecords(ctx, tx, rows); err != nil {
-			return err
-		}
-		st, err = l.stmt(ctx, tx, `UPDATE audit_head SET seq = ?, time = ?, hash = ?, mac = ? WHERE id = 1`)
-		if err != nil {
-			return err
-		}
-		_, err = st.ExecContext(ctx, next.Seq, next.Time.UnixMicro(), next.Hash, next.MAC)
-		return err
+		return l.storeRows(ctx, tx, head, rows, next)
 	})
 	return db.translate(err, op)
+}
+
+// storeRows inserts rows, which extend the chain at head, with their
+// record index, and moves the head row to next, in tx. AppendAudit on
+// PostgreSQL and the journal's move on SQLite both append through it.
+func (l *AuditLog) storeRows(ctx context.Context, tx *sql.Tx, head hrgate.AuditHead, rows []*hrgate.AuditRow, next hrgate.AuditHead) error {
+	if err := checkAppend(head, rows, next); err != nil {
+		return err
+	}
+	if err := l.insertRows(ctx, tx, rows); err != nil {
+		return err
+	}
+	if err := l.insertRecords(ctx, tx, rows); err != nil {
+		return err
+	}
+	st, err := l.stmt(ctx, tx, headUpdate)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, next.Seq, headMicros(next.Time), next.Hash, next.MAC)
+	return err
 }
 
 // prepare prepares the writer's statements unless it has. It runs before
@@ -266,11 +279,11 @@ func (l *AuditLog) prepare(ctx context.Context) error {
 	if len(l.stmts) > 0 {
 		return nil
 	}
-	head := `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`
+	head := headQuery
 	if l.db.dialect.name == "postgres" {
 		head += ` FOR UPDATE`
 	}
-	qs := []string{head, `UPDATE audit_head SET seq = ?, time = ?, hash = ?, mac = ? WHERE id = 1`}
+	qs := []string{head, headUpdate}
 	for _, n := range auditInsertSizes {
 		qs = append(qs, insertStmt("audit_events", auditColumns, 7, n), insertStmt("audit_records", "record_id, seq", 2, n))
 	}
@@ -417,7 +430,7 @@ func (l *AuditLog) AuditHead(ctx context.Context) (hrgate.AuditHead, error) {
 	if err := l.FlushAudit(ctx); err != nil {
 		return hrgate.AuditHead{}, err
 	}
-	h, err := scanHead(l.db.write.QueryRowContext(ctx, `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`))
+	h, err := scanHead(l.db.write.QueryRowContext(ctx, headQuery))
 	return h, l.db.translate(err, "sqlstore.AuditHead")
 }
 

@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -93,54 +95,70 @@ func headMicros(t time.Time) int64 {
 	return t.UnixMicro()
 }
 
-// errTorn reports a frame cut off, or damaged, where it stops being
-// readable: the journal's end is the frame before it.
-var errTorn = errors.New("torn audit journal frame")
-
-// parseFrames decodes the frames of data, which starts at offset base of
-// the journal. It returns the frames whole and valid, and the offset where
-// they end: when that is short of base+len(data), the rest is torn. A
-// frame whose checksum holds but whose content does not decode, or does
-// not follow the frame before it, is an error: no crash makes one.
-func parseFrames(data []byte, base int64) ([]frame, int64, error) {
-	var frames []frame
-	off := 0
-	for off < len(data) {
-		f, n, err := parseFrame(data[off:])
-		if errors.Is(err, errTorn) {
+// readFrames decodes the frames r holds, size bytes that start at offset
+// base of the journal, and hands each whole and valid one to fn, in order.
+// It returns the offset where they end: when that is short of base+size,
+// the rest is torn. A frame whose checksum holds but whose content does
+// not decode, or does not follow the frame before it, is an error: no
+// crash makes one. Frames are read one at a time, so that a journal,
+// damaged or not, costs memory only for what fn keeps of it.
+func readFrames(r io.Reader, base, size int64, fn func(frame) error) (int64, error) {
+	br := bufio.NewReader(r)
+	var (
+		hdr  [frameHeader]byte
+		off  int64
+		prev hrgate.AuditHead
+	)
+	for off < size {
+		if size-off < frameHeader {
 			break
 		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("audit journal frame at byte %d: %w", base+int64(off), err)
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				break
+			}
+			return 0, fmt.Errorf("sqlstore: read the audit journal: %w", err)
 		}
-		off += n
-		f.end = base + int64(off)
-		if len(frames) > 0 {
-			if err := follows(&frames[len(frames)-1], &f); err != nil {
-				return nil, 0, err
+		// The length is checked against what the file holds before
+		// anything is allocated for it.
+		n := int64(binary.BigEndian.Uint32(hdr[:]))
+		if n > maxFramePayload || n > size-off-frameHeader {
+			break
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				break
+			}
+			return 0, fmt.Errorf("sqlstore: read the audit journal: %w", err)
+		}
+		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
+			break
+		}
+		f, err := decodeFrame(payload)
+		if err != nil {
+			return 0, fmt.Errorf("audit journal frame at byte %d: %w", base+off, err)
+		}
+		if off > 0 {
+			if err := follows(prev, &f); err != nil {
+				return 0, err
 			}
 		}
-		frames = append(frames, f)
+		off += frameHeader + n
+		f.end = base + off
+		prev = f.head
+		if err := fn(f); err != nil {
+			return 0, err
+		}
 	}
-	return frames, base + int64(off), nil
+	return base + off, nil
 }
 
-// parseFrame decodes the frame at the start of b and returns its length.
-func parseFrame(b []byte) (frame, int, error) {
-	if len(b) < frameHeader {
-		return frame{}, 0, errTorn
-	}
-	n := binary.BigEndian.Uint32(b)
-	if n > maxFramePayload || int64(n) > int64(len(b)-frameHeader) {
-		return frame{}, 0, errTorn
-	}
-	payload := b[frameHeader : frameHeader+int(n)]
-	if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(b[4:]) {
-		return frame{}, 0, errTorn
-	}
-	f, err := decodeFrame(payload)
-	return f, frameHeader + int(n), err
-}
+// minRowSize is the fewest bytes a row takes in a frame: a byte for each
+// number and length, and the three hashes of its seal. A row count is
+// bounded by it, so that a damaged count cannot make the decoder
+// allocate many times the frame.
+const minRowSize = 7 + sealSize + 3
 
 func decodeFrame(p []byte) (frame, error) {
 	d := decoder{b: p}
@@ -148,9 +166,7 @@ func decodeFrame(p []byte) (frame, error) {
 		return frame{}, fmt.Errorf("unknown frame version %d", v)
 	}
 	count := d.uvarint()
-	// Each row takes more than a byte: a count beyond the payload is
-	// damage, not a reason to allocate.
-	if count > uint64(len(d.b)) {
+	if count > uint64(len(d.b)/minRowSize) {
 		return frame{}, errors.New("row count beyond the frame")
 	}
 	f := frame{rows: make([]*hrgate.AuditRow, 0, count)}
@@ -160,8 +176,10 @@ func decodeFrame(p []byte) (frame, error) {
 		r.Type = string(d.field())
 		r.ConsumerID = string(d.field())
 		r.CredentialID = string(d.field())
+		// A record id takes a byte at least, and the rest of the row
+		// its body length and seal.
 		ids := d.uvarint()
-		if ids > uint64(len(d.b)) {
+		if ids > uint64(max(len(d.b)-1-sealSize-3, 0)) {
 			return frame{}, errors.New("record count beyond the frame")
 		}
 		if ids > 0 {
@@ -173,6 +191,11 @@ func decodeFrame(p []byte) (frame, error) {
 		r.Body, r.PrevHash, r.Hash, r.MAC = d.field(), d.field(), d.field(), d.field()
 		if d.err != nil {
 			return frame{}, d.err
+		}
+		// The seal column holds the three hashes at fixed widths: a row
+		// with others could not be stored, and no append writes one.
+		if len(r.PrevHash) != sealSize/3 || len(r.Hash) != sealSize/3 || len(r.MAC) != sealSize/3 {
+			return frame{}, fmt.Errorf("event %d has a hash of the wrong size", r.Seq)
 		}
 		f.rows = append(f.rows, r)
 	}
@@ -200,11 +223,12 @@ func decodeFrame(p []byte) (frame, error) {
 	return f, nil
 }
 
-// follows checks that b extends the chain where a leaves it.
-func follows(a, b *frame) error {
+// follows checks that b extends the chain where head, the end of the
+// frame before it, leaves it.
+func follows(head hrgate.AuditHead, b *frame) error {
 	seq, hash := b.start()
-	if seq != a.head.Seq || !links(seq, hash, a.head.Hash) {
-		return linkError(a.head.Seq+1, "the audit journal's frames do not link")
+	if seq != head.Seq || !links(seq, hash, head.Hash) {
+		return linkError(head.Seq+1, "the audit journal's frames do not link")
 	}
 	return nil
 }

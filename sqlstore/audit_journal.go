@@ -343,29 +343,43 @@ func (j *journal) write(b []byte) error {
 
 // recover moves every frame of the journal into the database and starts
 // the journal again from the database's head. A torn tail, which only a
-// crash in the middle of a write leaves, is cut off first: no append that
-// returned is in it. The lock is held.
+// crash in the middle of a write leaves, is cut off: no append that
+// returned is in it. The file is read a frame at a time and moved in
+// transactions of about journalMax bytes, so that a journal grown past
+// its bound, or damaged, is not read whole into memory. The lock is held.
 func (j *journal) recover(ctx context.Context) error {
 	fi, err := j.f.Stat()
 	if err != nil {
 		return err
 	}
-	data := make([]byte, fi.Size())
-	if _, err := j.f.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("sqlstore: read the audit journal: %w", err)
-	}
-	frames, end, err := parseFrames(data, 0)
+	var (
+		batch []frame
+		from  int64 // where batch starts in the file
+		valid int
+	)
+	end, err := readFrames(io.NewSectionReader(j.f, 0, fi.Size()), 0, fi.Size(), func(f frame) error {
+		batch = append(batch, f)
+		valid++
+		if f.end-from < journalMax {
+			return nil
+		}
+		_, err := j.l.ingest(ctx, batch, j.path)
+		batch, from = nil, f.end
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if end < int64(len(data)) {
+	if end < fi.Size() {
 		j.l.db.logger.Warn("cutting off the torn end of the audit journal, left by a crash during a write",
-			"journal", j.path, "bytes", int64(len(data))-end, "valid_frames", len(frames))
+			"journal", j.path, "bytes", fi.Size()-end, "valid_frames", valid)
 		if err := j.f.Truncate(end); err != nil {
 			return fmt.Errorf("sqlstore: cut the audit journal: %w", err)
 		}
 	}
-	head, err := j.l.ingest(ctx, frames, j.path)
+	// Also with no frame left to move: ingest returns the database's
+	// head.
+	head, err := j.l.ingest(ctx, batch, j.path)
 	if err != nil {
 		return err
 	}
@@ -377,7 +391,7 @@ func (j *journal) recover(ctx context.Context) error {
 func (j *journal) rebase(head hrgate.AuditHead) error {
 	// The one step that removes events from the journal: it checks that
 	// the database holds them, whatever the caller believes.
-	stored, err := scanHead(j.l.db.write.QueryRow(`SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`))
+	stored, err := scanHead(j.l.db.write.QueryRow(headQuery))
 	if err != nil {
 		return err
 	}
@@ -436,7 +450,11 @@ func (j *journal) flush(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: read the audit journal: %w", err)
 	}
 	// Outside the lock: appends go on while the database takes these.
-	frames, end, err := parseFrames(data, from)
+	var frames []frame
+	end, err := readFrames(bytes.NewReader(data), from, to-from, func(f frame) error {
+		frames = append(frames, f)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -531,7 +549,7 @@ func (l *AuditLog) ingest(ctx context.Context, frames []frame, path string) (hrg
 	}
 	var head hrgate.AuditHead
 	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := l.stmt(ctx, tx, `SELECT seq, time, hash, mac FROM audit_head WHERE id = 1`)
+		st, err := l.stmt(ctx, tx, headQuery)
 		if err != nil {
 			return err
 		}
@@ -561,20 +579,7 @@ func (l *AuditLog) ingest(ctx context.Context, frames []frame, path string) (hrg
 			rows = append(rows, f.rows...)
 		}
 		next := frames[len(frames)-1].head
-		if err := checkAppend(head, rows, next); err != nil {
-			return err
-		}
-		if err := l.insertRows(ctx, tx, rows); err != nil {
-			return err
-		}
-		if err := l.insertRecords(ctx, tx, rows); err != nil {
-			return err
-		}
-		st, err = l.stmt(ctx, tx, `UPDATE audit_head SET seq = ?, time = ?, hash = ?, mac = ? WHERE id = 1`)
-		if err != nil {
-			return err
-		}
-		if _, err = st.ExecContext(ctx, next.Seq, headMicros(next.Time), next.Hash, next.MAC); err != nil {
+		if err := l.storeRows(ctx, tx, head, rows, next); err != nil {
 			return err
 		}
 		head = next

@@ -467,3 +467,73 @@ func TestJournalFailedSyncIsFinal(t *testing.T) {
 	l2 := openTrailLog(t, re, "reopened")
 	record(t, l2, 100, 1)
 }
+
+// A frame whose checksum holds but whose counts are damaged is refused by
+// the count, before anything is allocated for it: a count is bounded by
+// the fewest bytes a row, or a record id, can take.
+func TestJournalFrameCountsAreBounded(t *testing.T) {
+	seal := make([]byte, 0, 99)
+	for range 3 {
+		seal = append(seal, 32)
+		seal = append(seal, make([]byte, 32)...)
+	}
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    string
+	}{
+		// 1000 rows claimed in 1000 bytes: a row takes more than 100.
+		{"ErrRowCount", append([]byte{1, 0xe8, 0x07}, make([]byte, 1000)...), "row count beyond the frame"},
+		// One row whose 1000 record ids would leave no room for its seal.
+		{"ErrRecordCount", append([]byte{1, 1, 1, 0, 0, 0, 0, 0xe8, 0x07}, make([]byte, 1000)...), "record count beyond the frame"},
+		// One row with hashes of 31 bytes: no append writes one, and the
+		// seal column could not hold it.
+		{"ErrHashSize", func() []byte {
+			p := []byte{1, 1, 1, 0, 0, 0, 0, 0, 0}
+			for range 3 {
+				p = append(p, 31)
+				p = append(p, make([]byte, 31)...)
+			}
+			return append(p, make([]byte, 20)...)
+		}(), "hash of the wrong size"},
+		// The same row with its seal whole gets past the counts and the
+		// sizes, to the end of the frame, where its head is missing.
+		{"ErrNoHead", append([]byte{1, 1, 1, 0, 0, 0, 0, 0, 0}, seal...), "too short"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := sqlstore.DecodeJournalFrameForTest(tc.payload)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("decode: %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A journal that grew past its bound while nothing moved it, as when the
+// process was stopped with the database unavailable, is moved at open a
+// part at a time; every event arrives, in one chain.
+func TestJournalRecoveredInParts(t *testing.T) {
+	sqlstore.SetJournalTuningForTest(t, never, 1<<40, 16<<20)
+	dsn := filepath.Join(t.TempDir(), "audit.db")
+	st := openTrail(t, dsn)
+	l := openTrailLog(t, st, "crashed")
+	const events = 400
+	record(t, l, 0, events)
+	img := crashImage(t, dsn)
+	journal := img + sqlstore.JournalSuffix
+	whole := fileSize(t, journal)
+
+	const part = 8 << 10
+	if whole < 4*part {
+		t.Fatalf("a journal of %d bytes is too small to be moved in parts of %d", whole, part)
+	}
+	sqlstore.SetJournalTuningForTest(t, never, 1<<40, part)
+	re := openTrail(t, img)
+	if got := fileSize(t, journal); got >= part {
+		t.Fatalf("journal of %d bytes after the open: it was not cut back", got)
+	}
+	verifyTrail(t, re, events)
+	l2 := openTrailLog(t, re, "restarted")
+	record(t, l2, events, 5)
+	verifyTrail(t, re, events+5)
+}
