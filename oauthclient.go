@@ -99,10 +99,9 @@ type SigningKey struct {
 	Generation int64
 	// Algorithm is the JWS algorithm, "EdDSA" or "ES256".
 	Algorithm string
-	// PrivateKey is the PKCS #8 DER private key, in one column written
-	// and read by one code path each, so that field encryption can seal it
-	// there. (Key deliveries, see KeyDelivery, are the store's other
-	// secrets held in the clear until then.)
+	// PrivateKey is the PKCS #8 DER private key, in the clear here; the
+	// store seals it under its data key, bound to ID, in the one column
+	// that holds it (docs/security.md).
 	PrivateKey  []byte
 	CreatedAt   time.Time
 	ActivatesAt time.Time

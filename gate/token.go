@@ -3,13 +3,13 @@ package gate
 import (
 	"context"
 	"errors"
-	"github.com/hrgate/hrgate/internal/bounded"
 	"net/netip"
 	"strings"
 	"sync"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/grant"
+	"github.com/hrgate/hrgate/internal/bounded"
 	"github.com/hrgate/hrgate/oauth"
 )
 

@@ -19,7 +19,69 @@ import (
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/internal/storetest"
+	"github.com/hrgate/hrgate/oauth"
 )
+
+// TestPrivateKeyJWT authenticates a private_key_jwt client over HTTP with
+// no client_id in the form, as RFC 7523 allows: the assertion's subject
+// names the client, and every audit event of a successful request must
+// name it as it would a client authenticated with a secret.
+func TestPrivateKeyJWT(t *testing.T) {
+	for name, dsn := range storetest.DSNs() {
+		t.Run(name, func(t *testing.T) {
+			e := MustOpenAuditEnv(t, dsn(t))
+			pub, priv, err := ed25519.GenerateKey(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jwk, _ := json.Marshal(map[string]string{"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub)})
+			clientID, _ := e.newClient(t, gate.ClientRequest{Consumer: "payroll", JWK: jwk})
+			assertion := func(jti string) url.Values {
+				now := time.Now()
+				s, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+					"iss": clientID, "sub": clientID, "aud": e.srv.URL() + "/oauth2/token", "jti": jti,
+					"iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+				}).SignedString(priv)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return url.Values{"client_assertion_type": {oauth.AssertionType}, "client_assertion": {s}}
+			}
+			with := func(form, more url.Values) url.Values {
+				for k, v := range more {
+					form[k] = v
+				}
+				return form
+			}
+
+			tr := e.postForm(t, "/oauth2/token", with(url.Values{"grant_type": {"client_credentials"}}, assertion("j1")), "", "")
+			if tr.status != 200 {
+				t.Fatalf("token: %d %s", tr.status, tr.body)
+			}
+			token := tr.object(t)["access_token"].(string)
+			in := e.postForm(t, "/oauth2/introspect", with(url.Values{"token": {token}}, assertion("j2")), "", "")
+			if o := in.object(t); in.status != 200 || o["active"] != true || o["client_id"] != clientID {
+				t.Fatalf("introspect: %d %s", in.status, in.body)
+			}
+			rv := e.postForm(t, "/oauth2/revoke", with(url.Values{"token": {token}}, assertion("j3")), "", "")
+			if rv.status != 200 {
+				t.Fatalf("revoke: %d %s", rv.status, rv.body)
+			}
+			replay := e.postForm(t, "/oauth2/revoke", with(url.Values{"token": {token}}, assertion("j3")), "", "")
+			if replay.status != 401 || replay.object(t)["error"] != "invalid_client" {
+				t.Fatalf("replayed assertion: %d %s", replay.status, replay.body)
+			}
+
+			evs := e.events(t)
+			for name, r := range map[string]response{"token": tr, "introspect": in, "revoke": rv, "replay": replay} {
+				if ev := evs[r.header.Get("X-Request-Id")]; ev == nil || ev.CredentialID != clientID {
+					t.Errorf("%s event %+v does not name the client %s", name, ev, clientID)
+				}
+			}
+		})
+	}
+}
 
 // postForm sends a form to an OAuth endpoint, optionally with Basic
 // client credentials, validates the answer against the OpenAPI document

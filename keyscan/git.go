@@ -32,11 +32,16 @@ func (s *Scanner) ScanHistory(ctx context.Context, repo string) (*Result, error)
 	// Every option that configuration (the user's or the repository's)
 	// could change about the shape of the output is set here, because the
 	// parser depends on it: a diff.noprefix, diff.relative or color.ui in
-	// someone's config must not make keys invisible.
+	// someone's config must not make keys invisible. The scanned
+	// repository's own .git/config is not trusted either: options that
+	// would make git run a program it names are turned off (diff.external
+	// by --no-ext-diff, textconv drivers by --no-textconv, and
+	// log.showSignature, which runs gpg.program on every signed commit, by
+	// --no-show-signature).
 	cmd := gitCommand(ctx, env, repo, "log", "--all", "--root",
 		"--format=%x00%H", // a line starting with NUL cannot be part of a diff
 		"--patch", "--unified=0", "--inter-hunk-context=0", "--text",
-		"--no-color", "--no-ext-diff", "--no-textconv", "--no-relative",
+		"--no-color", "--no-ext-diff", "--no-textconv", "--no-relative", "--no-show-signature",
 		"--src-prefix=a/", "--dst-prefix=b/", "--find-renames",
 		// A merge is diffed against its first parent: lines brought in
 		// from the other branch are reported again at the merge, but a

@@ -141,6 +141,37 @@ func TestScanHistory(t *testing.T) {
 		}
 	})
 
+	t.Run("RepositoryConfigRunsNoProgram", func(t *testing.T) {
+		// A scanned checkout may come with a .git/config written by
+		// someone else. One that asks git log to check signatures with
+		// a program of its choosing must not get that program run.
+		t.Setenv("GIT_DIR", "")
+		dir := t.TempDir()
+		Git(t, dir, "init", "-q")
+		WriteFile(t, dir, "f.txt", "x\n")
+		Git(t, dir, "add", "-A")
+		Git(t, dir, "commit", "-q", "-m", "unsigned")
+		tree := Git(t, dir, "rev-parse", "HEAD^{tree}")
+		signed := WriteFile(t, t.TempDir(), "commit", "tree "+tree+"\n"+
+			"author A <a@example.com> 0 +0000\ncommitter A <a@example.com> 0 +0000\n"+
+			"gpgsig -----BEGIN PGP SIGNATURE-----\n \n AAAA\n -----END PGP SIGNATURE-----\n\nsigned\n")
+		Git(t, dir, "update-ref", "refs/heads/signed", Git(t, dir, "hash-object", "-t", "commit", "-w", signed))
+		marker := filepath.Join(t.TempDir(), "ran")
+		program := WriteFile(t, t.TempDir(), "gpg.sh", "#!/bin/sh\ntouch '"+marker+"'\nexit 1\n")
+		if err := os.Chmod(program, 0o700); err != nil { // #nosec G302 -- the test's fake gpg must be executable.
+			t.Fatal(err)
+		}
+		Git(t, dir, "config", "log.showSignature", "true")
+		Git(t, dir, "config", "gpg.program", program)
+		res, err := s.ScanHistory(context.Background(), dir)
+		if err != nil || res.Commits != 2 {
+			t.Fatalf("%v %v", res, err)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatal("scanning the repository ran the program its gpg.program names")
+		}
+	})
+
 	t.Run("EmptyRepository", func(t *testing.T) {
 		empty := t.TempDir()
 		Git(t, empty, "init", "-q")

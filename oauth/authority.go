@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hrgate/hrgate/internal/bounded"
 	"io"
 	"net/url"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/bounded"
 )
 
 // TokenType is the JWS "typ" of access tokens (RFC 9068 §2.1).

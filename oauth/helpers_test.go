@@ -2,14 +2,18 @@ package oauth_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
-	"github.com/hrgate/hrgate/internal/storetest"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"math/big"
 	"sync"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/oauth"
 	"github.com/hrgate/hrgate/sqlstore"
 )
@@ -110,4 +114,18 @@ func sign(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, hdr ma
 		t.Fatal(err)
 	}
 	return out
+}
+
+// selfSigned returns a self-signed certificate for key, base64-encoded as
+// an x5c header carries it.
+func selfSigned(t *testing.T, key any) string {
+	t.Helper()
+	signer := key.(crypto.Signer)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "forger"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
+	der, err := x509.CreateCertificate(nil, tmpl, tmpl, signer.Public(), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(der)
 }

@@ -250,6 +250,8 @@ func TestRefused(t *testing.T) {
 			{"NoTyp", sign(t, alg, priv, good.KeyID, nil, goodPayload), "typ is not at+jwt"},
 			{"TypJWT", sign(t, alg, priv, good.KeyID, map[jose.HeaderKey]any{jose.HeaderType: "JWT"}, goodPayload), "typ is not at+jwt"},
 			{"JKUHeader", sign(t, alg, priv, good.KeyID, map[jose.HeaderKey]any{jose.HeaderType: "at+jwt", "jku": "https://evil.example/jwks"}, goodPayload), "unexpected header"},
+			{"NonceHeader", sign(t, alg, priv, good.KeyID, map[jose.HeaderKey]any{jose.HeaderType: "at+jwt", "nonce": "n"}, goodPayload), "unexpected header"},
+			{"X5CHeader", sign(t, alg, priv, good.KeyID, map[jose.HeaderKey]any{jose.HeaderType: "at+jwt", "x5c": []string{selfSigned(t, priv)}}, goodPayload), "unexpected header"},
 			{"WrongIssuer", sign(t, alg, priv, good.KeyID, typ, claims(func(m map[string]any) { m["iss"] = "https://evil.example" })), "wrong issuer"},
 			{"WrongAudience", sign(t, alg, priv, good.KeyID, typ, claims(func(m map[string]any) { m["aud"] = "https://other.example/api" })), "wrong audience"},
 			{"Expired", sign(t, alg, priv, good.KeyID, typ, claims(func(m map[string]any) { m["iat"] = now - 20; m["exp"] = now - 1 })), "expired"},

@@ -2,7 +2,10 @@ package oauth
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,7 +89,7 @@ func (a *Authority) verify(ctx context.Context, now time.Time, token string) (*C
 		!strings.EqualFold(typ, "application/"+TokenType) {
 		return nil, nil, invalidToken("typ is not at+jwt")
 	}
-	if h.JSONWebKey != nil || len(h.ExtraHeaders) != 1 {
+	if !onlyHeaders(token, "alg", "kid", "typ") {
 		return nil, nil, invalidToken("unexpected header parameters")
 	}
 	k, err := a.keys.verifier(ctx, now, h.KeyID)
@@ -126,6 +129,28 @@ func (a *Authority) verify(ctx context.Context, now time.Time, token string) (*C
 		ID: wc.ID, Issuer: wc.Issuer, Subject: wc.Subject, Audience: wc.Audience, ClientID: wc.ClientID,
 		Scope: *wc.Scope, IssuedAt: iat, ExpiresAt: exp, KeyID: k.id,
 	}, k, nil
+}
+
+// onlyHeaders reports whether the protected header of a compact JWS
+// names no parameter but the allowed ones. It reads the header itself:
+// go-jose lifts jwk, x5c and nonce out of ExtraHeaders into fields of
+// their own (x5c behind a method), so counting ExtraHeaders misses them.
+func onlyHeaders(token string, allowed ...string) bool {
+	enc, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return false
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &hdr); err != nil {
+		return false
+	}
+	for name := range hdr {
+		if !slices.Contains(allowed, name) {
+			return false
+		}
+	}
+	return true
 }
 
 // verifiedEntry is a verified token's claims in the cache that maps token
