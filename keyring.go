@@ -134,6 +134,10 @@ type KeyringStore interface {
 	// below is 0, else the versions below it. It returns how many it
 	// deleted.
 	DeleteDataKeys(ctx context.Context, owner string, below int) (int, error)
+	// SupersededDataKeyOwners returns up to limit owners, in order and
+	// after the owner after, that hold more than one data key version and
+	// whose newest version was created before createdBefore.
+	SupersededDataKeyOwners(ctx context.Context, createdBefore time.Time, after string, limit int) ([]string, error)
 	// DataKeysBelow returns up to limit data keys wrapped by a KEK
 	// version older than kekVersion, ordered by KEK version, owner and
 	// version, starting after the key after (nil: from the first).

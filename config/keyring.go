@@ -3,6 +3,8 @@ package config
 import (
 	"path/filepath"
 	"time"
+
+	"github.com/hrgate/hrgate/keyring"
 )
 
 // MasterKeyEnv names the environment variable that may hold the master key,
@@ -85,7 +87,7 @@ func (k *Keyring) validate() error {
 	if k.CacheSize < 1 || k.CacheSize > 10_000_000 {
 		return keyError("keyring.cache_size", "must be between 1 and 10000000")
 	}
-	if k.CacheTTL <= 0 || k.CacheTTL > Duration(time.Hour) {
+	if k.CacheTTL <= 0 || k.CacheTTL > Duration(keyring.MaxCacheTTL) {
 		return keyError("keyring.cache_ttl", "must be more than 0 and at most 1h")
 	}
 	if k.RewrapInterval < Duration(time.Second) {

@@ -35,8 +35,9 @@ type Options struct {
 	// 100,000.
 	CacheSize int
 	// CacheTTL bounds how long an unwrapped data key is trusted without
-	// reading the key store again, and so how late an erase made by
-	// another instance takes effect here; 0 means one minute.
+	// reading the key store again, and so how late an erase or a rotation
+	// made by another instance takes effect here; 0 means one minute, and
+	// it may not exceed MaxCacheTTL.
 	CacheTTL time.Duration
 	// RewrapBatch is how many data keys Rewrap moves per transaction; 0
 	// means DefaultRewrapBatch.
@@ -150,6 +151,9 @@ func Open(ctx context.Context, store hrgate.KeyringStore, provider KeyProvider, 
 	}
 	if k.ttl <= 0 {
 		k.ttl = time.Minute
+	}
+	if k.ttl > MaxCacheTTL {
+		return nil, fmt.Errorf("keyring: a cache lifetime of %s is longer than the %s every instance relies on", k.ttl, MaxCacheTTL)
 	}
 	k.cache.Max = opts.CacheSize
 	if k.cache.Max <= 0 {

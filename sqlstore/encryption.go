@@ -32,6 +32,11 @@ type FieldCipher interface {
 	Refresh(ctx context.Context) error
 	// RotateDataKeys gives each owner a new data key version.
 	RotateDataKeys(ctx context.Context, owners []string) error
+	// SettledOwners returns owners whose older data key versions no
+	// instance can still seal under, and NewestDataKeyVersion the version
+	// Seal uses for one of them.
+	SettledOwners(ctx context.Context, after string, limit int) ([]string, error)
+	NewestDataKeyVersion(ctx context.Context, owner string) (int, error)
 	// DeleteDataKeysBelow deletes owner's data key versions below version.
 	DeleteDataKeysBelow(ctx context.Context, owner string, version int) (int, error)
 	// OpenRecord returns an opener of the sealed fields of one record,

@@ -10,7 +10,9 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/internal/storetest"
@@ -42,13 +44,22 @@ type encEnv struct {
 	db  *sqlstore.DB
 	kr  *keyring.Keyring
 	log *logBuffer
+	// ahead moves the keyring's clock forward (advance), as the hours
+	// after a rotation would.
+	ahead atomic.Int64
 }
+
+// advance moves the keyring's clock forward by d.
+func (env *encEnv) advance(d time.Duration) { env.ahead.Add(int64(d)) }
+
+func (env *encEnv) now() time.Time { return time.Now().Add(time.Duration(env.ahead.Load())) }
 
 // openEnc opens the store at dsn with the keyring of its key store
 // (storetest.KeysDSN) and opts.
 func openEnc(t *testing.T, dsn string, opts sqlstore.Options) *encEnv {
 	t.Helper()
-	env := &encEnv{dsn: dsn, kr: storetest.Keyring(t, storetest.KeysDSN(dsn)), log: &logBuffer{}}
+	env := &encEnv{dsn: dsn, log: &logBuffer{}}
+	env.kr = storetest.KeyringWith(t, storetest.OpenKeyStore(t, storetest.KeysDSN(dsn)), keyring.Options{Now: env.now})
 	opts.Logger = slog.New(slog.NewJSONHandler(env.log, nil))
 	env.db = storetest.OpenWith(t, dsn, env.kr, opts)
 	return env

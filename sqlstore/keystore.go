@@ -302,6 +302,22 @@ func (s *KeyStore) DeleteDataKeys(ctx context.Context, owner string, below int) 
 	return int(n), s.db.translate(err, op)
 }
 
+// SupersededDataKeyOwners implements hrgate.KeyringStore. Versions are
+// created in order, so an owner's newest version is its newest created_at.
+func (s *KeyStore) SupersededDataKeyOwners(ctx context.Context, createdBefore time.Time, after string, limit int) ([]string, error) {
+	const op = "sqlstore.SupersededDataKeyOwners"
+	if limit <= 0 {
+		return nil, invalid("Name how many owners to return.")
+	}
+	rows, err := s.db.read.QueryContext(ctx, s.db.dialect.rebind(`SELECT owner FROM keyring_data_keys WHERE owner > ?
+		GROUP BY owner HAVING COUNT(*) > 1 AND MAX(created_at) < ? ORDER BY owner LIMIT ?`), after, micros(createdBefore), limit)
+	return collect(s.db, op, rows, err, func(sc scanner) (string, error) {
+		var o string
+		err := sc.Scan(&o)
+		return o, err
+	})
+}
+
 // DataKeysBelow implements hrgate.KeyringStore. Both conditions are
 // ranges of the (kek_version, owner, version) index: a re-wrap does not
 // scan again what it has passed, and finding nothing left is one probe,

@@ -30,9 +30,11 @@ type ReencryptResult struct {
 	// Encrypted rows had plain-text groups sealed that the policy now
 	// encrypts.
 	Encrypted int `json:"encrypted"`
-	// Rotated rows were re-sealed under a new data key version, and the
-	// old versions deleted.
+	// Rotated rows were re-sealed under a new data key version.
 	Rotated int `json:"rotated"`
+	// Settled employees had the data key versions a rotation left behind
+	// deleted, once no instance could still seal under them.
+	Settled int `json:"settled"`
 	// Skipped rows could not be read (their keys erased, or tampered
 	// with); each is logged. They do not hold a job back.
 	Skipped int `json:"skipped"`
@@ -52,9 +54,11 @@ func (r ReencryptResult) Total() int { return r.Reindexed + r.Encrypted + r.Rota
 //     operator started to encrypt), after which a plain-text value in
 //     them is refused as an integrity error;
 //   - rotate: after StartDataKeyRotation, give every employee a new data
-//     key version, re-seal its groups under it, and delete the old
-//     versions — in that order, so that a crash never leaves a value
-//     whose key is gone.
+//     key version and re-seal its groups under it;
+//   - settle: once a rotation is older than keyring.MaxCacheTTL, so that
+//     no instance can still seal under an older version, re-seal what
+//     was sealed under one meanwhile and delete the older versions — in
+//     that order, so that a crash never leaves a value whose key is gone.
 //
 // A job with nothing to do costs one read of the encryption state. `hrgate
 // serve` runs Reencrypt on keyring.rewrap_interval.
@@ -87,6 +91,10 @@ func (db *DB) Reencrypt(ctx context.Context, batch int) (ReencryptResult, error)
 	}
 	res.Skipped += skipped
 	if res.Rotated, skipped, err = db.rotateDataKeys(ctx, st, batch); err != nil {
+		return res, err
+	}
+	res.Skipped += skipped
+	if res.Settled, skipped, err = db.settleDataKeys(ctx, batch); err != nil {
 		return res, err
 	}
 	res.Skipped += skipped
@@ -442,10 +450,12 @@ func (db *DB) encryptPlain(ctx context.Context, st encState, batch int) (done, s
 
 // rotateDataKeys carries out a data-key rotation round: per batch, new key
 // versions first (key store), then the rows re-sealed under them (one
-// transaction), then the old versions deleted, then the rows marked done.
-// A crash after any step leaves every value readable: until the old
-// versions are deleted the rows still open with either, and a row not yet
-// marked is simply rotated again, to yet another version, the next time.
+// transaction), then the rows marked done. A crash after any step leaves
+// every value readable, and a row not yet marked is simply rotated again,
+// to yet another version, the next time. The old versions stay: another
+// instance may hold them in its cache as the newest for up to
+// keyring.MaxCacheTTL and seal under them; settleDataKeys deletes them
+// after that.
 func (db *DB) rotateDataKeys(ctx context.Context, st encState, batch int) (done, skipped int, err error) {
 	enc := db.enc
 	target := st.dekTarget
@@ -484,7 +494,6 @@ func (db *DB) rotateDataKeys(ctx context.Context, st encState, batch int) (done,
 		}
 		type update struct {
 			id       string
-			version  int
 			cols     []string
 			old, new [][]byte
 		}
@@ -509,10 +518,6 @@ func (db *DB) rotateDataKeys(ctx context.Context, st encState, batch int) (done,
 				sealed, err := enc.kr.Seal(ctx, r.id, groupRef(r.id, g), plain)
 				if err != nil {
 					return done, skipped, err
-				}
-				// The version to keep is the oldest the row now uses.
-				if v, _ := keyring.SealedKeyVersion(sealed); u.version == 0 || v < u.version {
-					u.version = v
 				}
 				u.cols, u.old, u.new = append(u.cols, groupRefs[g]), append(u.old, raw), append(u.new, sealed)
 			}
@@ -552,18 +557,10 @@ func (db *DB) rotateDataKeys(ctx context.Context, st encState, batch int) (done,
 		if err := db.crashPoint("rotate: re-sealed"); err != nil {
 			return done, skipped, err
 		}
-		// 3. Delete the versions no row uses any more: every sealed group
-		// of the row was re-sealed under u.version in step 2.
 		for _, u := range resealed {
-			if _, err := enc.kr.DeleteDataKeysBelow(ctx, u.id, u.version); err != nil {
-				return done, skipped, err
-			}
 			marks = append(marks, u.id)
 		}
-		if err := db.crashPoint("rotate: old keys deleted"); err != nil {
-			return done, skipped, err
-		}
-		// 4. Mark the rows done.
+		// 3. Mark the rows done.
 		if len(marks) > 0 {
 			_, err := db.write.ExecContext(ctx, db.dialect.rebind(`UPDATE employees SET dek_round = ? WHERE dek_round < ? AND id IN (?`+
 				strings.Repeat(", ?", len(marks)-1)+`)`), append([]any{target, target}, marks...)...)
@@ -587,6 +584,94 @@ func (db *DB) rotateDataKeys(ctx context.Context, st encState, batch int) (done,
 	}
 	db.logger.Info("every employee's data key is rotated", "round", target, "rotated", done, "skipped", skipped)
 	return done, skipped, nil
+}
+
+// settleDataKeys deletes the data key versions rotations left behind, for
+// the owners whose newest version is older than keyring.MaxCacheTTL: from
+// then on every instance seals under the newest. A value an instance
+// sealed under an older version before its cache caught up is re-sealed
+// first, in a transaction that changes the row only if it still holds
+// what was read; a row that changed meanwhile waits for the next run.
+// Owners that are not employees (the vault) are left alone.
+func (db *DB) settleDataKeys(ctx context.Context, batch int) (done, skipped int, err error) {
+	enc := db.enc
+	groups := sealableGroups.Groups()
+	after := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return done, skipped, err
+		}
+		owners, err := enc.kr.SettledOwners(ctx, after, batch)
+		if err != nil || len(owners) == 0 {
+			return done, skipped, err
+		}
+		after = owners[len(owners)-1]
+		args := make([]any, len(owners))
+		for i, o := range owners {
+			args[i] = o
+		}
+		rows, err := db.scanJobRows(ctx, groups, `SELECT id, `+columnsOf(groups)+` FROM employees WHERE id IN (?`+
+			strings.Repeat(", ?", len(owners)-1)+`)`, args...)
+		if err != nil {
+			return done, skipped, fmt.Errorf("sqlstore: settle data keys: %w", err)
+		}
+		for _, r := range rows {
+			newest, err := enc.kr.NewestDataKeyVersion(ctx, r.id)
+			if err != nil {
+				if db.skipRow("settle", &groupError{r.id, groups[0], err}) {
+					skipped++
+					continue
+				}
+				return done, skipped, err
+			}
+			var cols []string
+			var old, next [][]byte
+			bad := false
+			for i, g := range groups {
+				raw := r.raw[i]
+				if v, ok := keyring.SealedKeyVersion(raw); !ok || v == newest {
+					continue
+				}
+				plain, err := enc.kr.Open(ctx, r.id, groupRef(r.id, g), raw)
+				if err != nil {
+					if db.skipRow("settle", &groupError{r.id, g, err}) {
+						bad = true
+						break
+					}
+					return done, skipped, err
+				}
+				sealed, err := enc.kr.Seal(ctx, r.id, groupRef(r.id, g), plain)
+				if err != nil {
+					return done, skipped, err
+				}
+				cols, old, next = append(cols, groupRefs[g]), append(old, raw), append(next, sealed)
+			}
+			if bad {
+				skipped++
+				continue
+			}
+			if len(cols) > 0 {
+				var n int64
+				err := db.inTx(ctx, func(tx *sql.Tx) error {
+					n, err = db.swapGroups(ctx, tx, r.id, cols, old, next)
+					return err
+				})
+				if err != nil {
+					return done, skipped, fmt.Errorf("sqlstore: settle data keys: %w", err)
+				}
+				if n != 1 {
+					continue // written meanwhile: the next run looks again
+				}
+			}
+			if err := db.crashPoint("settle: re-sealed"); err != nil {
+				return done, skipped, err
+			}
+			if _, err := enc.kr.DeleteDataKeysBelow(ctx, r.id, newest); err != nil {
+				return done, skipped, err
+			}
+			done++
+		}
+	}
 }
 
 // swapGroups sets the group columns cols of employee id to next, provided

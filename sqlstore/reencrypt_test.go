@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/internal/storetest"
@@ -224,7 +225,7 @@ func TestConfidentialGroupPolicyChanges(t *testing.T) {
 }
 
 func TestDataKeyRotation(t *testing.T) {
-	for _, crashAt := range []string{"", "rotate: new keys", "rotate: re-sealed", "rotate: old keys deleted"} {
+	for _, crashAt := range []string{"", "rotate: new keys", "rotate: re-sealed", "settle: re-sealed"} {
 		t.Run("Crash "+crashAt, func(t *testing.T) {
 			forEachDSN(t, func(t *testing.T, dsn string) {
 				ctx := context.Background()
@@ -239,6 +240,14 @@ func TestDataKeyRotation(t *testing.T) {
 				es = append(es, late...)
 
 				crash := errors.New("crash")
+				if crashAt == "settle: re-sealed" {
+					// The old versions are deleted only once no instance can
+					// still seal under them.
+					if _, err := env.db.Reencrypt(ctx, 3); err != nil {
+						t.Fatal(err)
+					}
+					env.advance(keyring.MaxCacheTTL + 10*time.Minute)
+				}
 				if crashAt != "" {
 					crashed := false
 					env.db.SetCrashForTest(func(step string) error {
@@ -255,11 +264,23 @@ func TestDataKeyRotation(t *testing.T) {
 					mustReadAll(t, env.db, es)
 				}
 				res, err := env.db.Reencrypt(ctx, 3)
-				if err != nil || res.Rotated == 0 || res.Skipped != 0 {
+				if err != nil || (res.Rotated == 0 && crashAt != "settle: re-sealed") || res.Skipped != 0 {
 					t.Fatalf("Reencrypt = %+v, %v", res, err)
 				}
 				mustReadAll(t, env.db, es)
 				ks := storetest.OpenKeyStore(t, storetest.KeysDSN(dsn))
+				// Within keyring.MaxCacheTTL of the rotation the old versions
+				// stay, as another instance may still seal under them.
+				if crashAt != "settle: re-sealed" {
+					if dks, _ := ks.DataKeys(ctx, []string{es[0].ID}); len(dks) != 2 {
+						t.Fatalf("%s holds %d data key versions right after the rotation; want the old one kept", es[0].ID, len(dks))
+					}
+					env.advance(keyring.MaxCacheTTL + 10*time.Minute)
+					if res, err := env.db.Reencrypt(ctx, 3); err != nil || res.Settled < 7 || res.Skipped != 0 {
+						t.Fatalf("Reencrypt an hour later = %+v, %v; want the old versions of the rotated employees deleted", res, err)
+					}
+					mustReadAll(t, env.db, es)
+				}
 				for _, e := range es[:7] {
 					dks, err := ks.DataKeys(ctx, []string{e.ID})
 					if err != nil || len(dks) != 1 || dks[0].Version < 2 {
@@ -284,4 +305,73 @@ func TestDataKeyRotation(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestDataKeyRotationWithStaleInstance: another instance whose cache
+// predates a rotation still seals under the old version for up to
+// keyring.MaxCacheTTL. The old version must outlive that window, and what
+// was sealed under it meanwhile must be re-sealed before it is deleted.
+func TestDataKeyRotationWithStaleInstance(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		env := openEnc(t, dsn, sqlstore.Options{})
+		es := staff(t, env.db, 79, 3)
+		e := es[0]
+		// The other instance: same key store, same clock, its cache
+		// filled before the rotation.
+		other := storetest.KeyringWith(t, storetest.OpenKeyStore(t, storetest.KeysDSN(dsn)), keyring.Options{Now: env.now})
+		if v, err := other.NewestDataKeyVersion(ctx, e.ID); err != nil || v != 1 {
+			t.Fatalf("the other instance's version of %s = %d, %v", e.ID, v, err)
+		}
+
+		if _, err := env.db.StartDataKeyRotation(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := env.db.Reencrypt(ctx, 10); err != nil || res.Rotated != len(es) || res.Settled != 0 {
+			t.Fatalf("Reencrypt = %+v, %v", res, err)
+		}
+
+		// The other instance writes e's compensation, sealed under the
+		// version its cache still calls the newest.
+		ref := hrgate.FieldRef{Table: "employees", RecordID: e.ID, Field: "g_compensation"}
+		plain, err := env.kr.Open(ctx, e.ID, ref, rawGroup(t, env.db, e.ID, hrgate.GroupCompensation))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale, err := other.Seal(ctx, e.ID, ref, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := keyring.SealedKeyVersion(stale); v != 1 {
+			t.Fatalf("the other instance sealed under version %d; the test needs its stale version 1", v)
+		}
+		if err := env.db.ExecForTest(ctx, `UPDATE employees SET g_compensation = ? WHERE id = ?`, stale, e.ID); err != nil {
+			t.Fatal(err)
+		}
+
+		// Within the window nothing is deleted, and everything reads.
+		if res, err := env.db.Reencrypt(ctx, 10); err != nil || res.Settled != 0 {
+			t.Fatalf("Reencrypt within the window = %+v, %v; want nothing settled", res, err)
+		}
+		mustReadAll(t, env.db, es)
+
+		// After it, the stale value is re-sealed and the old versions go.
+		env.advance(keyring.MaxCacheTTL + 10*time.Minute)
+		if res, err := env.db.Reencrypt(ctx, 10); err != nil || res.Settled != len(es) || res.Skipped != 0 {
+			t.Fatalf("Reencrypt after the window = %+v, %v; want every employee settled", res, err)
+		}
+		mustReadAll(t, env.db, es)
+		if v, _ := keyring.SealedKeyVersion(rawGroup(t, env.db, e.ID, hrgate.GroupCompensation)); v != 2 {
+			t.Fatalf("the stale value is under version %d after settling; want 2", v)
+		}
+		ks := storetest.OpenKeyStore(t, storetest.KeysDSN(dsn))
+		for _, x := range es {
+			if dks, err := ks.DataKeys(ctx, []string{x.ID}); err != nil || len(dks) != 1 || dks[0].Version != 2 {
+				t.Fatalf("data keys of %s after settling: %d, %v; want only version 2", x.ID, len(dks), err)
+			}
+		}
+		if res, err := env.db.Reencrypt(ctx, 10); err != nil || res.Total() != 0 || res.Settled != 0 {
+			t.Fatalf("a further Reencrypt = %+v, %v; want nothing to do", res, err)
+		}
+	})
 }
