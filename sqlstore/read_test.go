@@ -608,6 +608,16 @@ func TestInsertBatch_Errors(t *testing.T) {
 			}
 		})
 
+		t.Run("ErrIDIsAnotherSlug", func(t *testing.T) {
+			c := newCompany(t, g, "other", false)
+			c.ID = acme.Slug
+			err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{c}})
+			wantCode(t, err, hrgate.EINVALID) // a company id has the com_ form
+			if cs, _ := db.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.CompanyScope{Refs: []string{acme.Slug}}}); len(cs) != 1 {
+				t.Fatalf("companies for %s = %v; want only acme", acme.Slug, cs)
+			}
+		})
+
 		t.Run("ErrForeignKey", func(t *testing.T) {
 			missing := &hrgate.Company{ID: g.new(t, hrgate.PrefixCompany), Slug: "missing"}
 			err := db.InsertBatch(ctx, &hrgate.Batch{Employees: []*hrgate.Employee{newEmployee(t, g, missing, 1)}})
