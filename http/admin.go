@@ -249,7 +249,7 @@ func (s *Server) registerAdminRoutes() {
 		if err := s.gate.RevokeKey(ctx, r.PathValue("id")); err != nil {
 			return err
 		}
-		k, err := s.store.FindAPIKey(ctx, r.PathValue("id"))
+		k, err := s.gate.Key(ctx, r.PathValue("id"))
 		if err != nil {
 			return err
 		}
