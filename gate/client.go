@@ -125,5 +125,5 @@ func (g *Gate) DeleteClient(ctx context.Context, id string) error {
 
 // checkClientID refuses what is not a client id.
 func checkClientID(id string) error {
-	return checkID(id, hrgate.PrefixClient, "client", hrgate.ClientSecretPattern)
+	return checkID(id, hrgate.PrefixClient, "client")
 }

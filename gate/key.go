@@ -153,18 +153,35 @@ func (g *Gate) RevokeKey(ctx context.Context, id string) error {
 
 // checkKeyID refuses what is not a key id.
 func checkKeyID(id string) error {
-	return checkID(id, hrgate.PrefixAPIKey, "key", hrgate.APIKeyPattern)
+	return checkID(id, hrgate.PrefixAPIKey, "key")
 }
 
-// checkID refuses what is not an id with prefix. A credential's secret
-// pasted where its id belongs is not echoed back: it is now in a shell
+// secretShapes are the secrets hrgate hands out: whose secret each is
+// (the what of checkID) and how that reads in a message.
+var secretShapes = []struct {
+	of, words string
+	re        *regexp.Regexp
+}{
+	{"key", "an API key", hrgate.APIKeyPattern},
+	{"client", "an OAuth client's secret", hrgate.ClientSecretPattern},
+	{"admin", "the admin token", hrgate.AdminTokenPattern},
+}
+
+// checkID refuses what is not a what id with prefix. A secret of any kind
+// pasted where the id belongs is not echoed back: it is now in a shell
 // history or a request log and should be replaced.
-func checkID(id, prefix, what string, secret *regexp.Regexp) error {
+func checkID(id, prefix, what string) error {
 	if hrgate.ValidID(prefix, id) {
 		return nil
 	}
-	if secret.MatchString(id) {
-		return hrgate.Errorf(hrgate.EINVALID, "That is a %s's secret, not its id (%s_…); treat it as exposed and replace it.", what, prefix)
+	for _, s := range secretShapes {
+		if !s.re.MatchString(id) {
+			continue
+		}
+		if s.of == what {
+			return hrgate.Errorf(hrgate.EINVALID, "That is a %s's secret, not its id (%s_…); treat it as exposed and replace it.", what, prefix)
+		}
+		return hrgate.Errorf(hrgate.EINVALID, "That is %s, not a %s id (%s_…); treat it as exposed and replace it.", s.words, what, prefix)
 	}
 	return hrgate.Errorf(hrgate.EINVALID, "Invalid %s id %q: %s ids look like %s_… .", what, truncate(id, 64), what, prefix)
 }

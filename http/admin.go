@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -164,24 +165,8 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusOK, view.NewConsumer(c))
 	})
-	s.adminRoute("PUT /admin/v1/consumers/{consumer}/rate-limit", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
-		limit, err := decodeRateLimit(r)
-		if err != nil {
-			return err
-		}
-		c, err := s.gate.SetConsumerRateLimit(r.Context(), r.PathValue("consumer"), limit)
-		if err != nil {
-			return err
-		}
-		return writeValue(w, http.StatusOK, view.NewConsumer(c))
-	})
-	s.adminRoute("DELETE /admin/v1/consumers/{consumer}", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
-		if err := s.gate.DeleteConsumer(r.Context(), r.PathValue("consumer")); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
+	s.adminRoute("PUT /admin/v1/consumers/{consumer}/rate-limit", nil, putRateLimit("consumer", s.gate.SetConsumerRateLimit, view.NewConsumer))
+	s.adminRoute("DELETE /admin/v1/consumers/{consumer}", nil, deleteBy("consumer", s.gate.DeleteConsumer))
 
 	s.adminRoute("GET /admin/v1/keys", []string{"consumer", "stale", "expiring"}, func(w http.ResponseWriter, r *http.Request, q query, _ *Operator) error {
 		th := view.DefaultThresholds
@@ -258,27 +243,17 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusCreated, view.NewKeySecret(next, secret, old))
 	})
-	s.adminRoute("PUT /admin/v1/keys/{id}/rate-limit", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
-		limit, err := decodeRateLimit(r)
-		if err != nil {
-			return err
-		}
-		k, err := s.gate.SetKeyRateLimit(r.Context(), r.PathValue("id"), limit)
-		if err != nil {
-			return err
-		}
-		return writeValue(w, http.StatusOK, view.NewKey(k, s.gate.Now()))
-	})
+	s.adminRoute("PUT /admin/v1/keys/{id}/rate-limit", nil, putRateLimit("id", s.gate.SetKeyRateLimit, s.keyView))
 	s.adminRoute("POST /admin/v1/keys/{id}/revoke", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		ctx := r.Context()
 		if err := s.gate.RevokeKey(ctx, r.PathValue("id")); err != nil {
 			return err
 		}
-		k, err := s.store.FindAPIKey(ctx, r.PathValue("id"))
+		k, err := s.gate.Key(ctx, r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeValue(w, http.StatusOK, view.NewKey(k, s.gate.Now()))
+		return writeValue(w, http.StatusOK, s.keyView(k))
 	})
 	s.adminRoute("POST /admin/v1/key-deliveries/take", []string{"consumer"}, func(w http.ResponseWriter, r *http.Request, q query, _ *Operator) error {
 		ds, err := s.gate.TakeKeyDeliveries(r.Context(), q.get("consumer"))
@@ -328,25 +303,41 @@ func (s *Server) registerAdminRoutes() {
 		}
 		return writeValue(w, http.StatusCreated, view.NewClientSecret{Client: view.NewClient(c), ClientSecret: secret})
 	})
-	s.adminRoute("PUT /admin/v1/clients/{id}/rate-limit", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
+	s.adminRoute("PUT /admin/v1/clients/{id}/rate-limit", nil, putRateLimit("id", s.gate.SetClientRateLimit, view.NewClient))
+	s.adminRoute("DELETE /admin/v1/clients/{id}", nil, deleteBy("id", s.gate.DeleteClient))
+	s.finishRoutes()
+}
+
+// keyView is the view of k now.
+func (s *Server) keyView(k *hrgate.APIKey) view.Key { return view.NewKey(k, s.gate.Now()) }
+
+// putRateLimit is the handler of a PUT of …/rate-limit: it reads the whole
+// new limit from the body, gives it to set for the item the path's param
+// names, and answers with the item's view as set returns it.
+func putRateLimit[T, V any](param string, set func(context.Context, string, hrgate.RateLimit) (T, error), toView func(T) V) adminHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		limit, err := decodeRateLimit(r)
 		if err != nil {
 			return err
 		}
-		c, err := s.gate.SetClientRateLimit(r.Context(), r.PathValue("id"), limit)
+		item, err := set(r.Context(), r.PathValue(param), limit)
 		if err != nil {
 			return err
 		}
-		return writeValue(w, http.StatusOK, view.NewClient(c))
-	})
-	s.adminRoute("DELETE /admin/v1/clients/{id}", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
-		if err := s.gate.DeleteClient(r.Context(), r.PathValue("id")); err != nil {
+		return writeValue(w, http.StatusOK, toView(item))
+	}
+}
+
+// deleteBy is the handler of a DELETE: del removes the item the path's
+// param names, and the answer is 204 with no body.
+func deleteBy(param string, del func(context.Context, string) error) adminHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
+		if err := del(r.Context(), r.PathValue(param)); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	})
-	s.finishRoutes()
+	}
 }
 
 // dataOf wraps a list in the {"data": [...]} envelope the APIs share.

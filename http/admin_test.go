@@ -217,6 +217,11 @@ func TestAdminAPI(t *testing.T) {
 					{"DELETE", "/admin/v1/clients/hrg_cs_" + strings.Repeat("B", 49), "", nil, 400, "client's secret, not its id"},
 					{"POST", "/admin/v1/keys/key_nope/rotate", "", nil, 400, "Invalid key id"},
 					{"POST", "/admin/v1/keys/hrg_live_" + strings.Repeat("A", 49) + "/revoke", "", nil, 400, "treat it as exposed"},
+					// Any hrgate secret pasted where an id belongs is recognised,
+					// not only the kind the route expects; none is echoed.
+					{"POST", "/admin/v1/keys/" + a.token + "/revoke", "", nil, 400, "treat it as exposed"},
+					{"DELETE", "/admin/v1/clients/hrg_live_" + strings.Repeat("A", 49), "", nil, 400, "treat it as exposed"},
+					{"PUT", "/admin/v1/keys/hrg_cs_" + strings.Repeat("B", 49) + "/rate-limit", `{}`, nil, 400, "treat it as exposed"},
 					{"GET", "/admin/v1/consumers/ghost", "", nil, 404, ""},
 					{"GET", "/admin/v1/consumers", "", []string{"Accept", "text/html"}, 406, ""},
 				} {
@@ -228,6 +233,11 @@ func TestAdminAPI(t *testing.T) {
 					}
 					if strings.Contains(strings.ToLower(p.Detail), "sql") {
 						t.Errorf("problem reveals internals: %q", p.Detail)
+					}
+					for _, pat := range []*regexp.Regexp{hrgate.APIKeyPattern, hrgate.ClientSecretPattern, hrgate.AdminTokenPattern} {
+						if m := pat.FindString(p.Detail); m != "" {
+							t.Errorf("%s %s: the problem echoes a secret (%.12s…)", tc.method, tc.path, m)
+						}
 					}
 				}
 				// Nothing was written by the refused requests.

@@ -118,7 +118,7 @@ func (s *Server) Routes() []string {
 // HTTPS unless insecure_http is set.
 func (s *Server) Open() error {
 	hc := s.cfg.HTTP
-	s.srv = &http.Server{
+	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: time.Duration(hc.ReadHeaderTimeout),
 		ReadTimeout:       time.Duration(hc.ReadTimeout),
@@ -149,13 +149,15 @@ func (s *Server) Open() error {
 			return err
 		}
 		s.CertFile = certFile
-		s.srv.TLSConfig = tlsCfg
+		srv.TLSConfig = tlsCfg
 		ln = tls.NewListener(ln, tlsCfg)
 	}
-	s.ln = ln
+	// Only a server that serves is recorded: Close waits for Serve to
+	// return, which a failed Open never started.
+	s.srv, s.ln = srv, ln
 	s.bindIssuer()
 	s.done = make(chan error, 1)
-	go func() { s.done <- s.srv.Serve(ln) }()
+	go func() { s.done <- srv.Serve(ln) }()
 	return nil
 }
 
@@ -172,7 +174,8 @@ func (s *Server) URL() string {
 }
 
 // Close stops accepting connections and waits for in-flight requests, up
-// to the configured shutdown timeout.
+// to the configured shutdown timeout. It does nothing for a server that
+// was never opened, or whose Open failed.
 func (s *Server) Close() error {
 	if s.srv == nil {
 		return nil

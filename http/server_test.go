@@ -6,9 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"github.com/hrgate/hrgate/internal/storetest"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -22,6 +22,7 @@ import (
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/internal/oapitest"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/oauth"
 	"github.com/hrgate/hrgate/sandbox"
 	"github.com/hrgate/hrgate/sqlstore"
@@ -308,5 +309,31 @@ func assertNoInternals(t *testing.T, body []byte) {
 		if bytes.Contains(body, []byte(w)) {
 			t.Errorf("response reveals internals (%q): %s", w, body)
 		}
+	}
+}
+
+// TestServer_CloseAfterFailedOpen checks that an Open that fails (here the
+// address is taken) leaves a server Close returns from at once: the
+// command that started it closes everything it opened when a later step
+// fails, and must not hang on a server that never served.
+func TestServer_CloseAfterFailedOpen(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	db := storetest.Open(t, storetest.SQLite(t))
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Addr = taken.Addr().String()
+	srv, err := hrhttp.NewServer(context.Background(), cfg, db, gate.New(db), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err == nil {
+		t.Fatal("Open succeeded on an address in use")
+	}
+	if err := srv.Close(); err != nil {
+		t.Errorf("Close after a failed Open: %v", err)
 	}
 }

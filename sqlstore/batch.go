@@ -84,6 +84,12 @@ func validateBatch(b *hrgate.Batch) error {
 		if !hrgate.ValidSlug(c.Slug) {
 			return invalid("A company slug is 1 to 63 lower-case letters, digits or '-'.")
 		}
+		// Scopes name a company by id or by slug; slugs hold no '_', so
+		// only an id of the com_ form keeps one name from reaching two
+		// companies.
+		if !hrgate.ValidID(hrgate.PrefixCompany, c.ID) {
+			return invalid("A company id has the form " + hrgate.PrefixCompany + "_… .")
+		}
 	}
 	for _, t := range b.Teams {
 		if t == nil || t.ID == "" || t.CompanyID == "" {

@@ -98,14 +98,21 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	}
 	q.page(f.Page)
 
+	qctx := ctx
 	if f.ID != "" && db.dialect.name == "sqlite" {
 		// A look-up by primary key in a local file reads one row in
-		// microseconds and cannot wait on a network: there is nothing to
-		// cancel, and a cancellable context costs database/sql a
-		// goroutine and the driver an interrupt watcher per query.
-		ctx = context.WithoutCancel(ctx)
+		// microseconds: a cancellable context would cost database/sql a
+		// goroutine and the driver an interrupt watcher for nothing. Only
+		// that query runs without cancellation, and not for a request
+		// already cancelled. Decoding keeps ctx: it may fetch the
+		// employee's data key from the key store, which can be a
+		// PostgreSQL server across a network.
+		if err := ctx.Err(); err != nil {
+			return nil, db.translate(err, op)
+		}
+		qctx = context.WithoutCancel(ctx)
 	}
-	rows, err := db.stmts.query(ctx, q.sb.String(), q.args...)
+	rows, err := db.stmts.query(qctx, q.sb.String(), q.args...)
 	if err != nil {
 		return nil, db.translate(err, op)
 	}

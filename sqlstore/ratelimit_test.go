@@ -211,29 +211,11 @@ func TestRateLimits(t *testing.T) {
 func TestMigrationLeavesLimitsAtDefaults(t *testing.T) {
 	forEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if err := db.ApplyMigrationsForTest(ctx, 4); err != nil {
-			t.Fatal(err)
-		}
-		for _, stmt := range []struct {
-			sql  string
-			args []any
-		}{
-			{`INSERT INTO consumers (id, name, scopes, created_at, modified_at) VALUES ('con_1', 'payroll', '[]', 1, 1)`, nil},
-			{`INSERT INTO api_keys (id, consumer_id, env, hash, created_at, expires_at) VALUES ('key_1', 'con_1', 'live', ?, 1, 2)`, []any{[]byte("h1")}},
-			{`INSERT INTO oauth_clients (id, consumer_id, auth_method, secret_hash) VALUES ('cli_1', 'con_1', 'client_secret', ?)`, []any{make([]byte, 32)}},
-		} {
-			if err := db.ExecForTest(ctx, stmt.sql, stmt.args...); err != nil {
-				t.Fatalf("%s: %v", stmt.sql, err)
-			}
-		}
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
+		db := upgradedFrom(t, dsn, 4,
+			seedRow{`INSERT INTO consumers (id, name, scopes, created_at, modified_at) VALUES ('con_1', 'payroll', '[]', 1, 1)`, nil},
+			seedRow{`INSERT INTO api_keys (id, consumer_id, env, hash, created_at, expires_at) VALUES ('key_1', 'con_1', 'live', ?, 1, 2)`, []any{[]byte("h1")}},
+			seedRow{`INSERT INTO oauth_clients (id, consumer_id, auth_method, secret_hash) VALUES ('cli_1', 'con_1', 'client_secret', ?)`, []any{make([]byte, 32)}},
+		)
 		c, err := db.FindConsumer(ctx, "con_1")
 		if err != nil || !c.RateLimit.IsZero() {
 			t.Errorf("consumer = %+v, %v; want no limits of its own", c, err)
@@ -247,4 +229,35 @@ func TestMigrationLeavesLimitsAtDefaults(t *testing.T) {
 			t.Errorf("client = %+v, %v; want no limits of its own", cl, err)
 		}
 	})
+}
+
+// seedRow is a statement run against a database partly migrated.
+type seedRow struct {
+	sql  string
+	args []any
+}
+
+// upgradedFrom opens dsn with migrations 1..upTo applied, writes rows
+// through raw SQL as an older hrgate would have, then applies the rest of
+// the migrations: the database an upgrade leaves behind.
+func upgradedFrom(tb testing.TB, dsn string, upTo int, rows ...seedRow) *sqlstore.DB {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.ApplyMigrationsForTest(ctx, upTo); err != nil {
+		tb.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := db.ExecForTest(ctx, r.sql, r.args...); err != nil {
+			tb.Fatalf("%s: %v", r.sql, err)
+		}
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return db
 }

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"sort"
@@ -193,6 +194,34 @@ func TestFindEmployees_Groups(t *testing.T) {
 					t.Fatalf("employees differ:\n got %+v\nwant %+v", deref(got), deref(want))
 				}
 			})
+		}
+	})
+}
+
+// TestFindEmployees_Cancelled checks that a request already cancelled
+// reads no employee, by id as in a list, on every backend: the SQLite
+// look-up by id runs its query without the request's cancellation, but
+// must not start one for a request that has gone.
+func TestFindEmployees_Cancelled(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		w := newWorld(t, db)
+		id := w.employees[w.acme.ID][0].ID
+		// The look-up works with a live context, so that the failure
+		// below is the cancellation's.
+		got, err := db.FindEmployees(context.Background(), hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: id, Groups: hrgate.AllGroups})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("live look-up: %d employees, err %v", len(got), err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		for name, f := range map[string]hrgate.EmployeeFilter{
+			"ByID": {Scope: hrgate.AllCompanies, ID: id, Groups: hrgate.AllGroups},
+			"List": {Scope: hrgate.AllCompanies, Groups: hrgate.AllGroups},
+		} {
+			got, err := db.FindEmployees(ctx, f)
+			if !errors.Is(err, context.Canceled) || got != nil {
+				t.Errorf("%s: got %d employees, err %v; want none and context.Canceled", name, len(got), err)
+			}
 		}
 	})
 }
@@ -576,6 +605,16 @@ func TestInsertBatch_Errors(t *testing.T) {
 			wantCode(t, err, hrgate.EINVALID) // a slug cannot hold the '_' of an id
 			if cs, _ := db.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.CompanyScope{Refs: []string{acme.ID}}}); len(cs) != 1 {
 				t.Fatalf("companies for %s = %v; want only acme", acme.ID, cs)
+			}
+		})
+
+		t.Run("ErrIDIsAnotherSlug", func(t *testing.T) {
+			c := newCompany(t, g, "other", false)
+			c.ID = acme.Slug
+			err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{c}})
+			wantCode(t, err, hrgate.EINVALID) // a company id has the com_ form
+			if cs, _ := db.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.CompanyScope{Refs: []string{acme.Slug}}}); len(cs) != 1 {
+				t.Fatalf("companies for %s = %v; want only acme", acme.Slug, cs)
 			}
 		})
 

@@ -122,30 +122,12 @@ func TestRotateAPIKey(t *testing.T) {
 func TestMigrationGivesOldKeysAnExpiry(t *testing.T) {
 	forEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if err := db.ApplyMigrationsForTest(ctx, 1); err != nil {
-			t.Fatal(err)
-		}
-		for _, stmt := range []struct {
-			sql  string
-			args []any
-		}{
-			{`INSERT INTO consumers (id, name, scopes, created_at, modified_at) VALUES ('con_1', 'payroll', '[]', 1, 1)`, nil},
-			{`INSERT INTO api_keys (id, consumer_id, env, hash, created_at) VALUES ('key_old', 'con_1', 'live', ?, 1000000)`, []any{[]byte("h1")}},
-			{`INSERT INTO api_keys (id, consumer_id, env, hash) VALUES ('key_undated', 'con_1', 'live', ?)`, []any{[]byte("h2")}},
-			{`INSERT INTO api_keys (id, consumer_id, env, hash, created_at, expires_at) VALUES ('key_dated', 'con_1', 'live', ?, 5, 7)`, []any{[]byte("h3")}},
-		} {
-			if err := db.ExecForTest(ctx, stmt.sql, stmt.args...); err != nil {
-				t.Fatalf("%s: %v", stmt.sql, err)
-			}
-		}
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
+		db := upgradedFrom(t, dsn, 1,
+			seedRow{`INSERT INTO consumers (id, name, scopes, created_at, modified_at) VALUES ('con_1', 'payroll', '[]', 1, 1)`, nil},
+			seedRow{`INSERT INTO api_keys (id, consumer_id, env, hash, created_at) VALUES ('key_old', 'con_1', 'live', ?, 1000000)`, []any{[]byte("h1")}},
+			seedRow{`INSERT INTO api_keys (id, consumer_id, env, hash) VALUES ('key_undated', 'con_1', 'live', ?)`, []any{[]byte("h2")}},
+			seedRow{`INSERT INTO api_keys (id, consumer_id, env, hash, created_at, expires_at) VALUES ('key_dated', 'con_1', 'live', ?, 5, 7)`, []any{[]byte("h3")}},
+		)
 		year := 365 * 24 * time.Hour
 		k, err := db.FindAPIKey(ctx, "key_old")
 		if err != nil || !k.ExpiresAt.Equal(time.UnixMicro(1000000).Add(year).UTC()) {

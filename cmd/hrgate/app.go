@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,9 +53,12 @@ type Main struct {
 	// sinks stream the trail to the configured SIEMs while serving.
 	sinks *sink.Streamer
 
-	bg     sync.WaitGroup
-	admin  *hrhttp.Server
-	logOut *logbuf.Writer
+	// srv and admin are the APIs while they serve; stopBG ends the
+	// background loops bg counts (startServer, stopServing).
+	srv, admin *hrhttp.Server
+	stopBG     context.CancelFunc
+	bg         sync.WaitGroup
+	logOut     *logbuf.Writer
 }
 
 // flagKeys maps command-line flags to configuration keys: a flag that was
@@ -218,6 +222,10 @@ func plaintextGroups(encrypt []string) hrgate.GroupSet {
 // Close releases what the command opened and writes out the log. It may
 // be called more than once.
 func (m *Main) Close() {
+	// The servers and the loops go first: they use what follows.
+	if err := m.stopServing(context.Background()); err != nil && m.Logger != nil {
+		m.Logger.Error("the server did not stop cleanly", "err", err)
+	}
 	if m.sinks != nil {
 		_ = m.sinks.Close()
 		m.sinks = nil

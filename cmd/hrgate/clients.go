@@ -44,7 +44,7 @@ func (m *Main) clientsCommand() *cobra.Command {
 			if consumer == "" {
 				return hrgate.Errorf(hrgate.EINVALID, "--consumer is required")
 			}
-			limit, _, err := limitsFromFlags(cmd, hrgate.RateLimit{})
+			limit, err := limitsFromFlags(cmd, hrgate.RateLimit{})
 			if err != nil {
 				return err
 			}
@@ -90,6 +90,9 @@ func (m *Main) clientsCommand() *cobra.Command {
   hrgate clients update cli_… --rate-limit default   # back to limits.credential`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireLimitFlags(cmd); err != nil {
+				return err
+			}
 			if err := m.open(cmd); err != nil {
 				return err
 			}
@@ -97,12 +100,9 @@ func (m *Main) clientsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			limit, changed, err := limitsFromFlags(cmd, c.RateLimit)
+			limit, err := limitsFromFlags(cmd, c.RateLimit)
 			if err != nil {
 				return err
-			}
-			if !changed {
-				return hrgate.Errorf(hrgate.EINVALID, "give --rate-limit, --burst or --quota")
 			}
 			if c, err = m.Gate.SetClientRateLimit(cmd.Context(), c.ID, limit); err != nil {
 				return err

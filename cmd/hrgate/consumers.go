@@ -22,7 +22,7 @@ func (m *Main) consumersCommand() *cobra.Command {
   hrgate consumers create payroll --scope "employees:read:identity" --rate-limit 200/s --burst 400 --quota 100000/day`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			limit, _, err := limitsFromFlags(cmd, hrgate.RateLimit{})
+			limit, err := limitsFromFlags(cmd, hrgate.RateLimit{})
 			if err != nil {
 				return err
 			}
@@ -50,6 +50,9 @@ func (m *Main) consumersCommand() *cobra.Command {
   hrgate consumers update payroll --quota default   # back to limits.consumer`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireLimitFlags(cmd); err != nil {
+				return err
+			}
 			if err := m.open(cmd); err != nil {
 				return err
 			}
@@ -57,12 +60,9 @@ func (m *Main) consumersCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			limit, changed, err := limitsFromFlags(cmd, c.RateLimit)
+			limit, err := limitsFromFlags(cmd, c.RateLimit)
 			if err != nil {
 				return err
-			}
-			if !changed {
-				return hrgate.Errorf(hrgate.EINVALID, "give --rate-limit, --burst or --quota")
 			}
 			if c, err = m.Gate.SetConsumerRateLimit(cmd.Context(), c.ID, limit); err != nil {
 				return err

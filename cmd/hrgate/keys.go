@@ -60,7 +60,7 @@ func (m *Main) keysCommand() *cobra.Command {
 		if cmd.Flags().Changed("expires-in") && *expiresIn == 0 {
 			return hrgate.Errorf(hrgate.EINVALID, "--expires-in must be longer than 0; every key expires")
 		}
-		limit, _, err := limitsFromFlags(cmd, hrgate.RateLimit{})
+		limit, err := limitsFromFlags(cmd, hrgate.RateLimit{})
 		if err != nil {
 			return err
 		}
@@ -93,6 +93,9 @@ func (m *Main) keysCommand() *cobra.Command {
   hrgate keys update key_… --rate-limit default --quota default   # back to limits.credential`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireLimitFlags(cmd); err != nil {
+				return err
+			}
 			if err := m.open(cmd); err != nil {
 				return err
 			}
@@ -100,12 +103,9 @@ func (m *Main) keysCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			limit, changed, err := limitsFromFlags(cmd, k.RateLimit)
+			limit, err := limitsFromFlags(cmd, k.RateLimit)
 			if err != nil {
 				return err
-			}
-			if !changed {
-				return hrgate.Errorf(hrgate.EINVALID, "give --rate-limit, --burst or --quota")
 			}
 			if k, err = m.Gate.SetKeyRateLimit(cmd.Context(), k.ID, limit); err != nil {
 				return err
@@ -297,20 +297,19 @@ func addLimitFlags(cmd *cobra.Command) {
 }
 
 // limitsFromFlags applies the rate limit flags given to current and
-// returns the result, checked, and whether any flag was given. A part
-// whose flag is absent stays as it is; "default" returns it to the
-// configuration. A rate set back to the default takes its burst with it,
+// returns the result, checked. A part whose flag is absent stays as it
+// is; "default" returns it to the configuration. A rate set back to the default takes its burst with it,
 // since a burst needs a rate of its own.
-func limitsFromFlags(cmd *cobra.Command, current hrgate.RateLimit) (hrgate.RateLimit, bool, error) {
+func limitsFromFlags(cmd *cobra.Command, current hrgate.RateLimit) (hrgate.RateLimit, error) {
 	r, fs := current, cmd.Flags()
 	var err error
 	if fs.Changed("rate-limit") {
 		s, _ := fs.GetString("rate-limit")
 		if s == "" {
-			return current, false, hrgate.Errorf(hrgate.EINVALID, "Invalid --rate-limit: give a rate such as 50/s, or %q.", gate.DefaultLimit)
+			return current, hrgate.Errorf(hrgate.EINVALID, "Invalid --rate-limit: give a rate such as 50/s, or %q.", gate.DefaultLimit)
 		}
 		if r.Rate, err = gate.ParseRate(s, limitFlags.Rate); err != nil {
-			return current, false, err
+			return current, err
 		}
 		if r.Rate == 0 {
 			r.Burst = 0
@@ -322,7 +321,7 @@ func limitsFromFlags(cmd *cobra.Command, current hrgate.RateLimit) (hrgate.RateL
 		case s == gate.DefaultLimit:
 			r.Burst = 0
 		case convErr != nil || n <= 0:
-			return current, false, hrgate.Errorf(hrgate.EINVALID, "Invalid --burst: give a whole number of requests, or %q.", gate.DefaultLimit)
+			return current, hrgate.Errorf(hrgate.EINVALID, "Invalid --burst: give a whole number of requests, or %q.", gate.DefaultLimit)
 		default:
 			r.Burst = n
 		}
@@ -330,15 +329,23 @@ func limitsFromFlags(cmd *cobra.Command, current hrgate.RateLimit) (hrgate.RateL
 	if fs.Changed("quota") {
 		s, _ := fs.GetString("quota")
 		if s == "" {
-			return current, false, hrgate.Errorf(hrgate.EINVALID, "Invalid --quota: give a quota such as 20000/day, or %q.", gate.DefaultLimit)
+			return current, hrgate.Errorf(hrgate.EINVALID, "Invalid --quota: give a quota such as 20000/day, or %q.", gate.DefaultLimit)
 		}
 		if r.Quota, err = gate.ParseQuota(s, limitFlags.Quota); err != nil {
-			return current, false, err
+			return current, err
 		}
 	}
-	changed := fs.Changed("rate-limit") || fs.Changed("burst") || fs.Changed("quota")
 	if err := gate.CheckRateLimit(r, limitFlags); err != nil {
-		return current, false, err
+		return current, err
 	}
-	return r, changed, nil
+	return r, nil
+}
+
+// requireLimitFlags refuses an update command that gives no rate limit
+// flag, before it opens the store: it would change nothing.
+func requireLimitFlags(cmd *cobra.Command) error {
+	if fs := cmd.Flags(); !fs.Changed("rate-limit") && !fs.Changed("burst") && !fs.Changed("quota") {
+		return hrgate.Errorf(hrgate.EINVALID, "give --rate-limit, --burst or --quota")
+	}
+	return nil
 }

@@ -167,6 +167,8 @@ func TestRateLimitsCLI(t *testing.T) {
 					{"UpdateClearsRateKeepsBurst", []string{"consumers", "update", "payroll", "--rate-limit", "default", "--burst", "5"}, "Invalid --burst"},
 					{"UpdateQuotaTooHigh", []string{"clients", "update", client.ID, "--quota", "1000000000001/day"}, "Invalid --quota"},
 					{"UpdateNothing", []string{"consumers", "update", "payroll"}, "give --rate-limit, --burst or --quota"},
+					{"UpdateKeyNothing", []string{"keys", "update", key.ID}, "give --rate-limit, --burst or --quota"},
+					{"UpdateClientNothing", []string{"clients", "update", client.ID}, "give --rate-limit, --burst or --quota"},
 					{"UpdateKeySecretAsID", []string{"keys", "update", key.Key, "--quota", "1/day"}, "secret"},
 				} {
 					t.Run(tc.name, func(t *testing.T) {

@@ -52,7 +52,7 @@ func (m *Main) serveCommand() *cobra.Command {
 				return err
 			}
 			m.Logger.Info("hrgate is serving", "url", srv.URL(), "database", m.Store.Dialect())
-			return m.waitAndStop(cmd.Context(), srv)
+			return m.waitAndStop(cmd.Context())
 		},
 	}
 	addServeFlags(cmd)
@@ -60,7 +60,11 @@ func (m *Main) serveCommand() *cobra.Command {
 	return cmd
 }
 
+// startServer opens the APIs and starts the background loops, which run
+// until ctx ends or stopServing stops them. Whatever it started before
+// failing, Close stops.
 func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Server, error) {
+	ctx, m.stopBG = context.WithCancel(ctx)
 	if err := m.importLegacyAdminToken(ctx); err != nil {
 		return nil, err
 	}
@@ -102,6 +106,7 @@ func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Ser
 		}
 		m.admin = admin
 	}
+	m.srv = srv
 	if m.Audit != nil {
 		// The start need not hold anything up; it is durable by the time
 		// the trail closes, and most likely with the first request.
@@ -145,7 +150,7 @@ func (m *Main) startAdmin(ctx context.Context, opts []hrhttp.Option) (*hrhttp.Se
 	return admin, nil
 }
 
-// background runs fn until ctx ends; waitAndStop waits for it before the
+// background runs fn until ctx ends; stopServing waits for it before the
 // store is closed.
 func (m *Main) background(ctx context.Context, fn func(context.Context)) {
 	m.bg.Add(1)
@@ -157,21 +162,36 @@ func (m *Main) background(ctx context.Context, fn func(context.Context)) {
 
 // waitAndStop serves until ctx is cancelled (SIGINT, SIGTERM) and then
 // shuts down gracefully.
-func (m *Main) waitAndStop(ctx context.Context, srv *hrhttp.Server) error {
+func (m *Main) waitAndStop(ctx context.Context) error {
 	<-ctx.Done()
 	m.Logger.Info("shutting down")
-	err := srv.Close()
+	return m.stopServing(context.WithoutCancel(ctx))
+}
+
+// stopServing undoes startServer, in whatever state it left things: it
+// closes the APIs, stops the background loops and waits for them, and
+// records the stop of a server whose start was recorded. Close calls it
+// too, for a start that failed half-way; a second call does nothing.
+func (m *Main) stopServing(ctx context.Context) error {
+	var err error
+	if m.srv != nil {
+		err = m.srv.Close()
+	}
 	if m.admin != nil {
 		if aerr := m.admin.Close(); err == nil {
 			err = aerr
 		}
 	}
-	m.bg.Wait()
-	if m.Audit != nil {
-		if aerr := m.Audit.Record(context.WithoutCancel(ctx), m.serverEvent(hrgate.AuditServerStop, srv)); aerr != nil && err == nil {
+	if m.stopBG != nil {
+		m.stopBG()
+		m.bg.Wait()
+	}
+	if m.srv != nil && m.Audit != nil {
+		if aerr := m.Audit.Record(ctx, m.serverEvent(hrgate.AuditServerStop, m.srv)); aerr != nil && err == nil {
 			err = aerr
 		}
 	}
+	m.srv, m.admin, m.stopBG = nil, nil, nil
 	return err
 }
 
@@ -245,7 +265,7 @@ func (m *Main) demoCommand() *cobra.Command {
 				return err
 			}
 			m.printDemo(srv, keys, companies, adminToken)
-			return m.waitAndStop(ctx, srv)
+			return m.waitAndStop(ctx)
 		},
 	}
 	addServeFlags(cmd)

@@ -1,7 +1,7 @@
-// Package view holds the JSON forms of consumers and keys that the CLI's
-// --output json and the admin API share, so the two cannot drift apart.
-// No view ever holds a key's secret except Delivery and NewKey, which exist
-// to hand one out once.
+// Package view holds the JSON forms of consumers, keys and OAuth clients
+// that the CLI's --output json and the admin API share, so the two cannot
+// drift apart. No view ever holds a secret except NewSecret, Delivery and
+// NewClientSecret, which exist to hand one out once.
 package view
 
 import (
