@@ -150,14 +150,18 @@ type heldWriter struct {
 	w      http.ResponseWriter
 	status int
 	buf    []byte
+	// header holds what the handler sets, apart from what the outer
+	// middleware set on w, so that an answer replaced by a problem does
+	// not keep the handler's Content-Length, ETag or Location.
+	header http.Header
 }
 
-var heldWriters = sync.Pool{New: func() any { return &heldWriter{buf: make([]byte, 0, 16<<10)} }}
+var heldWriters = sync.Pool{New: func() any { return &heldWriter{buf: make([]byte, 0, 16<<10), header: http.Header{}} }}
 
 // maxPooledAnswer bounds the buffers kept for reuse.
 const maxPooledAnswer = 1 << 20
 
-func (h *heldWriter) Header() http.Header { return h.w.Header() }
+func (h *heldWriter) Header() http.Header { return h.header }
 
 func (h *heldWriter) WriteHeader(code int) {
 	if h.status == 0 && code >= 200 {
@@ -173,17 +177,22 @@ func (h *heldWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// reset drops the status and body held, for an answer that will not be
-// sent; the headers set so far stay.
+// reset drops the status, headers and body held, for an answer that will
+// not be sent; the headers the outer middleware set stay.
 func (h *heldWriter) reset() {
 	h.status = 0
 	h.buf = h.buf[:0]
+	clear(h.header)
 }
 
 // send writes the held answer.
 func (h *heldWriter) send() {
 	if h.status == 0 {
 		h.status = http.StatusOK
+	}
+	out := h.w.Header()
+	for k, v := range h.header {
+		out[k] = v
 	}
 	h.w.WriteHeader(h.status)
 	if len(h.buf) > 0 {
@@ -193,6 +202,7 @@ func (h *heldWriter) send() {
 
 func (h *heldWriter) release() {
 	h.w = nil
+	clear(h.header)
 	if cap(h.buf) > maxPooledAnswer {
 		return
 	}
