@@ -210,9 +210,14 @@ type SigningKeyStore interface {
 // revocations and the ids of client assertions already used.
 type TokenStore interface {
 	// RevokeToken records that the token with id jti, valid until
-	// expiresAt, is revoked, and bumps the credential epoch in the same
+	// expiresAt, is revoked, and bumps the revocation epoch in the same
 	// transaction. Revoking a revoked token is not an error.
 	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
+	// RevocationEpoch returns a counter that changes whenever a token is
+	// revoked, apart from CredentialEpoch so that revocations, which any
+	// client may make of its own tokens, do not empty the credential
+	// caches.
+	RevocationEpoch(ctx context.Context) (int64, error)
 	// RevokedTokens returns the ids of revoked tokens that have not
 	// expired at now.
 	RevokedTokens(ctx context.Context, now time.Time) ([]string, error)

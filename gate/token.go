@@ -83,7 +83,7 @@ func (g *Gate) checkToken(ctx context.Context, token string) (*oauth.Claims, *cl
 	if err != nil {
 		return nil, nil, err
 	}
-	revoked, err := g.revokedTokens(ctx, epoch)
+	revoked, err := g.revokedTokens(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -108,13 +108,17 @@ func tokenFailure(err error) error {
 }
 
 // revokedSet is the set of unexpired revoked token ids, read under one
-// credential epoch.
+// revocation epoch.
 type revokedSet struct {
 	epoch int64
 	ids   map[string]struct{}
 }
 
-func (g *Gate) revokedTokens(ctx context.Context, epoch int64) (map[string]struct{}, error) {
+func (g *Gate) revokedTokens(ctx context.Context) (map[string]struct{}, error) {
+	epoch, err := g.store.RevocationEpoch(ctx)
+	if err != nil {
+		return nil, err
+	}
 	s := &g.oauth
 	s.revokedMu.Lock()
 	cur := s.revoked

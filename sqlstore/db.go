@@ -97,6 +97,9 @@ type DB struct {
 	enc *encryption
 
 	epoch epochCache
+	// revocations is the counter of access token revocations
+	// (RevocationEpoch).
+	revocations epochCache
 
 	// skipOptimize makes Close leave the file as it is: set when Open
 	// refuses a database it must not write to.
@@ -162,13 +165,14 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	db.vault.insecure = opts.InsecurePlaintext
 	db.enc = enc
 	db.stmts = newStmtCache(db.read, db.dialect)
-	db.epoch.maxAge, db.epoch.now = opts.CredentialRefresh, opts.Now
+	db.epoch.table, db.epoch.maxAge, db.epoch.now = "credential_epoch", opts.CredentialRefresh, opts.Now
 	if db.epoch.maxAge == 0 {
 		db.epoch.maxAge = DefaultCredentialRefresh
 	}
 	if db.epoch.now == nil {
 		db.epoch.now = time.Now
 	}
+	db.revocations.table, db.revocations.maxAge, db.revocations.now = "revocation_epoch", db.epoch.maxAge, db.epoch.now
 
 	if schema == dataSchema {
 		// Before any migration: a database under another keyring is

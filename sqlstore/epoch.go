@@ -19,6 +19,8 @@ const DefaultCredentialRefresh = 250 * time.Millisecond
 // this store update it when they commit; changes made by other processes are
 // seen when the value, older than maxAge, is read again.
 type epochCache struct {
+	// table holds the counter, in its one row.
+	table string
 	// maxAge is how long a value is served; zero or less reads the
 	// database on every call.
 	maxAge time.Duration
@@ -77,7 +79,18 @@ func (c *epochCache) forget() {
 // credential refresh interval (Options.CredentialRefresh): in between, the
 // value is served from memory.
 func (db *DB) CredentialEpoch(ctx context.Context) (int64, error) {
-	c := &db.epoch
+	return db.readEpoch(ctx, &db.epoch)
+}
+
+// RevocationEpoch returns the counter of access token revocations, kept
+// apart from the credential epoch: a client may revoke its own tokens as
+// often as it likes, and that must not empty every instance's credential
+// caches. It is cached like CredentialEpoch.
+func (db *DB) RevocationEpoch(ctx context.Context) (int64, error) {
+	return db.readEpoch(ctx, &db.revocations)
+}
+
+func (db *DB) readEpoch(ctx context.Context, c *epochCache) (int64, error) {
 	if v, ok := c.fresh(); ok {
 		return v, nil
 	}
@@ -88,8 +101,8 @@ func (db *DB) CredentialEpoch(ctx context.Context) (int64, error) {
 	}
 	at := c.now()
 	var v int64
-	if err := db.stmts.queryRow(ctx, `SELECT value FROM credential_epoch WHERE id = 1`).Scan(&v); err != nil {
-		return 0, db.translate(err, "sqlstore.CredentialEpoch")
+	if err := db.stmts.queryRow(ctx, `SELECT value FROM `+c.table+` WHERE id = 1`).Scan(&v); err != nil {
+		return 0, db.translate(err, "sqlstore.readEpoch")
 	}
 	c.cur.Store(&epochValue{v: v, at: at})
 	return v, nil
@@ -122,22 +135,27 @@ func (db *DB) execBumpingEpoch(ctx context.Context, query string, args ...any) (
 // bump makes every instance drop its credential caches, and no caller
 // should be able to cause that at will.
 func (db *DB) inTxBumpingEpoch(ctx context.Context, fn func(tx *sql.Tx) (changed bool, err error)) error {
+	return db.inTxBumping(ctx, &db.epoch, fn)
+}
+
+// inTxBumping is inTxBumpingEpoch for the counter c.
+func (db *DB) inTxBumping(ctx context.Context, c *epochCache, fn func(tx *sql.Tx) (changed bool, err error)) error {
 	var epoch int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		changed, err := fn(tx)
 		if err != nil || !changed {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `UPDATE credential_epoch SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&epoch)
+		return tx.QueryRowContext(ctx, `UPDATE `+c.table+` SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&epoch)
 	})
 	if err != nil {
 		// The commit may have happened all the same; read the epoch
 		// again rather than trust the cached one.
-		db.epoch.forget()
+		c.forget()
 		return err
 	}
 	if epoch != 0 {
-		db.epoch.committed(epoch)
+		c.committed(epoch)
 	}
 	return nil
 }

@@ -192,24 +192,35 @@ func TestTokenState(t *testing.T) {
 		ctx := context.Background()
 
 		t.Run("RevokeBumpsEpochAndExpires", func(t *testing.T) {
-			before := epoch(t, db)
+			revocations := func() int64 {
+				t.Helper()
+				e, err := db.RevocationEpoch(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
+			credentials, before := epoch(t, db), revocations()
 			if err := db.RevokeToken(ctx, "tok_a", ts(100)); err != nil {
 				t.Fatal(err)
 			}
-			once := epoch(t, db)
+			once := revocations()
 			for range 3 {
 				if err := db.RevokeToken(ctx, "tok_a", ts(100)); err != nil {
 					t.Fatalf("repeated revocation: %v", err)
 				}
 			}
-			if epoch(t, db) != once {
-				t.Fatal("a repeated revocation bumped the credential epoch: any client could flush every cache")
+			if revocations() != once {
+				t.Fatal("a repeated revocation bumped the revocation epoch")
 			}
 			if err := db.RevokeToken(ctx, "tok_b", ts(200)); err != nil {
 				t.Fatal(err)
 			}
-			if epoch(t, db) == before {
-				t.Fatal("revoking a token left the credential epoch unchanged")
+			if revocations() == before {
+				t.Fatal("revoking a token left the revocation epoch unchanged")
+			}
+			if epoch(t, db) != credentials {
+				t.Fatal("revoking a token bumped the credential epoch: any client could flush every instance's credential caches")
 			}
 			for _, tc := range []struct {
 				now  int

@@ -9,17 +9,25 @@ import (
 )
 
 // RevokeToken records the revocation of token jti, valid until expiresAt,
-// and bumps the credential epoch in the same transaction, so that every
-// instance refuses the token on its next request. A repeated revocation
-// is not an error and, inserting nothing, leaves the epoch alone.
+// and bumps the revocation epoch (not the credential epoch) in the same
+// transaction, so that every instance refuses the token on its next
+// request. A repeated revocation is not an error and, inserting nothing,
+// leaves the epoch alone.
 func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	const op = "sqlstore.RevokeToken"
 	if jti == "" || expiresAt.IsZero() {
 		return invalid("A token revocation needs a token id and an expiry.")
 	}
-	_, err := db.execBumpingEpoch(ctx,
-		`INSERT INTO oauth_revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`,
-		jti, expiresAt.UnixMicro())
+	err := db.inTxBumping(ctx, &db.revocations, func(tx *sql.Tx) (bool, error) {
+		res, err := tx.ExecContext(ctx, db.dialect.rebind(
+			`INSERT INTO oauth_revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`),
+			jti, expiresAt.UnixMicro())
+		if err != nil {
+			return false, err
+		}
+		n, err := res.RowsAffected()
+		return n > 0, err
+	})
 	return db.translate(err, op)
 }
 
