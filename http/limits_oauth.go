@@ -37,23 +37,20 @@ func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern stri
 	var buf [2]limits.Rule
 	rules := buf[:0]
 	if pattern == "POST /oauth2/token" {
-		if lim := l.routes["token"]; lim != (limits.Limit{}) {
+		if rt := l.routes["token"]; rt.limit != (limits.Limit{}) {
 			// Keyed by the client named, before it is verified, and
 			// by the address: a stranger naming a client spends the
 			// allowance of that client at the stranger's address, not
 			// the client's own. A name that is no client id is not
 			// used, so that a key is never longer than an id.
-			key := l.prefix + "route:token:" + addr
+			id := addr
 			if hrgate.ValidID(hrgate.PrefixClient, named) {
-				key = l.prefix + "route:token:" + named + ":" + addr
+				id = named + ":" + addr
 			}
-			rules = append(rules, limits.Rule{Key: key, Limit: lim})
+			rules = append(rules, limits.Rule{Key: rt.key, ID: id, Limit: rt.limit})
 		}
 	}
-	if l.global != (limits.Limit{}) {
-		rules = append(rules, limits.Rule{Key: l.prefix + "global", Limit: l.global})
-	}
-	return named, s.decide(w, r, rules)
+	return named, s.decide(w, r, l.global.append(rules))
 }
 
 // oauthFailed counts a failed client authentication against the address

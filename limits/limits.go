@@ -113,9 +113,13 @@ func ParseQuota(s string) (int64, error) {
 
 // Rule is one key with its limit.
 type Rule struct {
-	// Key names what is limited, e.g. "cred:key_…" or "global". Keys
-	// are opaque to the limiter.
+	// Key and ID name what is limited: the limiter's key is Key followed
+	// by ID, e.g. "cred:" and "key_…", or "global" and "". They are
+	// given apart so that a caller can name a limit per credential
+	// without building a string per request; a caller must split one
+	// key the same way every time. Keys are opaque to the limiter.
 	Key   string
+	ID    string
 	Limit Limit
 }
 
