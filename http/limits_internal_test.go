@@ -3,6 +3,7 @@ package http
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -81,6 +82,13 @@ func TestLimitsAllocations(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = l.apiRules(buf[:0], p, "list") }); n != 0 {
 		t.Errorf("a request's rules allocate %v times; want 0", n)
+	}
+	v6 := netip.MustParseAddr("2001:db8:1:2:3:4:5:6")
+	if got := limits.AddrSource(v6); got != "addr:2001:db8:1:2::/64" {
+		t.Errorf("AddrSource(%s) = %q", v6, got)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = limits.AddrSource(v6) }); n > 1 {
+		t.Errorf("a client address's source allocates %v times; want at most 1", n)
 	}
 	h := http.Header{}
 	d := limits.Decision{Allowed: true, Rule: 2, Limit: 1000, Remaining: 999, Reset: 1500 * time.Second}

@@ -66,14 +66,19 @@ func NewBruteForce(now func() time.Time) *BruteForce {
 }
 
 // AddrSource returns the source key of a client address: the address
-// itself for IPv4, its /64 for IPv6.
+// itself for IPv4, its /64 for IPv6. Every API request asks for one, so it
+// is written in place: one allocation.
 func AddrSource(addr netip.Addr) string {
 	addr = addr.Unmap()
+	var buf [64]byte
+	b := append(buf[:0], "addr:"...)
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
-		return "addr:" + p.String()
+		b = p.AppendTo(b)
+	} else {
+		b = addr.AppendTo(b)
 	}
-	return "addr:" + addr.String()
+	return string(b)
 }
 
 // CredentialSource returns the source key of a named credential (an API
