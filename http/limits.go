@@ -27,13 +27,11 @@ import (
 type Limits struct {
 	limiter limits.Limiter
 	log     *slog.Logger
-	// prefix starts every rule key (limits.key_prefix).
-	prefix string
 
-	credential, consumer, global limits.Limit
+	credential, consumer, global level
 	// routes are the per-credential limits of the route classes list,
 	// single and token; a class without one has no rule.
-	routes map[string]limits.Limit
+	routes map[string]level
 
 	maxConcurrent int
 	inflight      inflight
@@ -45,6 +43,15 @@ type Limits struct {
 	// errorLogged is when one was last logged (Unix nanoseconds).
 	limiterErrors atomic.Int64
 	errorLogged   atomic.Int64
+}
+
+// level is the limit of one level and the key its rules start with
+// (limits.key_prefix, the level's name and, for a level per credential or
+// consumer, a colon): built once, so that a request's rules add only the
+// id and join no strings.
+type level struct {
+	key   string
+	limit limits.Limit
 }
 
 // ipRulesGrace is how long replaced IP rules stay open: requests that
@@ -61,22 +68,26 @@ func NewLimits(cfg config.Limits, limiter limits.Limiter, log *slog.Logger, now 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &Limits{limiter: limiter, log: log, prefix: cfg.KeyPrefix, routes: make(map[string]limits.Limit),
-		maxConcurrent: cfg.MaxConcurrent, inflight: inflight{n: make(map[string]int)}}
+	l := &Limits{limiter: limiter, log: log, routes: make(map[string]level),
+		maxConcurrent: cfg.MaxConcurrent, inflight: inflight{n: make(map[string]int)},
+		credential: level{key: cfg.KeyPrefix + "cred:"}, consumer: level{key: cfg.KeyPrefix + "consumer:"},
+		global: level{key: cfg.KeyPrefix + "global"}}
 	var err error
 	for _, lv := range []struct {
 		key string
 		dst *limits.Limit
 		src config.RateLimit
-	}{{"limits.credential", &l.credential, cfg.Credential}, {"limits.consumer", &l.consumer, cfg.Consumer}, {"limits.global", &l.global, cfg.Global}} {
+	}{{"limits.credential", &l.credential.limit, cfg.Credential}, {"limits.consumer", &l.consumer.limit, cfg.Consumer}, {"limits.global", &l.global.limit, cfg.Global}} {
 		if *lv.dst, err = lv.src.Parse(); err != nil {
 			return nil, fmt.Errorf("%s: %w", lv.key, err)
 		}
 	}
 	for class, rl := range cfg.Routes {
-		if l.routes[class], err = rl.Parse(); err != nil {
+		lim, err := rl.Parse()
+		if err != nil {
 			return nil, fmt.Errorf("limits.routes.%s: %w", class, err)
 		}
+		l.routes[class] = level{key: cfg.KeyPrefix + "route:" + class + ":", limit: lim}
 	}
 	if l.maxConcurrent < 1 {
 		return nil, fmt.Errorf("limits.max_concurrent must be at least 1")
@@ -226,19 +237,25 @@ func routeClass(pattern string) string {
 // the route class when one is configured, and the global limit. Levels
 // without a limit have no rule.
 func (l *Limits) apiRules(rules []limits.Rule, p *gate.Principal, class string) []limits.Rule {
-	if lim := own(p.RateLimit, l.credential, l.log); lim != (limits.Limit{}) {
-		rules = append(rules, limits.Rule{Key: l.prefix + "cred:" + p.KeyID, Limit: lim})
+	if lim := own(p.RateLimit, l.credential.limit, l.log); lim != (limits.Limit{}) {
+		rules = append(rules, limits.Rule{Key: l.credential.key, ID: p.KeyID, Limit: lim})
 	}
-	if lim := own(p.ConsumerRateLimit, l.consumer, l.log); lim != (limits.Limit{}) {
-		rules = append(rules, limits.Rule{Key: l.prefix + "consumer:" + p.ConsumerID, Limit: lim})
+	if lim := own(p.ConsumerRateLimit, l.consumer.limit, l.log); lim != (limits.Limit{}) {
+		rules = append(rules, limits.Rule{Key: l.consumer.key, ID: p.ConsumerID, Limit: lim})
 	}
-	if lim := l.routes[class]; lim != (limits.Limit{}) {
-		rules = append(rules, limits.Rule{Key: l.prefix + "route:" + class + ":" + p.KeyID, Limit: lim})
+	if rt := l.routes[class]; rt.limit != (limits.Limit{}) {
+		rules = append(rules, limits.Rule{Key: rt.key, ID: p.KeyID, Limit: rt.limit})
 	}
-	if l.global != (limits.Limit{}) {
-		rules = append(rules, limits.Rule{Key: l.prefix + "global", Limit: l.global})
+	return l.global.append(rules)
+}
+
+// append appends the rule of a level without ids (global), if it limits
+// anything.
+func (lv level) append(rules []limits.Rule) []limits.Rule {
+	if lv.limit == (limits.Limit{}) {
+		return rules
 	}
-	return rules
+	return append(rules, limits.Rule{Key: lv.key, Limit: lv.limit})
 }
 
 // own returns a credential's or consumer's allowance with each field it
@@ -326,10 +343,24 @@ func setRateLimitHeaders(h http.Header, d limits.Decision, rules []limits.Rule) 
 	} else {
 		window = max(1, ceilSeconds(time.Duration(float64(lim.Burst)/lim.Rate*float64(time.Second))))
 	}
-	h["Ratelimit-Limit"] = []string{strconv.FormatInt(d.Limit, 10)}
-	h["Ratelimit-Remaining"] = []string{strconv.FormatInt(max(0, d.Remaining), 10)}
-	h["Ratelimit-Reset"] = []string{strconv.FormatInt(ceilSeconds(d.Reset), 10)}
-	h["Ratelimit-Policy"] = []string{strconv.FormatInt(d.Limit, 10) + ";w=" + strconv.FormatInt(window, 10)}
+	// Every request of the API sets these, so their four values are
+	// cut from one string and their slices from one array: two
+	// allocations, not seven.
+	var buf [128]byte
+	b := strconv.AppendInt(buf[:0], d.Limit, 10)
+	limitEnd := len(b)
+	b = strconv.AppendInt(b, max(0, d.Remaining), 10)
+	remainingEnd := len(b)
+	b = strconv.AppendInt(b, ceilSeconds(d.Reset), 10)
+	resetEnd := len(b)
+	b = append(b, b[:limitEnd]...)
+	b = strconv.AppendInt(append(b, ";w="...), window, 10)
+	v, vals := string(b), make([]string, 4)
+	vals[0], vals[1], vals[2], vals[3] = v[:limitEnd], v[limitEnd:remainingEnd], v[remainingEnd:resetEnd], v[resetEnd:]
+	h["Ratelimit-Limit"] = vals[0:1:1]
+	h["Ratelimit-Remaining"] = vals[1:2:2]
+	h["Ratelimit-Reset"] = vals[2:3:3]
+	h["Ratelimit-Policy"] = vals[3:4:4]
 }
 
 // ceilSeconds rounds d up to whole seconds, at least 1 when d is

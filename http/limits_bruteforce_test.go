@@ -109,6 +109,40 @@ func TestBruteForceOAuth(t *testing.T) {
 	}
 }
 
+// TestBruteForceOAuthAuditsNoStrangerText fails client authentication
+// naming a "client" that is no client id, long and with control
+// characters, until the address is locked out: the lockout is audited
+// without the text, which is the guesser's, not a credential's.
+func TestBruteForceOAuthAuditsNoStrangerText(t *testing.T) {
+	env := MustOpenAuditEnv(t, storetest.SQLite(t))
+	trail := env.trail
+	cfg := limitsConfig(t)
+	cfg.Limits.BruteForce.Threshold = 2
+	srv, _ := startLimited(t, cfg, env.store, env.gate, limits.NewMemory(nil), hrhttp.WithAudit(trail))
+	env.srv, env.client = srv, fromAddr(t, srv.CertFile, "127.0.0.1")
+	stranger := "evil\x1b[2J\n" + strings.Repeat("x", 4000)
+	form := url.Values{"grant_type": {"client_credentials"}}
+	for i := range 2 {
+		if r := env.postForm(t, "/oauth2/token", form, stranger, "wrong"); r.status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if r := env.postForm(t, "/oauth2/token", form, stranger, "wrong"); r.status != http.StatusTooManyRequests {
+		t.Fatalf("after the threshold: %d %s", r.status, r.body)
+	}
+	_ = trail.Close()
+	evs, err := trail.FindAuditEvents(context.Background(), hrgate.AuditFilter{Types: []string{hrgate.AuditAuthLockout}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 {
+		t.Fatalf("%d lockout events; want 1", len(evs))
+	}
+	if ev := evs[0]; ev.ClientAddr != "127.0.0.1" || ev.CredentialID != "" {
+		t.Fatalf("lockout event names credential %q (client %s); want none", ev.CredentialID, ev.ClientAddr)
+	}
+}
+
 func randomHex(t *testing.T, n int) string {
 	t.Helper()
 	b := make([]byte, n)

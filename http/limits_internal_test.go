@@ -3,10 +3,13 @@ package http
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/config"
+	"github.com/hrgate/hrgate/gate"
 	"github.com/hrgate/hrgate/limits"
 )
 
@@ -56,5 +59,45 @@ func TestRateLimitHeaders(t *testing.T) {
 	}
 	if routeClass("GET /v1/employees/{id}") != "single" || routeClass("GET /v1/employees") != "list" {
 		t.Error("route classes")
+	}
+}
+
+// TestLimitsAllocations: the limits' share of every API request, its
+// rules and its RateLimit headers, stays off the garbage collector's
+// path: the rules join no strings, the headers cost two allocations.
+func TestLimitsAllocations(t *testing.T) {
+	cfg := config.Default()
+	cfg.Limits.KeyPrefix = "deploy:"
+	cfg.Limits.Routes["list"] = config.RateLimit{Rate: "5/s", Burst: 10, Quota: "20000/day"}
+	l, err := NewLimits(cfg.Limits, limits.NewMemory(nil), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	p := &gate.Principal{KeyID: "key_0123456789abcdefghij", ConsumerID: "con_0123456789abcdefghij"}
+	var buf [4]limits.Rule
+	rules := l.apiRules(buf[:0], p, "list")
+	if len(rules) != 4 || rules[0].Key+rules[0].ID != "deploy:cred:"+p.KeyID || rules[2].Key+rules[2].ID != "deploy:route:list:"+p.KeyID {
+		t.Fatalf("rules = %+v", rules)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = l.apiRules(buf[:0], p, "list") }); n != 0 {
+		t.Errorf("a request's rules allocate %v times; want 0", n)
+	}
+	v6 := netip.MustParseAddr("2001:db8:1:2:3:4:5:6")
+	if got := limits.AddrSource(v6); got != "addr:2001:db8:1:2::/64" {
+		t.Errorf("AddrSource(%s) = %q", v6, got)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = limits.AddrSource(v6) }); n > 1 {
+		t.Errorf("a client address's source allocates %v times; want at most 1", n)
+	}
+	h := http.Header{}
+	d := limits.Decision{Allowed: true, Rule: 2, Limit: 1000, Remaining: 999, Reset: 1500 * time.Second}
+	if n := testing.AllocsPerRun(100, func() { setRateLimitHeaders(h, d, rules) }); n > 2 {
+		t.Errorf("the RateLimit headers allocate %v times; want at most 2", n)
+	}
+	for k, want := range map[string]string{"RateLimit-Limit": "1000", "RateLimit-Remaining": "999", "RateLimit-Reset": "1500", "RateLimit-Policy": "1000;w=2"} {
+		if got := h.Values(k); len(got) != 1 || got[0] != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
 	}
 }

@@ -14,7 +14,9 @@ import (
 // refused without its secret being checked, and the token endpoint is
 // limited per client (route class token) and by the global limit, the
 // other endpoints by the global limit only. It returns the client id the
-// request names, unverified, for oauthFailed. It answers refusals itself,
+// request names, unverified, for oauthFailed, or "" when what it names is
+// no client id: that text is the sender's, and must reach neither a limit
+// key nor the log and the audit trail. It answers refusals itself,
 // as problem documents: RFC 6749 has no error code for "too many".
 func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern string, form url.Values) (string, bool) {
 	l := s.limits
@@ -24,7 +26,7 @@ func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern stri
 	info := requestInfoFrom(r.Context())
 	addr := limits.AddrSource(info.client)
 	var named string
-	if ca, err := clientAuth(r, form); err == nil {
+	if ca, err := clientAuth(r, form); err == nil && hrgate.ValidID(hrgate.PrefixClient, ca.ClientID) {
 		named = ca.ClientID
 	}
 	// Only the address is locked out, never the client named: naming a
@@ -37,23 +39,19 @@ func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern stri
 	var buf [2]limits.Rule
 	rules := buf[:0]
 	if pattern == "POST /oauth2/token" {
-		if lim := l.routes["token"]; lim != (limits.Limit{}) {
+		if rt := l.routes["token"]; rt.limit != (limits.Limit{}) {
 			// Keyed by the client named, before it is verified, and
 			// by the address: a stranger naming a client spends the
 			// allowance of that client at the stranger's address, not
-			// the client's own. A name that is no client id is not
-			// used, so that a key is never longer than an id.
-			key := l.prefix + "route:token:" + addr
-			if hrgate.ValidID(hrgate.PrefixClient, named) {
-				key = l.prefix + "route:token:" + named + ":" + addr
+			// the client's own.
+			id := addr
+			if named != "" {
+				id = named + ":" + addr
 			}
-			rules = append(rules, limits.Rule{Key: key, Limit: lim})
+			rules = append(rules, limits.Rule{Key: rt.key, ID: id, Limit: rt.limit})
 		}
 	}
-	if l.global != (limits.Limit{}) {
-		rules = append(rules, limits.Rule{Key: l.prefix + "global", Limit: l.global})
-	}
-	return named, s.decide(w, r, rules)
+	return named, s.decide(w, r, l.global.append(rules))
 }
 
 // oauthFailed counts a failed client authentication against the address

@@ -66,14 +66,19 @@ func NewBruteForce(now func() time.Time) *BruteForce {
 }
 
 // AddrSource returns the source key of a client address: the address
-// itself for IPv4, its /64 for IPv6.
+// itself for IPv4, its /64 for IPv6. Every API request asks for one, so it
+// is written in place: one allocation.
 func AddrSource(addr netip.Addr) string {
 	addr = addr.Unmap()
+	var buf [64]byte
+	b := append(buf[:0], "addr:"...)
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
-		return "addr:" + p.String()
+		b = p.AppendTo(b)
+	} else {
+		b = addr.AppendTo(b)
 	}
-	return "addr:" + addr.String()
+	return string(b)
 }
 
 // CredentialSource returns the source key of a named credential (an API
@@ -142,11 +147,13 @@ func (b *BruteForce) shard(src string) *bfShard {
 
 // evict forgets the sources idle for longer than forget and, if that
 // leaves the shard still at its limit, those idle for longer than the
-// average. Sources locked out now are kept, unless the shard is still
-// full of them (an attacker with many IPv6 networks can lock out as many
-// as it likes): then arbitrary ones go, until an eighth of the shard is
-// free. A source forgotten while locked out may guess again sooner; the
-// alternative is memory without bound. The caller holds s.mu.
+// average, then arbitrary ones, until an eighth of the shard is free.
+// Sources locked out now go last, only when the shard is full of them
+// (an attacker with many IPv6 networks can lock out as many as it likes,
+// at Threshold failures each): a flood of fresh sources, one failure
+// each, cannot end a lockout. A source forgotten while locked out may
+// guess again sooner; the alternative is memory without bound. The
+// caller holds s.mu.
 func (s *bfShard) evict(now time.Time, forget time.Duration, limit int) {
 	for k, st := range s.m {
 		if now.Sub(st.last) > forget && !st.lockedUntil.After(now) {
@@ -167,10 +174,14 @@ func (s *bfShard) evict(now time.Time, forget time.Duration, limit int) {
 		}
 	}
 	target := min(limit-1, limit-limit/8)
-	for k := range s.m {
-		if len(s.m) <= target {
-			break
+	for _, lockedToo := range []bool{false, true} {
+		for k, st := range s.m {
+			if len(s.m) <= target {
+				return
+			}
+			if lockedToo || !st.lockedUntil.After(now) {
+				delete(s.m, k)
+			}
 		}
-		delete(s.m, k)
 	}
 }

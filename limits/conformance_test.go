@@ -82,6 +82,15 @@ func testDecisions(t *testing.T, l limits.Limiter, prefix string) {
 			{allowed: true, rule: 1, limit: 1, remaining: 0, reset: untilMidnight, resetApprox: true},
 			{allowed: false, quota: true, rule: 1, limit: 1, remaining: 0, reset: untilMidnight, retry: untilMidnight, resetApprox: true},
 		}},
+		// A rule's ID is part of its key: another ID under the same
+		// Key starts with its own burst.
+		{"ID", []limits.Rule{{Key: prefix + "cred:", ID: "key_a", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 1}}}, []want{
+			{allowed: true, rule: 0, limit: 1, remaining: 0, reset: time.Hour},
+			{allowed: false, rule: 0, limit: 1, remaining: 0, reset: time.Hour, retry: time.Hour},
+		}},
+		{"OtherID", []limits.Rule{{Key: prefix + "cred:", ID: "key_b", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 1, Quota: 5}}}, []want{
+			{allowed: true, rule: 0, limit: 1, remaining: 0, reset: time.Hour},
+		}},
 		{"NothingLimited", []limits.Rule{{Key: prefix + "free"}}, []want{
 			{allowed: true, rule: -1, remaining: 0},
 			{allowed: true, rule: -1, remaining: 0},

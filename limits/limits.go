@@ -40,6 +40,10 @@ func (l Limit) Validate() error {
 	switch {
 	case l.Rate < 0 || math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) || l.Rate > 1e6:
 		return errors.New("the rate must be between 0 and 1000000 requests per second")
+	case l.Rate > 0 && l.Rate < minRate:
+		// Slower, a full burst's tolerance in microseconds overflows
+		// int64 and the limiter refuses or admits everything.
+		return errors.New("the rate must be at least one request a day (0.0417/h)")
 	case l.Rate > 0 && (l.Burst < 1 || l.Burst > 1_000_000):
 		return errors.New("the burst must be between 1 and 1000000")
 	case l.Rate == 0 && l.Burst != 0:
@@ -49,6 +53,11 @@ func (l Limit) Validate() error {
 	}
 	return nil
 }
+
+// minRate is the slowest rate a limit may set, one request a day: its
+// interval times the largest burst (8.64e16 microseconds) still fits an
+// int64, and a Lua number closely enough.
+const minRate = 1.0 / 86400
 
 // Divide returns l shared by n instances: each gets its part of the rate,
 // burst and quota (at least 1 of each that is set). The fallback used while
@@ -104,9 +113,13 @@ func ParseQuota(s string) (int64, error) {
 
 // Rule is one key with its limit.
 type Rule struct {
-	// Key names what is limited, e.g. "cred:key_…" or "global". Keys
-	// are opaque to the limiter.
+	// Key and ID name what is limited: the limiter's key is Key followed
+	// by ID, e.g. "cred:" and "key_…", or "global" and "". They are
+	// given apart so that a caller can name a limit per credential
+	// without building a string per request; a caller must split one
+	// key the same way every time. Keys are opaque to the limiter.
 	Key   string
+	ID    string
 	Limit Limit
 }
 

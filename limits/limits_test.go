@@ -130,6 +130,22 @@ func TestParse(t *testing.T) {
 	if err := (limits.Limit{Rate: 5}).Validate(); err == nil {
 		t.Error("a rate without a burst validated")
 	}
+	// A rate so slow that a burst's tolerance overflows must not
+	// validate; the slowest that does must still decide sensibly.
+	if err := (limits.Limit{Rate: 1e-10, Burst: 10_000}).Validate(); err == nil {
+		t.Error("a rate of one request in 300 years validated")
+	}
+	slowest := limits.Limit{Rate: 1.0 / 86400, Burst: 1_000_000}
+	if err := slowest.Validate(); err != nil {
+		t.Fatalf("one request a day: %v", err)
+	}
+	m := limits.NewMemory(nil)
+	for i := range 2 {
+		d, _ := m.Allow(ctx, []limits.Rule{{Key: "slow", Limit: slowest}})
+		if !d.Allowed || d.Remaining != int64(slowest.Burst-1-i) || d.Reset <= 0 {
+			t.Fatalf("decision %d at one request a day = %+v; want admitted, %d remaining", i, d, slowest.Burst-1-i)
+		}
+	}
 }
 
 // redisURL returns the test Redis, skipping when none is configured.

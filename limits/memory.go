@@ -37,10 +37,14 @@ const (
 
 type shard struct {
 	mu    sync.Mutex
-	tat   map[string]int64
-	quota map[string]dayCount
+	tat   map[ruleKey]int64
+	quota map[ruleKey]dayCount
 	ops   int
 }
+
+// ruleKey is a rule's key as the maps hold it: its two parts as given,
+// so that neither a decision nor a new entry joins them.
+type ruleKey struct{ key, id string }
 
 type dayCount struct{ day, n int64 }
 
@@ -53,8 +57,8 @@ func NewMemory(now func() time.Time) *Memory {
 	}
 	m := &Memory{MaxKeys: 1_000_000, now: now, seed: maphash.MakeSeed()}
 	for i := range m.shards {
-		m.shards[i].tat = make(map[string]int64)
-		m.shards[i].quota = make(map[string]dayCount)
+		m.shards[i].tat = make(map[ruleKey]int64)
+		m.shards[i].quota = make(map[ruleKey]dayCount)
 	}
 	return m
 }
@@ -67,7 +71,7 @@ func (m *Memory) Allow(_ context.Context, rules []Rule) (Decision, error) {
 	var idxBuf [maxRules]int
 	idx := idxBuf[:0]
 	for _, r := range rules {
-		idx = append(idx, int(maphash.String(m.seed, r.Key)%numShards))
+		idx = append(idx, int((maphash.String(m.seed, r.Key)^maphash.String(m.seed, r.ID))%numShards))
 	}
 	var lockBuf [maxRules]int
 	locks := append(lockBuf[:0], idx...)
@@ -104,14 +108,14 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 		}
 	}
 	for i, r := range rules {
-		s := &m.shards[idx[i]]
+		s, k := &m.shards[idx[i]], ruleKey{r.Key, r.ID}
 		if r.Limit.Rate > 0 {
-			newTAT, ok, remaining, reset, retry := gcra(s.tat[r.Key], now, r.Limit)
+			newTAT, ok, remaining, reset, retry := gcra(s.tat[k], now, r.Limit)
 			tats[i] = newTAT
 			consider(Decision{Allowed: ok, Rule: i, Limit: int64(r.Limit.Burst), Remaining: remaining, Reset: reset, RetryAfter: retry})
 		}
 		if r.Limit.Quota > 0 {
-			c := s.quota[r.Key]
+			c := s.quota[k]
 			if c.day != day {
 				c = dayCount{day: day}
 			}
@@ -127,15 +131,15 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 	}
 	limit := max(1, m.MaxKeys/numShards)
 	for i, r := range rules {
-		s := &m.shards[idx[i]]
+		s, k := &m.shards[idx[i]], ruleKey{r.Key, r.ID}
 		if r.Limit.Rate > 0 {
-			if _, ok := s.tat[r.Key]; !ok && len(s.tat) >= limit {
+			if _, ok := s.tat[k]; !ok && len(s.tat) >= limit {
 				s.makeRoom(now, limit)
 			}
-			s.tat[r.Key] = tats[i]
+			s.tat[k] = tats[i]
 		}
 		if r.Limit.Quota > 0 {
-			c, ok := s.quota[r.Key]
+			c, ok := s.quota[k]
 			if !ok && len(s.quota) >= limit {
 				s.makeRoom(now, limit)
 			}
@@ -143,7 +147,7 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 				c = dayCount{day: day}
 			}
 			c.n++
-			s.quota[r.Key] = c
+			s.quota[k] = c
 		}
 	}
 	if best.Rule < 0 {

@@ -74,10 +74,10 @@ func (r *Redis) Allow(ctx context.Context, rules []Rule) (Decision, error) {
 	size := 0
 	for _, rl := range rules {
 		if rl.Limit.Rate > 0 {
-			size += len(r.prefix) + len(rl.Key) + len(tatSuffix)
+			size += len(r.prefix) + len(rl.Key) + len(rl.ID) + len(tatSuffix)
 		}
 		if rl.Limit.Quota > 0 {
-			size += len(r.prefix) + len(rl.Key) + len(quotaSuffix)
+			size += len(r.prefix) + len(rl.Key) + len(rl.ID) + len(quotaSuffix)
 		}
 	}
 	var names strings.Builder
@@ -93,6 +93,7 @@ func (r *Redis) Allow(ctx context.Context, rules []Rule) (Decision, error) {
 			tolerance = interval * int64(rl.Limit.Burst)
 			names.WriteString(r.prefix)
 			names.WriteString(rl.Key)
+			names.WriteString(rl.ID)
 			names.WriteString(tatSuffix)
 			ends[nkeys] = names.Len()
 			nkeys++
@@ -100,6 +101,7 @@ func (r *Redis) Allow(ctx context.Context, rules []Rule) (Decision, error) {
 		if rl.Limit.Quota > 0 {
 			names.WriteString(r.prefix)
 			names.WriteString(rl.Key)
+			names.WriteString(rl.ID)
 			names.WriteString(quotaSuffix)
 			ends[nkeys] = names.Len()
 			nkeys++
@@ -179,7 +181,8 @@ func (f *Failover) Allow(ctx context.Context, rules []Rule) (Decision, error) {
 	var buf [maxRules]Rule
 	local := buf[:0]
 	for _, r := range rules {
-		local = append(local, Rule{Key: r.Key, Limit: r.Limit.Divide(f.instances)})
+		r.Limit = r.Limit.Divide(f.instances)
+		local = append(local, r)
 	}
 	return f.local.Allow(ctx, local)
 }
