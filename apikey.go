@@ -112,41 +112,46 @@ func GenerateAPIKey(env KeyEnv, random io.Reader) (string, error) {
 	if env != KeyLive && env != KeyTest {
 		return "", fmt.Errorf("unknown key environment %q", env)
 	}
+	return generateSecret("hrg_"+string(env)+"_", random)
+}
+
+// generateSecret returns prefix + 256 bits from random in base62 + a
+// checksum of both: the format of API keys, client secrets and source
+// tokens, which secret scanners find by prefix and verify without a
+// look-up.
+func generateSecret(prefix string, random io.Reader) (string, error) {
 	var secret [32]byte
 	if _, err := io.ReadFull(random, secret[:]); err != nil {
-		return "", fmt.Errorf("read random key bytes: %w", err)
+		return "", fmt.Errorf("read random secret bytes: %w", err)
 	}
-	prefix := "hrg_" + string(env) + "_"
-	body := base62(secret[:], apiKeyBodyLen)
-	sum := apiKeyChecksum(prefix + body)
-	return prefix + body + string(sum[:]), nil
+	body := prefix + base62(secret[:], apiKeyBodyLen)
+	sum := apiKeyChecksum(body)
+	return body + string(sum[:]), nil
+}
+
+// checkSecret reports whether s is a secret of generateSecret's format
+// with prefix and a valid checksum.
+func checkSecret(prefix, s string) bool {
+	if len(s) != len(prefix)+apiKeyBodyLen+apiKeyChecksumLen || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for i := len(prefix); i < len(s); i++ {
+		if strings.IndexByte(base62Alphabet, s[i]) < 0 {
+			return false
+		}
+	}
+	return checksumOK(s)
 }
 
 // CheckAPIKey reports whether s is a well-formed API key with a valid
 // checksum, and its environment.
 func CheckAPIKey(s string) (KeyEnv, bool) {
-	var env KeyEnv
-	switch {
-	case strings.HasPrefix(s, "hrg_live_"):
-		env = KeyLive
-	case strings.HasPrefix(s, "hrg_test_"):
-		env = KeyTest
-	default:
-		return "", false
-	}
-	const prefixLen = len("hrg_live_")
-	if len(s) != prefixLen+apiKeyBodyLen+apiKeyChecksumLen {
-		return "", false
-	}
-	for i := prefixLen; i < len(s); i++ {
-		if strings.IndexByte(base62Alphabet, s[i]) < 0 {
-			return "", false
+	for _, env := range []KeyEnv{KeyLive, KeyTest} {
+		if checkSecret("hrg_"+string(env)+"_", s) {
+			return env, true
 		}
 	}
-	if !checksumOK(s) {
-		return "", false
-	}
-	return env, true
+	return "", false
 }
 
 // HashAPIKey returns the stored form of a key. A single SHA-256 suffices

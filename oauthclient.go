@@ -1,10 +1,8 @@
 package hrgate
 
 import (
-	"fmt"
 	"io"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -61,28 +59,12 @@ var ClientSecretPattern = regexp.MustCompile(`hrg_cs_[0-9A-Za-z]{49}`)
 // GenerateClientSecret returns a new client secret, reading 256 bits from
 // random, which must be a cryptographically secure source.
 func GenerateClientSecret(random io.Reader) (string, error) {
-	var secret [32]byte
-	if _, err := io.ReadFull(random, secret[:]); err != nil {
-		return "", fmt.Errorf("read random secret bytes: %w", err)
-	}
-	body := clientSecretPrefix + base62(secret[:], apiKeyBodyLen)
-	sum := apiKeyChecksum(body)
-	return body + string(sum[:]), nil
+	return generateSecret(clientSecretPrefix, random)
 }
 
 // CheckClientSecret reports whether s is a well-formed client secret with a
 // valid checksum.
-func CheckClientSecret(s string) bool {
-	if len(s) != len(clientSecretPrefix)+apiKeyBodyLen+apiKeyChecksumLen || !strings.HasPrefix(s, clientSecretPrefix) {
-		return false
-	}
-	for i := len(clientSecretPrefix); i < len(s); i++ {
-		if strings.IndexByte(base62Alphabet, s[i]) < 0 {
-			return false
-		}
-	}
-	return checksumOK(s)
-}
+func CheckClientSecret(s string) bool { return checkSecret(clientSecretPrefix, s) }
 
 // HashClientSecret returns the stored form of a client secret: SHA-256, for
 // the reasons HashAPIKey gives.

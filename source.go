@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -66,28 +65,12 @@ var SourceTokenPattern = regexp.MustCompile(`hrg_scim_[0-9A-Za-z]{49}`)
 // GenerateSourceToken returns a new SCIM source token, reading 256 bits
 // from random, which must be a cryptographically secure source.
 func GenerateSourceToken(random io.Reader) (string, error) {
-	var secret [32]byte
-	if _, err := io.ReadFull(random, secret[:]); err != nil {
-		return "", fmt.Errorf("read random token bytes: %w", err)
-	}
-	body := base62(secret[:], apiKeyBodyLen)
-	sum := apiKeyChecksum(sourceTokenPrefix + body)
-	return sourceTokenPrefix + body + string(sum[:]), nil
+	return generateSecret(sourceTokenPrefix, random)
 }
 
 // CheckSourceToken reports whether s is a well-formed SCIM source token
 // with a valid checksum.
-func CheckSourceToken(s string) bool {
-	if !strings.HasPrefix(s, sourceTokenPrefix) || len(s) != len(sourceTokenPrefix)+apiKeyBodyLen+apiKeyChecksumLen {
-		return false
-	}
-	for i := len(sourceTokenPrefix); i < len(s); i++ {
-		if strings.IndexByte(base62Alphabet, s[i]) < 0 {
-			return false
-		}
-	}
-	return checksumOK(s)
-}
+func CheckSourceToken(s string) bool { return checkSecret(sourceTokenPrefix, s) }
 
 // HashSourceToken returns the stored form of a SCIM source token: SHA-256,
 // which suffices for 256 random bits (as for API keys).
