@@ -66,14 +66,14 @@ func ParseQuota(s, field string) (int64, error) {
 }
 
 // CheckRateLimit checks a rate limit against the bounds the limiter
-// accepts (limits.Limit.Validate) and the store keeps: a rate of at most
-// 1,000,000/s, a burst of at most 1,000,000 and only with a rate of its
+// accepts (limits.Limit.Validate) and the store keeps: a rate of at least
+// one a day and at most 1,000,000/s, a burst of at most 1,000,000 and only with a rate of its
 // own, a quota of at most 10^12 a day. Zero parts are the defaults and
 // always pass. Errors are EINVALID and name the field.
 func CheckRateLimit(r hrgate.RateLimit, f LimitFields) error {
 	switch {
-	case r.Rate < 0 || r.Rate > 1e6 || math.IsNaN(r.Rate) || math.IsInf(r.Rate, 0):
-		return hrgate.Errorf(hrgate.EINVALID, "Invalid %s: a rate must be more than 0 and at most 1000000/s.", f.Rate)
+	case r.Rate < 0 || r.Rate > 1e6 || math.IsNaN(r.Rate) || math.IsInf(r.Rate, 0) || (r.Rate > 0 && r.Rate < limits.MinRate):
+		return hrgate.Errorf(hrgate.EINVALID, "Invalid %s: a rate must be at least one request a day (0.0417/h) and at most 1000000/s.", f.Rate)
 	case r.Burst < 0 || r.Burst > 1_000_000:
 		return hrgate.Errorf(hrgate.EINVALID, "Invalid %s: a burst must be between 1 and 1000000 (0 for the default).", f.Burst)
 	case r.Burst > 0 && r.Rate == 0:

@@ -34,6 +34,8 @@ func TestParseRateLimit(t *testing.T) {
 		{name: "ErrRateUnit", rate: "50/d", wantErrField: "--rate-limit"},
 		{name: "ErrRateZero", rate: "0/s", wantErrField: "--rate-limit"},
 		{name: "ErrRateTooHigh", rate: "1000001/s", wantErrField: "--rate-limit"},
+		{name: "ErrRateBelowOneADay", rate: "0.04/h", wantErrField: "--rate-limit"},
+		{name: "OneADay", rate: "0.0417/h", want: hrgate.RateLimit{Rate: 0.0417 / 3600}},
 		{name: "ErrBurstWithoutRate", burst: 10, wantErrField: "--burst"},
 		{name: "ErrBurstNegative", rate: "1/s", burst: -1, wantErrField: "--burst"},
 		{name: "ErrBurstTooHigh", rate: "1/s", burst: 1_000_001, wantErrField: "--burst"},

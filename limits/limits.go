@@ -40,7 +40,7 @@ func (l Limit) Validate() error {
 	switch {
 	case l.Rate < 0 || math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) || l.Rate > 1e6:
 		return errors.New("the rate must be between 0 and 1000000 requests per second")
-	case l.Rate > 0 && l.Rate < minRate:
+	case l.Rate > 0 && l.Rate < MinRate:
 		// Slower, a full burst's tolerance in microseconds overflows
 		// int64 and the limiter refuses or admits everything.
 		return errors.New("the rate must be at least one request a day (0.0417/h)")
@@ -54,10 +54,10 @@ func (l Limit) Validate() error {
 	return nil
 }
 
-// minRate is the slowest rate a limit may set, one request a day: its
-// interval times the largest burst (8.64e16 microseconds) still fits an
-// int64, and a Lua number closely enough.
-const minRate = 1.0 / 86400
+// MinRate is the slowest rate, in requests per second, a limit may set,
+// one request a day: its interval times the largest burst (8.64e16
+// microseconds) still fits an int64, and a Lua number closely enough.
+const MinRate = 1.0 / 86400
 
 // Divide returns l shared by n instances: each gets its part of the rate,
 // burst and quota (at least 1 of each that is set). The fallback used while
