@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -21,13 +22,14 @@ import (
 // planted are known secret values written through every path that
 // stores one.
 type planted struct {
-	secret, put, signingKey []byte
-	delivery                string
-	deliveryKeyID           string
+	secret, put, signingKey, webhook []byte
+	delivery                         string
+	deliveryKeyID                    string
+	sourceID                         string
 }
 
-// plant writes a secret (Secret and PutSecret), a token signing key and a
-// key delivery with recognisable values.
+// plant writes a secret (Secret and PutSecret), a token signing key, a key
+// delivery and a webhook source's secret with recognisable values.
 func plant(t *testing.T, db *sqlstore.DB, seed byte) *planted {
 	t.Helper()
 	ctx := context.Background()
@@ -37,6 +39,7 @@ func plant(t *testing.T, db *sqlstore.DB, seed byte) *planted {
 		put:        []byte("planted-admin-digest-c0ffee4269a1"),
 		signingKey: []byte("planted-pkcs8-private-key-8d2b6e04a9f1"),
 		delivery:   "hrg_live_plantedDeliverySecret7Hq2Zx9Lm4Rt8Wv1",
+		webhook:    []byte("planted-webhook-signing-key-3e7a91d04c"),
 	}
 	if v, err := db.Secret(ctx, "planted", func() ([]byte, error) { return p.secret, nil }); err != nil || !bytes.Equal(v, p.secret) {
 		t.Fatalf("Secret = %q, %v", v, err)
@@ -63,12 +66,20 @@ func plant(t *testing.T, db *sqlstore.DB, seed byte) *planted {
 	if err := db.RotateAPIKey(ctx, old.ID, next, ts(50), &hrgate.KeyDelivery{KeyID: next.ID, Secret: p.delivery, CreatedAt: ts(2)}); err != nil {
 		t.Fatal(err)
 	}
+	co := newCompany(t, g, fmt.Sprintf("planted%d", seed), false)
+	mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{co}})
+	src := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "planted-hook", Type: hrgate.SourceWebhook, CreatedAt: ts(3)}
+	if err := db.CreateSource(ctx, src, p.webhook); err != nil {
+		t.Fatal(err)
+	}
+	p.sourceID = src.ID
 	return p
 }
 
 // values returns the planted values by name.
 func (p *planted) values() map[string][]byte {
-	return map[string][]byte{"secret": p.secret, "put secret": p.put, "signing key": p.signingKey, "key delivery": []byte(p.delivery)}
+	return map[string][]byte{"secret": p.secret, "put secret": p.put, "signing key": p.signingKey, "key delivery": []byte(p.delivery),
+		"webhook secret": p.webhook}
 }
 
 // foundIn returns the names of the planted values that dump holds in the
@@ -99,6 +110,9 @@ func (p *planted) check(t *testing.T, db *sqlstore.DB) {
 	}
 	if pending, err := db.PendingKeyDeliveries(ctx); err != nil || !pending[p.deliveryKeyID] {
 		t.Fatalf("PendingKeyDeliveries = %v, %v", pending, err)
+	}
+	if v, err := db.SourceSecret(ctx, p.sourceID); err != nil || !bytes.Equal(v, p.webhook) {
+		t.Fatalf("SourceSecret = %q, %v", v, err)
 	}
 }
 
@@ -138,7 +152,7 @@ func TestVault_NoSecretAtRest(t *testing.T) {
 			plain := openPlain(t, dsn)
 			defer plain.Close()
 			p := plant(t, plain, 2)
-			if found := p.foundIn(storetest.Dump(t, dsn)); len(found) != 4 {
+			if found := p.foundIn(storetest.Dump(t, dsn)); len(found) != 5 {
 				t.Fatalf("the search found only %v of the values stored in the clear", found)
 			}
 		})
@@ -246,7 +260,7 @@ func TestVault_SealsSecretsStoredInTheClear(t *testing.T) {
 		plain := openPlain(t, dsn)
 		p := plant(t, plain, 4)
 		must(t, plain.Close())
-		if found := p.foundIn(storetest.Dump(t, dsn)); len(found) != 4 {
+		if found := p.foundIn(storetest.Dump(t, dsn)); len(found) != 5 {
 			t.Fatalf("the legacy store holds only %v in the clear", found)
 		}
 
@@ -261,8 +275,8 @@ func TestVault_SealsSecretsStoredInTheClear(t *testing.T) {
 		if found := p.foundIn(storetest.Dump(t, dsn)); len(found) > 0 {
 			t.Fatalf("still in the clear after sealing: %v", found)
 		}
-		if !strings.Contains(logs.String(), "count=4") {
-			t.Fatalf("the log does not report 4 sealed secrets:\n%s", logs.String())
+		if !strings.Contains(logs.String(), "count=5") {
+			t.Fatalf("the log does not report 5 sealed secrets:\n%s", logs.String())
 		}
 		// The old row versions holding the secrets in the clear were
 		// removed: the compaction after sealing did not fail.
