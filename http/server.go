@@ -18,6 +18,7 @@ import (
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/sources"
 )
 
 // Server is the public API server.
@@ -30,6 +31,8 @@ type Server struct {
 	proxies proxySet
 	// limits, when set, are enforced on the public API (limits.go).
 	limits *Limits
+	// sources, when set, brings HR data in (sources.go).
+	sources *sources.Service
 
 	// addr is the listen address; docPath the route of the server's
 	// OpenAPI document. The public and the admin server differ in both.

@@ -20,11 +20,17 @@ func (m *Main) openSources(cmd *cobra.Command) (*sources.Service, error) {
 	if err := m.open(cmd); err != nil {
 		return nil, err
 	}
+	return m.sourcesService(), nil
+}
+
+// sourcesService returns the sources service on the open store and
+// audit trail.
+func (m *Main) sourcesService() *sources.Service {
 	opts := []sources.Option{sources.WithLogger(m.Logger)}
 	if m.Audit != nil {
 		opts = append(opts, sources.WithAudit(m.Audit))
 	}
-	return sources.New(m.Store, opts...), nil
+	return sources.New(m.Store, opts...)
 }
 
 func (m *Main) sourcesCommand() *cobra.Command {
