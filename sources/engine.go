@@ -26,6 +26,21 @@ type syncer struct {
 	now time.Time
 	// problems are records refused while writing: they fail a CSV import.
 	problems problemList
+	// outcomes, when set, receive what became of each record, by row - 1
+	// (Apply); an import of a whole file keeps none.
+	outcomes []Outcome
+}
+
+// note records the outcome of the record of a row, when outcomes are kept.
+func (y *syncer) note(row int, e *hrgate.Employee, change string, ev *hrgate.ChangeEvent) {
+	if y.outcomes == nil {
+		return
+	}
+	o := &y.outcomes[row-1]
+	o.Employee, o.Change = e, change
+	if ev != nil {
+		o.Groups = ev.Groups
+	}
 }
 
 // apply upserts a batch of records by remote id: a new remote id is
@@ -59,6 +74,7 @@ func (y *syncer) apply(ctx context.Context, batch []record) error {
 			}
 			inserts, events = append(inserts, e), append(events, ev)
 			y.run.Created++
+			y.note(r.row, e, Created, ev)
 		case old.Erased:
 			y.reject(r.row, "", "This employee was erased; a source cannot bring an erased employee back under the same remote id.")
 		default:
@@ -68,13 +84,16 @@ func (y *syncer) apply(ctx context.Context, batch []record) error {
 			}
 			if ev == nil {
 				y.run.Unchanged++
+				y.note(r.row, old.Employee, Unchanged, nil)
 				continue
 			}
 			updates, events = append(updates, e), append(events, ev)
 			if ev.Type == hrgate.ChangeEmployeeTerminated {
 				y.run.Terminated++
+				y.note(r.row, e, Terminated, ev)
 			} else {
 				y.run.Updated++
+				y.note(r.row, e, Updated, ev)
 			}
 		}
 	}

@@ -1,0 +1,249 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hrgate/hrgate"
+)
+
+// Record is one employee as a source that pushes (SCIM, webhooks) sends
+// it: the remote id that names it in the source, and values by canonical
+// field name (the names of the default CSV mapping, docs/sources.md). A
+// group of Groups is replaced whole: its fields missing from Values are
+// cleared. Groups the record does not list keep their stored values.
+type Record struct {
+	RemoteID string
+	Values   map[string]string
+	// Groups are the groups the record replaces; when empty, the groups
+	// of the fields in Values.
+	Groups hrgate.GroupSet
+}
+
+// Change outcomes of a record.
+const (
+	Created    = "created"
+	Updated    = "updated"
+	Terminated = "terminated"
+	Unchanged  = "unchanged"
+)
+
+// Outcome is what Apply made of one record.
+type Outcome struct {
+	// Employee is the employee as stored after the run, every group
+	// loaded; nil when the run wrote nothing.
+	Employee *hrgate.Employee
+	// Change is Created, Updated, Terminated or Unchanged.
+	Change string
+	// Groups are the field groups the change filled or changed.
+	Groups []string
+	// Problems say why the record was refused, field by field.
+	Problems []hrgate.RowProblem
+}
+
+// MaxApplyRecords bounds the records of one Apply: a request is not an
+// import, and a SCIM Bulk request carries at most its configured
+// maxOperations.
+const MaxApplyRecords = 1000
+
+// FieldNames returns the canonical names of the fields a record may set,
+// sorted.
+func FieldNames() []string {
+	names := make([]string, 0, len(fields))
+	for n := range fields {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// FieldGroup returns the group of a canonical field, and whether the name
+// is a field.
+func FieldGroup(name string) (hrgate.FieldGroup, bool) {
+	f, ok := fields[name]
+	if !ok {
+		return 0, false
+	}
+	return f.group, true
+}
+
+// Values returns the fields of e's loaded groups that hold a value, by
+// canonical name: what a partial update (a SCIM PATCH) starts from.
+func Values(e *hrgate.Employee) map[string]string {
+	out := make(map[string]string)
+	for name, f := range fields {
+		if e.Loaded.Has(f.group) {
+			if v := f.get(e); v != "" {
+				out[name] = v
+			}
+		}
+	}
+	return out
+}
+
+// Apply validates records and applies them through the sync engine, all
+// or nothing, in one transaction, for a source that pushes: SCIM or
+// webhook. kind names what brought them ("scim", "webhook") in the run,
+// which is recorded whatever the outcome. Every value is checked as a CSV
+// value is; a record with any problem, two records with the same remote
+// id, a new employee without a name, or an erased employee's remote id
+// fail the whole call with an EINVALID error wrapping ErrRejected, and
+// the outcomes say which record was wrong and why.
+func (s *Service) Apply(ctx context.Context, src *hrgate.Source, kind string, recs []Record) (*hrgate.SyncRun, []Outcome, error) {
+	switch {
+	case src == nil:
+		return nil, nil, hrgate.Errorf(hrgate.EINVALID, "A source is required.")
+	case src.Type == hrgate.SourceCSV:
+		return nil, nil, hrgate.Errorf(hrgate.EINVALID, "Source %s is a CSV source; it imports files.", src.Name)
+	case len(recs) == 0:
+		return nil, nil, hrgate.Errorf(hrgate.EINVALID, "There is nothing to apply.")
+	case len(recs) > MaxApplyRecords:
+		return nil, nil, hrgate.Errorf(hrgate.EINVALID, "At most %d records can be applied at once.", MaxApplyRecords)
+	}
+	runID, err := hrgate.NewID(hrgate.PrefixSyncRun, s.random)
+	if err != nil {
+		return nil, nil, hrgate.Wrap(err, "apply")
+	}
+	now := s.now().UTC()
+	run := &hrgate.SyncRun{ID: runID, SourceID: src.ID, Kind: kind, Mode: ModeUpsert, StartedAt: now, Rows: len(recs)}
+	today := now.Format(time.DateOnly)
+
+	outcomes := make([]Outcome, len(recs))
+	batch := make([]record, 0, len(recs))
+	problems := problemList{last: -1}
+	seen := make(map[string]int, len(recs))
+	for i, rec := range recs {
+		e, ps := recordEmployee(rec, today)
+		if prev, dup := seen[rec.RemoteID]; dup && rec.RemoteID != "" {
+			ps = append(ps, hrgate.RowProblem{Message: fmt.Sprintf("Record %d has the same remote id.", prev+1)})
+		}
+		seen[rec.RemoteID] = i
+		for j := range ps {
+			ps[j].Row = i + 1
+		}
+		outcomes[i].Problems = ps
+		problems.add(ps...)
+		batch = append(batch, record{row: i + 1, employee: e})
+	}
+	if problems.bad > 0 {
+		return s.finishApply(ctx, src, run, &problems, outcomes, ErrRejected)
+	}
+
+	var y *syncer
+	err = s.store.Sync(ctx, src, func(tx hrgate.SyncTx) error {
+		y = &syncer{svc: s, tx: tx, src: src, run: run, now: now, problems: problemList{last: -1}, outcomes: outcomes}
+		if err := y.apply(ctx, batch); err != nil {
+			return err
+		}
+		if y.problems.bad > 0 {
+			return ErrRejected
+		}
+		return nil
+	})
+	if errors.Is(err, ErrRejected) {
+		for _, p := range y.problems.list {
+			outcomes[p.Row-1].Problems = append(outcomes[p.Row-1].Problems, p)
+		}
+		return s.finishApply(ctx, src, run, &y.problems, outcomes, err)
+	}
+	return s.finishApply(ctx, src, run, nil, outcomes, err)
+}
+
+// finishApply records the run of an Apply as it ended. The run is
+// written once, finished: a pushed request is short, and one write
+// instead of two keeps SCIM creates cheap.
+func (s *Service) finishApply(ctx context.Context, src *hrgate.Source, run *hrgate.SyncRun, problems *problemList, outcomes []Outcome, cause error) (*hrgate.SyncRun, []Outcome, error) {
+	run.FinishedAt = s.now().UTC()
+	switch {
+	case cause == nil:
+		run.Status = hrgate.RunSucceeded
+	case errors.Is(cause, ErrRejected):
+		run.Status = hrgate.RunFailed
+		run.Problems, run.Rejected = problems.list, problems.bad
+		run.Created, run.Updated, run.Terminated, run.Unchanged = 0, 0, 0, 0
+		cause = &hrgate.Error{Code: hrgate.EINVALID, Message: "The input was refused; nothing was written.", Err: ErrRejected}
+	default:
+		run.Status = hrgate.RunFailed
+		run.Error = "The run failed; nothing was written."
+		run.Created, run.Updated, run.Terminated, run.Unchanged = 0, 0, 0, 0
+	}
+	if cause != nil {
+		for i := range outcomes {
+			outcomes[i].Employee, outcomes[i].Change, outcomes[i].Groups = nil, "", nil
+		}
+	}
+	if err := s.store.CreateSyncRun(ctx, run); err != nil {
+		if cause == nil {
+			// The change is committed; only its record is missing.
+			s.log.Error("a source's change was applied but its run could not be recorded", "source_id", src.ID, "run_id", run.ID, "err", err)
+		}
+	}
+	return run, outcomes, cause
+}
+
+// recordEmployee builds the employee of a record, normalising each value
+// as a CSV value is, and returns the problems by field name.
+func recordEmployee(rec Record, today string) (*hrgate.Employee, []hrgate.RowProblem) {
+	var ps []hrgate.RowProblem
+	switch {
+	case rec.RemoteID == "":
+		ps = append(ps, hrgate.RowProblem{Column: remoteIDField, Message: "The remote id is required."})
+	case len(rec.RemoteID) > maxRemoteID:
+		ps = append(ps, hrgate.RowProblem{Column: remoteIDField, Message: fmt.Sprintf("The remote id is longer than %d bytes.", maxRemoteID)})
+	default:
+		if p := checkText(rec.RemoteID); p != "" {
+			ps = append(ps, hrgate.RowProblem{Column: remoteIDField, Message: p})
+		} else if _, p := freeText(rec.RemoteID); p != "" {
+			ps = append(ps, hrgate.RowProblem{Column: remoteIDField, Message: p})
+		}
+	}
+	groups := rec.Groups
+	if groups == 0 {
+		for name := range rec.Values {
+			if f, ok := fields[name]; ok {
+				groups = groups.With(f.group)
+			}
+		}
+	}
+	e := &hrgate.Employee{RemoteID: rec.RemoteID, Loaded: groups}
+	// Sorted, so that problems come in the same order every time.
+	names := make([]string, 0, len(rec.Values))
+	for name := range rec.Values {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v := trimSpace(rec.Values[name])
+		f, ok := fields[name]
+		switch {
+		case !ok:
+			ps = append(ps, hrgate.RowProblem{Column: name, Message: "There is no such field."})
+			continue
+		case !groups.Has(f.group):
+			ps = append(ps, hrgate.RowProblem{Column: name, Message: fmt.Sprintf("The field belongs to the %s group, which the record does not replace.", f.group)})
+			continue
+		case v == "":
+			continue
+		case len(v) > f.max:
+			ps = append(ps, hrgate.RowProblem{Column: name, Message: fmt.Sprintf("The value is longer than %d bytes.", f.max)})
+			continue
+		}
+		if p := checkText(v); p != "" {
+			ps = append(ps, hrgate.RowProblem{Column: name, Message: p})
+			continue
+		}
+		norm, p := f.check(v)
+		if p != "" {
+			ps = append(ps, hrgate.RowProblem{Column: name, Message: p})
+			continue
+		}
+		f.set(e, norm)
+	}
+	if len(ps) == 0 {
+		ps = checkRow(e, groups, today)
+	}
+	return e, ps
+}

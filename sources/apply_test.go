@@ -1,0 +1,139 @@
+package sources_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/sources"
+)
+
+// pushSource creates a webhook source on e's company: Apply serves the
+// sources that push.
+func pushSource(t *testing.T, e *env) *hrgate.Source {
+	t.Helper()
+	src, _, err := e.svc.Create(context.Background(), "hris", "acme", hrgate.SourceWebhook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func TestApply_CreateUpdateUnchanged(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		rec := sources.Record{RemoteID: "u1", Values: map[string]string{
+			"first_name": " Ada ", "last_name": "Lovelace", "work_email": "ADA@example.com",
+			"pay_rate": "90000.00", "pay_currency": "EUR", "pay_period": "year",
+		}}
+		run, out, err := e.svc.Apply(ctx, src, "webhook", []sources.Record{rec})
+		if err != nil {
+			t.Fatalf("Apply: %v %+v", err, out)
+		}
+		if run.Status != hrgate.RunSucceeded || run.Created != 1 || out[0].Change != sources.Created {
+			t.Fatalf("run %+v outcome %+v", run, out[0])
+		}
+		emp := out[0].Employee
+		if !hrgate.ValidID(hrgate.PrefixEmployee, emp.ID) || emp.Identity.FirstName != "Ada" || emp.SourceID != src.ID {
+			t.Fatalf("created employee %+v", emp)
+		}
+		if got := strings.Join(out[0].Groups, ","); got != "identity,employment,compensation" {
+			t.Errorf("created groups = %s", got)
+		}
+
+		// The same record again: no change, no event.
+		before := len(e.events(t, 0))
+		_, out, err = e.svc.Apply(ctx, src, "webhook", []sources.Record{rec})
+		if err != nil || out[0].Change != sources.Unchanged || out[0].Employee.ID != emp.ID {
+			t.Fatalf("unchanged: %v %+v", err, out)
+		}
+		if n := len(e.events(t, 0)); n != before {
+			t.Errorf("an unchanged record wrote %d events", n-before)
+		}
+
+		// Only compensation sent: identity kept, one update naming it.
+		_, out, err = e.svc.Apply(ctx, src, "webhook", []sources.Record{{RemoteID: "u1",
+			Values: map[string]string{"pay_rate": "95000.00", "pay_currency": "EUR", "pay_period": "year"}}})
+		if err != nil || out[0].Change != sources.Updated || strings.Join(out[0].Groups, ",") != "compensation" {
+			t.Fatalf("update: %v %+v", err, out)
+		}
+		if out[0].Employee.Identity.LastName != "Lovelace" || out[0].Employee.Compensation.PayRate != "95000.00" {
+			t.Errorf("updated employee %+v", out[0].Employee)
+		}
+		evs := e.events(t, 0)
+		if last := evs[len(evs)-1]; last.Type != hrgate.ChangeEmployeeUpdated || last.EmployeeID != emp.ID {
+			t.Errorf("last event %+v", last)
+		}
+
+		// A group named without its fields is cleared.
+		_, out, err = e.svc.Apply(ctx, src, "webhook", []sources.Record{{RemoteID: "u1",
+			Groups: hrgate.GroupsOf(hrgate.GroupCompensation), Values: map[string]string{}}})
+		if err != nil || out[0].Employee.Compensation != (hrgate.Compensation{}) {
+			t.Fatalf("clear: %v %+v", err, out)
+		}
+
+		runs, err := e.svc.Runs(ctx, src.ID, 10)
+		if err != nil || len(runs) != 4 || runs[0].Kind != "webhook" {
+			t.Errorf("runs: %v %d", err, len(runs))
+		}
+	})
+}
+
+func TestApply_RefusedWritesNothing(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		good := sources.Record{RemoteID: "ok", Values: map[string]string{"first_name": "A", "last_name": "B"}}
+		cases := []struct {
+			name   string
+			recs   []sources.Record
+			record int
+			column string
+		}{
+			{"bad email", []sources.Record{good, {RemoteID: "x", Values: map[string]string{"first_name": "A", "last_name": "B", "work_email": "not-an-email"}}}, 2, "work_email"},
+			{"formula", []sources.Record{{RemoteID: "x", Values: map[string]string{"first_name": "=cmd()", "last_name": "B"}}}, 1, "first_name"},
+			{"unknown field", []sources.Record{{RemoteID: "x", Values: map[string]string{"first_name": "A", "last_name": "B", "shoe_size": "42"}}}, 1, "shoe_size"},
+			{"no remote id", []sources.Record{{Values: map[string]string{"first_name": "A", "last_name": "B"}}}, 1, "remote_id"},
+			{"control character", []sources.Record{{RemoteID: "x", Values: map[string]string{"first_name": "A\nB", "last_name": "B"}}}, 1, "first_name"},
+			{"field outside the groups", []sources.Record{{RemoteID: "x", Groups: hrgate.GroupsOf(hrgate.GroupIdentity), Values: map[string]string{"first_name": "A", "last_name": "B", "iban": "DE89370400440532013000"}}}, 1, "iban"},
+			{"duplicate remote id", []sources.Record{good, good}, 2, ""},
+			{"new without a name", []sources.Record{good, {RemoteID: "x", Values: map[string]string{"job_title": "Engineer"}}}, 2, ""},
+		}
+		for _, c := range cases {
+			run, out, err := e.svc.Apply(ctx, src, "webhook", c.recs)
+			if !errors.Is(err, sources.ErrRejected) || hrgate.ErrorCode(err) != hrgate.EINVALID {
+				t.Fatalf("%s: err = %v", c.name, err)
+			}
+			if run.Status != hrgate.RunFailed || run.Created != 0 || run.Rejected == 0 {
+				t.Errorf("%s: run %+v", c.name, run)
+			}
+			ps := out[c.record-1].Problems
+			if len(ps) == 0 || ps[0].Column != c.column || ps[0].Row != c.record {
+				t.Errorf("%s: problems of record %d = %+v", c.name, c.record, ps)
+			}
+			for i, o := range out {
+				if o.Employee != nil {
+					t.Errorf("%s: record %d has an employee after a refused call", c.name, i+1)
+				}
+			}
+		}
+		if n := len(e.employees(t)); n != 0 {
+			t.Errorf("%d employees written by refused calls", n)
+		}
+		if n := len(e.events(t, 0)); n != 0 {
+			t.Errorf("%d events written by refused calls", n)
+		}
+	})
+}
+
+func TestApply_OnlyPushSources(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		_, _, err := e.svc.Apply(context.Background(), e.src, "scim", []sources.Record{{RemoteID: "x"}})
+		if hrgate.ErrorCode(err) != hrgate.EINVALID {
+			t.Errorf("Apply on a CSV source: %v", err)
+		}
+	})
+}
