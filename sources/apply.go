@@ -21,6 +21,11 @@ type Record struct {
 	// Groups are the groups the record replaces; when empty, the groups
 	// of the fields in Values.
 	Groups hrgate.GroupSet
+	// Patch applies Values field by field onto the stored employee, read
+	// in the transaction that writes it (a SCIM PATCH, a partial webhook):
+	// the fields not in Values keep their stored values, an empty value
+	// clears its field. Groups is ignored.
+	Patch bool
 }
 
 // Change outcomes of a record.
@@ -113,6 +118,7 @@ func (s *Service) Apply(ctx context.Context, src *hrgate.Source, kind string, re
 
 	outcomes := make([]Outcome, len(recs))
 	batch := make([]record, 0, len(recs))
+	patches := make(map[int]*hrgate.Employee)
 	problems := problemList{last: -1}
 	seen := make(map[string]int, len(recs))
 	for i, rec := range recs {
@@ -127,6 +133,9 @@ func (s *Service) Apply(ctx context.Context, src *hrgate.Source, kind string, re
 		outcomes[i].Problems = ps
 		problems.add(ps...)
 		batch = append(batch, record{row: i + 1, employee: e})
+		if rec.Patch {
+			patches[i] = e
+		}
 	}
 	if problems.bad > 0 {
 		return s.finishApply(ctx, src, run, &problems, outcomes, ErrRejected)
@@ -135,6 +144,9 @@ func (s *Service) Apply(ctx context.Context, src *hrgate.Source, kind string, re
 	var y *syncer
 	err = s.store.Sync(ctx, src, func(tx hrgate.SyncTx) error {
 		y = &syncer{svc: s, tx: tx, src: src, run: run, now: now, problems: problemList{last: -1}, outcomes: outcomes}
+		if err := y.patch(ctx, recs, batch, patches, today); err != nil {
+			return err
+		}
 		if err := y.apply(ctx, batch); err != nil {
 			return err
 		}
@@ -201,7 +213,8 @@ func recordEmployee(rec Record, today string) (*hrgate.Employee, []hrgate.RowPro
 		}
 	}
 	groups := rec.Groups
-	if groups == 0 {
+	if groups == 0 || rec.Patch {
+		groups = 0
 		for name := range rec.Values {
 			if f, ok := fields[name]; ok {
 				groups = groups.With(f.group)
@@ -246,4 +259,41 @@ func recordEmployee(rec Record, today string) (*hrgate.Employee, []hrgate.RowPro
 		ps = checkRow(e, groups, today)
 	}
 	return e, ps
+}
+
+// patch turns the patch records of a batch into whole groups: each starts
+// from the stored employee, read in the transaction that writes it, so
+// that two patches of one employee cannot lose each other's fields, and
+// takes the fields the record gives. A patch of an unknown remote id
+// stays as it is: a new employee of only the given fields.
+func (y *syncer) patch(ctx context.Context, recs []Record, batch []record, patches map[int]*hrgate.Employee, today string) error {
+	if len(patches) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(patches))
+	for i := range patches {
+		ids = append(ids, recs[i].RemoteID)
+	}
+	stored, err := y.tx.Records(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i, given := range patches {
+		old := stored[recs[i].RemoteID]
+		if old == nil || old.Erased {
+			continue
+		}
+		merged := *old.Employee
+		merged.Loaded = given.Loaded
+		for name := range recs[i].Values {
+			f := fields[name]
+			f.set(&merged, f.get(given))
+		}
+		for _, p := range checkRow(&merged, merged.Loaded, today) {
+			p.Row = i + 1
+			y.problems.add(p)
+		}
+		batch[i].employee = &merged
+	}
+	return nil
 }

@@ -137,3 +137,34 @@ func TestApply_OnlyPushSources(t *testing.T) {
 		}
 	})
 }
+
+func TestApply_PatchKeepsOtherFields(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		_, _, err := e.svc.Apply(ctx, src, "webhook", []sources.Record{{RemoteID: "u1", Values: map[string]string{
+			"first_name": "Ada", "last_name": "Lovelace", "work_email": "ada@example.com", "job_title": "Engineer", "department": "R&D"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, out, err := e.svc.Apply(ctx, src, "webhook", []sources.Record{{RemoteID: "u1", Patch: true,
+			Values: map[string]string{"job_title": "Lead Engineer", "work_email": ""}}})
+		if err != nil {
+			t.Fatalf("patch: %v %+v", err, out)
+		}
+		got := out[0].Employee
+		if got.Employment.JobTitle != "Lead Engineer" || got.Employment.Department != "R&D" ||
+			got.Identity.FirstName != "Ada" || got.Identity.WorkEmail != "" {
+			t.Errorf("patched employee %+v %+v", got.Identity, got.Employment)
+		}
+		if g := strings.Join(out[0].Groups, ","); g != "identity,employment" {
+			t.Errorf("changed groups = %s", g)
+		}
+		// A patch that breaks a rule between fields is refused.
+		_, _, err = e.svc.Apply(ctx, src, "webhook", []sources.Record{{RemoteID: "u1", Patch: true,
+			Values: map[string]string{"start_date": "2026-01-10", "termination_date": "2025-01-01"}}})
+		if !errors.Is(err, sources.ErrRejected) {
+			t.Errorf("a termination before the start: %v", err)
+		}
+	})
+}
