@@ -357,6 +357,7 @@ func TestNewClient_Guard(t *testing.T) {
 		"loopback.hrgate.test": {netip.MustParseAddr("127.0.0.1")},
 		"private.hrgate.test":  {netip.MustParseAddr("10.0.0.1")},
 		"metadata.hrgate.test": {netip.MustParseAddr("169.254.169.254")},
+		"mapped.hrgate.test":   {netip.MustParseAddr("::ffff:127.0.0.1")},
 	})
 
 	tests := []struct {
@@ -392,6 +393,8 @@ func TestNewClient_Guard(t *testing.T) {
 		{name: "HostnameToLoopbackAllowed", host: "loopback.hrgate.test", target: v4, resolver: true, allowed: "127.0.0.0/8", reached: true},
 		{name: "HostnameToPrivate", host: "private.hrgate.test", resolver: true},
 		{name: "HostnameToMetadata", host: "metadata.hrgate.test", resolver: true},
+		{name: "HostnameToMappedLoopback", host: "mapped.hrgate.test", target: v4, resolver: true},
+		{name: "HostnameToMappedLoopbackAllowed", host: "mapped.hrgate.test", target: v4, resolver: true, allowed: "127.0.0.0/8", reached: true},
 		{name: "Localhost", host: "localhost", target: v4},
 		{name: "LocalhostAllowed", host: "localhost", target: v4, allowed: "127.0.0.0/8, ::1/128", reached: true},
 	}
@@ -538,6 +541,7 @@ func TestNewClient_TLS(t *testing.T) {
 			if err == nil {
 				t.Fatal("the request succeeded")
 			}
+			t.Logf("refused: %v", err)
 			if got := webhooks.ErrorClass(err); got != tt.wantErr {
 				t.Errorf("ErrorClass(%v) = %q, want %q", err, got, tt.wantErr)
 			}
