@@ -20,10 +20,16 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Detail }
 
-func invalidValue(detail string) *Error  { return &Error{Status: 400, Type: "invalidValue", Detail: detail} }
-func invalidSyntax(detail string) *Error { return &Error{Status: 400, Type: "invalidSyntax", Detail: detail} }
-func invalidPath(detail string) *Error   { return &Error{Status: 400, Type: "invalidPath", Detail: detail} }
-func notFound() *Error                   { return &Error{Status: 404, Detail: "No such user."} }
+func invalidValue(detail string) *Error {
+	return &Error{Status: 400, Type: "invalidValue", Detail: detail}
+}
+func invalidSyntax(detail string) *Error {
+	return &Error{Status: 400, Type: "invalidSyntax", Detail: detail}
+}
+func invalidPath(detail string) *Error {
+	return &Error{Status: 400, Type: "invalidPath", Detail: detail}
+}
+func notFound() *Error { return &Error{Status: 404, Detail: "No such user."} }
 
 // errorOf turns any error into a SCIM error: hrgate error kinds map to
 // their statuses, a filter error to invalidFilter; anything else is an

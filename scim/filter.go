@@ -329,7 +329,7 @@ func parseFilter(s string) (filter, error) {
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) next() token  { t := p.toks[p.i]; p.i++; return t }
+func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
 
 func (p *parser) isWord(w string) bool {
 	t := p.peek()

@@ -115,7 +115,7 @@ func (s *service) create(ctx context.Context, src *hrgate.Source, doc document) 
 			return &Error{Status: 409, Type: "uniqueness", Detail: "A user with this externalId exists."}
 		}
 		state.EmployeeID = o.Employee.ID
-		return putState(ctx, tx, state, "")
+		return putState(ctx, tx, state)
 	})
 	if err != nil {
 		return nil, err
@@ -123,22 +123,15 @@ func (s *service) create(ctx context.Context, src *hrgate.Source, doc document) 
 	return &user{e: out.Employee, u: state}, nil
 }
 
-// putState writes a user's SCIM state in the sync transaction, after
-// checking that no other user of the source has its userName.
-func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser, oldName string) error {
+// putState writes a user's SCIM state in the sync transaction; a
+// userName another user of the source holds is 409 uniqueness.
+func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser) error {
 	st, ok := tx.(hrgate.SCIMUserTx)
 	if !ok {
 		return errors.New("scim: the store keeps no SCIM state")
 	}
-	if u.DeletedAt.IsZero() && !strings.EqualFold(u.UserName, oldName) {
-		other, err := st.FindSCIMUserByName(ctx, u.UserName)
-		switch {
-		case err == nil && other.EmployeeID != u.EmployeeID:
-			return &Error{Status: 409, Type: "uniqueness", Detail: "Another user of this source has this userName."}
-		case err != nil && hrgate.ErrorCode(err) != hrgate.ENOTFOUND:
-			return err
-		}
-	}
+	// The store's unique index decides, also between concurrent
+	// requests; no look-up first.
 	if err := st.PutSCIMUser(ctx, u); err != nil {
 		if hrgate.ErrorCode(err) == hrgate.ECONFLICT {
 			return &Error{Status: 409, Type: "uniqueness", Detail: "Another user of this source has this userName."}
@@ -285,7 +278,7 @@ func (s *service) write(ctx context.Context, src *hrgate.Source, cur *user, doc 
 		if m.userName == cur.u.UserName {
 			return nil
 		}
-		return putState(ctx, tx, state, cur.u.UserName)
+		return putState(ctx, tx, state)
 	})
 	if err != nil {
 		return nil, err
@@ -319,7 +312,7 @@ func (s *service) remove(ctx context.Context, src *hrgate.Source, id string, ifM
 			if o.Employee == nil || o.Employee.ID != cur.e.ID {
 				return &Error{Status: 409, Detail: "The user changed during the request; try again."}
 			}
-			return putState(ctx, tx, state, cur.u.UserName)
+			return putState(ctx, tx, state)
 		})
 	return err
 }

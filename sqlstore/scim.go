@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"strings"
 
 	"github.com/hrgate/hrgate"
@@ -108,18 +107,20 @@ func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser) error {
 	case u.SourceID != t.src.ID:
 		return invalid("A source writes only its own users.")
 	}
-	var owner string
-	err := t.tx.QueryRowContext(ctx, t.db.dialect.rebind(`SELECT source_id FROM employees WHERE id = ?`), u.EmployeeID).Scan(&owner)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && owner != t.src.ID) {
-		return invalid("A source writes only its own users.")
-	}
-	if err != nil {
-		return err
-	}
-	_, err = t.tx.ExecContext(ctx, t.db.dialect.rebind(`INSERT INTO scim_users (employee_id, source_id, user_name, user_key, deleted_at) `+
-		`VALUES (?, ?, ?, ?, ?) ON CONFLICT (employee_id) DO UPDATE SET user_name = excluded.user_name, `+
+	// One statement: the row is written only for an employee of the
+	// source, and the partial unique index refuses a taken userName.
+	res, err := t.tx.ExecContext(ctx, t.db.dialect.rebind(`INSERT INTO scim_users (employee_id, source_id, user_name, user_key, deleted_at) `+
+		`SELECT id, source_id, ?, ?, ? FROM employees WHERE id = ? AND source_id = ? `+
+		`ON CONFLICT (employee_id) DO UPDATE SET user_name = excluded.user_name, `+
 		`user_key = excluded.user_key, deleted_at = excluded.deleted_at`),
-		u.EmployeeID, u.SourceID, u.UserName, userKey(u.UserName), micros(u.DeletedAt))
+		u.UserName, userKey(u.UserName), micros(u.DeletedAt), u.EmployeeID, t.src.ID)
+	if err == nil {
+		if n, rerr := res.RowsAffected(); rerr != nil {
+			return rerr
+		} else if n != 1 {
+			return invalid("A source writes only its own users.")
+		}
+	}
 	if v := t.db.dialect.classify(err); v.kind == violationUnique {
 		return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "Another user of this source has this userName.", Err: err}
 	}
