@@ -31,9 +31,6 @@ type SCIMUserStore interface {
 	// FindSCIMUserByName returns the user of the source, not deleted,
 	// whose userName equals name ignoring case, or ENOTFOUND.
 	FindSCIMUserByName(ctx context.Context, sourceID, name string) (*SCIMUser, error)
-	// CountSCIMUsers returns the number of the source's users that are
-	// not deleted and whose employee is not erased.
-	CountSCIMUsers(ctx context.Context, sourceID string) (int, error)
 }
 
 // SCIMUserTx is implemented by the sync transactions (SyncTx) of stores

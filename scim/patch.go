@@ -218,8 +218,16 @@ func applyOne(doc document, kind string, pp patchPath, value any, externalID str
 			return invalidValue(a.Name + " takes an array.")
 		}
 		if kind == "add" {
+			// A value already present is not added again (RFC 7644
+			// §3.5.2.1).
 			old, _ := c[a.Name].([]any)
-			items = append(append([]any{}, old...), items...)
+			merged := append([]any{}, old...)
+			for _, it := range items {
+				if !containsValue(merged, it) {
+					merged = append(merged, it)
+				}
+			}
+			items = merged
 		}
 		c[a.Name] = items
 	case a.Type == typeComplex:
@@ -393,4 +401,42 @@ func setList(c map[string]any, name string, items []any) {
 		return
 	}
 	c[name] = items
+}
+
+// containsValue reports whether items holds an element equal to v in
+// every sub-attribute v gives.
+func containsValue(items []any, v any) bool {
+	o, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	for _, it := range items {
+		e, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		same := true
+		for k, x := range o {
+			if k == "primary" {
+				continue
+			}
+			if y, ok := e[k]; !ok || !equalValue(x, y) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return true
+		}
+	}
+	return false
+}
+
+func equalValue(x, y any) bool {
+	xs, ok1 := x.(string)
+	ys, ok2 := y.(string)
+	if ok1 && ok2 {
+		return strings.EqualFold(xs, ys)
+	}
+	return x == y
 }

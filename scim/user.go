@@ -492,6 +492,8 @@ func stringAt(m map[string]any, name string, within ...string) (string, error) {
 		return v, nil
 	case json.Number:
 		return v.String(), nil
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
 	}
 	return "", invalidValue(qualified(name, within) + " must be a string.")
 }

@@ -66,15 +66,6 @@ func (db *DB) FindSCIMUserByName(ctx context.Context, sourceID, name string) (*h
 	return findSCIMUserByName(ctx, db, db.read, sourceID, name)
 }
 
-// CountSCIMUsers counts the source's users that are not deleted and whose
-// employee is not erased.
-func (db *DB) CountSCIMUsers(ctx context.Context, sourceID string) (int, error) {
-	var n int
-	err := db.read.QueryRowContext(ctx, db.dialect.rebind(`SELECT COUNT(*) FROM scim_users u JOIN employees e ON e.id = u.employee_id `+
-		`WHERE u.source_id = ? AND u.deleted_at IS NULL AND e.deleted_at IS NULL`), sourceID).Scan(&n)
-	return n, db.translate(err, "sqlstore.CountSCIMUsers")
-}
-
 // querier is what a look-up needs of a pool or a transaction.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
