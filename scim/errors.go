@@ -88,5 +88,5 @@ func WriteError(w http.ResponseWriter, err error) {
 	e := errorOf(err)
 	w.Header().Set("Content-Type", ContentType)
 	w.WriteHeader(e.Status)
-	_, _ = w.Write(e.body())
+	_, _ = w.Write(e.body()) // #nosec G705 -- JSON (json.Marshal escapes <, > and &) served as application/scim+json, not HTML
 }
