@@ -102,6 +102,7 @@ const (
 	ActorAdmin    = "admin"    // an operator on the admin API
 	ActorCLI      = "cli"      // an operator running hrgate commands
 	ActorSystem   = "system"   // the server itself: start, stop, automatic rotation
+	ActorSource   = "source"   // a source pushing HR data in (SCIM)
 )
 
 // Audit event types. The catalogue, with what each type carries, is

@@ -24,9 +24,13 @@ type CompanyFilter struct {
 // A store never loads a group outside Groups: decryption and transfer of
 // fields a caller may not see do not happen at all.
 type EmployeeFilter struct {
-	Scope         CompanyScope
-	ID            string
-	CompanyID     string
+	Scope     CompanyScope
+	ID        string
+	CompanyID string
+	// SourceID, when set, selects the employees that source brought in;
+	// RemoteID, with it, the one the source knows by that id.
+	SourceID      string
+	RemoteID      string
 	Status        EmploymentStatus
 	ModifiedAfter time.Time // exclusive; zero means no bound
 	// NationalID and PersonalEmail, when set, select the employees whose

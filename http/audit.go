@@ -95,6 +95,9 @@ func (s *Server) requestEvent(r *http.Request, info *requestInfo, status int, la
 	if op := info.operator; op != nil {
 		ev.ActorKind, ev.Actor = hrgate.ActorAdmin, op.Name
 	}
+	if src := info.source; src != nil {
+		ev.ActorKind, ev.Actor, ev.CredentialID = hrgate.ActorSource, src.Name, src.ID
+	}
 	if hrgate.ErrorCode(info.err) == hrgate.EUNAUTHORIZED {
 		ev.Type, ev.Reason = hrgate.AuditAuthFailure, gate.AuthFailureReason(info.err)
 		if f := gate.AuthFailureOf(info.err); f != nil {

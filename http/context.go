@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 
+	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/gate"
 )
 
@@ -15,8 +16,10 @@ type requestInfo struct {
 	client    netip.Addr
 	principal *gate.Principal
 	operator  *Operator
-	route     string
-	err       error
+	// source is the SCIM source that authenticated (scim.go).
+	source *hrgate.Source
+	route  string
+	err    error
 
 	// What the answer returns, for the request's audit event (audit.go).
 	object    string

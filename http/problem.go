@@ -74,6 +74,10 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error,
 	if code == hrgate.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hrgate"`)
 	}
+	if isSCIM(r) {
+		writeSCIMError(w, err)
+		return
+	}
 	if typ == "" {
 		typ = ProblemType(code)
 	}

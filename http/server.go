@@ -91,6 +91,7 @@ func NewServer(ctx context.Context, cfg *config.Config, store hrgate.Store, g *g
 		o(s)
 	}
 	s.registerRoutes()
+	s.registerSCIM()
 	s.handler = s.chain()
 	return s, nil
 }

@@ -98,6 +98,19 @@ func Values(e *hrgate.Employee) map[string]string {
 // fail the whole call with an EINVALID error wrapping ErrRejected, and
 // the outcomes say which record was wrong and why.
 func (s *Service) Apply(ctx context.Context, src *hrgate.Source, kind string, recs []Record) (*hrgate.SyncRun, []Outcome, error) {
+	return s.ApplyHook(ctx, src, kind, recs, nil)
+}
+
+// Hook runs inside the transaction of an Apply once every record is
+// written, with their outcomes (the employees as stored), so that what a
+// source keeps beside the unified model (the SCIM userName) commits with
+// the change or not at all. An error from it undoes the whole call and is
+// returned as it is.
+type Hook func(ctx context.Context, tx hrgate.SyncTx, outcomes []Outcome) error
+
+// ApplyHook is Apply with a hook run in its transaction; a nil hook is
+// Apply.
+func (s *Service) ApplyHook(ctx context.Context, src *hrgate.Source, kind string, recs []Record, hook Hook) (*hrgate.SyncRun, []Outcome, error) {
 	switch {
 	case src == nil:
 		return nil, nil, hrgate.Errorf(hrgate.EINVALID, "A source is required.")
@@ -152,6 +165,9 @@ func (s *Service) Apply(ctx context.Context, src *hrgate.Source, kind string, re
 		}
 		if y.problems.bad > 0 {
 			return ErrRejected
+		}
+		if hook != nil {
+			return hook(ctx, tx, outcomes)
 		}
 		return nil
 	})

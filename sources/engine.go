@@ -57,11 +57,19 @@ func (y *syncer) apply(ctx context.Context, batch []record) error {
 	if err != nil {
 		return err
 	}
+	bad, err := y.checkManagers(ctx, batch, stored)
+	if err != nil {
+		return err
+	}
 	var inserts, updates []*hrgate.Employee
 	var events []*hrgate.ChangeEvent
 	for _, r := range batch {
 		in := r.employee
 		old := stored[in.RemoteID]
+		if msg, ok := bad[r.row]; ok {
+			y.reject(r.row, "manager_id", msg)
+			continue
+		}
 		switch {
 		case old == nil:
 			e, ev, problem, err := y.create(in)
@@ -104,6 +112,62 @@ func (y *syncer) apply(ctx context.Context, batch []record) error {
 		return err
 	}
 	return y.tx.AppendChanges(ctx, events)
+}
+
+// checkManagers checks, inside the transaction, the managers the records
+// of a batch set or change: each must be a live (not erased) employee of
+// the same source, and not the employee itself. It returns the problem of
+// each bad record by row. A manager left as stored is not checked again,
+// so that an employee whose manager was erased can still be updated. A
+// store whose transactions cannot check references refuses managers.
+func (y *syncer) checkManagers(ctx context.Context, batch []record, stored map[string]*hrgate.SyncRecord) (map[int]string, error) {
+	var bad map[int]string
+	refuse := func(row int, msg string) {
+		if bad == nil {
+			bad = make(map[int]string)
+		}
+		bad[row] = msg
+	}
+	var ids []string
+	var rows []record
+	for _, r := range batch {
+		in := r.employee
+		m := in.Employment.ManagerID
+		if !in.Loaded.Has(hrgate.GroupEmployment) || m == "" {
+			continue
+		}
+		old := stored[in.RemoteID]
+		if old != nil && old.Employee != nil && !old.Erased {
+			if old.Employee.Employment.ManagerID == m {
+				continue
+			}
+			if old.Employee.ID == m {
+				refuse(r.row, "An employee cannot be their own manager.")
+				continue
+			}
+		}
+		ids, rows = append(ids, m), append(rows, r)
+	}
+	if len(ids) == 0 {
+		return bad, nil
+	}
+	checker, ok := y.tx.(hrgate.EmployeeCheckTx)
+	if !ok {
+		for _, r := range rows {
+			refuse(r.row, "This store cannot check managers; leave manager_id out.")
+		}
+		return bad, nil
+	}
+	live, err := checker.LiveEmployees(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if !live[r.employee.Employment.ManagerID] {
+			refuse(r.row, "The manager is not an employee of this source.")
+		}
+	}
+	return bad, nil
 }
 
 func (y *syncer) reject(row int, column, msg string) {

@@ -35,9 +35,10 @@ const remoteIDField = "remote_id"
 // maxRemoteID is the longest remote id accepted.
 const maxRemoteID = 128
 
-// fields lists the importable fields by canonical name. manager_id and
-// work_location_id are hrgate ids, which a source cannot know; they are
-// not importable yet (docs/sources.md).
+// fields lists the importable fields by canonical name. manager_id is the
+// hrgate id of another employee of the same source, which the engine
+// checks inside the writing transaction (syncer.checkManagers);
+// work_location_id is not importable yet (docs/sources.md).
 var fields = func() map[string]*field {
 	id, em, co, pe, cp, bk, gv := hrgate.GroupIdentity, hrgate.GroupEmployment, hrgate.GroupContact,
 		hrgate.GroupPersonal, hrgate.GroupCompensation, hrgate.GroupBanking, hrgate.GroupGovernmentID
@@ -57,6 +58,8 @@ var fields = func() map[string]*field {
 			func(e *hrgate.Employee) string { return e.Employment.JobTitle }},
 		{"department", em, 200, freeText, func(e *hrgate.Employee, v string) { e.Employment.Department = v },
 			func(e *hrgate.Employee) string { return e.Employment.Department }},
+		{"manager_id", em, 64, employeeID, func(e *hrgate.Employee, v string) { e.Employment.ManagerID = v },
+			func(e *hrgate.Employee) string { return e.Employment.ManagerID }},
 		{"start_date", em, 10, date, func(e *hrgate.Employee, v string) { e.Employment.StartDate = v },
 			func(e *hrgate.Employee) string { return e.Employment.StartDate }},
 		{"termination_date", em, 10, date, func(e *hrgate.Employee, v string) { e.Employment.TerminationDate = v },
@@ -157,6 +160,18 @@ func checkUnicode(v string) string {
 	return ""
 }
 
+// CheckFreeText returns why v cannot be stored as free text, or "": the
+// rules every value of a source obeys (UTF-8, no control or invisible
+// formatting characters, no spreadsheet formula), for values a source
+// sends beside the canonical fields (a SCIM userName).
+func CheckFreeText(v string) string {
+	if p := checkText(v); p != "" {
+		return p
+	}
+	_, p := freeText(v)
+	return p
+}
+
 // freeText accepts any text but a formula: a value that starts with =,
 // +, -, @ (tab and CR are control characters, refused anyway) would run
 // as a formula in the spreadsheet that opens a later CSV export
@@ -180,6 +195,15 @@ func email(v string) (string, string) {
 	a, err := mail.ParseAddress(v)
 	if err != nil || a.Name != "" || a.Address != v || !strings.Contains(v[strings.LastIndexByte(v, '@')+1:], ".") {
 		return "", "Not an e-mail address such as ada@example.com."
+	}
+	return v, ""
+}
+
+// employeeID accepts the shape of an hrgate employee id; whether it names
+// an employee of the source is checked when the record is written.
+func employeeID(v string) (string, string) {
+	if v != "" && !hrgate.ValidID(hrgate.PrefixEmployee, v) {
+		return "", "Not an hrgate employee id such as emp_…."
 	}
 	return v, ""
 }

@@ -69,6 +69,14 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	}
 
 	q := ownedQuery("employees", employeeSelect[groups], f.Scope, f.ID, f.CompanyID)
+	if f.SourceID != "" {
+		q.and("source_id = ?", f.SourceID)
+		if f.RemoteID != "" {
+			// remote_id <> '' lets the planner use the partial unique
+			// index on (source_id, remote_id).
+			q.and("remote_id = ? AND remote_id <> ''", f.RemoteID)
+		}
+	}
 	if f.Status != "" {
 		q.and("employment_status = ?", string(f.Status))
 	}

@@ -65,6 +65,10 @@ func (db *DB) EraseEmployee(ctx context.Context, id string) error {
 	if err != nil {
 		return db.translate(err, op)
 	}
+	// A SCIM userName is personal data too (docs/scim.md).
+	if _, err := db.write.ExecContext(ctx, db.dialect.rebind(`DELETE FROM scim_users WHERE employee_id = ?`), id); err != nil {
+		return db.translate(err, op)
+	}
 	if enc.kr != nil {
 		// Once more: a re-encryption job that read the record before it
 		// was hidden may have created a key for it since. A job that

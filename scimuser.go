@@ -1,0 +1,55 @@
+package hrgate
+
+import (
+	"context"
+	"time"
+)
+
+// SCIMUser is what hrgate keeps of an employee beyond the unified model
+// for the SCIM source that created it (docs/scim.md): the SCIM userName,
+// which is the source's own login name for the person and unique among its
+// users, and whether the source deleted the user. A deleted user stays an
+// employee (terminated: nothing is hard-deleted), but SCIM answers 404 for
+// it and omits it from lists, as RFC 7644 §3.6 requires.
+type SCIMUser struct {
+	EmployeeID string
+	SourceID   string
+	UserName   string
+	DeletedAt  time.Time
+}
+
+// Deleted reports whether the source deleted the user.
+func (u *SCIMUser) Deleted() bool { return !u.DeletedAt.IsZero() }
+
+// SCIMUserStore reads the SCIM state of a source's users. Writes happen in
+// the sync engine's transaction (SCIMUserTx), with the change they belong
+// to.
+type SCIMUserStore interface {
+	// SCIMUsers returns the SCIM state of the given employees of the
+	// source, by employee id; employees without one are absent.
+	SCIMUsers(ctx context.Context, sourceID string, employeeIDs []string) (map[string]*SCIMUser, error)
+	// FindSCIMUserByName returns the user of the source, not deleted,
+	// whose userName equals name ignoring case, or ENOTFOUND.
+	FindSCIMUserByName(ctx context.Context, sourceID, name string) (*SCIMUser, error)
+}
+
+// SCIMUserTx is implemented by the sync transactions (SyncTx) of stores
+// that keep SCIM state, so that the state commits with the employee
+// change it belongs to, or not at all.
+type SCIMUserTx interface {
+	// PutSCIMUser inserts or replaces the state of u.EmployeeID, an
+	// employee of the transaction's source. A userName another user of
+	// the source holds (ignoring case; deleted users hold none) is
+	// ECONFLICT.
+	PutSCIMUser(ctx context.Context, u *SCIMUser) error
+	// FindSCIMUserByName is SCIMUserStore's, inside the transaction.
+	FindSCIMUserByName(ctx context.Context, name string) (*SCIMUser, error)
+}
+
+// EmployeeCheckTx is implemented by the sync transactions of stores that
+// can check references between employees inside the transaction.
+type EmployeeCheckTx interface {
+	// LiveEmployees returns which of ids name employees of the
+	// transaction's source that are not erased.
+	LiveEmployees(ctx context.Context, ids []string) (map[string]bool, error)
+}
