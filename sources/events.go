@@ -253,7 +253,7 @@ func checkEventFields(ev Event) error {
 	if len(unknown) > maxNamed {
 		more = fmt.Sprintf(" and %d more", len(unknown)-maxNamed)
 	}
-	return hrgate.Errorf(hrgate.EINVALID, "A %s event does not take the field(s) %s%s (docs/sources.md lists the fields).",
+	return hrgate.Errorf(hrgate.EINVALID, "An event of type %s does not take the field(s) %s%s (docs/sources.md lists the fields).",
 		ev.Type, strings.Join(names, ", "), more)
 }
 
@@ -419,4 +419,14 @@ func (y *syncer) timeOffEvent(ctx context.Context, typ string, r *hrgate.TimeOff
 	}
 	return y.tx.AppendChanges(ctx, []*hrgate.ChangeEvent{{ID: id, Type: typ, CompanyID: r.CompanyID, EmployeeID: r.EmployeeID,
 		SourceID: y.src.ID, RunID: y.run.ID, TimeOffID: r.ID, Time: y.now}})
+}
+
+// WebhookSecret returns the signing key of a webhook source, opened, or
+// ENOTFOUND when the source has none. Only the receiver of the source's
+// events should ask for it; it must never be logged.
+func (s *Service) WebhookSecret(ctx context.Context, src *hrgate.Source) ([]byte, error) {
+	if src == nil || src.Type != hrgate.SourceWebhook {
+		return nil, hrgate.ErrNotFound("Source secret")
+	}
+	return s.store.SourceSecret(ctx, src.ID)
 }
