@@ -2,8 +2,8 @@ package http_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -195,7 +195,9 @@ var requestIDRE = regexp.MustCompile(`"request_id":"req_[0-9a-f]+"`)
 
 // withoutRequestID returns a problem body with its request id blanked,
 // for comparing answers.
-func withoutRequestID(b []byte) string { return requestIDRE.ReplaceAllString(string(b), `"request_id":""`) }
+func withoutRequestID(b []byte) string {
+	return requestIDRE.ReplaceAllString(string(b), `"request_id":""`)
+}
 
 func TestSourceEvents(t *testing.T) {
 	for name, dsn := range storetest.DSNs() {
