@@ -208,10 +208,9 @@ func (s *Server) applyEvent(w http.ResponseWriter, r *http.Request, src *hrgate.
 		}
 		ev.Data[name] = v
 	}
-	info := requestInfoFrom(r.Context())
-	ctx := hrgate.WithActor(r.Context(), hrgate.Actor{Kind: hrgate.ActorSystem, Name: "source " + src.Name,
-		ClientAddr: info.client.String(), RequestID: info.id})
-	out, run, err := s.sources.ApplyEvent(ctx, src, ev)
+	// The request's own audit event (api.request, target the source)
+	// records the event; its run records what it changed.
+	out, run, err := s.sources.ApplyEvent(r.Context(), src, ev)
 	if err != nil {
 		if errors.Is(err, sources.ErrRejected) && run != nil {
 			s.writeRejected(w, r, err, run)
@@ -220,6 +219,7 @@ func (s *Server) applyEvent(w http.ResponseWriter, r *http.Request, src *hrgate.
 		return err
 	}
 	if out.EmployeeID != "" {
+		info := requestInfoFrom(r.Context())
 		info.object, info.recordIDs = "employee", []string{out.EmployeeID}
 	}
 	if out.Replayed {
