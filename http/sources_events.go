@@ -126,9 +126,9 @@ func (s *Server) admitSource(w http.ResponseWriter, r *http.Request, src *hrgate
 // verifyEvent finds the webhook source of the path and checks the
 // message's signature with its secret. Every failure is the same
 // EUNAUTHORIZED error; the true reason goes to the log and the audit
-// trail only. A source that does not exist, or has no secret, is checked
-// against a key of zeros all the same, so that the answer takes as long,
-// and is refused whatever that check says.
+// trail only. The message of a source that does not exist, or has no
+// secret, is checked against a key of zeros all the same, so that its
+// answer costs the same HMAC, and is refused whatever that check says.
 func (s *Server) verifyEvent(r *http.Request, body []byte) (*hrgate.Source, string, error) {
 	ctx := r.Context()
 	id := r.PathValue("id")
