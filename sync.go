@@ -19,6 +19,11 @@ const (
 	ChangeEmployeeCreated    = "employee.created"
 	ChangeEmployeeUpdated    = "employee.updated"
 	ChangeEmployeeTerminated = "employee.terminated"
+
+	// Time-off events name the request (TimeOffID) and its employee.
+	ChangeTimeOffCreated   = "time_off.created"
+	ChangeTimeOffUpdated   = "time_off.updated"
+	ChangeTimeOffCancelled = "time_off.cancelled"
 )
 
 // ChangeEvent is one entry of the change outbox.
@@ -33,6 +38,9 @@ type ChangeEvent struct {
 	RunID      string    `json:"run_id,omitempty"`
 	Groups     []string  `json:"groups,omitempty"`
 	Time       time.Time `json:"time"`
+
+	// TimeOffID names the time-off request of a time_off.* event.
+	TimeOffID string `json:"time_off_id,omitempty"`
 }
 
 // Sync run states.
@@ -108,7 +116,36 @@ type SyncTx interface {
 	Update(ctx context.Context, es []*Employee) error
 	// AppendChanges writes events to the outbox.
 	AppendChanges(ctx context.Context, evs []*ChangeEvent) error
+
+	// RecordMessage remembers the id of an inbound message of the source
+	// (a signed webhook) received at at, and reports whether it is new.
+	// It is called first in the transaction that applies the message, so
+	// that the message is applied, and remembered, at most once: a
+	// replay of a remembered id reports false and the caller rolls back.
+	// Ids received more than MessageRetention before at are forgotten.
+	RecordMessage(ctx context.Context, id string, at time.Time) (fresh bool, err error)
+	// SetMessageOutcome stores the answer given to a recorded message,
+	// for its replays. It holds ids and counts, never a field value.
+	SetMessageOutcome(ctx context.Context, id string, outcome []byte) error
+
+	// TimeOff returns the stored time-off requests of the source with
+	// the given remote ids, keyed by remote id.
+	TimeOff(ctx context.Context, remoteIDs []string) (map[string]*TimeOffRequest, error)
+	// InsertTimeOff inserts new time-off requests of the source;
+	// UpdateTimeOff rewrites stored ones (every column but the ids and
+	// the creation time). A request of another source or company is
+	// EINVALID.
+	InsertTimeOff(ctx context.Context, rs []*TimeOffRequest) error
+	UpdateTimeOff(ctx context.Context, rs []*TimeOffRequest) error
 }
+
+// MessageRetention is how long the id of an inbound message is
+// remembered. A captured message can be replayed only while its signed
+// timestamp lies within the five minutes of the Standard Webhooks window,
+// so ten minutes after receipt would do against replays; a day also
+// recognises a sender's own retries of a delivered message, which keep
+// the id and sign a new timestamp.
+const MessageRetention = 24 * time.Hour
 
 // SyncStore persists what the sync engine writes.
 type SyncStore interface {
@@ -120,6 +157,10 @@ type SyncStore interface {
 	FinishSyncRun(ctx context.Context, r *SyncRun) error
 	// SyncRuns returns a source's runs, newest first, at most limit.
 	SyncRuns(ctx context.Context, sourceID string, limit int) ([]*SyncRun, error)
+	// MessageOutcome returns the outcome stored for an inbound message
+	// of a source (SyncTx.SetMessageOutcome), or ENOTFOUND when the id
+	// is not remembered.
+	MessageOutcome(ctx context.Context, sourceID, id string) ([]byte, error)
 	// ChangeEvents returns up to limit events of the outbox after
 	// afterSeq, in order.
 	ChangeEvents(ctx context.Context, afterSeq int64, limit int) ([]*ChangeEvent, error)

@@ -59,6 +59,10 @@ const (
 	ResourceTeams     = "teams"
 	ResourceLocations = "locations"
 	ResourceAudit     = "audit"
+	// ResourceSources covers the sources of the granted companies:
+	// sources:write imports files into them, sources:read lists their
+	// runs (docs/sources.md).
+	ResourceSources = "sources"
 	// ResourceCompanies is not a resource with accesses: a companies scope
 	// lists the companies every other scope applies to.
 	ResourceCompanies = "companies"
@@ -72,6 +76,7 @@ const (
 	resTeams
 	resLocations
 	resAudit
+	resSources
 	numResources
 )
 
@@ -87,6 +92,7 @@ var resources = [numResources]struct {
 	resTeams:     {ResourceTeams, 1 << AccessRead},
 	resLocations: {ResourceLocations, 1 << AccessRead},
 	resAudit:     {ResourceAudit, 1 << AccessRead},
+	resSources:   {ResourceSources, 1<<AccessRead | 1<<AccessWrite},
 }
 
 func lookupResource(name string) (resource, bool) {

@@ -137,6 +137,9 @@ func (s *Server) registerRoutes() {
 		append: func(dst []byte, l *hrgate.Location, _ *gate.Principal) []byte { return grant.AppendLocation(dst, l) },
 	}))
 	s.route("GET /v1/audit/events", auditParams, s.auditEvents)
+	if s.sources != nil {
+		s.registerSourceRoutes()
+	}
 	s.registerOAuthRoutes()
 	s.finishRoutes()
 }

@@ -180,8 +180,9 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // limitBody caps request bodies. A declared length over the cap is refused
 // before anything is read; an undeclared one is cut off by MaxBytesReader.
 func (s *Server) limitBody(next http.Handler) http.Handler {
-	max := s.cfg.HTTP.MaxBodyBytes
+	def := s.cfg.HTTP.MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		max := s.bodyLimit(r, def) // CSV imports have their own cap (sources_imports.go)
 		if r.ContentLength > max {
 			s.writeError(w, r, hrgate.Errorf(hrgate.ETOOLARGE, "Request body exceeds the limit of %d bytes.", max))
 			return

@@ -233,7 +233,7 @@ func (t *syncTx) Update(ctx context.Context, es []*hrgate.Employee) error {
 	return nil
 }
 
-const changeEventColumns = `id, type, company_id, employee_id, source_id, run_id, group_names, created_at`
+const changeEventColumns = `id, type, company_id, employee_id, source_id, run_id, group_names, created_at, time_off_id`
 
 // AppendChanges writes events to the outbox, in order.
 func (t *syncTx) AppendChanges(ctx context.Context, evs []*hrgate.ChangeEvent) error {
@@ -244,7 +244,7 @@ func (t *syncTx) AppendChanges(ctx context.Context, evs []*hrgate.ChangeEvent) e
 	}
 	return insertRows(ctx, t.db, t.tx, "change_events", changeEventColumns, evs, func(args []any, ev *hrgate.ChangeEvent) ([]any, error) {
 		return append(args, ev.ID, ev.Type, ev.CompanyID, ev.EmployeeID, ev.SourceID, ev.RunID,
-			strings.Join(ev.Groups, ","), micros(ev.Time)), nil
+			strings.Join(ev.Groups, ","), micros(ev.Time), ev.TimeOffID), nil
 	})
 }
 
@@ -262,7 +262,7 @@ func (db *DB) ChangeEvents(ctx context.Context, afterSeq int64, limit int) ([]*h
 			groups  string
 			created sql.NullInt64
 		)
-		if err := s.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.CompanyID, &ev.EmployeeID, &ev.SourceID, &ev.RunID, &groups, &created); err != nil {
+		if err := s.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.CompanyID, &ev.EmployeeID, &ev.SourceID, &ev.RunID, &groups, &created, &ev.TimeOffID); err != nil {
 			return nil, err
 		}
 		if groups != "" {

@@ -88,6 +88,8 @@ func TestDocument_Routes(t *testing.T) {
 		"/.well-known/jwks.json": true, "/.well-known/oauth-authorization-server": true}
 	// The OAuth endpoints authenticate clients, not API keys or tokens.
 	clientAuth := map[string]bool{"/oauth2/token": true, "/oauth2/introspect": true, "/oauth2/revoke": true}
+	// Inbound webhooks authenticate by the source's signature.
+	signed := map[string]bool{"/v1/sources/{id}/events": true}
 	ids := map[string]bool{}
 	paths, _ := doc["paths"].(map[string]any)
 	for path, item := range paths {
@@ -115,14 +117,28 @@ func TestDocument_Routes(t *testing.T) {
 						t.Errorf("%s: %s not documented", name, code)
 					}
 				}
+			case signed[path]:
+				if got, _ := json.Marshal(sec); string(got) != `[{"webhookSignature":[]}]` {
+					t.Errorf("%s: signed route has security %s, want the webhook signature", name, got)
+				}
+				for _, code := range []string{"200", "400", "401", "413", "500"} {
+					if _, ok := responses[code]; !ok {
+						t.Errorf("%s: %s not documented", name, code)
+					}
+				}
 			default:
 				if hasSec {
 					t.Errorf("%s: overrides the global security", name)
 				}
-				for _, code := range []string{"200", "400", "401", "403", "500"} {
+				for _, code := range []string{"400", "401", "403", "500"} {
 					if _, ok := responses[code]; !ok {
 						t.Errorf("%s: %s not documented", name, code)
 					}
+				}
+				_, ok200 := responses["200"]
+				_, ok201 := responses["201"]
+				if !ok200 && !ok201 {
+					t.Errorf("%s: no success (200 or 201) documented", name)
 				}
 			}
 			if strings.HasPrefix(path, "/v1/") {
@@ -244,6 +260,9 @@ func TestDoc_Operations(t *testing.T) {
 		"GET /v1/employees/{id}",
 		"GET /v1/locations",
 		"GET /v1/openapi.json",
+		"POST /v1/sources/{id}/events",
+		"POST /v1/sources/{id}/imports",
+		"GET /v1/sources/{id}/runs",
 		"GET /v1/teams",
 		"GET /v1/time-off",
 		"GET /v1/time-off-balances",

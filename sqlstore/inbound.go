@@ -1,0 +1,153 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/hrgate/hrgate"
+)
+
+// RecordMessage inserts the id of an inbound message of the source, and
+// reports whether it was new. The insert is the first write of the
+// transaction that applies the message: on PostgreSQL a concurrent
+// delivery of the same id waits on the primary key until the first
+// transaction ends, then finds the row (or, if the first rolled back,
+// inserts it); on SQLite writers are serialised. Either way a message id
+// is applied at most once. Ids older than hrgate.MessageRetention are
+// deleted on the way, so the table holds about a day of messages.
+func (t *syncTx) RecordMessage(ctx context.Context, id string, at time.Time) (bool, error) {
+	if id == "" {
+		return false, invalid("An inbound message needs an id.")
+	}
+	d := t.db.dialect
+	if _, err := t.tx.ExecContext(ctx, d.rebind(`DELETE FROM source_messages WHERE source_id = ? AND received_at < ?`),
+		t.src.ID, at.Add(-hrgate.MessageRetention).UnixMicro()); err != nil {
+		return false, err
+	}
+	res, err := t.tx.ExecContext(ctx, d.rebind(`INSERT INTO source_messages (source_id, message_id, received_at) VALUES (?, ?, ?) `+
+		`ON CONFLICT (source_id, message_id) DO NOTHING`), t.src.ID, id, at.UnixMicro())
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// SetMessageOutcome stores the answer of a message recorded in this
+// transaction.
+func (t *syncTx) SetMessageOutcome(ctx context.Context, id string, outcome []byte) error {
+	res, err := t.tx.ExecContext(ctx, t.db.dialect.rebind(`UPDATE source_messages SET outcome = ? WHERE source_id = ? AND message_id = ?`),
+		string(outcome), t.src.ID, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return invalid("The message was not recorded in this transaction.")
+	}
+	return nil
+}
+
+// MessageOutcome returns the stored answer of a remembered inbound
+// message, or ENOTFOUND.
+func (db *DB) MessageOutcome(ctx context.Context, sourceID, id string) ([]byte, error) {
+	const op = "sqlstore.MessageOutcome"
+	var outcome string
+	err := db.read.QueryRowContext(ctx, db.dialect.rebind(`SELECT outcome FROM source_messages WHERE source_id = ? AND message_id = ?`),
+		sourceID, id).Scan(&outcome)
+	if err != nil {
+		return nil, db.notFound(err, op, "Message")
+	}
+	return []byte(outcome), nil
+}
+
+// TimeOff returns the stored time-off requests of the source with the
+// given remote ids, keyed by remote id.
+func (t *syncTx) TimeOff(ctx context.Context, remoteIDs []string) (map[string]*hrgate.TimeOffRequest, error) {
+	out := make(map[string]*hrgate.TimeOffRequest, len(remoteIDs))
+	for start := 0; start < len(remoteIDs); start += maxLookup {
+		chunk := remoteIDs[start:min(start+maxLookup, len(remoteIDs))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, t.src.ID)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := t.tx.QueryContext(ctx, t.db.dialect.rebind(`SELECT `+timeOffRequestColumns+
+			` FROM time_off_requests WHERE source_id = ? AND remote_id <> '' AND remote_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			r, err := scanTimeOffRequest(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[r.RemoteID] = r
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// checkTimeOff refuses a request the transaction's source may not write.
+func (t *syncTx) checkTimeOff(r *hrgate.TimeOffRequest) error {
+	switch {
+	case r == nil || r.ID == "" || r.RemoteID == "" || r.EmployeeID == "":
+		return invalid("Every synced time-off request needs an id, a remote id and an employee.")
+	case r.SourceID != t.src.ID || r.CompanyID != t.src.CompanyID:
+		return invalid("A source writes only its own company's time off.")
+	}
+	return nil
+}
+
+// InsertTimeOff inserts new time-off requests of the source.
+func (t *syncTx) InsertTimeOff(ctx context.Context, rs []*hrgate.TimeOffRequest) error {
+	for _, r := range rs {
+		if err := t.checkTimeOff(r); err != nil {
+			return err
+		}
+	}
+	return insertRows(ctx, t.db, t.tx, "time_off_requests", timeOffRequestColumns, rs, timeOffRequestArgs)
+}
+
+// UpdateTimeOff rewrites stored time-off requests of the source. A
+// request that is gone is ECONFLICT.
+func (t *syncTx) UpdateTimeOff(ctx context.Context, rs []*hrgate.TimeOffRequest) error {
+	for _, r := range rs {
+		if err := t.checkTimeOff(r); err != nil {
+			return err
+		}
+		res, err := t.tx.ExecContext(ctx, t.db.dialect.rebind(`UPDATE time_off_requests SET employee_id = ?, type = ?, status = ?, `+
+			`start_date = ?, end_date = ?, amount = ?, units = ?, modified_at = ? WHERE id = ? AND source_id = ? AND deleted_at IS NULL`),
+			r.EmployeeID, r.Type, r.Status, r.StartDate, r.EndDate, r.Amount, r.Units, micros(r.ModifiedAt), r.ID, t.src.ID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "A time-off request of this source was removed during the sync; send it again."}
+		}
+	}
+	return nil
+}
+
+func scanTimeOffRequest(rows scanner) (*hrgate.TimeOffRequest, error) {
+	var (
+		r                 hrgate.TimeOffRequest
+		created, modified sql.NullInt64
+	)
+	err := rows.Scan(&r.ID, &r.CompanyID, &r.EmployeeID, &r.SourceID, &r.RemoteID, &r.Type, &r.Status,
+		&r.StartDate, &r.EndDate, &r.Amount, &r.Units, &created, &modified)
+	r.CreatedAt, r.ModifiedAt = timeOf(created), timeOf(modified)
+	return &r, err
+}
