@@ -22,25 +22,28 @@
 -- after the day, its expiry set once when it is created). Between the
 -- read and the writes the values live in a Lua table, so that a decision
 -- sees the ones before it in the batch.
+local floor, tonumber = math.floor, tonumber
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local usPerDay = 86400000000
-local day = math.floor(now / usPerDay)
+local day = floor(now / usPerDay)
 local dayLeft = (day + 1) * usPerDay - now
 local daySuffix = ':' .. day
 
--- Name every key, and each one once for the read.
-local names, distinct, seen = {}, {}, {}
+-- Read the numbers, name every key, and each one once for the read.
+local nargs = #ARGV
+local num, names, distinct, seen = {}, {}, {}, {}
+for i = 1, nargs do num[i] = tonumber(ARGV[i]) end
 local a, k = 1, 0
-while a <= #ARGV do
-  local nrules = tonumber(ARGV[a])
+while a <= nargs do
+  local nrules = num[a]
   for i = 1, nrules do
     local b = a + 3 * i - 2
-    if tonumber(ARGV[b]) > 0 then
+    if num[b] > 0 then
       k = k + 1
       names[k] = KEYS[k]
     end
-    if tonumber(ARGV[b + 2]) > 0 then
+    if num[b + 2] > 0 then
       k = k + 1
       names[k] = KEYS[k] .. daySuffix
     end
@@ -92,27 +95,27 @@ end
 
 local out, n = {}, 0
 a, k = 1, 0
-while a <= #ARGV do
-  local nrules = tonumber(ARGV[a])
+while a <= nargs do
+  local nrules = num[a]
   allowed, qexceeded, rule, limit, remaining, reset, retry = 1, 0, -1, 0, -1, 0, 0
   nw = 0
   for i = 1, nrules do
     local b = a + 3 * i - 2
-    local interval = tonumber(ARGV[b])
+    local interval = num[b]
     if interval > 0 then
       k = k + 1
-      local tolerance = tonumber(ARGV[b + 1])
+      local tolerance = num[b + 1]
       local tat = value[names[k]] or 0
       if tat < now then tat = now end
       local nt = tat + interval
       if nt - now > tolerance then
-        consider(0, 0, i - 1, math.floor(tolerance / interval), 0, tat - now, nt - now - tolerance)
+        consider(0, 0, i - 1, floor(tolerance / interval), 0, tat - now, nt - now - tolerance)
       else
         write(names[k], nt, 'tat')
-        consider(1, 0, i - 1, math.floor(tolerance / interval), math.floor((tolerance - (nt - now)) / interval), nt - now, 0)
+        consider(1, 0, i - 1, floor(tolerance / interval), floor((tolerance - (nt - now)) / interval), nt - now, 0)
       end
     end
-    local quota = tonumber(ARGV[b + 2])
+    local quota = num[b + 2]
     if quota > 0 then
       k = k + 1
       local used = value[names[k]] or 0
@@ -144,11 +147,11 @@ end
 for _, name in ipairs(changed) do
   local v = value[name]
   if kind[name] == 'tat' then
-    redis.call('SET', name, string.format('%d', v), 'PX', math.floor((v - now) / 1000) + 1)
+    redis.call('SET', name, string.format('%d', v), 'PX', floor((v - now) / 1000) + 1)
   elseif read[name] then
     redis.call('INCRBY', name, v - read[name])
   else
-    redis.call('SET', name, string.format('%d', v), 'PX', math.floor(dayLeft / 1000) + 3600000)
+    redis.call('SET', name, string.format('%d', v), 'PX', floor(dayLeft / 1000) + 3600000)
   end
 end
 return out
