@@ -223,10 +223,12 @@ func deleteKeys(tb testing.TB, client *redis.Client, prefix string) {
 	}
 }
 
-// TestRedisOneRoundTrip proves that a decision costs one command, an
+// TestRedisOneRoundTrip proves that a lone decision costs one command, an
 // EVALSHA, written to the socket once, whether the request is admitted or
 // refused by a rate or a quota: the script is never resent while the
-// server holds it, and nothing is read or written besides it.
+// server holds it, and nothing is read or written besides it. Concurrent
+// decisions share round trips (TestRedisBatchedRoundTrips): never more
+// than one each.
 func TestRedisOneRoundTrip(t *testing.T) {
 	w := &wire{names: true}
 	l, client := newRedisLimiter(t, 1, w)
