@@ -1,45 +1,84 @@
--- One rate-limit decision over several rules, atomically.
--- ARGV[3i-2..3i]: rule i's emission interval and burst tolerance in
--- microseconds (0, 0 for no rate) and its daily quota (0 for none).
--- KEYS, in rule order: the TAT key of each rule with a rate, then the
--- quota key of each rule with a quota; the counter of day d is that key
--- with ":d" appended, so it shares the key's hash slot.
--- Returns {allowed, quota_exceeded, rule (0-based, -1 for none), limit,
--- remaining, reset_us, retry_us} for the rule that decided: the refusing
--- rule with the longest wait, or, when all admit, the one with the least
--- room left. Only when every rule admits is anything written.
+-- Rate-limit decisions, each over several rules, made in order in one
+-- atomic step: each decision has the result it would have had alone, in
+-- its own script, run right after those before it in the batch.
+-- ARGV holds the decisions one after another: a decision's number of
+-- rules r, then 3 numbers per rule, its emission interval and burst
+-- tolerance in microseconds (0, 0 for no rate) and its daily quota (0 for
+-- none).
+-- KEYS holds the decisions' keys in the same order; within a decision, per
+-- rule, its TAT key when it has a rate, then its quota key when it has a
+-- quota. The counter of day d is the quota key with ":d" appended, so it
+-- shares the key's hash slot.
+-- Returns 7 numbers per decision, {allowed, quota_exceeded, rule (0-based,
+-- -1 for none), limit, remaining, reset_us, retry_us}, for the rule that
+-- decided: the refusing rule with the longest wait, or, when all admit,
+-- the one with the least room left. A decision refused by one rule counts
+-- against none.
 --
--- The commands are few on purpose, as Redis runs one script at a time: one
--- TIME, one MGET for every read, and when admitted one write per key, each
--- setting its own expiry (a TAT expires when it no longer holds anything
--- back; a day's counter an hour after the day, set once when it is created).
+-- The commands are few on purpose, as Redis runs one script at a time:
+-- one TIME and one MGET for the whole batch, and one write for each key
+-- some admitted decision changed, at the end, with its final value (a TAT
+-- expires when it no longer holds anything back; a day's counter an hour
+-- after the day, its expiry set once when it is created). Between the
+-- read and the writes the values live in a Lua table, so that a decision
+-- sees the ones before it in the batch.
+local floor, tonumber = math.floor, tonumber
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local usPerDay = 86400000000
-local day = math.floor(now / usPerDay)
+local day = floor(now / usPerDay)
 local dayLeft = (day + 1) * usPerDay - now
+local daySuffix = ':' .. day
 
-local nrules = #ARGV / 3
-local rateAt, quotaAt, n = {}, {}, 0
-for i = 1, nrules do
-  if tonumber(ARGV[3 * i - 2]) > 0 then n = n + 1; rateAt[i] = n end
-  if tonumber(ARGV[3 * i]) > 0 then n = n + 1; quotaAt[i] = n end
+-- Read the numbers, name every key, and each one once for the read.
+local nargs = #ARGV
+local num, names, distinct, seen = {}, {}, {}, {}
+for i = 1, nargs do num[i] = tonumber(ARGV[i]) end
+local a, k = 1, 0
+while a <= nargs do
+  local nrules = num[a]
+  for i = 1, nrules do
+    local b = a + 3 * i - 2
+    if num[b] > 0 then
+      k = k + 1
+      names[k] = KEYS[k]
+    end
+    if num[b + 2] > 0 then
+      k = k + 1
+      names[k] = KEYS[k] .. daySuffix
+    end
+  end
+  a = a + 1 + 3 * nrules
 end
-if n ~= #KEYS then
-  return redis.error_reply('gcra: ' .. #KEYS .. ' keys for rules that need ' .. n)
+if k ~= #KEYS then
+  return redis.error_reply('gcra: ' .. #KEYS .. ' keys for rules that need ' .. k)
 end
-local names = {}
-for i = 1, n do names[i] = KEYS[i] end
-for i = 1, nrules do
-  local k = quotaAt[i]
-  if k then names[k] = KEYS[k] .. ':' .. day end
+for i = 1, k do
+  local name = names[i]
+  if not seen[name] then
+    seen[name] = true
+    distinct[#distinct + 1] = name
+  end
 end
-local values = {}
-if n > 0 then values = redis.call('MGET', unpack(names)) end
 
-local allowed, qexceeded, rule, limit, remaining, reset, retry = 1, 0, -1, 0, -1, 0, 0
-local newTAT = {}
+-- value: a key's number now (nil when absent); read: what Redis held;
+-- kind: 'tat' or 'quota' for a key an admitted decision changed, in
+-- order of first change.
+local value, read, kind, changed = {}, {}, {}, {}
+if #distinct > 0 then
+  local values = redis.call('MGET', unpack(distinct))
+  for i, name in ipairs(distinct) do
+    if values[i] then
+      value[name] = tonumber(values[i])
+      read[name] = value[name]
+    end
+  end
+end
 
+-- The figures of the rule that decides the decision at hand, and the
+-- writes it makes if every rule admits it.
+local allowed, qexceeded, rule, limit, remaining, reset, retry
+local wnames, wvalues, wkinds, nw = {}, {}, {}, 0
 local function consider(ok, isQuota, i, lim, rem, rst, rty)
   if ok == 0 then
     if allowed == 1 or rty > retry then
@@ -49,49 +88,70 @@ local function consider(ok, isQuota, i, lim, rem, rst, rty)
     rule, limit, remaining, reset = i, lim, rem, rst
   end
 end
-
-for i = 1, nrules do
-  local k = rateAt[i]
-  if k then
-    local interval = tonumber(ARGV[3 * i - 2])
-    local tolerance = tonumber(ARGV[3 * i - 1])
-    local tat = tonumber(values[k] or 0)
-    if tat < now then tat = now end
-    local nt = tat + interval
-    if nt - now > tolerance then
-      consider(0, 0, i - 1, math.floor(tolerance / interval), 0, tat - now, nt - now - tolerance)
-    else
-      newTAT[i] = nt
-      consider(1, 0, i - 1, math.floor(tolerance / interval), math.floor((tolerance - (nt - now)) / interval), nt - now, 0)
-    end
-  end
-  k = quotaAt[i]
-  if k then
-    local quota = tonumber(ARGV[3 * i])
-    local used = tonumber(values[k] or 0)
-    if used >= quota then
-      consider(0, 1, i - 1, quota, 0, dayLeft, dayLeft)
-    else
-      consider(1, 1, i - 1, quota, quota - used - 1, dayLeft, 0)
-    end
-  end
+local function write(name, v, kd)
+  nw = nw + 1
+  wnames[nw], wvalues[nw], wkinds[nw] = name, v, kd
 end
 
-if allowed == 1 then
+local out, n = {}, 0
+a, k = 1, 0
+while a <= nargs do
+  local nrules = num[a]
+  allowed, qexceeded, rule, limit, remaining, reset, retry = 1, 0, -1, 0, -1, 0, 0
+  nw = 0
   for i = 1, nrules do
-    local k = rateAt[i]
-    if k then
-      redis.call('SET', names[k], string.format('%d', newTAT[i]), 'PX', math.floor((newTAT[i] - now) / 1000) + 1)
-    end
-    k = quotaAt[i]
-    if k then
-      if values[k] then
-        redis.call('INCR', names[k])
+    local b = a + 3 * i - 2
+    local interval = num[b]
+    if interval > 0 then
+      k = k + 1
+      local tolerance = num[b + 1]
+      local tat = value[names[k]] or 0
+      if tat < now then tat = now end
+      local nt = tat + interval
+      if nt - now > tolerance then
+        consider(0, 0, i - 1, floor(tolerance / interval), 0, tat - now, nt - now - tolerance)
       else
-        redis.call('SET', names[k], 1, 'PX', math.floor(dayLeft / 1000) + 3600000)
+        write(names[k], nt, 'tat')
+        consider(1, 0, i - 1, floor(tolerance / interval), floor((tolerance - (nt - now)) / interval), nt - now, 0)
+      end
+    end
+    local quota = num[b + 2]
+    if quota > 0 then
+      k = k + 1
+      local used = value[names[k]] or 0
+      if used >= quota then
+        consider(0, 1, i - 1, quota, 0, dayLeft, dayLeft)
+      else
+        write(names[k], used + 1, 'quota')
+        consider(1, 1, i - 1, quota, quota - used - 1, dayLeft, 0)
       end
     end
   end
-  if rule < 0 then remaining = 0 end
+  if allowed == 1 then
+    for j = 1, nw do
+      local name = wnames[j]
+      if not kind[name] then
+        kind[name] = wkinds[j]
+        changed[#changed + 1] = name
+      end
+      value[name] = wvalues[j]
+    end
+    if rule < 0 then remaining = 0 end
+  end
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = allowed, qexceeded, rule, limit
+  out[n + 5], out[n + 6], out[n + 7] = remaining, reset, retry
+  n = n + 7
+  a = a + 1 + 3 * nrules
 end
-return {allowed, qexceeded, rule, limit, remaining, reset, retry}
+
+for _, name in ipairs(changed) do
+  local v = value[name]
+  if kind[name] == 'tat' then
+    redis.call('SET', name, string.format('%d', v), 'PX', floor((v - now) / 1000) + 1)
+  elseif read[name] then
+    redis.call('INCRBY', name, v - read[name])
+  else
+    redis.call('SET', name, string.format('%d', v), 'PX', floor(dayLeft / 1000) + 3600000)
+  end
+end
+return out

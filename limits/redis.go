@@ -13,12 +13,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// gcraScript makes one decision over every rule in one round trip and one
-// atomic step: Redis runs a script without interleaving any other command,
-// so instances sharing the server never race (the flaw of limiters that
-// read, decide and write in separate commands). Run sends it as EVALSHA
-// and sends the source only when the server answers NOSCRIPT, once per
-// server restart or script flush.
+// gcraSource makes a batch of decisions, each over every rule of its
+// request, in one round trip and one atomic step: Redis runs a script
+// without interleaving any other command, so instances sharing the server
+// never race (the flaw of limiters that read, decide and write in separate
+// commands), and the decisions of one batch apply in order, each seeing
+// the ones before it, so that a batch of N decides exactly as N scripts
+// would. The limiter sends it as EVALSHA, and sends the source only when
+// the server answers NOSCRIPT, once per server restart or script flush.
 //
 // The clock is the Redis server's (TIME inside the script), not the
 // caller's: instances whose clocks disagree still share one timeline, and
@@ -28,7 +30,8 @@ import (
 //go:embed gcra.lua
 var gcraSource string
 
-var gcraScript = redis.NewScript(gcraSource)
+// gcraSHA is the script's SHA-1, its name for EVALSHA.
+var gcraSHA = redis.NewScript(gcraSource).Hash()
 
 // KeyPrefix starts every key the Redis limiter writes, unless
 // NewRedisPrefix names another. Its braces are a Redis Cluster hash tag:
@@ -38,9 +41,16 @@ const KeyPrefix = "{hrgate:limits}:"
 
 // Redis is a Limiter whose state lives in Redis, shared by every instance
 // using the same server.
+//
+// Decisions asked for while a round trip is in flight are queued and sent
+// together, as one EVALSHA, when it ends (see batcher): under load a
+// decision costs a fraction of a round trip's system calls and of Redis's
+// per-command work, and never more than one round trip; a lone decision
+// goes at once, with no wait added.
 type Redis struct {
 	client redis.UniversalClient
 	prefix string
+	batcher
 }
 
 var _ Limiter = (*Redis)(nil)
@@ -52,8 +62,16 @@ func NewRedis(client redis.UniversalClient) *Redis { return NewRedisPrefix(clien
 // so that several deployments (or tests) can share one server without
 // sharing limits. On a Redis Cluster the prefix must hold a hash tag, as
 // KeyPrefix does.
+//
+// The limiter never lets client resend a script whose outcome is unknown
+// (a timeout or a connection lost after the write): its commands are
+// marked not to be retried, whatever the client's MaxRetries, since a
+// resent batch would count each of its decisions twice. NewRedisClient's
+// client retries nothing anyway.
 func NewRedisPrefix(client redis.UniversalClient, prefix string) *Redis {
-	return &Redis{client: client, prefix: prefix}
+	r := &Redis{client: client, prefix: prefix}
+	r.batcher.init(r.roundTrip, maxInFlight)
+	return r
 }
 
 // Key suffixes: a rule's TAT, and its quota counters (the script appends
@@ -64,70 +82,132 @@ const (
 )
 
 // Allow implements Limiter. Errors are the server's or the network's; the
-// caller decides what to do without Redis (see Failover).
+// caller decides what to do without Redis (see Failover). A decision sent
+// in a batch with others waits for the batch, which the client's read and
+// write timeouts bound, even when ctx ends sooner: one caller going away
+// must not fail the others' decisions.
 func (r *Redis) Allow(ctx context.Context, rules []Rule) (Decision, error) {
 	if len(rules) > maxRules {
 		return Decision{}, errTooManyRules
 	}
-	// Every key of the decision is cut from one string, so that naming
-	// them costs one allocation however many rules there are.
+	c := r.get()
+	c.prepare(r.prefix, rules)
+	r.decide(ctx, c)
+	d, err := c.d, c.err
+	r.put(c)
+	return d, err
+}
+
+// prepare names the keys of a decision over rules and figures its
+// arguments for the script. Every key is cut from one string, so that
+// naming them costs one allocation however many rules there are.
+func (c *call) prepare(prefix string, rules []Rule) {
 	size := 0
 	for _, rl := range rules {
 		if rl.Limit.Rate > 0 {
-			size += len(r.prefix) + len(rl.Key) + len(rl.ID) + len(tatSuffix)
+			size += len(prefix) + len(rl.Key) + len(rl.ID) + len(tatSuffix)
 		}
 		if rl.Limit.Quota > 0 {
-			size += len(r.prefix) + len(rl.Key) + len(rl.ID) + len(quotaSuffix)
+			size += len(prefix) + len(rl.Key) + len(rl.ID) + len(quotaSuffix)
 		}
 	}
 	var names strings.Builder
 	names.Grow(size)
 	var ends [2 * maxRules]int
-	nkeys := 0
-	var argBuf [3 * maxRules]any
-	args := argBuf[:0]
-	for _, rl := range rules {
+	c.nkeys, c.nrules = 0, len(rules)
+	for i, rl := range rules {
 		interval, tolerance := int64(0), int64(0)
 		if rl.Limit.Rate > 0 {
 			interval = max(1, int64(1e6/rl.Limit.Rate))
 			tolerance = interval * int64(rl.Limit.Burst)
-			names.WriteString(r.prefix)
+			names.WriteString(prefix)
 			names.WriteString(rl.Key)
 			names.WriteString(rl.ID)
 			names.WriteString(tatSuffix)
-			ends[nkeys] = names.Len()
-			nkeys++
+			ends[c.nkeys] = names.Len()
+			c.nkeys++
 		}
 		if rl.Limit.Quota > 0 {
-			names.WriteString(r.prefix)
+			names.WriteString(prefix)
 			names.WriteString(rl.Key)
 			names.WriteString(rl.ID)
 			names.WriteString(quotaSuffix)
-			ends[nkeys] = names.Len()
-			nkeys++
+			ends[c.nkeys] = names.Len()
+			c.nkeys++
 		}
-		args = append(args, interval, tolerance, rl.Limit.Quota)
+		c.args[3*i], c.args[3*i+1], c.args[3*i+2] = interval, tolerance, rl.Limit.Quota
 	}
 	all := names.String()
-	var keyBuf [2 * maxRules]string
-	keys := keyBuf[:nkeys]
-	for i, start := 0, 0; i < nkeys; i++ {
-		keys[i] = all[start:ends[i]]
+	for i, start := 0, 0; i < c.nkeys; i++ {
+		c.keys[i] = all[start:ends[i]]
 		start = ends[i]
 	}
-	res, err := gcraScript.Run(ctx, r.client, keys, args...).Int64Slice()
-	if err != nil {
-		return Decision{}, fmt.Errorf("limits: redis: %w", err)
-	}
-	if len(res) != 7 {
-		return Decision{}, fmt.Errorf("limits: redis script answered %d values, not 7", len(res))
-	}
-	d := Decision{
-		Allowed: res[0] == 1, QuotaExceeded: res[1] == 1, Rule: int(res[2]), Limit: res[3], Remaining: res[4],
-		Reset: time.Duration(res[5]) * time.Microsecond, RetryAfter: time.Duration(res[6]) * time.Microsecond,
-	}
-	return d, nil
 }
+
+// roundTrip sends the decisions of calls as one script and sets each
+// call's answer, or the same error on every one of them.
+func (r *Redis) roundTrip(ctx context.Context, calls []*call, buf []any) []any {
+	nkeys, nargs := 0, 0
+	for _, c := range calls {
+		nkeys += c.nkeys
+		nargs += 1 + 3*c.nrules
+	}
+	args := append(buf[:0], "evalsha", gcraSHA, nkeys)
+	for _, c := range calls {
+		for _, k := range c.keys[:c.nkeys] {
+			args = append(args, k)
+		}
+	}
+	for _, c := range calls {
+		args = append(args, c.nrules)
+		for _, a := range c.args[:3*c.nrules] {
+			args = append(args, a)
+		}
+	}
+	res, err := r.eval(ctx, args)
+	if err == nil && len(res) != 7*len(calls) {
+		err = fmt.Errorf("limits: redis script answered %d values for %d decisions", len(res), len(calls))
+	}
+	for i, c := range calls {
+		if err != nil {
+			c.d, c.err = Decision{}, err
+			continue
+		}
+		v := res[7*i : 7*i+7]
+		c.d = Decision{
+			Allowed: v[0] == 1, QuotaExceeded: v[1] == 1, Rule: int(v[2]), Limit: v[3], Remaining: v[4],
+			Reset: time.Duration(v[5]) * time.Microsecond, RetryAfter: time.Duration(v[6]) * time.Microsecond,
+		}
+		c.err = nil
+	}
+	// Drop the references to the keys, which the buffer outlives.
+	clear(args)
+	return args
+}
+
+// eval runs the script on args, which start "evalsha", the script's SHA:
+// once, and a second time with the source (EVAL) only if the server
+// answers NOSCRIPT, which means that it ran nothing.
+func (r *Redis) eval(ctx context.Context, args []any) ([]int64, error) {
+	cmd := noRetry{redis.NewIntSliceCmd(ctx, args...)}
+	err := r.client.Process(ctx, cmd)
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		args[0], args[1] = "eval", gcraSource
+		cmd = noRetry{redis.NewIntSliceCmd(ctx, args...)}
+		err = r.client.Process(ctx, cmd)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("limits: redis: %w", err)
+	}
+	return cmd.Val(), nil
+}
+
+// noRetry is a command go-redis must not send again when its outcome is
+// unknown (go-redis v9 reads NoRetry before any retry, in Client,
+// ClusterClient and Ring alike): a decision must never count twice.
+type noRetry struct{ *redis.IntSliceCmd }
+
+func (noRetry) NoRetry() bool { return true }
 
 // Failover admits through a shared limiter (Redis) and, while that one
 // fails, through a local one with every limit divided by the number of

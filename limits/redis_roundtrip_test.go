@@ -1,15 +1,18 @@
 package limits_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -21,12 +24,18 @@ import (
 // (below them), so that a test sees every round trip, retried or not.
 // With names set it also records each command's name; processed leaves
 // out a new connection's handshake.
+//
+// With failScripts set, the answer to every write that carries a script
+// (EVALSHA) is lost: the connection fails after the server ran it, the
+// outcome the client cannot know. scripts counts those writes.
 type wire struct {
-	names     bool
-	processed atomic.Int64
-	writes    atomic.Int64
-	mu        sync.Mutex
-	cmds      []string
+	names       bool
+	failScripts atomic.Bool
+	processed   atomic.Int64
+	writes      atomic.Int64
+	scripts     atomic.Int64
+	mu          sync.Mutex
+	cmds        []string
 }
 
 func (w *wire) DialHook(next redis.DialHook) redis.DialHook {
@@ -35,7 +44,7 @@ func (w *wire) DialHook(next redis.DialHook) redis.DialHook {
 		if err != nil {
 			return nil, err
 		}
-		return &countingConn{Conn: c, writes: &w.writes}, nil
+		return &countingConn{Conn: c, w: w}, nil
 	}
 }
 
@@ -92,12 +101,70 @@ func (w *wire) reset() (processed int64, cmds []string, writes int64) {
 
 type countingConn struct {
 	net.Conn
-	writes *atomic.Int64
+	w *wire
+	// script says that the last write carried a script.
+	script atomic.Bool
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
+	c.w.writes.Add(1)
+	if bytes.Contains(p, []byte("evalsha")) {
+		c.w.scripts.Add(1)
+		c.script.Store(true)
+	}
 	return c.Conn.Write(p)
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	if c.w.failScripts.Load() && c.script.Load() {
+		// Whatever the server answers is lost with the connection.
+		_ = c.Conn.Close()
+		return 0, io.ErrUnexpectedEOF
+	}
+	return c.Conn.Read(p)
+}
+
+// holdFirstScript is a hook that holds the first script sent through it
+// until release is closed, and closes held when it does: meanwhile the
+// limiter has a round trip in flight, and queues the decisions asked for.
+type holdFirstScript struct {
+	once    sync.Once
+	held    chan struct{}
+	release chan struct{}
+}
+
+func newHoldFirstScript() *holdFirstScript {
+	return &holdFirstScript{held: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (h *holdFirstScript) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *holdFirstScript) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "evalsha" {
+			h.once.Do(func() {
+				close(h.held)
+				<-h.release
+			})
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *holdFirstScript) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// waitQueued waits until n decisions wait in l's queue.
+func waitQueued(t *testing.T, l *limits.Redis, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for limits.Queued(l) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d decisions queued; want %d", limits.Queued(l), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // newRedisLimiter returns a limiter on the test Redis whose keys start
@@ -156,10 +223,12 @@ func deleteKeys(tb testing.TB, client *redis.Client, prefix string) {
 	}
 }
 
-// TestRedisOneRoundTrip proves that a decision costs one command, an
+// TestRedisOneRoundTrip proves that a lone decision costs one command, an
 // EVALSHA, written to the socket once, whether the request is admitted or
 // refused by a rate or a quota: the script is never resent while the
-// server holds it, and nothing is read or written besides it.
+// server holds it, and nothing is read or written besides it. Concurrent
+// decisions share round trips (TestRedisBatchedRoundTrips): never more
+// than one each.
 func TestRedisOneRoundTrip(t *testing.T) {
 	w := &wire{names: true}
 	l, client := newRedisLimiter(t, 1, w)
@@ -223,5 +292,141 @@ func TestRedisOneRoundTrip(t *testing.T) {
 		if !slices.Equal(cmds, []string{"evalsha"}) || writes != 1 {
 			t.Fatalf("quota decision %d sent %q in %d writes; want one evalsha in one write", i, cmds, writes)
 		}
+	}
+}
+
+// TestRedisBatchedRoundTrips asks for many decisions while a round trip is
+// in flight: they go in as few round trips as the batch bound allows (64
+// decisions each), one EVALSHA written once each, and they decide exactly
+// as one at a time would: a burst of 50 on one key admits 50 of 101, each
+// with its own remaining count, and the quota beside it counts the 50
+// admitted and nothing refused.
+func TestRedisBatchedRoundTrips(t *testing.T) {
+	w := &wire{names: true}
+	l, client := newRedisLimiter(t, 0, w)
+	// The script reaches the server and a connection opens before
+	// counting starts.
+	if _, err := l.Allow(ctx, []limits.Rule{{Key: "warm", Limit: limits.Limit{Quota: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	hold := newHoldFirstScript()
+	client.AddHook(hold)
+	w.reset()
+
+	rules := []limits.Rule{
+		{Key: "cred:", ID: "batched", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 50}},
+		{Key: "quota:", ID: "batched", Limit: limits.Limit{Quota: 1000}},
+	}
+	const n = 100
+	decisions := make([]limits.Decision, n+1)
+	var wg sync.WaitGroup
+	decide := func(i int) {
+		defer wg.Done()
+		d, err := l.Allow(ctx, rules)
+		if err != nil {
+			t.Error(err)
+		}
+		decisions[i] = d
+	}
+	wg.Add(1)
+	go decide(0)
+	<-hold.held
+	wg.Add(n)
+	for i := 1; i <= n; i++ {
+		go decide(i)
+	}
+	waitQueued(t, l, n)
+	close(hold.release)
+	wg.Wait()
+
+	_, cmds, writes := w.reset()
+	if !slices.Equal(cmds, []string{"evalsha", "evalsha", "evalsha"}) || writes != 3 {
+		t.Fatalf("%d decisions sent %q in %d writes; want 3 evalsha (1, then 64 and 36 decisions) in 3 writes", n+1, cmds, writes)
+	}
+	admitted := 0
+	var remaining []int64
+	for _, d := range decisions {
+		if d.Allowed {
+			admitted++
+			remaining = append(remaining, d.Remaining)
+		} else if d.Rule != 0 || d.QuotaExceeded || d.RetryAfter <= 0 {
+			t.Fatalf("refused by %+v; want the rate rule with a wait", d)
+		}
+	}
+	slices.Sort(remaining)
+	for i, r := range remaining {
+		if r != int64(i) {
+			t.Fatalf("the admitted decisions left %v; want 0..49 once each", remaining)
+		}
+	}
+	if admitted != 50 {
+		t.Fatalf("admitted %d of %d; want the burst, 50", admitted, n+1)
+	}
+	d, err := l.Allow(ctx, rules[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Remaining != 1000-50-1 {
+		t.Fatalf("the quota after the batch: %+v; want the 50 admitted counted, and this one", d)
+	}
+}
+
+// TestRedisBatchLostAnswer loses the answers of a lone decision and of a
+// batch of ten behind it, after Redis ran them: every decision gets the
+// error and is decided locally by the failover, and no script is sent
+// twice, although the client would retry other commands (go-redis's
+// default MaxRetries, 3): a resent batch would count its decisions twice.
+func TestRedisBatchLostAnswer(t *testing.T) {
+	w := new(wire)
+	l, client := newRedisLimiter(t, 0, w)
+	if opts := client.Options(); opts.MaxRetries < 1 {
+		t.Fatalf("the client retries nothing (MaxRetries %d): the test proves nothing", opts.MaxRetries)
+	}
+	if _, err := l.Allow(ctx, []limits.Rule{{Key: "warm", Limit: limits.Limit{Quota: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	f := limits.NewFailover(l, func(ctx context.Context) error { return client.Ping(ctx).Err() }, 1, limits.NewMemory(nil), nil)
+	t.Cleanup(func() { _ = f.Close() })
+	hold := newHoldFirstScript()
+	client.AddHook(hold)
+	w.reset()
+	w.scripts.Store(0)
+	w.failScripts.Store(true)
+
+	rules := []limits.Rule{{Key: "quota:", ID: "lost", Limit: limits.Limit{Quota: 1000}}}
+	const n = 10
+	var wg sync.WaitGroup
+	decide := func() {
+		defer wg.Done()
+		d, err := f.Allow(ctx, rules)
+		if err != nil || !d.Allowed {
+			t.Errorf("through the failover: %+v, %v; want admitted locally", d, err)
+		}
+	}
+	wg.Add(1)
+	go decide()
+	<-hold.held
+	wg.Add(n)
+	for range n {
+		go decide()
+	}
+	waitQueued(t, l, n)
+	close(hold.release)
+	wg.Wait()
+
+	if st := f.Stats(); st.Fallbacks != n+1 {
+		t.Fatalf("%d decisions were made locally; want all %d", st.Fallbacks, n+1)
+	}
+	if sent := w.scripts.Load(); sent != 2 {
+		t.Fatalf("scripts were written %d times; want 2 (the lone decision, then the batch), none resent", sent)
+	}
+	// Redis ran both scripts: the quota counted each decision once.
+	w.failScripts.Store(false)
+	d, err := l.Allow(ctx, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Remaining != 1000-(n+1)-1 {
+		t.Fatalf("the quota after the lost answers: %+v; want the %d decisions counted once, and this one", d, n+1)
 	}
 }

@@ -13,8 +13,11 @@ import (
 // NewRedisClient returns a client for the Redis at rawURL (redis:// or
 // rediss://, TLS 1.2 or later) tuned for the limiter: a round trip is
 // bounded by timeout and never retried, so that a slow Redis counts as
-// down and a Failover decides locally instead of making the request wait;
-// connections are kept warm so that a request seldom waits for a dial.
+// down and a Failover decides locally instead of making the request wait,
+// and so that a script whose answer was lost is never run twice (the
+// limiter marks its scripts not to be retried in any case, see
+// NewRedisPrefix); connections are kept warm so that a request seldom
+// waits for a dial.
 func NewRedisClient(rawURL string, timeout time.Duration) (*redis.Client, error) {
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
