@@ -40,7 +40,9 @@ type SCIMUserTx interface {
 	// PutSCIMUser inserts or replaces the state of u.EmployeeID, an
 	// employee of the transaction's source. A userName another user of
 	// the source holds (ignoring case; deleted users hold none) is
-	// ECONFLICT.
+	// ECONFLICT. A deleted user is never written again: ENOTFOUND, so
+	// that a write that read the user before a concurrent deletion
+	// committed fails instead of bringing the user back.
 	PutSCIMUser(ctx context.Context, u *SCIMUser) error
 	// FindSCIMUserByName is SCIMUserStore's, inside the transaction.
 	FindSCIMUserByName(ctx context.Context, name string) (*SCIMUser, error)

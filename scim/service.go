@@ -275,9 +275,10 @@ func (s *service) write(ctx context.Context, src *hrgate.Source, cur *user, doc 
 		if o.Employee == nil || o.Employee.ID != cur.e.ID {
 			return &Error{Status: 409, Detail: "The user changed during the request; try again."}
 		}
-		if m.userName == cur.u.UserName {
-			return nil
-		}
+		// Written even when the userName is unchanged: the store
+		// refuses to write a deleted user's state, so a write that read
+		// the user before a concurrent DELETE committed is undone (404)
+		// instead of changing a deleted user's employee.
 		return putState(ctx, tx, state)
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 
 	"github.com/hrgate/hrgate"
@@ -99,17 +100,31 @@ func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser) error {
 		return invalid("A source writes only its own users.")
 	}
 	// One statement: the row is written only for an employee of the
-	// source, and the partial unique index refuses a taken userName.
+	// source, the partial unique index refuses a taken userName, and a
+	// deleted user's row is left as it is (the WHERE of the update, which
+	// PostgreSQL evaluates on the row as last committed, under its lock):
+	// a write that read the user before a concurrent DELETE committed
+	// cannot bring it back.
 	res, err := t.tx.ExecContext(ctx, t.db.dialect.rebind(`INSERT INTO scim_users (employee_id, source_id, user_name, user_key, deleted_at) `+
 		`SELECT id, source_id, ?, ?, ? FROM employees WHERE id = ? AND source_id = ? `+
 		`ON CONFLICT (employee_id) DO UPDATE SET user_name = excluded.user_name, `+
-		`user_key = excluded.user_key, deleted_at = excluded.deleted_at`),
+		`user_key = excluded.user_key, deleted_at = excluded.deleted_at WHERE scim_users.deleted_at IS NULL`),
 		u.UserName, userKey(u.UserName), micros(u.DeletedAt), u.EmployeeID, t.src.ID)
 	if err == nil {
-		if n, rerr := res.RowsAffected(); rerr != nil {
+		n, rerr := res.RowsAffected()
+		if rerr != nil {
 			return rerr
-		} else if n != 1 {
-			return invalid("A source writes only its own users.")
+		}
+		if n != 1 {
+			var owned int
+			switch qerr := t.tx.QueryRowContext(ctx, t.db.dialect.rebind(`SELECT 1 FROM employees WHERE id = ? AND source_id = ?`),
+				u.EmployeeID, t.src.ID).Scan(&owned); {
+			case errors.Is(qerr, sql.ErrNoRows):
+				return invalid("A source writes only its own users.")
+			case qerr != nil:
+				return qerr
+			}
+			return hrgate.ErrNotFound("User")
 		}
 	}
 	if v := t.db.dialect.classify(err); v.kind == violationUnique {

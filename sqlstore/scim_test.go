@@ -94,6 +94,14 @@ func TestSCIMUsers(t *testing.T) {
 		if _, err := db.FindSCIMUserByName(ctx, src.ID, "ada@example.com"); hrgate.ErrorCode(err) != hrgate.ENOTFOUND {
 			t.Fatalf("a deleted user is found by name: %v", err)
 		}
+		// A write that raced with the deletion (read before it, committed
+		// after) does not bring the user back.
+		err = put(src, &hrgate.SCIMUser{EmployeeID: emps[0].ID, SourceID: src.ID, UserName: "Ada2@Example.com"})
+		wantCode(t, err, hrgate.ENOTFOUND)
+		if us, err := db.SCIMUsers(ctx, src.ID, []string{emps[0].ID}); err != nil || us[emps[0].ID] == nil ||
+			!us[emps[0].ID].Deleted() || us[emps[0].ID].UserName != "Ada@Example.com" {
+			t.Fatalf("after a write of a deleted user: %+v %v", us[emps[0].ID], err)
+		}
 		if err := put(src, &hrgate.SCIMUser{EmployeeID: emps[1].ID, SourceID: src.ID, UserName: "ada@example.com"}); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,125 @@
+package scim_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/storetest"
+	"github.com/hrgate/hrgate/scim"
+	"github.com/hrgate/hrgate/sources"
+	"github.com/hrgate/hrgate/sqlstore"
+)
+
+// raceStore runs between, once, after a request has read a user's SCIM
+// state and before it writes: the moment a concurrent request can
+// commit.
+type raceStore struct {
+	*sqlstore.DB
+	between func()
+}
+
+func (s *raceStore) SCIMUsers(ctx context.Context, sourceID string, ids []string) (map[string]*hrgate.SCIMUser, error) {
+	us, err := s.DB.SCIMUsers(ctx, sourceID, ids)
+	if f := s.between; f != nil {
+		s.between = nil
+		f()
+	}
+	return us, err
+}
+
+// TestWriteRacingDelete checks that a PUT or PATCH that read a user
+// before a DELETE of it committed fails with 404 and changes nothing: the
+// user stays deleted and its employee terminated, on both databases.
+func TestWriteRacingDelete(t *testing.T) {
+	for name, dsn := range storetest.DSNs() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.Open(t, dsn(t))
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			coID, err := hrgate.NewID(hrgate.PrefixCompany, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			co := &hrgate.Company{ID: coID, Slug: "acme", Name: "Acme", Country: "DE", CreatedAt: now, ModifiedAt: now}
+			if err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{co}}); err != nil {
+				t.Fatal(err)
+			}
+			svc := sources.New(db)
+			src, _, err := svc.Create(ctx, "entra", "acme", hrgate.SourceSCIM)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := &raceStore{DB: db}
+			h := scim.NewHandler(svc, st, scim.Options{})
+			call := func(method, path string, body any) *httptest.ResponseRecorder {
+				var b []byte
+				if body != nil {
+					if b, err = json.Marshal(body); err != nil {
+						t.Fatal(err)
+					}
+				}
+				r := httptest.NewRequest(method, scim.Prefix+path, bytes.NewReader(b))
+				r = r.WithContext(scim.WithSource(r.Context(), src))
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				return w
+			}
+			for _, tc := range []struct {
+				name, method string
+				body         func(id string) any
+			}{
+				{"PatchTitle", http.MethodPatch, func(string) any {
+					return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+						"Operations": []any{map[string]any{"op": "replace", "path": "title", "value": "Countess"}}}
+				}},
+				{"PatchUserName", http.MethodPatch, func(string) any {
+					return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+						"Operations": []any{map[string]any{"op": "replace", "path": "userName", "value": "renamed"}}}
+				}},
+				{"Put", http.MethodPut, func(string) any {
+					return map[string]any{"schemas": []string{scim.SchemaUser}, "userName": "ada-" + t.Name(), "active": true,
+						"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}, "title": "Countess"}
+				}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": "ada-" + t.Name(),
+						"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
+					if w.Code != http.StatusCreated {
+						t.Fatalf("create: %d %s", w.Code, w.Body)
+					}
+					var created struct{ ID string }
+					if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
+						t.Fatal(err)
+					}
+					st.between = func() {
+						if w := call(http.MethodDelete, "/Users/"+created.ID, nil); w.Code != http.StatusNoContent {
+							t.Errorf("delete: %d %s", w.Code, w.Body)
+						}
+					}
+					if w := call(tc.method, "/Users/"+created.ID, tc.body(created.ID)); w.Code != http.StatusNotFound {
+						t.Errorf("%s racing a DELETE: %d %s, want 404", tc.method, w.Code, w.Body)
+					}
+					if w := call(http.MethodGet, "/Users/"+created.ID, nil); w.Code != http.StatusNotFound {
+						t.Errorf("the deleted user is back: %d %s", w.Code, w.Body)
+					}
+					es, err := db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: created.ID,
+						Groups: hrgate.AllGroups, Page: hrgate.Page{Limit: 1}})
+					if err != nil || len(es) != 1 {
+						t.Fatal(es, err)
+					}
+					e := es[0]
+					if e.Employment.Status != hrgate.StatusTerminated || e.Employment.JobTitle != "" {
+						t.Errorf("the deleted user's employee was written: %+v", e.Employment)
+					}
+				})
+			}
+		})
+	}
+}
