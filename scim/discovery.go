@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -142,6 +143,12 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request, route, id st
 // 7644 §3.4.2.5) to a user document: id and schemas are always returned.
 // Paths are attributes or sub-attributes, URN-qualified for extensions.
 func project(doc document, q url.Values) (document, error) {
+	// Bounded as a filter is: a list projects every user of its page.
+	for _, param := range []string{"attributes", "excludedAttributes"} {
+		if len(q.Get(param)) > maxFilterLen {
+			return nil, invalidValue(fmt.Sprintf("%s is longer than %d bytes.", param, maxFilterLen))
+		}
+	}
 	incl, excl := splitList(q.Get("attributes")), splitList(q.Get("excludedAttributes"))
 	if len(incl) == 0 && len(excl) == 0 {
 		return doc, nil
