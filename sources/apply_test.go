@@ -168,3 +168,41 @@ func TestApply_PatchKeepsOtherFields(t *testing.T) {
 		}
 	})
 }
+
+// Concurrent patches of different fields of one employee all survive:
+// each reads the stored employee in its own transaction, and the
+// transactions of one source queue, so none starts from a read another
+// is about to overwrite.
+func TestApply_ConcurrentPatchesKeepEachOther(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		if _, _, err := e.svc.Apply(ctx, src, "webhook", []sources.Record{{RemoteID: "u1",
+			Values: map[string]string{"first_name": "Ada", "last_name": "Lovelace"}}}); err != nil {
+			t.Fatal(err)
+		}
+		patches := map[string]string{
+			"job_title": "Engineer", "department": "R&D", "preferred_name": "Ada L", "employee_number": "E-1",
+			"gender": "female", "marital_status": "single", "bank_name": "Bank", "pay_period": "year",
+		}
+		errs := make(chan error, len(patches))
+		for name, v := range patches {
+			go func() {
+				_, _, err := e.svc.Apply(ctx, src, "webhook", []sources.Record{{RemoteID: "u1", Patch: true,
+					Values: map[string]string{name: v}}})
+				errs <- err
+			}()
+		}
+		for range patches {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := sources.Values(e.employees(t)["u1"])
+		for name, v := range patches {
+			if got[name] != v {
+				t.Errorf("%s = %q after the concurrent patches, want %q", name, got[name], v)
+			}
+		}
+	})
+}

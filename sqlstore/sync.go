@@ -25,9 +25,19 @@ func (db *DB) Sync(ctx context.Context, src *hrgate.Source, fn func(hrgate.SyncT
 	if err := db.enc.checkWritable(); err != nil {
 		return db.translate(err, op)
 	}
+	// The source's row is locked on PostgreSQL, so that the writes of
+	// one source queue (SQLite has one writer anyway): a sync reads the
+	// stored employees and writes them back merged, and two syncs of one
+	// employee at once (two SCIM PATCHes, a webhook and an import) would
+	// otherwise each start from the same read, the later losing the
+	// earlier's change. One lock per source, taken first, cannot deadlock.
+	query := `SELECT 1 FROM sources WHERE id = ?`
+	if db.dialect.name == "postgres" {
+		query += ` FOR UPDATE`
+	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var one int
-		err := tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT 1 FROM sources WHERE id = ?`), src.ID).Scan(&one)
+		err := tx.QueryRowContext(ctx, db.dialect.rebind(query), src.ID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return &hrgate.Error{Code: hrgate.ENOTFOUND, Message: "Source not found.", Err: errSourceGone}
 		}
