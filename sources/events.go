@@ -267,9 +267,12 @@ func quoteName(n string) string {
 	return strconv.QuoteToASCII(n)
 }
 
-// recordOf builds the engine record of an employee event.
+// recordOf builds the engine record of an employee event. The remote id
+// is trimmed as every value is (and as a CSV file's are) before it is
+// checked, so that a leading space can neither carry a formula past the
+// check nor make "W-1 " another employee than "W-1".
 func recordOf(ev Event, today string) Record {
-	rec := Record{RemoteID: ev.Data[remoteIDField], Values: make(map[string]string, len(ev.Data))}
+	rec := Record{RemoteID: trimSpace(ev.Data[remoteIDField]), Values: make(map[string]string, len(ev.Data))}
 	for n, v := range ev.Data {
 		if n != remoteIDField {
 			rec.Values[n] = v

@@ -232,3 +232,29 @@ func TestApplyEvent_TimeOff(t *testing.T) {
 		}
 	})
 }
+
+// An employee's remote id is trimmed as every other value of an event
+// (and as a CSV file's are) before it is checked: a leading space must
+// not carry a formula past the check, nor make "W-1 " another employee
+// than "W-1".
+func TestApplyEvent_RemoteIDTrimmed(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		_, run, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m_formula", Type: sources.EventEmployeeUpsert,
+			Data: map[string]string{"remote_id": " =HYPERLINK(\"x\")", "first_name": "Ada", "last_name": "Lovelace"}})
+		if !errors.Is(err, sources.ErrRejected) || run == nil || len(run.Problems) != 1 || run.Problems[0].Column != "remote_id" {
+			t.Fatalf("a remote id with a formula after a space: %v %+v", err, run)
+		}
+		first, _, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m1", Type: sources.EventEmployeeUpsert,
+			Data: map[string]string{"remote_id": "W-1", "first_name": "Ada", "last_name": "Lovelace"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m2", Type: sources.EventEmployeeUpsert,
+			Data: map[string]string{"remote_id": " W-1 ", "first_name": "Ada", "last_name": "Lovelace"}})
+		if err != nil || again.Change != sources.Unchanged || again.EmployeeID != first.EmployeeID {
+			t.Fatalf("the same remote id with spaces: %v %+v, want unchanged %s", err, again, first.EmployeeID)
+		}
+	})
+}
