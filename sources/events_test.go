@@ -3,6 +3,7 @@ package sources_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -229,6 +230,48 @@ func TestApplyEvent_TimeOff(t *testing.T) {
 		if r.ID != created.TimeOffID || r.Type != "vacation" || r.Status != "cancelled" || r.Amount != "5" || r.Units != "days" ||
 			r.SourceID != src.ID || r.RemoteID != "t1" || r.EmployeeID != emp.EmployeeID {
 			t.Fatalf("stored %+v", r)
+		}
+	})
+}
+
+// Concurrent patches of one employee, each of another field, by
+// different messages: every field is kept. On PostgreSQL two
+// transactions that read the employee before either wrote it would
+// otherwise each write back the other's field as it was.
+func TestApplyEvent_ConcurrentPatchesKeepEveryField(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		if _, _, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m0", Type: sources.EventEmployeeUpsert,
+			Data: map[string]string{"remote_id": "u1", "first_name": "Ada", "last_name": "Lovelace"}}); err != nil {
+			t.Fatal(err)
+		}
+		fields := []string{"job_title", "department", "preferred_name", "employee_number", "gender", "marital_status", "home_address_city", "bank_name"}
+		for round := range 3 {
+			value := "v" + strconv.Itoa(round)
+			var wg sync.WaitGroup
+			errs := make([]error, len(fields))
+			for i, f := range fields {
+				wg.Go(func() {
+					_, _, errs[i] = e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m_" + value + "_" + f, Type: sources.EventEmployeePatch,
+						Data: map[string]string{"remote_id": "u1", f: value}})
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("round %d, patch of %s: %v", round, fields[i], err)
+				}
+			}
+			got := e.employees(t)["u1"]
+			have := map[string]string{"job_title": got.Employment.JobTitle, "department": got.Employment.Department,
+				"preferred_name": got.Identity.PreferredName, "employee_number": got.Identity.EmployeeNumber, "gender": got.Personal.Gender,
+				"marital_status": got.Personal.MaritalStatus, "home_address_city": got.Contact.HomeAddress.City, "bank_name": got.Banking.BankName}
+			for _, f := range fields {
+				if have[f] != value {
+					t.Errorf("round %d: %s is %q, want %q: a concurrent patch lost it", round, f, have[f], value)
+				}
+			}
 		}
 	})
 }
