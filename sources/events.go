@@ -347,6 +347,23 @@ func (y *syncer) timeOff(ctx context.Context, in *hrgate.TimeOffRequest, employe
 		return err
 	}
 	old := stored[in.RemoteID]
+	if old != nil {
+		// A stored request of an erased employee is not changed, not
+		// even cancelled: its change event would name the employee.
+		checker, ok := y.tx.(hrgate.EmployeeCheckTx)
+		if !ok {
+			y.reject(1, remoteIDField, "This store cannot check the request's employee; the request cannot be changed.")
+			return nil
+		}
+		live, err := checker.LiveEmployees(ctx, []string{old.EmployeeID})
+		if err != nil {
+			return err
+		}
+		if !live[old.EmployeeID] {
+			y.reject(1, remoteIDField, "This time-off request is of an erased employee; a source cannot change it.")
+			return nil
+		}
+	}
 	var next hrgate.TimeOffRequest
 	switch {
 	case cancel && old == nil:

@@ -301,3 +301,34 @@ func TestApplyEvent_RemoteIDTrimmed(t *testing.T) {
 		}
 	})
 }
+
+// A time-off request of an erased employee is refused, a cancel as well
+// as an upsert: no time-off change is written, nor an event naming the
+// erased employee.
+func TestApplyEvent_TimeOffOfErasedEmployee(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		emp, _, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m0", Type: sources.EventEmployeeUpsert,
+			Data: map[string]string{"remote_id": "u1", "first_name": "Ada", "last_name": "Lovelace"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m1", Type: sources.EventTimeOffUpsert,
+			Data: map[string]string{"remote_id": "t1", "employee_remote_id": "u1", "type": "sick", "status": "approved",
+				"start_date": "2026-12-01", "end_date": "2026-12-02"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.EraseEmployee(ctx, emp.EmployeeID); err != nil {
+			t.Fatal(err)
+		}
+		seq := e.events(t, 0)
+		_, run, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m2", Type: sources.EventTimeOffCancel, Data: map[string]string{"remote_id": "t1"}})
+		if !errors.Is(err, sources.ErrRejected) || run == nil || len(run.Problems) != 1 || !strings.Contains(run.Problems[0].Message, "erased") {
+			t.Fatalf("cancel of an erased employee's time off: %v %+v", err, run)
+		}
+		if n := len(e.events(t, 0)); n != len(seq) {
+			t.Fatalf("the refused cancel wrote %d events", n-len(seq))
+		}
+	})
+}
