@@ -267,9 +267,12 @@ func quoteName(n string) string {
 	return strconv.QuoteToASCII(n)
 }
 
-// recordOf builds the engine record of an employee event.
+// recordOf builds the engine record of an employee event. The remote id
+// is trimmed as every value is (and as a CSV file's are) before it is
+// checked, so that a leading space can neither carry a formula past the
+// check nor make "W-1 " another employee than "W-1".
 func recordOf(ev Event, today string) Record {
-	rec := Record{RemoteID: ev.Data[remoteIDField], Values: make(map[string]string, len(ev.Data))}
+	rec := Record{RemoteID: trimSpace(ev.Data[remoteIDField]), Values: make(map[string]string, len(ev.Data))}
 	for n, v := range ev.Data {
 		if n != remoteIDField {
 			rec.Values[n] = v
@@ -344,6 +347,23 @@ func (y *syncer) timeOff(ctx context.Context, in *hrgate.TimeOffRequest, employe
 		return err
 	}
 	old := stored[in.RemoteID]
+	if old != nil {
+		// A stored request of an erased employee is not changed, not
+		// even cancelled: its change event would name the employee.
+		checker, ok := y.tx.(hrgate.EmployeeCheckTx)
+		if !ok {
+			y.reject(1, remoteIDField, "This store cannot check the request's employee; the request cannot be changed.")
+			return nil
+		}
+		live, err := checker.LiveEmployees(ctx, []string{old.EmployeeID})
+		if err != nil {
+			return err
+		}
+		if !live[old.EmployeeID] {
+			y.reject(1, remoteIDField, "This time-off request is of an erased employee; a source cannot change it.")
+			return nil
+		}
+	}
 	var next hrgate.TimeOffRequest
 	switch {
 	case cancel && old == nil:

@@ -3,6 +3,7 @@ package sources_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -229,6 +230,105 @@ func TestApplyEvent_TimeOff(t *testing.T) {
 		if r.ID != created.TimeOffID || r.Type != "vacation" || r.Status != "cancelled" || r.Amount != "5" || r.Units != "days" ||
 			r.SourceID != src.ID || r.RemoteID != "t1" || r.EmployeeID != emp.EmployeeID {
 			t.Fatalf("stored %+v", r)
+		}
+	})
+}
+
+// Concurrent patches of one employee, each of another field, by
+// different messages: every field is kept. On PostgreSQL two
+// transactions that read the employee before either wrote it would
+// otherwise each write back the other's field as it was.
+func TestApplyEvent_ConcurrentPatchesKeepEveryField(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		if _, _, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m0", Type: sources.EventEmployeeUpsert,
+			Data: map[string]string{"remote_id": "u1", "first_name": "Ada", "last_name": "Lovelace"}}); err != nil {
+			t.Fatal(err)
+		}
+		fields := []string{"job_title", "department", "preferred_name", "employee_number", "gender", "marital_status", "home_address_city", "bank_name"}
+		for round := range 3 {
+			value := "v" + strconv.Itoa(round)
+			var wg sync.WaitGroup
+			errs := make([]error, len(fields))
+			for i, f := range fields {
+				wg.Go(func() {
+					_, _, errs[i] = e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m_" + value + "_" + f, Type: sources.EventEmployeePatch,
+						Data: map[string]string{"remote_id": "u1", f: value}})
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("round %d, patch of %s: %v", round, fields[i], err)
+				}
+			}
+			got := e.employees(t)["u1"]
+			have := map[string]string{"job_title": got.Employment.JobTitle, "department": got.Employment.Department,
+				"preferred_name": got.Identity.PreferredName, "employee_number": got.Identity.EmployeeNumber, "gender": got.Personal.Gender,
+				"marital_status": got.Personal.MaritalStatus, "home_address_city": got.Contact.HomeAddress.City, "bank_name": got.Banking.BankName}
+			for _, f := range fields {
+				if have[f] != value {
+					t.Errorf("round %d: %s is %q, want %q: a concurrent patch lost it", round, f, have[f], value)
+				}
+			}
+		}
+	})
+}
+
+// An employee's remote id is trimmed as every other value of an event
+// (and as a CSV file's are) before it is checked: a leading space must
+// not carry a formula past the check, nor make "W-1 " another employee
+// than "W-1".
+func TestApplyEvent_RemoteIDTrimmed(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		_, run, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m_formula", Type: sources.EventEmployeeUpsert,
+			Data: map[string]string{"remote_id": " =HYPERLINK(\"x\")", "first_name": "Ada", "last_name": "Lovelace"}})
+		if !errors.Is(err, sources.ErrRejected) || run == nil || len(run.Problems) != 1 || run.Problems[0].Column != "remote_id" {
+			t.Fatalf("a remote id with a formula after a space: %v %+v", err, run)
+		}
+		first, _, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m1", Type: sources.EventEmployeeUpsert,
+			Data: map[string]string{"remote_id": "W-1", "first_name": "Ada", "last_name": "Lovelace"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m2", Type: sources.EventEmployeeUpsert,
+			Data: map[string]string{"remote_id": " W-1 ", "first_name": "Ada", "last_name": "Lovelace"}})
+		if err != nil || again.Change != sources.Unchanged || again.EmployeeID != first.EmployeeID {
+			t.Fatalf("the same remote id with spaces: %v %+v, want unchanged %s", err, again, first.EmployeeID)
+		}
+	})
+}
+
+// A time-off request of an erased employee is refused, a cancel as well
+// as an upsert: no time-off change is written, nor an event naming the
+// erased employee.
+func TestApplyEvent_TimeOffOfErasedEmployee(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		emp, _, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m0", Type: sources.EventEmployeeUpsert,
+			Data: map[string]string{"remote_id": "u1", "first_name": "Ada", "last_name": "Lovelace"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m1", Type: sources.EventTimeOffUpsert,
+			Data: map[string]string{"remote_id": "t1", "employee_remote_id": "u1", "type": "sick", "status": "approved",
+				"start_date": "2026-12-01", "end_date": "2026-12-02"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.EraseEmployee(ctx, emp.EmployeeID); err != nil {
+			t.Fatal(err)
+		}
+		seq := e.events(t, 0)
+		_, run, err := e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m2", Type: sources.EventTimeOffCancel, Data: map[string]string{"remote_id": "t1"}})
+		if !errors.Is(err, sources.ErrRejected) || run == nil || len(run.Problems) != 1 || !strings.Contains(run.Problems[0].Message, "erased") {
+			t.Fatalf("cancel of an erased employee's time off: %v %+v", err, run)
+		}
+		if n := len(e.events(t, 0)); n != len(seq) {
+			t.Fatalf("the refused cancel wrote %d events", n-len(seq))
 		}
 	})
 }

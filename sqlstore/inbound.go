@@ -11,17 +11,29 @@ import (
 
 // RecordMessage inserts the id of an inbound message of the source, and
 // reports whether it was new. The insert is the first write of the
-// transaction that applies the message: on PostgreSQL a concurrent
-// delivery of the same id waits on the primary key until the first
-// transaction ends, then finds the row (or, if the first rolled back,
-// inserts it); on SQLite writers are serialised. Either way a message id
-// is applied at most once. Ids older than hrgate.MessageRetention are
-// deleted on the way, so the table holds about a day of messages.
+// transaction that applies the message. On PostgreSQL it first locks the
+// source's row, so that the messages of one source are applied one after
+// the other, as SQLite serialises every writer: a patch or a time-off
+// cancel reads the stored record and writes it back whole, and two
+// messages reading it at once under READ COMMITTED would each write back
+// the other's change undone. A concurrent delivery of the same id waits
+// on that lock until the first transaction ends, then finds the row (or,
+// if the first rolled back, inserts it), so a message id is applied at
+// most once. Ids older than hrgate.MessageRetention are deleted on the
+// way, so the table holds about a day of messages.
 func (t *syncTx) RecordMessage(ctx context.Context, id string, at time.Time) (bool, error) {
 	if id == "" {
 		return false, invalid("An inbound message needs an id.")
 	}
 	d := t.db.dialect
+	if d.name == "postgres" {
+		// NO KEY UPDATE: the inserts that reference the source (its
+		// runs, employees, messages) take KEY SHARE and do not wait.
+		var one int
+		if err := t.tx.QueryRowContext(ctx, d.rebind(`SELECT 1 FROM sources WHERE id = ? FOR NO KEY UPDATE`), t.src.ID).Scan(&one); err != nil {
+			return false, err
+		}
+	}
 	if _, err := t.tx.ExecContext(ctx, d.rebind(`DELETE FROM source_messages WHERE source_id = ? AND received_at < ?`),
 		t.src.ID, at.Add(-hrgate.MessageRetention).UnixMicro()); err != nil {
 		return false, err
