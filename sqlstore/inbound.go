@@ -11,9 +11,9 @@ import (
 
 // RecordMessage inserts the id of an inbound message of the source, and
 // reports whether it was new. The insert is the first write of the
-// transaction that applies the message. On PostgreSQL it first locks the
-// source's row, so that the messages of one source are applied one after
-// the other, as SQLite serialises every writer: a patch or a time-off
+// transaction that applies the message. On PostgreSQL, Sync has locked
+// the source's row, so that the messages of one source are applied one
+// after the other, as SQLite serialises every writer: a patch or a time-off
 // cancel reads the stored record and writes it back whole, and two
 // messages reading it at once under READ COMMITTED would each write back
 // the other's change undone. A concurrent delivery of the same id waits
@@ -25,15 +25,8 @@ func (t *syncTx) RecordMessage(ctx context.Context, id string, at time.Time) (bo
 	if id == "" {
 		return false, invalid("An inbound message needs an id.")
 	}
+	// Sync has locked the source's row (FOR NO KEY UPDATE) already.
 	d := t.db.dialect
-	if d.name == "postgres" {
-		// NO KEY UPDATE: the inserts that reference the source (its
-		// runs, employees, messages) take KEY SHARE and do not wait.
-		var one int
-		if err := t.tx.QueryRowContext(ctx, d.rebind(`SELECT 1 FROM sources WHERE id = ? FOR NO KEY UPDATE`), t.src.ID).Scan(&one); err != nil {
-			return false, err
-		}
-	}
 	if _, err := t.tx.ExecContext(ctx, d.rebind(`DELETE FROM source_messages WHERE source_id = ? AND received_at < ?`),
 		t.src.ID, at.Add(-hrgate.MessageRetention).UnixMicro()); err != nil {
 		return false, err

@@ -31,9 +31,11 @@ func (db *DB) Sync(ctx context.Context, src *hrgate.Source, fn func(hrgate.SyncT
 	// employee at once (two SCIM PATCHes, a webhook and an import) would
 	// otherwise each start from the same read, the later losing the
 	// earlier's change. One lock per source, taken first, cannot deadlock.
+	// NO KEY UPDATE: the inserts that reference the source (its runs,
+	// employees, inbound messages) take KEY SHARE and do not wait.
 	query := `SELECT 1 FROM sources WHERE id = ?`
 	if db.dialect.name == "postgres" {
-		query += ` FOR UPDATE`
+		query += ` FOR NO KEY UPDATE`
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var one int
