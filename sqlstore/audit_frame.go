@@ -170,12 +170,18 @@ func decodeFrame(p []byte) (frame, error) {
 		return frame{}, errors.New("row count beyond the frame")
 	}
 	f := frame{rows: make([]*hrgate.AuditRow, 0, count)}
-	for range count {
-		r := &hrgate.AuditRow{Seq: int64(d.uvarint())}
+	// The rows of a frame are allocated together, and a search column
+	// that repeats the row before's (the same consumer's requests, one
+	// after another) shares its string.
+	rows := make([]hrgate.AuditRow, count)
+	var last hrgate.AuditRow
+	for i := range rows {
+		r := &rows[i]
+		r.Seq = int64(d.uvarint())
 		r.Time = time.UnixMicro(d.varint()).UTC()
-		r.Type = string(d.field())
-		r.ConsumerID = string(d.field())
-		r.CredentialID = string(d.field())
+		r.Type = reuse(d.field(), last.Type)
+		r.ConsumerID = reuse(d.field(), last.ConsumerID)
+		r.CredentialID = reuse(d.field(), last.CredentialID)
 		// A record id takes a byte at least, and the rest of the row
 		// its body length and seal.
 		ids := d.uvarint()
@@ -198,6 +204,7 @@ func decodeFrame(p []byte) (frame, error) {
 			return frame{}, fmt.Errorf("event %d has a hash of the wrong size", r.Seq)
 		}
 		f.rows = append(f.rows, r)
+		last = *r
 	}
 	f.head.Seq = int64(d.uvarint())
 	if t := d.varint(); t != 0 {
@@ -221,6 +228,14 @@ func decodeFrame(p []byte) (frame, error) {
 		return frame{}, fmt.Errorf("the head (event %d) does not follow the events", f.head.Seq)
 	}
 	return f, nil
+}
+
+// reuse returns b as a string: s when it holds the same bytes.
+func reuse(b []byte, s string) string {
+	if string(b) == s {
+		return s
+	}
+	return string(b)
 }
 
 // follows checks that b extends the chain where head, the end of the

@@ -537,3 +537,39 @@ func TestJournalRecoveredInParts(t *testing.T) {
 	record(t, l2, events, 5)
 	verifyTrail(t, re, events+5)
 }
+
+// Events appended while a move runs, past the journal's bound, are moved
+// by reading only what came after the frames the move read, and the
+// journal is cut back: nothing is lost, and the frames moved before are
+// not moved again.
+func TestJournalMoveCatchesUpPastBound(t *testing.T) {
+	const limit = 32 << 10
+	sqlstore.SetJournalTuningForTest(t, never, 1<<40, limit)
+	dsn := filepath.Join(t.TempDir(), "audit.db")
+	st := openTrail(t, dsn)
+	l := openTrailLog(t, st, "test")
+	journal := st.JournalPath()
+	record(t, l, 0, 10)
+	n, largest := 10, int64(0)
+	sqlstore.SetJournalMoveHookForTest(t, func() {
+		// Appends during the move, one frame each, until the journal
+		// is past its bound but short of twice it, where an append
+		// would cut it back itself.
+		for fileSize(t, journal) <= limit {
+			record(t, l, n, 1)
+			n++
+		}
+		largest = fileSize(t, journal)
+	})
+	if err := st.FlushAudit(context.Background()); err != nil {
+		t.Fatalf("move: %v", err)
+	}
+	if largest <= limit || largest > 2*limit {
+		t.Fatalf("the journal reached %d bytes during the move, want past %d and not past %d: the test did not reach the path it tests",
+			largest, limit, 2*limit)
+	}
+	if size := fileSize(t, journal); size >= 4<<10 {
+		t.Fatalf("the journal is %d bytes after the move, want it cut back to its base frame", size)
+	}
+	verifyTrail(t, st, int64(n))
+}
