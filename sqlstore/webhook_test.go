@@ -74,7 +74,9 @@ func (f *webhookFixture) appendEvents(t *testing.T, n int) []*hrgate.ChangeEvent
 	return evs
 }
 
-func (f *webhookFixture) newMsgID() (string, error) { return hrgate.NewID(hrgate.PrefixWebhookMessage, rand.Reader) }
+func (f *webhookFixture) newMsgID() (string, error) {
+	return hrgate.NewID(hrgate.PrefixWebhookMessage, rand.Reader)
+}
 
 // fanOutAll fans out every event to every endpoint given.
 func (f *webhookFixture) fanOutAll(t *testing.T, endpoints ...string) int {
