@@ -158,7 +158,9 @@ func jitter(d time.Duration) time.Duration {
 
 func (w *Worker) now() time.Time { return w.cfg.Now().UTC().Truncate(time.Microsecond) }
 
-func (w *Worker) newID() (string, error) { return hrgate.NewID(hrgate.PrefixWebhookMessage, w.cfg.Random) }
+func (w *Worker) newID() (string, error) {
+	return hrgate.NewID(hrgate.PrefixWebhookMessage, w.cfg.Random)
+}
 
 // Run fans out and delivers until ctx ends, then waits for the attempts
 // in flight, which are not cut short: each is bounded by the timeout, and
