@@ -305,6 +305,7 @@ func (s *Server) registerAdminRoutes() {
 	})
 	s.adminRoute("PUT /admin/v1/clients/{id}/rate-limit", nil, putRateLimit("id", s.gate.SetClientRateLimit, view.NewClient))
 	s.adminRoute("DELETE /admin/v1/clients/{id}", nil, deleteBy("id", s.gate.DeleteClient))
+	s.registerWebhookRoutes()
 	s.finishRoutes()
 }
 
