@@ -156,6 +156,14 @@ type WebhookOutcome struct {
 	Failed bool
 }
 
+// WebhookResult is the outcome of an attempt at a claimed delivery, to
+// record; Err is set by the store when it could not be.
+type WebhookResult struct {
+	Claim   *WebhookClaim
+	Outcome *WebhookOutcome
+	Err     error
+}
+
 // DeliveryFilter selects deliveries to list.
 type DeliveryFilter struct {
 	EndpointID string
@@ -209,11 +217,12 @@ type WebhookStore interface {
 	// LOCKED), and a leased delivery is claimed again only after its
 	// lease runs out.
 	ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int, owner string) ([]*WebhookClaim, error)
-	// FinishWebhookAttempt records the attempt and the delivery's new
-	// state, and updates the endpoint's run of failures, in one
-	// transaction. A lease that is no longer the delivery's is ECONFLICT
-	// and writes nothing.
-	FinishWebhookAttempt(ctx context.Context, c *WebhookClaim, o *WebhookOutcome) error
+	// FinishWebhookAttempts records, for each result, the attempt and
+	// the delivery's new state, and updates the endpoint's run of
+	// failures, all in one transaction. A result whose lease is no longer
+	// the delivery's writes nothing and gets Err ECONFLICT; the others
+	// are written. An error of the transaction writes none.
+	FinishWebhookAttempts(ctx context.Context, rs []*WebhookResult) error
 	// NextWebhookAttempt returns the time of the earliest pending
 	// delivery of an enabled endpoint, zero when there is none.
 	NextWebhookAttempt(ctx context.Context) (time.Time, error)

@@ -388,62 +388,93 @@ func (db *DB) ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease t
 	return out, nil
 }
 
-// FinishWebhookAttempt writes the outcome of an attempt under the claim's
-// lease.
-func (db *DB) FinishWebhookAttempt(ctx context.Context, c *hrgate.WebhookClaim, o *hrgate.WebhookOutcome) error {
-	const op = "sqlstore.FinishWebhookAttempt"
-	if c == nil || c.Delivery == nil || o == nil || !hrgate.ValidDeliveryStatus(o.Status) {
-		return invalid("An attempt's outcome needs its claim and a delivery status.")
+// FinishWebhookAttempts writes the outcomes of attempts under their
+// claims' leases, in one transaction: the worker batches them, so that a
+// delivery costs a fraction of a commit.
+func (db *DB) FinishWebhookAttempts(ctx context.Context, rs []*hrgate.WebhookResult) error {
+	const op = "sqlstore.FinishWebhookAttempts"
+	for _, r := range rs {
+		if r == nil || r.Claim == nil || r.Claim.Delivery == nil || r.Outcome == nil || !hrgate.ValidDeliveryStatus(r.Outcome.Status) {
+			return invalid("An attempt's outcome needs its claim and a delivery status.")
+		}
 	}
-	d := c.Delivery
-	attempted := o.Status != hrgate.DeliverySkipped
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		var finished sql.NullInt64
-		if o.Status != hrgate.DeliveryPending {
-			finished = micros(o.Attempt.At)
+		for _, r := range rs {
+			r.Err = nil
+			lost, err := db.finishAttempt(ctx, tx, r.Claim, r.Outcome)
+			if err != nil {
+				return err
+			}
+			if lost {
+				r.Err = &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The delivery is no longer leased to this worker.",
+					Err: fmt.Errorf("delivery %s: lease lost", r.Claim.Delivery.ID)}
+			}
 		}
-		next := o.NextAttempt
-		if next.IsZero() {
-			next = o.Attempt.At
-		}
-		attempts := d.Attempts
-		if attempted {
-			attempts++
-		}
-		res, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, `+
-			`lease_owner = '', lease_until = NULL, last_status = ?, last_error = ?, finished_at = ? WHERE id = ? AND lease_owner = ?`),
-			o.Status, attempts, next.UnixMicro(), o.Attempt.StatusCode, o.Attempt.ErrorClass, finished, d.ID, c.Lease)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The delivery is no longer leased to this worker.",
-				Err: fmt.Errorf("delivery %s: lease lost", d.ID)}
-		}
-		if !attempted {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, latency_ms, error_class) `+
-			`VALUES (?, ?, ?, ?, ?, ?)`), d.ID, attempts, o.Attempt.At.UnixMicro(), o.Attempt.StatusCode,
-			o.Attempt.Latency.Milliseconds(), o.Attempt.ErrorClass); err != nil {
-			return err
-		}
-		q, args := `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, []any{d.EndpointID}
-		if o.Failed {
-			q, args = `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, []any{o.Attempt.At.UnixMicro(), d.EndpointID}
-		}
-		if _, err := tx.ExecContext(ctx, db.dialect.rebind(q), args...); err != nil {
-			return err
-		}
-		if o.Disable != "" {
-			_, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ?, modified_at = ? `+
-				`WHERE id = ? AND disabled_at IS NULL`), o.Attempt.At.UnixMicro(), o.Disable, o.Attempt.At.UnixMicro(), d.EndpointID)
-		}
-		return err
+		return nil
 	})
 	return db.translate(err, op)
+}
+
+// FinishWebhookAttempt is FinishWebhookAttempts for one outcome, with its
+// error.
+func (db *DB) FinishWebhookAttempt(ctx context.Context, c *hrgate.WebhookClaim, o *hrgate.WebhookOutcome) error {
+	r := &hrgate.WebhookResult{Claim: c, Outcome: o}
+	if err := db.FinishWebhookAttempts(ctx, []*hrgate.WebhookResult{r}); err != nil {
+		return err
+	}
+	return r.Err
+}
+
+// finishAttempt writes one outcome in tx; lost reports a lease that is no
+// longer the claim's, in which case nothing was written.
+func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, c *hrgate.WebhookClaim, o *hrgate.WebhookOutcome) (lost bool, err error) {
+	d := c.Delivery
+	attempted := o.Status != hrgate.DeliverySkipped
+	var finished sql.NullInt64
+	if o.Status != hrgate.DeliveryPending {
+		finished = micros(o.Attempt.At)
+	}
+	next := o.NextAttempt
+	if next.IsZero() {
+		next = o.Attempt.At
+	}
+	attempts := d.Attempts
+	if attempted {
+		attempts++
+	}
+	res, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, `+
+		`lease_owner = '', lease_until = NULL, last_status = ?, last_error = ?, finished_at = ? WHERE id = ? AND lease_owner = ?`),
+		o.Status, attempts, next.UnixMicro(), o.Attempt.StatusCode, o.Attempt.ErrorClass, finished, d.ID, c.Lease)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, err
+	} else if n == 0 {
+		return true, nil
+	}
+	if !attempted {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, latency_ms, error_class) `+
+		`VALUES (?, ?, ?, ?, ?, ?)`), d.ID, attempts, o.Attempt.At.UnixMicro(), o.Attempt.StatusCode,
+		o.Attempt.Latency.Milliseconds(), o.Attempt.ErrorClass); err != nil {
+		return false, err
+	}
+	// The run of failures changes only at its start and its end, so
+	// most outcomes touch no endpoint row.
+	q, args := `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, []any{d.EndpointID}
+	if o.Failed {
+		q, args = `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, []any{o.Attempt.At.UnixMicro(), d.EndpointID}
+	}
+	if _, err := tx.ExecContext(ctx, db.dialect.rebind(q), args...); err != nil {
+		return false, err
+	}
+	if o.Disable != "" {
+		_, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ?, modified_at = ? `+
+			`WHERE id = ? AND disabled_at IS NULL`), o.Attempt.At.UnixMicro(), o.Disable, o.Attempt.At.UnixMicro(), d.EndpointID)
+	}
+	return false, err
 }
 
 // NextWebhookAttempt returns when the earliest pending delivery of an

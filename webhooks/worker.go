@@ -165,67 +165,109 @@ func (w *Worker) newID() (string, error) {
 // Run fans out and delivers until ctx ends, then waits for the attempts
 // in flight, which are not cut short: each is bounded by the timeout, and
 // its outcome is recorded. It wakes when this process commits change
-// events or deliveries (WebhookSignal), when an attempt ends, when the
-// next retry falls due, and at least every poll interval.
+// events or deliveries (WebhookSignal), when attempts end, when the next
+// retry falls due, and at least every poll interval.
+//
+// Outcomes are recorded by one goroutine in batches, one transaction for
+// as many as have finished meanwhile: on SQLite every write queues for
+// the one writer, and a transaction per attempt would bound deliveries
+// to the writer's commit rate.
 func (w *Worker) Run(ctx context.Context) {
 	var (
-		inflight sync.WaitGroup
+		attempts sync.WaitGroup
 		slots    = make(chan struct{}, w.cfg.Workers)
-		done     = make(chan struct{}, w.cfg.Workers)
+		done     = make(chan struct{}, 1)
+		results  = make(chan *hrgate.WebhookResult, w.cfg.Workers)
+		recorded = make(chan struct{})
 		signal   = w.store.WebhookSignal()
 		timer    = time.NewTimer(0)
+		// Attempts and their records run on their own context: a stop
+		// must not turn an answered attempt into an unrecorded one.
+		bg = context.WithoutCancel(ctx)
 	)
 	defer timer.Stop()
-	defer inflight.Wait()
-	// Attempts finish on their own context: a stop must not turn an
-	// answered attempt into an unrecorded one.
-	attemptCtx := context.WithoutCancel(ctx)
-	for {
-		if ctx.Err() != nil {
-			return
+	release := func(n int) {
+		for range n {
+			<-slots
 		}
-		w.fanOut(ctx)
-		claimed, free := 0, w.cfg.Workers-len(slots)
-		if free > 0 {
+		select {
+		case done <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		defer close(recorded)
+		for r := range results {
+			batch := []*hrgate.WebhookResult{r}
+			// Take what has finished meanwhile, and give attempts
+			// finishing right now a millisecond to join: a commit saved
+			// is worth more than the delay.
+			linger := time.NewTimer(time.Millisecond)
+		drain:
+			for len(batch) < 256 {
+				select {
+				case r, ok := <-results:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, r)
+				case <-linger.C:
+					break drain
+				}
+			}
+			linger.Stop()
+			w.record(bg, batch)
+			release(len(batch))
+		}
+	}()
+	defer func() {
+		attempts.Wait()
+		close(results)
+		<-recorded
+	}()
+
+	// Claims are made in batches too: once half the slots are free, or
+	// when nothing is in flight.
+	threshold := max(1, w.cfg.Workers/2)
+	fan := true
+	for ctx.Err() == nil {
+		if fan {
+			fan = w.fanOut(ctx)
+		}
+		wait := w.cfg.PollInterval
+		free := w.cfg.Workers - len(slots)
+		if free >= threshold || free == w.cfg.Workers {
 			claims, err := w.store.ClaimWebhookDeliveries(ctx, w.now(), w.lease, free, w.owner)
 			if err != nil && ctx.Err() == nil {
 				w.log.Error("webhooks: claiming deliveries failed", "err", err)
 			}
-			claimed = len(claims)
 			for _, c := range claims {
 				slots <- struct{}{}
-				inflight.Add(1)
+				attempts.Add(1)
 				go func() {
-					defer inflight.Done()
-					w.attempt(attemptCtx, c)
-					<-slots
-					select {
-					case done <- struct{}{}:
-					default:
+					defer attempts.Done()
+					if r := w.try(bg, c); r != nil {
+						results <- r
+					} else {
+						release(1)
 					}
 				}()
 			}
-		}
-		if claimed > 0 && claimed == free {
-			// There may be more due: take it as soon as a slot frees.
-			select {
-			case <-ctx.Done():
-				return
-			case <-done:
+			if len(claims) < free {
+				// Nothing more is due now: sleep until the next retry.
+				if next, err := w.store.NextWebhookAttempt(ctx); err == nil && !next.IsZero() {
+					wait = min(wait, max(next.Sub(w.now()), 5*time.Millisecond))
+				}
 			}
-			continue
-		}
-		wait := w.cfg.PollInterval
-		if next, err := w.store.NextWebhookAttempt(ctx); err == nil && !next.IsZero() {
-			wait = min(wait, max(next.Sub(w.now()), 5*time.Millisecond))
 		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
-			return
 		case <-signal:
+			fan = true
 		case <-done:
 		case <-timer.C:
+			fan = true
 		}
 		if !timer.Stop() {
 			select {
@@ -251,18 +293,35 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, c := range claims {
-			w.attempt(ctx, c)
+			if r := w.try(ctx, c); r != nil {
+				w.record(ctx, []*hrgate.WebhookResult{r})
+			}
 			n++
 		}
 	}
 }
 
-// fanOut turns every outbox event waiting into deliveries, logging a
-// failure: the next round tries again from the same cursor.
-func (w *Worker) fanOut(ctx context.Context) {
-	if err := w.fanOutAll(ctx); err != nil && ctx.Err() == nil {
-		w.log.Error("webhooks: fanning out change events failed", "err", err)
+// fanOut turns the outbox events waiting into deliveries, logging a
+// failure: the next round tries again from the same cursor. It reports
+// whether more may be waiting.
+func (w *Worker) fanOut(ctx context.Context) bool {
+	for range 20 {
+		m, err := w.newMatcher(ctx)
+		var n int
+		if err == nil {
+			n, err = w.store.FanOutWebhooks(ctx, fanOutBatch, w.now(), w.newID, m.match)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Error("webhooks: fanning out change events failed", "err", err)
+			}
+			return false
+		}
+		if n < fanOutBatch {
+			return false
+		}
 	}
+	return true
 }
 
 func (w *Worker) fanOutAll(ctx context.Context) error {
@@ -384,12 +443,12 @@ func (w *Worker) signingKeys(ctx context.Context, endpointID string, at time.Tim
 	return keys, nil
 }
 
-// attempt makes one attempt at a claimed delivery and records it. A
-// failure of hrgate's own (the database) is logged and records nothing:
-// the lease runs out and the delivery is claimed again.
-func (w *Worker) attempt(ctx context.Context, c *hrgate.WebhookClaim) {
+// try makes one attempt at a claimed delivery and returns its outcome to
+// record. A failure of hrgate's own (the database) is logged and returns
+// nil: nothing is recorded, the lease runs out and the delivery is claimed
+// again.
+func (w *Worker) try(ctx context.Context, c *hrgate.WebhookClaim) *hrgate.WebhookResult {
 	d, e := c.Delivery, c.Endpoint
-	log := w.log.With("delivery_id", d.ID, "endpoint_id", e.ID, "event_id", d.EventID)
 	p, err := w.principal(ctx, e.ConsumerID)
 	var body []byte
 	if err == nil && p != nil {
@@ -403,16 +462,14 @@ func (w *Worker) attempt(ctx context.Context, c *hrgate.WebhookClaim) {
 		}
 	}
 	if err != nil {
-		log.Error("webhooks: preparing a delivery failed; it is retried when its lease runs out", "err", err)
-		return
+		w.log.Error("webhooks: preparing a delivery failed; it is retried when its lease runs out",
+			"delivery_id", d.ID, "endpoint_id", e.ID, "err", err)
+		return nil
 	}
 	if body == nil {
-		o := &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: w.now()}, Status: hrgate.DeliverySkipped}
-		w.finish(ctx, c, o, log)
-		return
+		return &hrgate.WebhookResult{Claim: c, Outcome: &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: w.now()}, Status: hrgate.DeliverySkipped}}
 	}
-	o := w.send(ctx, e, d, body, keys)
-	w.finish(ctx, c, o, log)
+	return &hrgate.WebhookResult{Claim: c, Outcome: w.send(ctx, e, d, body, keys)}
 }
 
 // send posts the signed body and returns the outcome: success on a 2xx
@@ -471,22 +528,33 @@ func (w *Worker) send(ctx context.Context, e *hrgate.WebhookEndpoint, d *hrgate.
 	return o
 }
 
-// finish records the outcome, and an endpoint it disables.
-func (w *Worker) finish(ctx context.Context, c *hrgate.WebhookClaim, o *hrgate.WebhookOutcome, log *slog.Logger) {
-	if err := w.store.FinishWebhookAttempt(ctx, c, o); err != nil {
-		log.Error("webhooks: recording an attempt failed; the delivery is retried when its lease runs out", "err", err)
+// record writes the outcomes, and records the endpoints they disable.
+func (w *Worker) record(ctx context.Context, rs []*hrgate.WebhookResult) {
+	if err := w.store.FinishWebhookAttempts(ctx, rs); err != nil {
+		w.log.Error("webhooks: recording attempts failed; their deliveries are retried when their leases run out",
+			"attempts", len(rs), "err", err)
 		return
 	}
-	if o.Status == hrgate.DeliveryFailed || o.Attempt.ErrorClass != "" {
-		log.Warn("webhooks: delivery attempt failed", "attempt", o.Attempt.Number, "status_code", o.Attempt.StatusCode,
-			"error_class", o.Attempt.ErrorClass, "status", o.Status)
+	disabled := map[string]bool{}
+	for _, r := range rs {
+		c, o := r.Claim, r.Outcome
+		log := w.log.With("delivery_id", c.Delivery.ID, "endpoint_id", c.Endpoint.ID, "event_id", c.Delivery.EventID)
+		if r.Err != nil {
+			log.Warn("webhooks: an attempt's lease ran out before its outcome was recorded; another worker retries it", "err", r.Err)
+			continue
+		}
+		if o.Attempt.ErrorClass != "" {
+			log.Warn("webhooks: delivery attempt failed", "attempt", o.Attempt.Number, "status_code", o.Attempt.StatusCode,
+				"error_class", o.Attempt.ErrorClass, "status", o.Status)
+		}
+		if o.Disable == "" || !c.Endpoint.Enabled() || disabled[c.Endpoint.ID] {
+			continue
+		}
+		disabled[c.Endpoint.ID] = true
+		log.Warn("webhooks: endpoint disabled", "reason", o.Disable)
+		after := *c.Endpoint
+		after.DisabledAt, after.DisabledReason = o.Attempt.At, o.Disable
+		sys := hrgate.WithActor(ctx, hrgate.Actor{Kind: hrgate.ActorSystem, Name: "webhooks"})
+		_ = record(sys, w.cfg.Audit, log, hrgate.AuditWebhookUpdated, c.Endpoint.ID, c.Endpoint.ConsumerID, attrsOf(c.Endpoint), attrsOf(&after))
 	}
-	if o.Disable == "" || !c.Endpoint.Enabled() {
-		return
-	}
-	log.Warn("webhooks: endpoint disabled", "reason", o.Disable)
-	after := *c.Endpoint
-	after.DisabledAt, after.DisabledReason = o.Attempt.At, o.Disable
-	sys := hrgate.WithActor(ctx, hrgate.Actor{Kind: hrgate.ActorSystem, Name: "webhooks"})
-	_ = record(sys, w.cfg.Audit, log, hrgate.AuditWebhookUpdated, c.Endpoint.ID, c.Endpoint.ConsumerID, attrsOf(c.Endpoint), attrsOf(&after))
 }
