@@ -211,6 +211,10 @@ type WebhookStore interface {
 	// one is running, so that none is skipped; concurrent callers
 	// serialise on the cursor.
 	FanOutWebhooks(ctx context.Context, limit int, now time.Time, newID func() (string, error), match WebhookFanout) (int, error)
+	// WebhookBacklog returns how many change events after the fan-out
+	// cursor wait, at most limit: on PostgreSQL it counts those that
+	// FanOutWebhooks may not read yet.
+	WebhookBacklog(ctx context.Context, limit int) (int, error)
 	// ClaimWebhookDeliveries leases up to limit pending deliveries due at
 	// now, of enabled endpoints, until now+lease. On PostgreSQL
 	// concurrent claimers skip each other's rows (FOR UPDATE SKIP

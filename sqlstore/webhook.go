@@ -344,6 +344,20 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 	return n, nil
 }
 
+// WebhookBacklog counts, up to limit, the change events after the
+// fan-out cursor, committed or not yet safe to read.
+func (db *DB) WebhookBacklog(ctx context.Context, limit int) (int, error) {
+	const op = "sqlstore.WebhookBacklog"
+	q := `SELECT COUNT(*) FROM (SELECT 1 FROM change_events, webhook_cursor c WHERE c.id = 1 AND change_events.seq > c.seq LIMIT ?) AS b`
+	if db.dialect.name == "postgres" {
+		q = `SELECT COUNT(*) FROM (SELECT 1 FROM change_events, webhook_cursor c WHERE c.id = 1 AND ` +
+			`(change_events.txid, change_events.seq) > (c.txid::text::xid8, c.seq) LIMIT ?) AS b`
+	}
+	var n int
+	err := db.read.QueryRowContext(ctx, db.dialect.rebind(q), limit).Scan(&n)
+	return n, db.translate(err, op)
+}
+
 // ClaimWebhookDeliveries leases due deliveries of enabled endpoints to
 // owner until now+lease and returns them with their endpoints.
 func (db *DB) ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int, owner string) ([]*hrgate.WebhookClaim, error) {

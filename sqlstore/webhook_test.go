@@ -82,18 +82,27 @@ func (f *webhookFixture) newMsgID() (string, error) {
 func (f *webhookFixture) fanOutAll(t *testing.T, endpoints ...string) int {
 	t.Helper()
 	total := 0
-	for {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		n, err := f.db.FanOutWebhooks(context.Background(), 100, ts(100), f.newMsgID, func(context.Context, *hrgate.ChangeEvent) ([]string, error) {
 			return endpoints, nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 {
-			return total
-		}
 		total += n
+		if n == 0 {
+			// On PostgreSQL an event waits until every older
+			// transaction on the server has ended, other tests' too.
+			if left, err := f.db.WebhookBacklog(context.Background(), 1); err != nil {
+				t.Fatal(err)
+			} else if left == 0 {
+				return total
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
+	t.Fatal("change events are still waiting to be fanned out after a minute")
+	return 0
 }
 
 func TestWebhookEndpoints(t *testing.T) {
@@ -388,8 +397,17 @@ func TestWebhookFanOutConcurrentImports(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		for range 50 {
+		for deadline := time.Now().Add(time.Minute); ; {
 			fan()
+			if left, err := db.WebhookBacklog(ctx, 1); err != nil {
+				t.Fatal(err)
+			} else if left == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("change events are still waiting to be fanned out after a minute")
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		if len(seen) != writers*perWriter {
 			t.Fatalf("fanned out %d distinct events, want %d", len(seen), writers*perWriter)

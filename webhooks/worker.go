@@ -282,9 +282,27 @@ func (w *Worker) Run(ctx context.Context) {
 // one after another, and returns how many attempts it made (skipped
 // deliveries included). Tests with an injected clock drive the worker
 // through it.
+//
+// On PostgreSQL a change event is fanned out only once every transaction
+// older than the one that wrote it has ended, anywhere on the server:
+// RunOnce waits for that, as long as ctx allows.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	if err := w.fanOutAll(ctx); err != nil {
-		return 0, err
+	for {
+		if err := w.fanOutAll(ctx); err != nil {
+			return 0, err
+		}
+		n, err := w.store.WebhookBacklog(ctx, 1)
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	n := 0
 	for {
