@@ -72,6 +72,9 @@ const (
 	// rotated secret is in force for every attempt that starts this long
 	// after it.
 	defaultCacheTTL = time.Second
+	// heldRetry is how soon the worker looks again at change events an
+	// older transaction still holds back (PostgreSQL).
+	heldRetry = 50 * time.Millisecond
 	// maxAnswer is how much of an answer is read, to reuse the
 	// connection; the rest is dropped and none of it is kept.
 	maxAnswer = 64 << 10
@@ -229,12 +232,23 @@ func (w *Worker) Run(ctx context.Context) {
 	// Claims are made in batches too: once half the slots are free, or
 	// when nothing is in flight.
 	threshold := max(1, w.cfg.Workers/2)
-	fan := true
+	fan, held := true, false
 	for ctx.Err() == nil {
 		if fan {
 			fan = w.fanOut(ctx)
+			// On PostgreSQL committed events may still be held back by
+			// an older transaction elsewhere on the server: look again
+			// soon rather than at the next poll.
+			held = false
+			if !fan {
+				n, err := w.store.WebhookBacklog(ctx, 1)
+				held = err == nil && n > 0
+			}
 		}
 		wait := w.cfg.PollInterval
+		if held {
+			wait = min(wait, heldRetry)
+		}
 		free := w.cfg.Workers - len(slots)
 		if free >= threshold || free == w.cfg.Workers {
 			claims, err := w.store.ClaimWebhookDeliveries(ctx, w.now(), w.lease, free, w.owner)
