@@ -129,6 +129,11 @@ const (
 	AuditSourceCreated   = "source.created"
 	AuditSourceDeleted   = "source.deleted"
 	AuditSourceImported  = "source.imported"
+	AuditWebhookCreated  = "webhook.created"
+	AuditWebhookUpdated  = "webhook.updated"
+	AuditWebhookDeleted  = "webhook.deleted"
+	AuditWebhookRotated  = "webhook.rotated"
+	AuditWebhookReplayed = "webhook.replayed"
 
 	AuditServerStart = "server.start"
 	AuditServerStop  = "server.stop"

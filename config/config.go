@@ -31,17 +31,18 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// Database is a postgres:// URL, or a SQLite file path. Empty means
 	// hrgate.db in DataDir.
-	Database string  `yaml:"database" secret:"url"`
-	Log      Log     `yaml:"log"`
-	HTTP     HTTP    `yaml:"http"`
-	API      API     `yaml:"api"`
-	Keys     Keys    `yaml:"keys"`
-	Admin    Admin   `yaml:"admin"`
-	OAuth    OAuth   `yaml:"oauth"`
-	Auth     Auth    `yaml:"auth"`
-	Keyring  Keyring `yaml:"keyring"`
-	Audit    Audit   `yaml:"audit"`
-	Limits   Limits  `yaml:"limits"`
+	Database string   `yaml:"database" secret:"url"`
+	Log      Log      `yaml:"log"`
+	HTTP     HTTP     `yaml:"http"`
+	API      API      `yaml:"api"`
+	Keys     Keys     `yaml:"keys"`
+	Admin    Admin    `yaml:"admin"`
+	OAuth    OAuth    `yaml:"oauth"`
+	Auth     Auth     `yaml:"auth"`
+	Keyring  Keyring  `yaml:"keyring"`
+	Audit    Audit    `yaml:"audit"`
+	Limits   Limits   `yaml:"limits"`
+	Webhooks Webhooks `yaml:"webhooks"`
 }
 
 // Keys configures the API key lifecycle.
@@ -185,10 +186,11 @@ func Default() *Config {
 			KeyRotation:     Duration(7 * 24 * time.Hour),
 			KeyPublishAhead: Duration(24 * time.Hour),
 		},
-		Auth:    Auth{CredentialRefresh: Duration(250 * time.Millisecond)},
-		Keyring: defaultKeyring(),
-		Audit:   defaultAudit(),
-		Limits:  defaultLimits(),
+		Auth:     Auth{CredentialRefresh: Duration(250 * time.Millisecond)},
+		Keyring:  defaultKeyring(),
+		Audit:    defaultAudit(),
+		Limits:   defaultLimits(),
+		Webhooks: defaultWebhooks(),
 	}
 }
 
@@ -293,6 +295,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Webhooks.validate(); err != nil {
 		return err
 	}
 	// Keys, tokens, the admin token and HR data must never cross a network

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/grant"
 )
 
 // Reader is the read side of the store as a principal sees it. Every
@@ -71,6 +72,41 @@ func (r *Reader) Employees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hrg
 		return nil, err
 	}
 	return r.store.FindEmployees(ctx, f)
+}
+
+// Employee returns the employee with the given id as the principal sees
+// it, with only the granted field groups loaded, or nil when there is no
+// such employee in the grant: a malformed id, an employee that does not
+// exist, one erased and one outside the grant all answer alike. The API's
+// GET /v1/employees/{id} and webhook payloads both read through it.
+func (r *Reader) Employee(ctx context.Context, id string) (*hrgate.Employee, error) {
+	if !hrgate.ValidID(hrgate.PrefixEmployee, id) {
+		return nil, nil
+	}
+	es, err := r.Employees(ctx, hrgate.EmployeeFilter{ID: id, Page: hrgate.Page{Limit: 1}})
+	if err != nil || len(es) == 0 {
+		return nil, err
+	}
+	return es[0], nil
+}
+
+// SeesCompany reports whether the company with the given id is in the
+// principal's grant.
+func (r *Reader) SeesCompany(ctx context.Context, id string) (bool, error) {
+	cs, err := r.Companies(ctx, hrgate.CompanyFilter{ID: id, Page: hrgate.Page{Limit: 1}})
+	return len(cs) > 0, err
+}
+
+// ConsumerPrincipal returns the principal a consumer's webhook deliveries
+// are made as: the consumer's whole grant, over live data. It reads the
+// grant as stored, at the time of the call, so that a narrowed grant
+// narrows what the next delivery carries.
+func ConsumerPrincipal(c *hrgate.Consumer) (*Principal, error) {
+	g, err := grant.Parse(c.Scopes...)
+	if err != nil {
+		return nil, hrgate.Wrap(err, "consumer grant")
+	}
+	return &Principal{ConsumerID: c.ID, ConsumerName: c.Name, Env: hrgate.KeyLive, Grant: g}, nil
 }
 
 // TimeOffRequests returns the time-off requests in the grant matching f.

@@ -308,6 +308,7 @@ func (s *Server) registerAdminRoutes() {
 	if s.sources != nil {
 		s.registerAdminSourceRoutes()
 	}
+	s.registerWebhookRoutes()
 	s.finishRoutes()
 }
 

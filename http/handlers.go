@@ -74,10 +74,11 @@ func (s *Server) registerRoutes() {
 	}))
 	s.route("GET /v1/employees/{id}", nil, serveOne(s, "Employee", grant.ObjectEmployee,
 		func(ctx context.Context, rd *gate.Reader, id string) ([]*hrgate.Employee, error) {
-			if !hrgate.ValidID(hrgate.PrefixEmployee, id) {
-				return nil, nil
+			e, err := rd.Employee(ctx, id)
+			if e == nil {
+				return nil, err
 			}
-			return rd.Employees(ctx, hrgate.EmployeeFilter{ID: id, Page: hrgate.Page{Limit: 1}})
+			return []*hrgate.Employee{e}, nil
 		}, func(e *hrgate.Employee) string { return e.ID }, appendEmployee))
 
 	s.route("GET /v1/time-off", timeOffParams, serveList(s, listSpec[*hrgate.TimeOffRequest]{

@@ -100,6 +100,9 @@ type DB struct {
 	// revocations is the counter of access token revocations
 	// (RevocationEpoch).
 	revocations epochCache
+	// outbox wakes this process's webhook worker on new change events
+	// and deliveries (webhook.go).
+	outbox outboxSignal
 
 	// skipOptimize makes Close leave the file as it is: set when Open
 	// refuses a database it must not write to.

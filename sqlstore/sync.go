@@ -48,6 +48,9 @@ func (db *DB) Sync(ctx context.Context, src *hrgate.Source, fn func(hrgate.SyncT
 		}
 		return fn(&syncTx{db: db, tx: tx, src: src})
 	})
+	if err == nil {
+		db.outbox.notify() // the webhook worker fans out what just committed
+	}
 	return db.translate(err, op)
 }
 

@@ -51,7 +51,7 @@ var (
 	// vaultColumns lists every column that holds a secret. A new one
 	// (webhook secrets, source credentials, host keys) is added here, so
 	// that databases written before it get sealed at open.
-	vaultColumns = []vaultColumn{secretValue, deliverySecret, signingPrivateKey, sourceSecret}
+	vaultColumns = []vaultColumn{secretValue, deliverySecret, signingPrivateKey, sourceSecret, webhookSecret}
 )
 
 func (c vaultColumn) ref(id string) hrgate.FieldRef {

@@ -332,7 +332,7 @@ func CheckURL(raw string, allowHTTP bool) error {
 	case "https":
 	case "http":
 		if !allowHTTP {
-			return hrgate.Errorf(hrgate.EINVALID, "url: must use https; plain http is allowed only for an endpoint registered with HTTP allowed")
+			return hrgate.Errorf(hrgate.EINVALID, "url: must use https://; plain http:// needs the endpoint registered with HTTP allowed (--allow-http, or allow_http in the admin API)")
 		}
 	case "":
 		return hrgate.Errorf(hrgate.EINVALID, "url: must be an absolute URL such as https://example.com/webhooks")

@@ -164,24 +164,24 @@ func TestBlocked(t *testing.T) {
 	}
 }
 
-// receiver is a real HTTP server on a loopback address that counts the
+// guardReceiver is a real HTTP server on a loopback address that counts the
 // connections it accepts and the requests it answers.
-type receiver struct {
+type guardReceiver struct {
 	*httptest.Server
 	conns atomic.Int64
 	hits  atomic.Int64
 }
 
-// newReceiver starts a receiver listening on addr ("127.0.0.1:0"); h may
+// newGuardReceiver starts a guardReceiver listening on addr ("127.0.0.1:0"); h may
 // be nil for one that answers 204. It skips the test when the address
 // cannot be bound, as [::1] on a host without IPv6.
-func newReceiver(tb testing.TB, addr string, tlsOn bool, h http.HandlerFunc) *receiver {
+func newGuardReceiver(tb testing.TB, addr string, tlsOn bool, h http.HandlerFunc) *guardReceiver {
 	tb.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Skipf("cannot listen on %s: %v", addr, err)
 	}
-	r := &receiver{}
+	r := &guardReceiver{}
 	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.hits.Add(1)
 		if h != nil {
@@ -207,7 +207,7 @@ func newReceiver(tb testing.TB, addr string, tlsOn bool, h http.HandlerFunc) *re
 }
 
 // port is the receiver's port.
-func (r *receiver) port() string {
+func (r *guardReceiver) port() string {
 	_, p, _ := net.SplitHostPort(r.Listener.Addr().String())
 	return p
 }
@@ -347,11 +347,11 @@ func post(ctx context.Context, c *http.Client, u string) (*http.Response, error)
 // spelled or found, and that webhooks.allowed_networks lets exactly the
 // listed networks through.
 func TestNewClient_Guard(t *testing.T) {
-	v4 := newReceiver(t, "127.0.0.1:0", false, nil)
-	var v6 *receiver
+	v4 := newGuardReceiver(t, "127.0.0.1:0", false, nil)
+	var v6 *guardReceiver
 	if ln, err := net.Listen("tcp", "[::1]:0"); err == nil {
 		ln.Close()
-		v6 = newReceiver(t, "[::1]:0", false, nil)
+		v6 = newGuardReceiver(t, "[::1]:0", false, nil)
 	}
 	dns := newDNSServer(t, map[string][]netip.Addr{
 		"loopback.hrgate.test": {netip.MustParseAddr("127.0.0.1")},
@@ -363,7 +363,7 @@ func TestNewClient_Guard(t *testing.T) {
 	tests := []struct {
 		name     string
 		host     string
-		target   *receiver // nil: nothing listens; the port is 80
+		target   *guardReceiver // nil: nothing listens; the port is 80
 		allowed  string
 		resolver bool // resolve through the in-test DNS server
 		v6       bool // needs IPv6 on the loopback
@@ -458,9 +458,9 @@ func TestNewClient_Guard(t *testing.T) {
 // answer and never followed, so an allowed receiver cannot bounce a
 // delivery to a private address, even one the allowlist would admit.
 func TestNewClient_Redirect(t *testing.T) {
-	private := newReceiver(t, "127.0.0.2:0", false, nil)
+	private := newGuardReceiver(t, "127.0.0.2:0", false, nil)
 	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
-		redirector := newReceiver(t, "127.0.0.1:0", false, func(w http.ResponseWriter, r *http.Request) {
+		redirector := newGuardReceiver(t, "127.0.0.1:0", false, func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, private.URL+"/internal", status)
 		})
 
@@ -497,10 +497,10 @@ func TestNewClient_Redirect(t *testing.T) {
 // certificate is reached, one with an unknown certificate or an old TLS
 // version is refused, and the refusals are classed as tls.
 func TestNewClient_TLS(t *testing.T) {
-	good := newReceiver(t, "127.0.0.1:0", true, nil)
-	old := newReceiver(t, "127.0.0.1:0", false, nil)
+	good := newGuardReceiver(t, "127.0.0.1:0", true, nil)
+	old := newGuardReceiver(t, "127.0.0.1:0", false, nil)
 	old.Close()
-	old = &receiver{}
+	old = &guardReceiver{}
 	old.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		old.hits.Add(1)
 	}))
@@ -515,7 +515,7 @@ func TestNewClient_TLS(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		target  *receiver
+		target  *guardReceiver
 		roots   *x509.CertPool
 		wantErr string // an ErrClass, or "" for success
 	}{
@@ -556,8 +556,8 @@ func TestNewClient_TLS(t *testing.T) {
 // proxy would dial the receiver on hrgate's behalf, out of the guard's
 // sight.
 func TestNewClient_NoEnvironmentProxy(t *testing.T) {
-	target := newReceiver(t, "127.0.0.1:0", false, nil)
-	proxy := newReceiver(t, "127.0.0.1:0", false, nil)
+	target := newGuardReceiver(t, "127.0.0.1:0", false, nil)
+	proxy := newGuardReceiver(t, "127.0.0.1:0", false, nil)
 	t.Setenv("HTTP_PROXY", proxy.URL)
 	t.Setenv("http_proxy", proxy.URL)
 	t.Setenv("NO_PROXY", "")
@@ -594,7 +594,7 @@ func TestNewClient_NoEnvironmentProxy(t *testing.T) {
 // TestNewClient_ResponseHeaderCap proves that a receiver cannot make the
 // client buffer unbounded response headers.
 func TestNewClient_ResponseHeaderCap(t *testing.T) {
-	big := newReceiver(t, "127.0.0.1:0", false, func(w http.ResponseWriter, _ *http.Request) {
+	big := newGuardReceiver(t, "127.0.0.1:0", false, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("X-Big", strings.Repeat("a", 1<<20))
 		w.WriteHeader(http.StatusOK)
 	})
@@ -609,19 +609,19 @@ func TestErrorClass(t *testing.T) {
 	allowed := mustAllowed(t, "127.0.0.1")
 	dns := newDNSServer(t, map[string][]netip.Addr{})
 	release := make(chan struct{})
-	slow := newReceiver(t, "127.0.0.1:0", false, func(_ http.ResponseWriter, r *http.Request) {
+	slow := newGuardReceiver(t, "127.0.0.1:0", false, func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	})
 	t.Cleanup(func() { close(release) })
-	closed := newReceiver(t, "127.0.0.1:0", false, nil)
+	closed := newGuardReceiver(t, "127.0.0.1:0", false, nil)
 	closedURL := closed.URL
 	closed.Close()
-	plain := newReceiver(t, "127.0.0.1:0", false, nil)
-	tlsRecv := newReceiver(t, "127.0.0.1:0", true, nil)
-	hangup := newReceiver(t, "127.0.0.1:0", false, func(w http.ResponseWriter, _ *http.Request) {
+	plain := newGuardReceiver(t, "127.0.0.1:0", false, nil)
+	tlsRecv := newGuardReceiver(t, "127.0.0.1:0", true, nil)
+	hangup := newGuardReceiver(t, "127.0.0.1:0", false, func(w http.ResponseWriter, _ *http.Request) {
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err == nil {
 			conn.Close()

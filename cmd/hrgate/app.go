@@ -100,7 +100,7 @@ func (m *Main) rootCommand() *cobra.Command {
 		m.serveCommand(), m.demoCommand(), m.migrateCommand(), m.sandboxCommand(),
 		m.consumersCommand(), m.keysCommand(), m.versionCommand(),
 		m.clientsCommand(), m.adminCommand(), m.keyringCommand(), m.auditCommand(), m.employeesCommand(),
-		m.sourcesCommand(),
+		m.sourcesCommand(), m.webhooksCommand(),
 	)
 	usageErrors(root)
 	return root

@@ -128,6 +128,15 @@ func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Ser
 	m.background(ctx, func(ctx context.Context) {
 		m.Store.RunReencrypt(ctx, time.Duration(m.Config.Keyring.RewrapInterval), 0)
 	})
+	// Webhooks: fan the change outbox out to consumers' endpoints and
+	// deliver (docs/webhooks.md).
+	if m.Config.Webhooks.Enabled {
+		w, err := m.webhookWorker()
+		if err != nil {
+			return nil, err
+		}
+		m.background(ctx, w.Run)
+	}
 	return srv, nil
 }
 
