@@ -336,11 +336,9 @@ func setRateLimitHeaders(h http.Header, d limits.Decision, rules []limits.Rule) 
 	if d.Rule < 0 || d.Rule >= len(rules) {
 		return
 	}
-	lim := rules[d.Rule].Limit
-	var window int64
-	if d.QuotaExceeded || (lim.Quota > 0 && d.Limit == lim.Quota && (lim.Rate == 0 || d.Limit != int64(lim.Burst))) {
-		window = 86400
-	} else {
+	window := int64(86400)
+	if !d.Quota {
+		lim := rules[d.Rule].Limit
 		window = max(1, ceilSeconds(time.Duration(float64(lim.Burst)/lim.Rate*float64(time.Second))))
 	}
 	// Every request of the API sets these, so their four values are

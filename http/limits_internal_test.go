@@ -48,9 +48,22 @@ func TestRateLimitHeaders(t *testing.T) {
 		}
 	}
 	h = http.Header{}
-	setRateLimitHeaders(h, limits.Decision{QuotaExceeded: true, Rule: 1, Limit: 500, Reset: time.Hour}, rules)
+	setRateLimitHeaders(h, limits.Decision{QuotaExceeded: true, Quota: true, Rule: 1, Limit: 500, Reset: time.Hour}, rules)
 	if got := h.Get("RateLimit-Policy"); got != "500;w=86400" {
 		t.Errorf("quota: RateLimit-Policy = %q", got)
+	}
+	// One rule whose burst and quota are the same figure: the decision,
+	// not the figure, says which of the two decided.
+	both := []limits.Rule{{Key: "c", Limit: limits.Limit{Rate: 10, Burst: 100, Quota: 100}}}
+	for _, tc := range []struct {
+		quota bool
+		want  string
+	}{{false, "100;w=10"}, {true, "100;w=86400"}} {
+		h = http.Header{}
+		setRateLimitHeaders(h, limits.Decision{Allowed: true, Quota: tc.quota, Rule: 0, Limit: 100, Remaining: 98, Reset: time.Hour}, both)
+		if got := h.Get("RateLimit-Policy"); got != tc.want {
+			t.Errorf("burst = quota, quota decided %v: RateLimit-Policy = %q, want %q", tc.quota, got, tc.want)
+		}
 	}
 	h = http.Header{}
 	setRateLimitHeaders(h, limits.Decision{Allowed: true, Rule: -1}, rules)

@@ -19,6 +19,8 @@ func testDecisions(t *testing.T, l limits.Limiter, prefix string) {
 	twoDaily := limits.Limit{Rate: 1.0 / (48 * 3600), Burst: 1}
 	now := time.Now().UTC()
 	untilMidnight := now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now)
+	// quota: the rule's daily quota decided, not its rate (refused by
+	// it when not allowed).
 	type want struct {
 		allowed, quota   bool
 		rule             int
@@ -43,8 +45,8 @@ func testDecisions(t *testing.T, l limits.Limiter, prefix string) {
 			{Key: prefix + "roomy", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 10}},
 			{Key: prefix + "quota", Limit: limits.Limit{Quota: 2}},
 		}, []want{
-			{allowed: true, rule: 1, limit: 2, remaining: 1, reset: untilMidnight, resetApprox: true},
-			{allowed: true, rule: 1, limit: 2, remaining: 0, reset: untilMidnight, resetApprox: true},
+			{allowed: true, quota: true, rule: 1, limit: 2, remaining: 1, reset: untilMidnight, resetApprox: true},
+			{allowed: true, quota: true, rule: 1, limit: 2, remaining: 0, reset: untilMidnight, resetApprox: true},
 			{allowed: false, quota: true, rule: 1, limit: 2, remaining: 0, reset: untilMidnight, retry: untilMidnight, resetApprox: true},
 		}},
 		{"RateDecidesWithLeastRoom", []limits.Rule{
@@ -58,7 +60,7 @@ func testDecisions(t *testing.T, l limits.Limiter, prefix string) {
 			{Key: prefix + "daily", Limit: limits.Limit{Quota: 1}},
 			{Key: prefix + "slow", Limit: twoDaily},
 		}, []want{
-			{allowed: true, rule: 0, limit: 1, remaining: 0, reset: untilMidnight, resetApprox: true},
+			{allowed: true, quota: true, rule: 0, limit: 1, remaining: 0, reset: untilMidnight, resetApprox: true},
 			{allowed: false, rule: 1, limit: 1, remaining: 0, reset: 48 * time.Hour, retry: 48 * time.Hour},
 		}},
 		// Rules with a rate, a quota, both or neither side by side: each
@@ -79,7 +81,7 @@ func testDecisions(t *testing.T, l limits.Limiter, prefix string) {
 			{Key: prefix + "mixed2:both", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 2, Quota: 10}},
 			{Key: prefix + "mixed2:rate", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 4}},
 		}, []want{
-			{allowed: true, rule: 1, limit: 1, remaining: 0, reset: untilMidnight, resetApprox: true},
+			{allowed: true, quota: true, rule: 1, limit: 1, remaining: 0, reset: untilMidnight, resetApprox: true},
 			{allowed: false, quota: true, rule: 1, limit: 1, remaining: 0, reset: untilMidnight, retry: untilMidnight, resetApprox: true},
 		}},
 		// A rule's ID is part of its key: another ID under the same
@@ -110,7 +112,7 @@ func testDecisions(t *testing.T, l limits.Limiter, prefix string) {
 					}
 					return got >= want-s && got <= want+s
 				}
-				if d.Allowed != w.allowed || d.QuotaExceeded != w.quota || d.Rule != w.rule ||
+				if d.Allowed != w.allowed || d.Quota != w.quota || d.QuotaExceeded != (w.quota && !w.allowed) || d.Rule != w.rule ||
 					d.Limit != w.limit || d.Remaining != w.remaining || !near(d.Reset, w.reset) || !near(d.RetryAfter, w.retry) {
 					t.Fatalf("request %d = %+v; want %+v", i, d, w)
 				}

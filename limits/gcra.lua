@@ -9,9 +9,9 @@
 -- rule, its TAT key when it has a rate, then its quota key when it has a
 -- quota. The counter of day d is the quota key with ":d" appended, so it
 -- shares the key's hash slot.
--- Returns 7 numbers per decision, {allowed, quota_exceeded, rule (0-based,
+-- Returns 7 numbers per decision, {allowed, by_quota, rule (0-based,
 -- -1 for none), limit, remaining, reset_us, retry_us}, for the rule that
--- decided: the refusing rule with the longest wait, or, when all admit,
+-- decided (by_quota: 1 when its daily quota decided, 0 for its rate): the refusing rule with the longest wait, or, when all admit,
 -- the one with the least room left. A decision refused by one rule counts
 -- against none.
 --
@@ -77,15 +77,15 @@ end
 
 -- The figures of the rule that decides the decision at hand, and the
 -- writes it makes if every rule admits it.
-local allowed, qexceeded, rule, limit, remaining, reset, retry
+local allowed, byquota, rule, limit, remaining, reset, retry
 local wnames, wvalues, wkinds, nw = {}, {}, {}, 0
 local function consider(ok, isQuota, i, lim, rem, rst, rty)
   if ok == 0 then
     if allowed == 1 or rty > retry then
-      allowed, qexceeded, rule, limit, remaining, reset, retry = 0, isQuota, i, lim, 0, rst, rty
+      allowed, byquota, rule, limit, remaining, reset, retry = 0, isQuota, i, lim, 0, rst, rty
     end
   elseif allowed == 1 and (rule < 0 or rem < remaining) then
-    rule, limit, remaining, reset = i, lim, rem, rst
+    byquota, rule, limit, remaining, reset = isQuota, i, lim, rem, rst
   end
 end
 local function write(name, v, kd)
@@ -97,7 +97,7 @@ local out, n = {}, 0
 a, k = 1, 0
 while a <= nargs do
   local nrules = num[a]
-  allowed, qexceeded, rule, limit, remaining, reset, retry = 1, 0, -1, 0, -1, 0, 0
+  allowed, byquota, rule, limit, remaining, reset, retry = 1, 0, -1, 0, -1, 0, 0
   nw = 0
   for i = 1, nrules do
     local b = a + 3 * i - 2
@@ -138,7 +138,7 @@ while a <= nargs do
     end
     if rule < 0 then remaining = 0 end
   end
-  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = allowed, qexceeded, rule, limit
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = allowed, byquota, rule, limit
   out[n + 5], out[n + 6], out[n + 7] = remaining, reset, retry
   n = n + 7
   a = a + 1 + 3 * nrules

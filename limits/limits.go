@@ -128,6 +128,10 @@ type Decision struct {
 	Allowed bool
 	// QuotaExceeded says that a daily quota, not a rate, refused it.
 	QuotaExceeded bool
+	// Quota says that Limit, Remaining and Reset are the daily quota's of
+	// Rule, not its rate's, admitted or not: a rule may have both, with
+	// the same figure for its burst and its quota.
+	Quota bool
 	// Rule is the index of the rule that decided: the one that refused,
 	// or when all admitted, the one with the least room left. -1 when no
 	// rule limits anything.

@@ -120,9 +120,9 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 				c = dayCount{day: day}
 			}
 			if c.n >= r.Limit.Quota {
-				consider(Decision{QuotaExceeded: true, Rule: i, Limit: r.Limit.Quota, Reset: dayLeft, RetryAfter: dayLeft})
+				consider(Decision{QuotaExceeded: true, Quota: true, Rule: i, Limit: r.Limit.Quota, Reset: dayLeft, RetryAfter: dayLeft})
 			} else {
-				consider(Decision{Allowed: true, Rule: i, Limit: r.Limit.Quota, Remaining: r.Limit.Quota - c.n - 1, Reset: dayLeft})
+				consider(Decision{Allowed: true, Quota: true, Rule: i, Limit: r.Limit.Quota, Remaining: r.Limit.Quota - c.n - 1, Reset: dayLeft})
 			}
 		}
 	}

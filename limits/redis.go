@@ -175,7 +175,7 @@ func (r *Redis) roundTrip(ctx context.Context, calls []*call, buf []any) []any {
 		}
 		v := res[7*i : 7*i+7]
 		c.d = Decision{
-			Allowed: v[0] == 1, QuotaExceeded: v[1] == 1, Rule: int(v[2]), Limit: v[3], Remaining: v[4],
+			Allowed: v[0] == 1, Quota: v[1] == 1, QuotaExceeded: v[0] != 1 && v[1] == 1, Rule: int(v[2]), Limit: v[3], Remaining: v[4],
 			Reset: time.Duration(v[5]) * time.Microsecond, RetryAfter: time.Duration(v[6]) * time.Microsecond,
 		}
 		c.err = nil
