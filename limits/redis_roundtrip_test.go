@@ -371,62 +371,156 @@ func TestRedisBatchedRoundTrips(t *testing.T) {
 	}
 }
 
-// TestRedisBatchLostAnswer loses the answers of a lone decision and of a
-// batch of ten behind it, after Redis ran them: every decision gets the
-// error and is decided locally by the failover, and no script is sent
-// twice, although the client would retry other commands (go-redis's
-// default MaxRetries, 3): a resent batch would count its decisions twice.
+// TestRedisBatchLostAnswer loses the answer of a round trip after Redis
+// ran it, with ten decisions behind it: every decision gets the error and
+// is decided locally by the failover, and no script is sent twice,
+// although the client would retry other commands (go-redis's default
+// MaxRetries, 3): a resent batch would count its decisions twice. When
+// the lone decision ahead of them fails, the ten queued behind it get its
+// error unsent, at once, instead of each batch of them waiting out a
+// timeout of its own on a server that has just failed; when their batch
+// is the one that fails, the lone decision before it stands.
 func TestRedisBatchLostAnswer(t *testing.T) {
+	const n = 10
+	for _, tc := range []struct {
+		name string
+		// lose is the script (1: the lone decision, 2: the batch)
+		// whose answer is lost, with every one after it.
+		lose                       int64
+		sent, fallbacks, committed int64
+	}{
+		{"LoneDecision", 1, 1, n + 1, 1},
+		{"Batch", 2, 2, n, n + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := new(wire)
+			l, client := newRedisLimiter(t, 0, w)
+			if opts := client.Options(); opts.MaxRetries < 1 {
+				t.Fatalf("the client retries nothing (MaxRetries %d): the test proves nothing", opts.MaxRetries)
+			}
+			if _, err := l.Allow(ctx, []limits.Rule{{Key: "warm", Limit: limits.Limit{Quota: 1}}}); err != nil {
+				t.Fatal(err)
+			}
+			f := limits.NewFailover(l, func(ctx context.Context) error { return client.Ping(ctx).Err() }, 1, limits.NewMemory(nil), nil)
+			t.Cleanup(func() { _ = f.Close() })
+			hold := newHoldFirstScript()
+			client.AddHook(hold)
+			lose := &loseFrom{w: w, n: tc.lose}
+			client.AddHook(lose)
+			w.reset()
+			w.scripts.Store(0)
+
+			rules := []limits.Rule{{Key: "quota:", ID: "lost", Limit: limits.Limit{Quota: 1000}}}
+			var wg sync.WaitGroup
+			decide := func() {
+				defer wg.Done()
+				d, err := f.Allow(ctx, rules)
+				if err != nil || !d.Allowed {
+					t.Errorf("through the failover: %+v, %v; want admitted", d, err)
+				}
+			}
+			wg.Add(1)
+			go decide()
+			<-hold.held
+			wg.Add(n)
+			for range n {
+				go decide()
+			}
+			waitQueued(t, l, n)
+			close(hold.release)
+			wg.Wait()
+
+			if st := f.Stats(); st.Fallbacks != tc.fallbacks {
+				t.Fatalf("%d decisions were made locally; want %d", st.Fallbacks, tc.fallbacks)
+			}
+			if sent := w.scripts.Load(); sent != tc.sent {
+				t.Fatalf("scripts were written %d times; want %d, none resent", sent, tc.sent)
+			}
+			// Redis ran every script sent: the quota counted each
+			// decision in them once.
+			lose.off.Store(true)
+			w.failScripts.Store(false)
+			d, err := l.Allow(ctx, rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Remaining != 1000-tc.committed-1 {
+				t.Fatalf("the quota after the lost answers: %+v; want the %d decisions sent counted once, and this one", d, tc.committed)
+			}
+		})
+	}
+}
+
+// loseFrom is a hook that loses the answers of w's scripts from the n-th
+// one sent through it on (see wire.failScripts), until off is set.
+type loseFrom struct {
+	w    *wire
+	n    int64
+	seen atomic.Int64
+	off  atomic.Bool
+}
+
+func (h *loseFrom) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *loseFrom) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "evalsha" && h.seen.Add(1) >= h.n && !h.off.Load() {
+			h.w.failScripts.Store(true)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *loseFrom) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestRedisBatchCallerGone cancels the request of a lone decision in
+// flight with ten queued behind it: its failure is its own, so the ten
+// still go to Redis, as one batch, and are decided there.
+func TestRedisBatchCallerGone(t *testing.T) {
+	const n = 10
 	w := new(wire)
 	l, client := newRedisLimiter(t, 0, w)
-	if opts := client.Options(); opts.MaxRetries < 1 {
-		t.Fatalf("the client retries nothing (MaxRetries %d): the test proves nothing", opts.MaxRetries)
-	}
 	if _, err := l.Allow(ctx, []limits.Rule{{Key: "warm", Limit: limits.Limit{Quota: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	f := limits.NewFailover(l, func(ctx context.Context) error { return client.Ping(ctx).Err() }, 1, limits.NewMemory(nil), nil)
-	t.Cleanup(func() { _ = f.Close() })
 	hold := newHoldFirstScript()
 	client.AddHook(hold)
-	w.reset()
 	w.scripts.Store(0)
-	w.failScripts.Store(true)
 
-	rules := []limits.Rule{{Key: "quota:", ID: "lost", Limit: limits.Limit{Quota: 1000}}}
-	const n = 10
+	rules := []limits.Rule{{Key: "quota:", ID: "gone", Limit: limits.Limit{Quota: 1000}}}
+	gone, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	decide := func() {
-		defer wg.Done()
-		d, err := f.Allow(ctx, rules)
-		if err != nil || !d.Allowed {
-			t.Errorf("through the failover: %+v, %v; want admitted locally", d, err)
-		}
-	}
 	wg.Add(1)
-	go decide()
+	go func() {
+		defer wg.Done()
+		if _, err := l.Allow(gone, rules); err == nil {
+			t.Error("the decision of a request that went away succeeded")
+		}
+	}()
 	<-hold.held
 	wg.Add(n)
 	for range n {
-		go decide()
+		go func() {
+			defer wg.Done()
+			if d, err := l.Allow(ctx, rules); err != nil || !d.Allowed {
+				t.Errorf("queued behind a request that went away: %+v, %v; want admitted by Redis", d, err)
+			}
+		}()
 	}
 	waitQueued(t, l, n)
+	cancel()
 	close(hold.release)
 	wg.Wait()
-
-	if st := f.Stats(); st.Fallbacks != n+1 {
-		t.Fatalf("%d decisions were made locally; want all %d", st.Fallbacks, n+1)
+	if sent := w.scripts.Load(); sent != 1 {
+		t.Fatalf("scripts were written %d times; want 1, the batch of ten", sent)
 	}
-	if sent := w.scripts.Load(); sent != 2 {
-		t.Fatalf("scripts were written %d times; want 2 (the lone decision, then the batch), none resent", sent)
-	}
-	// Redis ran both scripts: the quota counted each decision once.
-	w.failScripts.Store(false)
 	d, err := l.Allow(ctx, rules)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Remaining != 1000-(n+1)-1 {
-		t.Fatalf("the quota after the lost answers: %+v; want the %d decisions counted once, and this one", d, n+1)
+	if d.Remaining != 1000-n-1 {
+		t.Fatalf("the quota after the batch: %+v; want the %d queued counted, and this one", d, n)
 	}
 }

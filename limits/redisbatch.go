@@ -46,7 +46,13 @@ type call struct {
 // it.
 //
 // A failed round trip gives its error to every decision in it, and none
-// is resent: the caller (Failover) decides each on its own.
+// is resent: the caller (Failover) decides each on its own. It gives the
+// error to every queued decision too, unsent: the Failover takes the
+// shared limiter for down at the first error and decides locally, so the
+// queue would only wait out one more timeout per batch of it, on a server
+// that has just failed, before being decided locally all the same. A
+// failure that is its caller's own (a lone decision whose request went
+// away) passes the turn on as usual.
 type batcher struct {
 	send func(ctx context.Context, calls []*call, buf []any) []any
 	max  int
@@ -101,6 +107,14 @@ func (b *batcher) run(ctx context.Context, c *call, calls []*call) {
 	clear(calls)
 
 	b.mu.Lock()
+	if c.err != nil && ctx.Err() == nil {
+		for _, o := range b.queue {
+			o.d, o.err = Decision{}, c.err
+			o.done <- struct{}{}
+		}
+		clear(b.queue)
+		b.queue = b.queue[:0]
+	}
 	if len(b.queue) == 0 {
 		b.inflight--
 		b.mu.Unlock()
