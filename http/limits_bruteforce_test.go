@@ -159,7 +159,7 @@ func TestTokenAllowanceOfStranger(t *testing.T) {
 	env := MustOpenEnv(t, storetest.SQLite(t))
 	clientID, secret := env.newClient(t, gate.ClientRequest{Consumer: "payroll"})
 	cfg := limitsConfig(t)
-	cfg.Limits.Routes = map[string]config.RateLimit{"token": {Quota: "2/day"}}
+	cfg.Limits.Routes = map[string]config.RateLimit{"token": {Rate: "1/h", Burst: 2}}
 	srv, _ := startLimited(t, cfg, env.store, env.gate, limits.NewMemory(nil))
 	env.srv, env.client = srv, fromAddr(t, srv.CertFile, "127.0.0.1")
 	form := url.Values{"grant_type": {"client_credentials"}}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +37,23 @@ func TestOwnLimit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNoTokenQuota: the token endpoint's limit applies before the client
+// is authenticated, so it takes no quota (see NewLimits).
+func TestNoTokenQuota(t *testing.T) {
+	cfg := config.Default()
+	cfg.Limits.Routes = map[string]config.RateLimit{"token": {Rate: "5/s", Burst: 20, Quota: "1000/day"}}
+	if _, err := NewLimits(cfg.Limits, limits.NewMemory(nil), nil, nil); err == nil || !strings.Contains(err.Error(), "limits.routes.token") {
+		t.Fatalf("NewLimits with a token quota = %v; want an error naming limits.routes.token", err)
+	}
+	cfg.Limits.Routes["list"] = config.RateLimit{Quota: "1000/day"}
+	cfg.Limits.Routes["token"] = config.RateLimit{Rate: "5/s", Burst: 20}
+	l, err := NewLimits(cfg.Limits, limits.NewMemory(nil), nil, nil)
+	if err != nil {
+		t.Fatalf("NewLimits with a list quota and a token rate: %v", err)
+	}
+	_ = l.Close()
 }
 
 func TestRateLimitHeaders(t *testing.T) {
