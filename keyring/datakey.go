@@ -2,11 +2,13 @@ package keyring
 
 import (
 	"context"
+	"crypto/cipher"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hrgate/hrgate"
 )
@@ -237,15 +239,11 @@ func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retries i
 		if _, ok := k.cache.Get(o); ok {
 			continue
 		}
-		raw := make([]byte, 32)
-		if _, err := io.ReadFull(k.random, raw); err != nil {
-			return fmt.Errorf("keyring: generate data key: %w", err)
-		}
-		wrapped, err := seal(kek, k.random, raw, dataKeyAAD(o, 1, kekVersion))
+		dk, err := k.newDataKey(o, 1, kekVersion, kek, now)
 		if err != nil {
 			return err
 		}
-		fresh = append(fresh, &hrgate.DataKey{Owner: o, Version: 1, KEKVersion: kekVersion, Wrapped: wrapped, CreatedAt: now})
+		fresh = append(fresh, dk)
 		names = append(names, o)
 	}
 	if len(fresh) == 0 {
@@ -265,6 +263,23 @@ func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retries i
 	// Read back rather than cache what was generated: where another
 	// instance created an owner's key first, the store kept that one.
 	return k.load(ctx, names)
+}
+
+// newDataKey generates version version of owner's data key, wrapped by
+// kek, the key-encryption key version kekVersion. The key itself is wiped
+// once wrapped: callers read it back from the store (load), where another
+// instance's key may have won.
+func (k *Keyring) newDataKey(owner string, version, kekVersion int, kek cipher.AEAD, now time.Time) (*hrgate.DataKey, error) {
+	raw := make([]byte, 32)
+	defer clear(raw)
+	if _, err := io.ReadFull(k.random, raw); err != nil {
+		return nil, fmt.Errorf("keyring: generate data key: %w", err)
+	}
+	wrapped, err := seal(kek, k.random, raw, dataKeyAAD(owner, version, kekVersion))
+	if err != nil {
+		return nil, err
+	}
+	return &hrgate.DataKey{Owner: owner, Version: version, KEKVersion: kekVersion, Wrapped: wrapped, CreatedAt: now}, nil
 }
 
 // Erase implements hrgate.Cipher.

@@ -3,8 +3,6 @@ package keyring
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
-	"io"
 
 	"github.com/hrgate/hrgate"
 )
@@ -70,16 +68,11 @@ func (k *Keyring) rotateDataKeys(ctx context.Context, owners []string, retried b
 		if !ok {
 			continue
 		}
-		next := keys.newest().version + 1
-		raw := make([]byte, 32)
-		if _, err := io.ReadFull(k.random, raw); err != nil {
-			return fmt.Errorf("keyring: generate data key: %w", err)
-		}
-		wrapped, err := seal(kek, k.random, raw, dataKeyAAD(o, next, kekVersion))
+		dk, err := k.newDataKey(o, keys.newest().version+1, kekVersion, kek, now)
 		if err != nil {
 			return err
 		}
-		fresh = append(fresh, &hrgate.DataKey{Owner: o, Version: next, KEKVersion: kekVersion, Wrapped: wrapped, CreatedAt: now})
+		fresh = append(fresh, dk)
 		rotated = append(rotated, o)
 	}
 	if len(fresh) == 0 {

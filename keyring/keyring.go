@@ -234,6 +234,7 @@ func (k *Keyring) check(ctx context.Context) error {
 // insertKey generates, wraps and stores version v of a keyring key.
 func (k *Keyring) insertKey(ctx context.Context, purpose string, v int) error {
 	raw := make([]byte, 32)
+	defer clear(raw) // Refresh reads it back from the store
 	if _, err := io.ReadFull(k.random, raw); err != nil {
 		return fmt.Errorf("keyring: generate %s key: %w", purpose, err)
 	}

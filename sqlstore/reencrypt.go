@@ -373,15 +373,10 @@ func (db *DB) encryptPlain(ctx context.Context, st encState, batch int) (done, s
 		if err := enc.kr.CreateDataKeys(ctx, ownersOf(rows)); err != nil {
 			return done, skipped, err
 		}
-		type update struct {
-			id       string
-			cols     []string
-			old, new [][]byte
-		}
-		var ups []update
+		var ups []groupSwap
 		var raced []string
 		for _, r := range rows {
-			u := update{id: r.id}
+			u := groupSwap{id: r.id}
 			bad := false
 			for i, g := range groups {
 				raw := r.raw[i]
@@ -398,7 +393,7 @@ func (db *DB) encryptPlain(ctx context.Context, st encState, batch int) (done, s
 				if err != nil {
 					return done, skipped, err
 				}
-				u.cols, u.old, u.new = append(u.cols, groupRefs[g]), append(u.old, raw), append(u.new, sealed)
+				u.add(g, raw, sealed)
 			}
 			if bad {
 				skipped++
@@ -410,7 +405,7 @@ func (db *DB) encryptPlain(ctx context.Context, st encState, batch int) (done, s
 		}
 		err = db.inTx(ctx, func(tx *sql.Tx) error {
 			for _, u := range ups {
-				n, err := db.swapGroups(ctx, tx, u.id, u.cols, u.old, u.new)
+				n, err := db.swapGroups(ctx, tx, u)
 				if err != nil {
 					return err
 				}
@@ -492,34 +487,12 @@ func (db *DB) rotateDataKeys(ctx context.Context, st encState, batch int) (done,
 		if err := db.crashPoint("rotate: new keys"); err != nil {
 			return done, skipped, err
 		}
-		type update struct {
-			id       string
-			cols     []string
-			old, new [][]byte
-		}
-		var ups []update
+		var ups []groupSwap
 		var marks []any
 		for _, r := range rows {
-			u := update{id: r.id}
-			bad := false
-			for i, g := range groups {
-				raw := r.raw[i]
-				if !keyring.IsSealed(raw) {
-					continue
-				}
-				plain, err := enc.kr.Open(ctx, r.id, groupRef(r.id, g), raw)
-				if err != nil {
-					if db.skipRow("rotate", &groupError{r.id, g, err}) {
-						bad = true
-						break
-					}
-					return done, skipped, err
-				}
-				sealed, err := enc.kr.Seal(ctx, r.id, groupRef(r.id, g), plain)
-				if err != nil {
-					return done, skipped, err
-				}
-				u.cols, u.old, u.new = append(u.cols, groupRefs[g]), append(u.old, raw), append(u.new, sealed)
+			u, bad, err := db.reseal(ctx, "rotate", r, groups, keyring.IsSealed)
+			if err != nil {
+				return done, skipped, err
 			}
 			switch {
 			case bad:
@@ -531,11 +504,11 @@ func (db *DB) rotateDataKeys(ctx context.Context, st encState, batch int) (done,
 			}
 		}
 		// 2. Re-seal, each row only if it still holds what was read.
-		var resealed []update
+		var resealed []groupSwap
 		var raced []string
 		err = db.inTx(ctx, func(tx *sql.Tx) error {
 			for _, u := range ups {
-				n, err := db.swapGroups(ctx, tx, u.id, u.cols, u.old, u.new)
+				n, err := db.swapGroups(ctx, tx, u)
 				switch {
 				case err != nil:
 					return err
@@ -624,36 +597,21 @@ func (db *DB) settleDataKeys(ctx context.Context, batch int) (done, skipped int,
 				}
 				return done, skipped, err
 			}
-			var cols []string
-			var old, next [][]byte
-			bad := false
-			for i, g := range groups {
-				raw := r.raw[i]
-				if v, ok := keyring.SealedKeyVersion(raw); !ok || v == newest {
-					continue
-				}
-				plain, err := enc.kr.Open(ctx, r.id, groupRef(r.id, g), raw)
-				if err != nil {
-					if db.skipRow("settle", &groupError{r.id, g, err}) {
-						bad = true
-						break
-					}
-					return done, skipped, err
-				}
-				sealed, err := enc.kr.Seal(ctx, r.id, groupRef(r.id, g), plain)
-				if err != nil {
-					return done, skipped, err
-				}
-				cols, old, next = append(cols, groupRefs[g]), append(old, raw), append(next, sealed)
+			u, bad, err := db.reseal(ctx, "settle", r, groups, func(raw []byte) bool {
+				v, ok := keyring.SealedKeyVersion(raw)
+				return ok && v != newest
+			})
+			if err != nil {
+				return done, skipped, err
 			}
 			if bad {
 				skipped++
 				continue
 			}
-			if len(cols) > 0 {
+			if len(u.cols) > 0 {
 				var n int64
 				err := db.inTx(ctx, func(tx *sql.Tx) error {
-					n, err = db.swapGroups(ctx, tx, r.id, cols, old, next)
+					n, err = db.swapGroups(ctx, tx, u)
 					return err
 				})
 				if err != nil {
@@ -674,19 +632,59 @@ func (db *DB) settleDataKeys(ctx context.Context, batch int) (done, skipped int,
 	}
 }
 
-// swapGroups sets the group columns cols of employee id to next, provided
-// they still hold old, and returns how many rows it changed (0 or 1).
-func (db *DB) swapGroups(ctx context.Context, tx *sql.Tx, id string, cols []string, old, next [][]byte) (int64, error) {
-	set := make([]string, len(cols))
-	where := make([]string, len(cols))
-	args := make([]any, 0, 2*len(cols)+1)
-	for i, c := range cols {
-		set[i], where[i] = c+` = ?`, c+` = ?`
-		args = append(args, next[i])
+// groupSwap is one employee row a job rewrites: its group columns cols,
+// from old, the stored forms the job read, to new.
+type groupSwap struct {
+	id       string
+	cols     []string
+	old, new [][]byte
+}
+
+func (u *groupSwap) add(g hrgate.FieldGroup, old, new []byte) {
+	u.cols, u.old, u.new = append(u.cols, groupRefs[g]), append(u.old, old), append(u.new, new)
+}
+
+// reseal returns the swap that re-seals, under the newest data key of
+// employee r, each of its groups whose stored form stale selects. skip
+// reports a row that cannot be read, which it logs as skipped by job; any
+// other failure is err.
+func (db *DB) reseal(ctx context.Context, job string, r *jobRow, groups []hrgate.FieldGroup, stale func(raw []byte) bool) (u groupSwap, skip bool, err error) {
+	u.id = r.id
+	kr := db.enc.kr
+	for i, g := range groups {
+		raw := r.raw[i]
+		if !stale(raw) {
+			continue
+		}
+		plain, err := kr.Open(ctx, r.id, groupRef(r.id, g), raw)
+		if err != nil {
+			if db.skipRow(job, &groupError{r.id, g, err}) {
+				return u, true, nil
+			}
+			return u, false, err
+		}
+		sealed, err := kr.Seal(ctx, r.id, groupRef(r.id, g), plain)
+		if err != nil {
+			return u, false, err
+		}
+		u.add(g, raw, sealed)
 	}
-	args = append(args, id)
-	for i := range cols {
-		args = append(args, old[i])
+	return u, false, nil
+}
+
+// swapGroups sets the group columns of u to u.new, provided they still
+// hold u.old, and returns how many rows it changed (0 or 1).
+func (db *DB) swapGroups(ctx context.Context, tx *sql.Tx, u groupSwap) (int64, error) {
+	set := make([]string, len(u.cols))
+	where := make([]string, len(u.cols))
+	args := make([]any, 0, 2*len(u.cols)+1)
+	for i, c := range u.cols {
+		set[i], where[i] = c+` = ?`, c+` = ?`
+		args = append(args, u.new[i])
+	}
+	args = append(args, u.id)
+	for _, o := range u.old {
+		args = append(args, o)
 	}
 	res, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE employees SET `+strings.Join(set, ", ")+
 		` WHERE id = ? AND `+strings.Join(where, " AND ")), args...)

@@ -259,6 +259,23 @@ func TestVault_SealsSecretsStoredInTheClear(t *testing.T) {
 		ctx := context.Background()
 		plain := openPlain(t, dsn)
 		p := plant(t, plain, 4)
+		// On PostgreSQL a dump shows live rows only, so the compaction is
+		// checked by its effect: VACUUM FULL gives each table it rewrites
+		// a new file node, and every table holding secrets must get one.
+		vaultTables := []string{"secrets", "key_deliveries", "oauth_signing_keys", "source_secrets", "webhook_secrets"}
+		fileNodes := func(db *sqlstore.DB) map[string]int {
+			out := map[string]int{}
+			if !strings.HasPrefix(dsn, "postgres") {
+				return out
+			}
+			for _, table := range vaultTables {
+				n, err := db.QueryIntForTest(ctx, `SELECT pg_relation_filenode(CAST(? AS regclass))::bigint`, table)
+				must(t, err)
+				out[table] = n
+			}
+			return out
+		}
+		before := fileNodes(plain)
 		must(t, plain.Close())
 		if found := p.foundIn(storetest.Dump(t, dsn)); len(found) != 5 {
 			t.Fatalf("the legacy store holds only %v in the clear", found)
@@ -282,6 +299,11 @@ func TestVault_SealsSecretsStoredInTheClear(t *testing.T) {
 		// removed: the compaction after sealing did not fail.
 		if strings.Contains(logs.String(), "could not remove the old copies") {
 			t.Fatalf("the compaction after sealing failed:\n%s", logs.String())
+		}
+		for table, node := range fileNodes(db) {
+			if node == before[table] {
+				t.Fatalf("the compaction after sealing did not rewrite %s, whose old row versions keep its secrets in the clear", table)
+			}
 		}
 		for name, v := range p.values() {
 			if strings.Contains(logs.String(), string(v)) {
