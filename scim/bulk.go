@@ -142,7 +142,8 @@ func (h *Handler) bulkOne(r *http.Request, src *hrgate.Source, op bulkOp, create
 	ctx := r.Context()
 	method := strings.ToUpper(op.Method)
 	data := resolveRefs(op.Data, created)
-	resource, id, _ := strings.Cut(strings.TrimPrefix(resolveString(op.Path, created), "/"), "/")
+	resource, id, _ := strings.Cut(strings.TrimPrefix(op.Path, "/"), "/")
+	id = resolveString(id, created)
 	if resource != "Users" || strings.Contains(id, "/") {
 		return bulkError(op, &Error{Status: 404, Detail: "A Bulk operation's path is /Users or /Users/{id}."})
 	}
@@ -271,14 +272,14 @@ func replaceStrings(v any, fn func(string) string) any {
 	return v
 }
 
-// resolveString resolves a "bulkId:x" value, or a path ending in one.
+// resolveString resolves a value that is "bulkId:x", the form bulkRefs
+// recognizes (RFC 7644 §3.7.2); "bulkId:" inside a longer value is text,
+// as it is to the dependency order, and stays as sent.
 func resolveString(s string, created map[string]string) string {
-	i := strings.Index(s, "bulkId:")
-	if i < 0 {
-		return s
-	}
-	if id, ok := created[s[i+len("bulkId:"):]]; ok {
-		return s[:i] + id
+	if ref, ok := strings.CutPrefix(s, "bulkId:"); ok {
+		if id, ok := created[ref]; ok {
+			return id
+		}
 	}
 	return s
 }
