@@ -67,6 +67,12 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, src *hrgate.Sourc
 		}
 		seen[op.BulkID] = true
 	}
+	// Each operation's references, read once: a chain in reverse order
+	// takes a pass per link, and its data does not change between them.
+	refs := make([][]string, len(req.Operations))
+	for i, op := range req.Operations {
+		refs[i] = bulkRefs(op)
+	}
 	results := make([]*bulkResult, len(req.Operations))
 	created := map[string]string{} // bulkId → user id
 	failed := map[string]bool{}    // bulkIds of operations that failed
@@ -78,9 +84,8 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, src *hrgate.Sourc
 			if results[i] != nil {
 				continue
 			}
-			refs := bulkRefs(op)
 			waiting, broken := false, false
-			for _, ref := range refs {
+			for _, ref := range refs[i] {
 				switch {
 				case failed[ref] || !seen[ref]:
 					broken = true
