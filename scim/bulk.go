@@ -100,7 +100,7 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, src *hrgate.Sourc
 			progress = true
 			var res *bulkResult
 			if broken {
-				res = bulkError(op, &Error{Status: 409, Type: "invalidValue", Detail: "The operation refers to a bulkId no operation of this request created."})
+				res = h.bulkError(r, op, &Error{Status: 409, Type: "invalidValue", Detail: "The operation refers to a bulkId no operation of this request created."})
 			} else {
 				res = h.bulkOne(r, src, op, created)
 			}
@@ -125,7 +125,7 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, src *hrgate.Sourc
 			// Only circular references are left.
 			for i, op := range req.Operations {
 				if results[i] == nil {
-					results[i] = bulkError(op, &Error{Status: 409, Type: "invalidValue", Detail: "The operation's bulkId references are circular."})
+					results[i] = h.bulkError(r, op, &Error{Status: 409, Type: "invalidValue", Detail: "The operation's bulkId references are circular."})
 					errorsSeen++
 				}
 			}
@@ -150,7 +150,7 @@ func (h *Handler) bulkOne(r *http.Request, src *hrgate.Source, op bulkOp, create
 	resource, id, _ := strings.Cut(strings.TrimPrefix(op.Path, "/"), "/")
 	id = resolveString(id, created)
 	if resource != "Users" || strings.Contains(id, "/") {
-		return bulkError(op, &Error{Status: 404, Detail: "A Bulk operation's path is /Users or /Users/{id}."})
+		return h.bulkError(r, op, &Error{Status: 404, Detail: "A Bulk operation's path is /Users or /Users/{id}."})
 	}
 	decode := func(v any) error {
 		if len(data) == 0 {
@@ -171,7 +171,7 @@ func (h *Handler) bulkOne(r *http.Request, src *hrgate.Source, op bulkOp, create
 	switch {
 	case method == http.MethodPost && id == "":
 		if op.BulkID == "" {
-			return bulkError(op, invalidValue("A POST operation needs a bulkId."))
+			return h.bulkError(r, op, invalidValue("A POST operation needs a bulkId."))
 		}
 		var raw map[string]any
 		if err = decode(&raw); err == nil {
@@ -199,7 +199,7 @@ func (h *Handler) bulkOne(r *http.Request, src *hrgate.Source, op bulkOp, create
 		err = &Error{Status: 405, Detail: "A Bulk operation is POST /Users, or PUT, PATCH or DELETE /Users/{id}."}
 	}
 	if err != nil {
-		return bulkError(op, err)
+		return h.bulkError(r, op, err)
 	}
 	if op.BulkID != "" && method == http.MethodPost {
 		created[op.BulkID] = u.e.ID
@@ -207,8 +207,13 @@ func (h *Handler) bulkOne(r *http.Request, src *hrgate.Source, op bulkOp, create
 	return &bulkResult{Method: method, BulkID: op.BulkID, Status: strconv.Itoa(status), Location: base(r) + "/" + u.e.ID, Version: u.version()}
 }
 
-func bulkError(op bulkOp, err error) *bulkResult {
+// bulkError is the result of a failed operation; the cause of an
+// internal error goes to LogError, since the answer hides it.
+func (h *Handler) bulkError(r *http.Request, op bulkOp, err error) *bulkResult {
 	e := errorOf(err)
+	if e.Status >= http.StatusInternalServerError {
+		h.logError(r, err)
+	}
 	return &bulkResult{Method: strings.ToUpper(op.Method), BulkID: op.BulkID, Status: strconv.Itoa(e.Status), Response: e.body()}
 }
 
