@@ -44,8 +44,6 @@ type SCIMUserTx interface {
 	// that a write that read the user before a concurrent deletion
 	// committed fails instead of bringing the user back.
 	PutSCIMUser(ctx context.Context, u *SCIMUser) error
-	// FindSCIMUserByName is SCIMUserStore's, inside the transaction.
-	FindSCIMUserByName(ctx context.Context, name string) (*SCIMUser, error)
 }
 
 // EmployeeCheckTx is implemented by the sync transactions of stores that

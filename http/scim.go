@@ -35,6 +35,9 @@ func (s *Server) registerSCIM() {
 	}{s.store, st}, scim.Options{
 		MaxPayload: s.cfg.HTTP.MaxBodyBytes,
 		WriteError: s.writeError,
+		LogError: func(r *http.Request, err error) {
+			s.log.Error("a SCIM Bulk operation failed", "request_id", requestID(r.Context()), "err", err)
+		},
 		Observe: func(r *http.Request, route string, ids []string) {
 			info := requestInfoFrom(r.Context())
 			info.route = route

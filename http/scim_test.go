@@ -563,6 +563,21 @@ func (e *scimEnv) testBulk(t *testing.T) {
 	if ops[3]["response"].(map[string]any)["scimType"] != "uniqueness" {
 		t.Errorf("duplicate userName: %v", ops[3])
 	}
+	// "bulkId:" inside a longer value is text: the order does not wait
+	// on it, and it is stored as sent, not rewritten to an id.
+	memo := ada("bulk.memo@example.com", "b-5")
+	memo["title"] = "Reports to bulkId:lead"
+	_, ops = bulk(0,
+		map[string]any{"method": "POST", "path": "/Users", "bulkId": "lead", "data": ada("bulk.lead@example.com", "b-4")},
+		map[string]any{"method": "POST", "path": "/Users", "bulkId": "memo", "data": memo},
+	)
+	if len(ops) != 2 || ops[0]["status"] != "201" || ops[1]["status"] != "201" {
+		t.Fatalf("bulkId inside a value: %v", ops)
+	}
+	r = e.call(t, e.token, "GET", "/Users/"+lastSeg(ops[1]["location"].(string)), nil)
+	if title := r.object(t)["title"]; title != "Reports to bulkId:lead" {
+		t.Errorf("a title holding \"bulkId:lead\" was stored as %v", title)
+	}
 	// failOnErrors: the request stops after the first error.
 	_, ops = bulk(1,
 		map[string]any{"method": "POST", "path": "/Users", "bulkId": "bad", "data": map[string]any{"userName": "nameless@example.com"}},

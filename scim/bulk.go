@@ -67,6 +67,12 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, src *hrgate.Sourc
 		}
 		seen[op.BulkID] = true
 	}
+	// Each operation's references, read once: a chain in reverse order
+	// takes a pass per link, and its data does not change between them.
+	refs := make([][]string, len(req.Operations))
+	for i, op := range req.Operations {
+		refs[i] = bulkRefs(op)
+	}
 	results := make([]*bulkResult, len(req.Operations))
 	created := map[string]string{} // bulkId → user id
 	failed := map[string]bool{}    // bulkIds of operations that failed
@@ -78,9 +84,8 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, src *hrgate.Sourc
 			if results[i] != nil {
 				continue
 			}
-			refs := bulkRefs(op)
 			waiting, broken := false, false
-			for _, ref := range refs {
+			for _, ref := range refs[i] {
 				switch {
 				case failed[ref] || !seen[ref]:
 					broken = true
@@ -95,7 +100,7 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, src *hrgate.Sourc
 			progress = true
 			var res *bulkResult
 			if broken {
-				res = bulkError(op, &Error{Status: 409, Type: "invalidValue", Detail: "The operation refers to a bulkId no operation of this request created."})
+				res = h.bulkError(r, op, &Error{Status: 409, Type: "invalidValue", Detail: "The operation refers to a bulkId no operation of this request created."})
 			} else {
 				res = h.bulkOne(r, src, op, created)
 			}
@@ -120,7 +125,7 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, src *hrgate.Sourc
 			// Only circular references are left.
 			for i, op := range req.Operations {
 				if results[i] == nil {
-					results[i] = bulkError(op, &Error{Status: 409, Type: "invalidValue", Detail: "The operation's bulkId references are circular."})
+					results[i] = h.bulkError(r, op, &Error{Status: 409, Type: "invalidValue", Detail: "The operation's bulkId references are circular."})
 					errorsSeen++
 				}
 			}
@@ -142,9 +147,10 @@ func (h *Handler) bulkOne(r *http.Request, src *hrgate.Source, op bulkOp, create
 	ctx := r.Context()
 	method := strings.ToUpper(op.Method)
 	data := resolveRefs(op.Data, created)
-	resource, id, _ := strings.Cut(strings.TrimPrefix(resolveString(op.Path, created), "/"), "/")
+	resource, id, _ := strings.Cut(strings.TrimPrefix(op.Path, "/"), "/")
+	id = resolveString(id, created)
 	if resource != "Users" || strings.Contains(id, "/") {
-		return bulkError(op, &Error{Status: 404, Detail: "A Bulk operation's path is /Users or /Users/{id}."})
+		return h.bulkError(r, op, &Error{Status: 404, Detail: "A Bulk operation's path is /Users or /Users/{id}."})
 	}
 	decode := func(v any) error {
 		if len(data) == 0 {
@@ -165,7 +171,7 @@ func (h *Handler) bulkOne(r *http.Request, src *hrgate.Source, op bulkOp, create
 	switch {
 	case method == http.MethodPost && id == "":
 		if op.BulkID == "" {
-			return bulkError(op, invalidValue("A POST operation needs a bulkId."))
+			return h.bulkError(r, op, invalidValue("A POST operation needs a bulkId."))
 		}
 		var raw map[string]any
 		if err = decode(&raw); err == nil {
@@ -193,7 +199,7 @@ func (h *Handler) bulkOne(r *http.Request, src *hrgate.Source, op bulkOp, create
 		err = &Error{Status: 405, Detail: "A Bulk operation is POST /Users, or PUT, PATCH or DELETE /Users/{id}."}
 	}
 	if err != nil {
-		return bulkError(op, err)
+		return h.bulkError(r, op, err)
 	}
 	if op.BulkID != "" && method == http.MethodPost {
 		created[op.BulkID] = u.e.ID
@@ -201,8 +207,13 @@ func (h *Handler) bulkOne(r *http.Request, src *hrgate.Source, op bulkOp, create
 	return &bulkResult{Method: method, BulkID: op.BulkID, Status: strconv.Itoa(status), Location: base(r) + "/" + u.e.ID, Version: u.version()}
 }
 
-func bulkError(op bulkOp, err error) *bulkResult {
+// bulkError is the result of a failed operation; the cause of an
+// internal error goes to LogError, since the answer hides it.
+func (h *Handler) bulkError(r *http.Request, op bulkOp, err error) *bulkResult {
 	e := errorOf(err)
+	if e.Status >= http.StatusInternalServerError {
+		h.logError(r, err)
+	}
 	return &bulkResult{Method: strings.ToUpper(op.Method), BulkID: op.BulkID, Status: strconv.Itoa(e.Status), Response: e.body()}
 }
 
@@ -271,14 +282,14 @@ func replaceStrings(v any, fn func(string) string) any {
 	return v
 }
 
-// resolveString resolves a "bulkId:x" value, or a path ending in one.
+// resolveString resolves a value that is "bulkId:x", the form bulkRefs
+// recognizes (RFC 7644 §3.7.2); "bulkId:" inside a longer value is text,
+// as it is to the dependency order, and stays as sent.
 func resolveString(s string, created map[string]string) string {
-	i := strings.Index(s, "bulkId:")
-	if i < 0 {
-		return s
-	}
-	if id, ok := created[s[i+len("bulkId:"):]]; ok {
-		return s[:i] + id
+	if ref, ok := strings.CutPrefix(s, "bulkId:"); ok {
+		if id, ok := created[ref]; ok {
+			return id
+		}
 	}
 	return s
 }

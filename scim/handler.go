@@ -35,6 +35,11 @@ type Options struct {
 	// WriteError, when set, answers errors instead of WriteError, so that
 	// the transport can log their causes; it must answer SCIM errors.
 	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// LogError, when set, learns the cause of an internal error that one
+	// Bulk operation answers inside the request's 200 response, which
+	// WriteError never sees: the operation's result says only "Internal
+	// error.".
+	LogError func(r *http.Request, err error)
 }
 
 // Handler serves the SCIM 2.0 endpoints of one source. The transport
@@ -45,12 +50,13 @@ type Handler struct {
 	maxPayload int64
 	observe    func(r *http.Request, route string, ids []string)
 	writeError func(w http.ResponseWriter, r *http.Request, err error)
+	logError   func(r *http.Request, err error)
 }
 
 // NewHandler returns a Handler writing through svc and reading from store.
 func NewHandler(svc *sources.Service, store Store, opts Options) *Handler {
 	h := &Handler{svc: &service{sources: svc, store: store, now: opts.Now, random: opts.Random},
-		maxPayload: opts.MaxPayload, observe: opts.Observe, writeError: opts.WriteError}
+		maxPayload: opts.MaxPayload, observe: opts.Observe, writeError: opts.WriteError, logError: opts.LogError}
 	if h.svc.now == nil {
 		h.svc.now = time.Now
 	}
@@ -62,6 +68,9 @@ func NewHandler(svc *sources.Service, store Store, opts Options) *Handler {
 	}
 	if h.writeError == nil {
 		h.writeError = func(w http.ResponseWriter, _ *http.Request, err error) { WriteError(w, err) }
+	}
+	if h.logError == nil {
+		h.logError = func(*http.Request, error) {}
 	}
 	if h.observe == nil {
 		h.observe = func(*http.Request, string, []string) {}

@@ -64,28 +64,13 @@ func (db *DB) SCIMUsers(ctx context.Context, sourceID string, employeeIDs []stri
 // FindSCIMUserByName returns the source's user, not deleted, whose
 // userName is name ignoring case, or ENOTFOUND.
 func (db *DB) FindSCIMUserByName(ctx context.Context, sourceID, name string) (*hrgate.SCIMUser, error) {
-	return findSCIMUserByName(ctx, db, db.read, sourceID, name)
-}
-
-// querier is what a look-up needs of a pool or a transaction.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func findSCIMUserByName(ctx context.Context, db *DB, q querier, sourceID, name string) (*hrgate.SCIMUser, error) {
 	const op = "sqlstore.FindSCIMUserByName"
-	u, err := scanSCIMUser(q.QueryRowContext(ctx, db.dialect.rebind(`SELECT `+scimUserColumns+
+	u, err := scanSCIMUser(db.read.QueryRowContext(ctx, db.dialect.rebind(`SELECT `+scimUserColumns+
 		` FROM scim_users WHERE source_id = ? AND user_key = ? AND deleted_at IS NULL`), sourceID, userKey(name)))
 	if err != nil {
 		return nil, db.notFound(err, op, "User")
 	}
 	return u, nil
-}
-
-// FindSCIMUserByName looks the name up inside the transaction, so that a
-// check before PutSCIMUser sees the transaction's own writes.
-func (t *syncTx) FindSCIMUserByName(ctx context.Context, name string) (*hrgate.SCIMUser, error) {
-	return findSCIMUserByName(ctx, t.db, t.tx, t.src.ID, name)
 }
 
 // PutSCIMUser inserts or replaces the SCIM state of an employee of the
