@@ -18,8 +18,8 @@ type Webhooks struct {
 	// managed either way; without the worker nothing is sent.
 	Enabled bool `yaml:"enabled"`
 	// AllowedNetworks lists the private, loopback or link-local networks
-	// (CIDRs) endpoints may reach; every other such address is refused
-	// at connection time. Empty allows none.
+	// (CIDRs or single addresses) endpoints may reach; every other such
+	// address is refused at connection time. Empty allows none.
 	AllowedNetworks List `yaml:"allowed_networks"`
 	// Timeout bounds one attempt, from dialling to the end of the
 	// answer's headers: a 2xx within it is a success.
@@ -89,15 +89,19 @@ func defaultWebhooks() Webhooks {
 	}
 }
 
-// Networks returns the allowed networks, parsed.
+// Networks returns the allowed networks, parsed by hrgate.ParseCIDR like
+// every other list of networks in the configuration: a single address
+// stands for itself, and a range with host bits set is refused rather
+// than silently widened, which on an SSRF allowlist would open more
+// than the operator wrote.
 func (w *Webhooks) Networks() ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, s := range w.AllowedNetworks.Items() {
-		p, err := netip.ParsePrefix(s)
+		p, err := hrgate.ParseCIDR(s)
 		if err != nil {
-			return nil, keyError("webhooks.allowed_networks", fmt.Sprintf("%q is not a CIDR such as 10.0.0.0/8 or 127.0.0.1/32", truncateValue(s)))
+			return nil, keyError("webhooks.allowed_networks", err.Error())
 		}
-		out = append(out, p.Masked())
+		out = append(out, p)
 	}
 	return out, nil
 }

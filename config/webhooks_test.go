@@ -51,9 +51,45 @@ func TestWebhooksSection(t *testing.T) {
 			t.Fatalf("schedule = %v", s)
 		}
 	})
+	// allowed_networks is read by hrgate.ParseCIDR, as every list of
+	// networks in the configuration is: a single address stands for
+	// itself and a range is never widened.
+	for _, c := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"NetworksEmpty", "", nil},
+		{"NetworksOnlySpaces", "  ", nil},
+		{"NetworksOneCIDR", "127.0.0.0/8", []string{"127.0.0.0/8"}},
+		{"NetworksSpacesAndEmptyEntries", " 10.0.0.0/8 ,, 192.168.0.0/16 ,", []string{"10.0.0.0/8", "192.168.0.0/16"}},
+		{"NetworksBareIPv4", "127.0.0.1", []string{"127.0.0.1/32"}},
+		{"NetworksBareIPv6", "::1", []string{"::1/128"}},
+		{"NetworksIPv6CIDR", "fd00::/8", []string{"fd00::/8"}},
+		{"NetworksMappedBecomesIPv4", "::ffff:127.0.0.1", []string{"127.0.0.1/32"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, _, err := config.Load("", []string{"HRGATE_WEBHOOKS__ALLOWED_NETWORKS=" + c.in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := cfg.Webhooks.Networks()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range n {
+				got = append(got, p.String())
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("networks = %v, want %v", got, c.want)
+			}
+		})
+	}
 	for _, c := range []struct{ name, env, want string }{
 		{"ErrNetwork", "HRGATE_WEBHOOKS__ALLOWED_NETWORKS=10.0.0.0/33", `webhooks.allowed_networks: "10.0.0.0/33" is not a CIDR`},
-		{"ErrAddressNotCIDR", "HRGATE_WEBHOOKS__ALLOWED_NETWORKS=10.0.0.1", "webhooks.allowed_networks"},
+		{"ErrHostBitsSet", "HRGATE_WEBHOOKS__ALLOWED_NETWORKS=10.1.2.3/8", `webhooks.allowed_networks: "10.1.2.3/8" has host bits set; did you mean 10.0.0.0/8?`},
+		{"ErrNotAnAddress", "HRGATE_WEBHOOKS__ALLOWED_NETWORKS=10.0.0.0/8, not-a-network", `webhooks.allowed_networks: "not-a-network" is not an IP address or CIDR`},
+		{"ErrHostName", "HRGATE_WEBHOOKS__ALLOWED_NETWORKS=localhost", `webhooks.allowed_networks: "localhost"`},
 		{"ErrSchedule", "HRGATE_WEBHOOKS__RETRY_SCHEDULE=5s,soon", `webhooks.retry_schedule: "soon" is not a duration`},
 		{"ErrScheduleTooShort", "HRGATE_WEBHOOKS__RETRY_SCHEDULE=10ms", "webhooks.retry_schedule"},
 		{"ErrEmptySchedule", "HRGATE_WEBHOOKS__RETRY_SCHEDULE=", "webhooks.retry_schedule: must list 1 to 50 durations"},

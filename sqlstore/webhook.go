@@ -121,7 +121,7 @@ func (db *DB) SetWebhookEndpointState(ctx context.Context, id string, at time.Ti
 	}
 	res, err := db.write.ExecContext(ctx, db.dialect.rebind(q), args...)
 	if err == nil {
-		err = oneRow(res, "Webhook endpoint")
+		err = db.oneRow(res, op, "Webhook endpoint")
 	}
 	if err == nil && at.IsZero() {
 		db.outbox.notify() // its pending deliveries are due again
@@ -135,24 +135,12 @@ func (db *DB) DeleteWebhookEndpoint(ctx context.Context, id string) error {
 	const op = "sqlstore.DeleteWebhookEndpoint"
 	res, err := db.write.ExecContext(ctx, db.dialect.rebind(`DELETE FROM webhook_endpoints WHERE id = ?`), id)
 	if err == nil {
-		err = oneRow(res, "Webhook endpoint")
+		err = db.oneRow(res, op, "Webhook endpoint")
 	}
 	if err != nil {
 		return db.translate(err, op)
 	}
 	db.flushDeleted(ctx) // the sealed keys were overwritten in place; make the WAL forget them too
-	return nil
-}
-
-// oneRow turns an UPDATE or DELETE that touched no row into ENOTFOUND.
-func oneRow(res sql.Result, what string) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return hrgate.ErrNotFound(what)
-	}
 	return nil
 }
 
@@ -171,7 +159,7 @@ func (db *DB) RotateWebhookSecret(ctx context.Context, endpointID string, next *
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE webhook_endpoints SET modified_at = ? WHERE id = ?`), now, endpointID)
 		if err == nil {
-			err = oneRow(res, "Webhook endpoint")
+			err = db.oneRow(res, op, "Webhook endpoint")
 		}
 		if err != nil {
 			return err

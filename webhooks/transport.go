@@ -279,27 +279,6 @@ func embeddedV4(addr netip.Addr, at int) netip.Addr {
 	return netip.AddrFrom4([4]byte{b[at], b[at+1], b[at+2], b[at+3]})
 }
 
-// ParseAllowedNetworks reads the webhooks.allowed_networks setting: a
-// comma-separated list of CIDRs or single addresses (a single address
-// stands for itself, /32 or /128). Spaces around entries and empty entries
-// are ignored; a CIDR with host bits set is refused rather than widened.
-// The error, of kind invalid, names the entry that is wrong.
-func ParseAllowedNetworks(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, entry := range strings.Split(s, ",") {
-		entry = strings.TrimSpace(entry)
-		if entry == "" {
-			continue
-		}
-		p, err := hrgate.ParseCIDR(entry)
-		if err != nil {
-			return nil, hrgate.Errorf(hrgate.EINVALID, "webhooks.allowed_networks: %v", err)
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
 // MaxURLLength is the longest endpoint URL CheckURL accepts.
 const MaxURLLength = 2048
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/internal/bounded"
 	"github.com/hrgate/hrgate/internal/stdwebhook"
 )
 
@@ -89,20 +90,36 @@ type Worker struct {
 	owner string
 	lease time.Duration
 
-	mu        sync.Mutex
-	consumers map[string]cachedPrincipal
-	keys      map[string]cachedKeys
+	consumers ttlCache[*gate.Principal]
+	keys      ttlCache[[][]byte]
 }
 
-type cachedPrincipal struct {
-	p  *gate.Principal
+// ttlCache holds what the worker read from the store, by consumer or
+// endpoint id, for CacheTTL. It is the project's bounded map, so the ids
+// of deleted consumers and endpoints do not pile up in a long-running
+// worker: when full it starts over, which costs only rereads.
+type ttlCache[V any] struct {
+	ttl time.Duration
+	m   bounded.Map[string, ttlEntry[V]]
+}
+
+type ttlEntry[V any] struct {
+	v  V
 	at time.Time
 }
 
-type cachedKeys struct {
-	keys [][]byte
-	at   time.Time
+// maxCached bounds each of the worker's caches.
+const maxCached = 10000
+
+func (c *ttlCache[V]) get(k string, now time.Time) (V, bool) {
+	if e, ok := c.m.Get(k); ok && now.Sub(e.at) < c.ttl {
+		return e.v, true
+	}
+	var zero V
+	return zero, false
 }
+
+func (c *ttlCache[V]) put(k string, v V, now time.Time) { c.m.Put(k, ttlEntry[V]{v: v, at: now}) }
 
 // NewWorker returns a Worker on store.
 func NewWorker(store Store, cfg WorkerConfig) (*Worker, error) {
@@ -143,12 +160,14 @@ func NewWorker(store Store, cfg WorkerConfig) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{store: store, cfg: cfg, log: cfg.Logger, owner: owner,
+	w := &Worker{store: store, cfg: cfg, log: cfg.Logger, owner: owner,
 		// The lease outlives any attempt (bounded by the timeout) with
 		// room for the writes around it; only a dead or hung worker's
 		// deliveries wait for it to run out.
-		lease:     2*cfg.Timeout + 5*time.Second,
-		consumers: map[string]cachedPrincipal{}, keys: map[string]cachedKeys{}}, nil
+		lease: 2*cfg.Timeout + 5*time.Second}
+	w.consumers.ttl, w.consumers.m.Max = cfg.CacheTTL, maxCached
+	w.keys.ttl, w.keys.m.Max = cfg.CacheTTL, maxCached
+	return w, nil
 }
 
 // jitter spreads d by up to ±10%, so that the retries of deliveries that
@@ -427,11 +446,8 @@ func (m *matcher) match(ctx context.Context, ev *hrgate.ChangeEvent) ([]string, 
 // the consumer is gone, reading its grant at most CacheTTL ago.
 func (w *Worker) principal(ctx context.Context, consumerID string) (*gate.Principal, error) {
 	now := time.Now()
-	w.mu.Lock()
-	c, ok := w.consumers[consumerID]
-	w.mu.Unlock()
-	if ok && now.Sub(c.at) < w.cfg.CacheTTL {
-		return c.p, nil
+	if p, ok := w.consumers.get(consumerID, now); ok {
+		return p, nil
 	}
 	cons, err := w.store.FindConsumer(ctx, consumerID)
 	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
@@ -444,9 +460,7 @@ func (w *Worker) principal(ctx context.Context, consumerID string) (*gate.Princi
 	if err != nil {
 		return nil, err
 	}
-	w.mu.Lock()
-	w.consumers[consumerID] = cachedPrincipal{p: p, at: now}
-	w.mu.Unlock()
+	w.consumers.put(consumerID, p, now)
 	return p, nil
 }
 
@@ -454,11 +468,8 @@ func (w *Worker) principal(ctx context.Context, consumerID string) (*gate.Princi
 // reading them at most CacheTTL ago.
 func (w *Worker) signingKeys(ctx context.Context, endpointID string, at time.Time) ([][]byte, error) {
 	now := time.Now()
-	w.mu.Lock()
-	c, ok := w.keys[endpointID]
-	w.mu.Unlock()
-	if ok && now.Sub(c.at) < w.cfg.CacheTTL {
-		return c.keys, nil
+	if keys, ok := w.keys.get(endpointID, now); ok {
+		return keys, nil
 	}
 	ss, err := w.store.WebhookSecrets(ctx, endpointID, at)
 	if err != nil {
@@ -468,9 +479,7 @@ func (w *Worker) signingKeys(ctx context.Context, endpointID string, at time.Tim
 	for i, s := range ss {
 		keys[i] = s.Key
 	}
-	w.mu.Lock()
-	w.keys[endpointID] = cachedKeys{keys: keys, at: now}
-	w.mu.Unlock()
+	w.keys.put(endpointID, keys, now)
 	return keys, nil
 }
 
