@@ -47,7 +47,7 @@ func (l *Log) prepare(ev *hrgate.AuditEvent) error {
 // characters (which could forge lines in a SIEM), too many record ids or
 // groups, or Before/After that are not JSON objects.
 func Check(ev *hrgate.AuditEvent) error {
-	if !validType(ev.Type) {
+	if !ValidType(ev.Type) {
 		return hrgate.Errorf(hrgate.EINVALID, "Invalid audit event type %q: 1 to 64 of a-z, 0-9, '.', '_' and '-'.", clip(ev.Type))
 	}
 	for _, f := range []struct{ name, v string }{
@@ -95,7 +95,10 @@ func Check(ev *hrgate.AuditEvent) error {
 	return nil
 }
 
-func validType(t string) bool {
+// ValidType reports whether t is a well-formed event type: 1 to 64 of
+// a-z, 0-9, '.', '_' and '-'. The search filters check theirs with it, so
+// that what they accept is what an event may hold.
+func ValidType(t string) bool {
 	if len(t) == 0 || len(t) > 64 {
 		return false
 	}

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/audit"
 	"github.com/hrgate/hrgate/gate"
 	"github.com/hrgate/hrgate/grant"
 )
@@ -87,7 +87,7 @@ func auditFilter(q query) (hrgate.AuditFilter, error) {
 		return f, hrgate.Errorf(hrgate.EINVALID, "credential_id must be an API key id (key_…) or an OAuth client id (cli_…).")
 	}
 	if t := q.get("type"); t != "" {
-		if len(t) > 64 || strings.Trim(t, "abcdefghijklmnopqrstuvwxyz0123456789._-") != "" {
+		if !audit.ValidType(t) {
 			return f, hrgate.Errorf(hrgate.EINVALID, "type must be an audit event type such as api.request (docs/audit.md).")
 		}
 		f.Types = []string{t}

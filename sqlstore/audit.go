@@ -228,11 +228,7 @@ func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditH
 		return db.translate(err, op)
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		q := headQuery
-		if db.dialect.name == "postgres" {
-			q += ` FOR UPDATE`
-		}
-		st, err := l.stmt(ctx, tx, q)
+		st, err := l.stmt(ctx, tx, l.headLockQuery())
 		if err != nil {
 			return err
 		}
@@ -279,11 +275,7 @@ func (l *AuditLog) prepare(ctx context.Context) error {
 	if len(l.stmts) > 0 {
 		return nil
 	}
-	head := headQuery
-	if l.db.dialect.name == "postgres" {
-		head += ` FOR UPDATE`
-	}
-	qs := []string{head, headUpdate}
+	qs := []string{l.headLockQuery(), headUpdate}
 	for _, n := range auditInsertSizes {
 		qs = append(qs, insertStmt("audit_events", auditColumns, 7, n), insertStmt("audit_records", "record_id, seq", 2, n))
 	}
@@ -300,6 +292,27 @@ func (l *AuditLog) prepare(ctx context.Context) error {
 	}
 	l.stmts = stmts
 	return nil
+}
+
+// headLockQuery reads the head row for an append: on PostgreSQL it locks
+// the row, so that instances appending at once queue on it. prepare and
+// AppendAudit both name the statement by this text.
+func (l *AuditLog) headLockQuery() string {
+	if l.db.dialect.name == "postgres" {
+		return headQuery + ` FOR UPDATE`
+	}
+	return headQuery
+}
+
+// insertSize returns how many of n rows the next prepared INSERT takes:
+// the largest of auditInsertSizes that n fills.
+func insertSize(n int) int {
+	for _, size := range auditInsertSizes {
+		if size <= n {
+			return size
+		}
+	}
+	return auditInsertSizes[len(auditInsertSizes)-1]
 }
 
 // stmt returns the prepared statement q for tx.
@@ -338,13 +351,7 @@ func (l *AuditLog) insertRows(ctx context.Context, tx *sql.Tx, rows []*hrgate.Au
 	seals := make([]byte, 0, len(rows)*sealSize)
 	args := make([]any, 0, auditInsertSizes[0]*7)
 	for len(rows) > 0 {
-		n := auditInsertSizes[len(auditInsertSizes)-1]
-		for _, size := range auditInsertSizes {
-			if size <= len(rows) {
-				n = size
-				break
-			}
-		}
+		n := insertSize(len(rows))
 		args = args[:0]
 		for _, r := range rows[:n] {
 			start := len(seals)
@@ -373,13 +380,7 @@ func (l *AuditLog) insertRecords(ctx context.Context, tx *sql.Tx, rows []*hrgate
 		}
 	}
 	for len(pairs) > 0 {
-		n := auditInsertSizes[len(auditInsertSizes)-1]
-		for _, size := range auditInsertSizes {
-			if 2*size <= len(pairs) {
-				n = size
-				break
-			}
-		}
+		n := insertSize(len(pairs) / 2)
 		st, err := l.stmt(ctx, tx, insertStmt("audit_records", "record_id, seq", 2, n))
 		if err != nil {
 			return err

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/secretfile"
 )
 
 // On SQLite the audit trail is appended to a journal, a file next to the
@@ -124,17 +123,11 @@ var errJournalClosed = &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "The au
 // holds is moved into the database.
 func (l *AuditLog) openJournal(ctx context.Context, dbPath string) error {
 	path := dbPath + JournalSuffix
-	f, created, err := openJournalFile(path)
+	// Recovery truncates the journal: it is opened as a private file that
+	// is not reached through a symbolic link.
+	f, err := secretfile.OpenAppend(path, "audit journal")
 	if err != nil {
-		return err
-	}
-	if created {
-		// A new file: its directory entry must reach the disk before any
-		// event counts on it.
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			f.Close()
-			return fmt.Errorf("sqlstore: open the audit journal: %w", err)
-		}
+		return fmt.Errorf("sqlstore: %w", err)
 	}
 	j := &journal{l: l, path: path, f: f, size: -1, kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
@@ -150,50 +143,6 @@ func (l *AuditLog) openJournal(ctx context.Context, dbPath string) error {
 	}
 	l.journal = j
 	return nil
-}
-
-// openJournalFile opens the journal at path, creating it (0600) when it
-// is missing, and reports whether it did. Recovery truncates the file, so
-// a symbolic link or anything but a regular file there is refused rather
-// than followed: through a link planted next to the database, the cut-back
-// would destroy whatever file it names. O_EXCL tells a new file from an
-// existing one in the same call that opens it, which a stat before the
-// open could not. An existing journal left with a wider mode is narrowed.
-func openJournalFile(path string) (*os.File, bool, error) {
-	const flags = os.O_RDWR | os.O_APPEND | unix.O_NOFOLLOW
-	created := true
-	f, err := os.OpenFile(path, flags|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- next to the database the operator names.
-	if errors.Is(err, fs.ErrExist) {
-		created = false
-		f, err = os.OpenFile(path, flags, 0) // #nosec G304 -- as above.
-	}
-	if errors.Is(err, unix.ELOOP) {
-		return nil, false, fmt.Errorf("sqlstore: the audit journal %s is a symbolic link; refusing to follow it", path)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlstore: open the audit journal: %w", err)
-	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("sqlstore: the audit journal %s is not a regular file", path)
-	}
-	if err == nil && fi.Mode().Perm()&0o077 != 0 {
-		err = f.Chmod(0o600)
-	}
-	if err != nil {
-		f.Close()
-		return nil, false, err
-	}
-	return f, created, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir) // #nosec G304 -- the directory of the database the operator names.
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // lock takes the journal for this goroutine, against this process and

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/config"
+	"github.com/hrgate/hrgate/internal/secretfile"
 )
 
 // fileSink appends events as JSON lines to a file and rotates it by size:
@@ -46,24 +47,16 @@ func openFileSink(sc config.AuditSink, key func(string) string) (*fileSink, erro
 // open opens the current file, cuts off a line left half-written by a
 // crash, and finds the last sequence number written.
 func (s *fileSink) open() error {
-	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600) // #nosec G304 -- the operator names the sink file.
+	// The tail repair truncates the file: it is opened as a private file
+	// that is not reached through a symbolic link.
+	f, err := secretfile.OpenAppend(s.path, "audit file")
 	if err != nil {
-		return fmt.Errorf("cannot open the audit file: %w", err)
+		return err
 	}
 	st, err := f.Stat()
 	if err != nil {
 		_ = f.Close()
 		return fmt.Errorf("cannot open the audit file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		_ = f.Close()
-		return fmt.Errorf("%s is not a regular file", s.path)
-	}
-	if st.Mode().Perm() != 0o600 {
-		if err := f.Chmod(0o600); err != nil {
-			_ = f.Close()
-			return fmt.Errorf("cannot make the audit file private: %w", err)
-		}
 	}
 	size, last, err := repairTail(f, st.Size())
 	if err != nil {
@@ -242,26 +235,11 @@ func (s *fileSink) rotate() error {
 	if err := os.Rename(s.path, s.path+".1"); err != nil {
 		return fmt.Errorf("rotate: %w", err)
 	}
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
+	if err := secretfile.SyncDir(filepath.Dir(s.path)); err != nil {
 		return err
 	}
-	if err := s.open(); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(s.path))
-}
-
-// syncDir makes renames and new files in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir) // #nosec G304 -- the directory of the sink file.
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	// open creates PATH anew and syncs its directory entry.
+	return s.open()
 }
 
 func (s *fileSink) Close() error {

@@ -241,3 +241,35 @@ func TestFileSinkMakesFilePrivate(t *testing.T) {
 		t.Fatalf("mode %v, want 0600", st.Mode().Perm())
 	}
 }
+
+// The sink cuts off a torn last line and narrows the file's mode: through
+// a symbolic link planted at its path it would do both to whatever file
+// the link names, so the link is refused and that file left as it was.
+func TestFileSinkRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	want := []byte("someone else's data\nwithout a final newline")
+	if err := os.WriteFile(victim, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "audit.jsonl")
+	if err := os.Symlink(victim, path); err != nil {
+		t.Fatal(err)
+	}
+	store := newMemStore()
+	_, err := sink.Start(context.Background(), []config.AuditSink{fileSink(path, 4096, 2)}, store, store, nil)
+	if err == nil || !strings.Contains(err.Error(), "audit.sinks[0].path") || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("error %v, want one naming audit.sinks[0].path and the symbolic link", err)
+	}
+	got, err := os.ReadFile(victim)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the file the link names holds %q (%v), want it untouched", got, err)
+	}
+	st, err := os.Stat(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o644 {
+		t.Fatalf("the file the link names has mode %v, want 0644 as it was", st.Mode().Perm())
+	}
+}

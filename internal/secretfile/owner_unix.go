@@ -21,3 +21,9 @@ func checkOwner(fi fs.FileInfo) error {
 	}
 	return nil
 }
+
+// noFollow makes an open fail on a symbolic link.
+const noFollow = syscall.O_NOFOLLOW
+
+// isLink reports whether err is an open refused by noFollow.
+func isLink(err error) bool { return errors.Is(err, syscall.ELOOP) }

@@ -2,7 +2,9 @@
 // root secrets (the admin token, the master key). Such a file opens
 // everything, so reading refuses a symbolic link, a file that others can
 // read and a file that another user owns, and creating never overwrites an
-// existing file nor lets a reader see it half-written.
+// existing file nor lets a reader see it half-written. It also opens the
+// audit trail's private files (OpenAppend), which must be kept from others
+// and not reached through a symbolic link for the same reasons.
 package secretfile
 
 import (
