@@ -144,7 +144,7 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 		return nil, err
 	}
 	var db *DB
-	if isPostgresDSN(dsn) {
+	if hrgate.IsPostgresDSN(dsn) {
 		db, err = openPostgres(ctx, dsn)
 	} else {
 		// WAL with synchronous=NORMAL survives a crash of the process but
@@ -217,10 +217,9 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	return db, nil
 }
 
-func isPostgresDSN(dsn string) bool {
-	l := strings.ToLower(dsn)
-	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
-}
+// isPostgresDSN is hrgate.IsPostgresDSN, for the callers in this package
+// that still use the old name.
+func isPostgresDSN(dsn string) bool { return hrgate.IsPostgresDSN(dsn) }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool, err := sql.Open("pgx", dsn)
