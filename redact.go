@@ -5,6 +5,15 @@ import (
 	"strings"
 )
 
+// IsPostgresDSN reports whether a database DSN is a PostgreSQL URL
+// (postgres:// or postgresql://, in any case); anything else is a SQLite
+// file path. It is the one rule that picks the dialect: the store opens
+// by it and the configuration checks by it.
+func IsPostgresDSN(dsn string) bool {
+	l := strings.ToLower(dsn)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
 // RedactDSN returns a database URL with any password (in the user info,
 // or a query parameter such as password, sslpassword or sslkey) replaced by
 // "xxxxx", for logs, errors and --print-config. A SQLite path is returned unchanged; any URL, not only a

@@ -31,3 +31,22 @@ func TestRedactDSN(t *testing.T) {
 		})
 	}
 }
+
+func TestIsPostgresDSN(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"postgres://u@db/x", true},
+		{"postgresql://u@db/x", true},
+		{"POSTGRES://u@db/x", true},
+		{"/var/lib/hrgate/hrgate.db", false},
+		{"postgres.db", false},
+		{"mysql://u@db/x", false},
+		{"", false},
+	} {
+		if got := hrgate.IsPostgresDSN(tt.in); got != tt.want {
+			t.Errorf("IsPostgresDSN(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

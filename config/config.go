@@ -252,11 +252,9 @@ func (c *Config) DatabaseDSN() string {
 	return filepath.Join(c.DataDir, SQLiteDefault)
 }
 
-// IsPostgres reports whether the database is a PostgreSQL URL.
-func IsPostgres(dsn string) bool {
-	l := strings.ToLower(dsn)
-	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
-}
+// IsPostgres reports whether the database is a PostgreSQL URL, by the
+// rule the store opens it by (hrgate.IsPostgresDSN).
+func IsPostgres(dsn string) bool { return hrgate.IsPostgresDSN(dsn) }
 
 // Validate checks every section and returns the first problem, naming the
 // key in dotted form.

@@ -144,26 +144,16 @@ func (g *Gate) loadCredential(ctx context.Context, hash []byte, epoch int64) (*c
 	} else if err != nil {
 		return nil, err
 	}
-	c, err := g.store.FindConsumer(ctx, k.ConsumerID)
-	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
-		return nil, errUnauthenticatedBy("consumer deleted (key "+k.ID+")", k.ID, k.ConsumerID)
-	} else if err != nil {
+	c, gr, err := g.consumerGrant(ctx, k.ConsumerID, k.Scopes, "key", k.ID)
+	if err != nil {
 		return nil, err
-	}
-	consumerGrant, err := grant.Parse(c.Scopes...)
-	if err != nil {
-		return nil, hrgate.Wrap(err, "parse stored consumer grant")
-	}
-	keyGrant, err := grant.Parse(k.Scopes...)
-	if err != nil {
-		return nil, hrgate.Wrap(err, "parse stored key grant")
 	}
 	cred := &credential{epoch: epoch, key: k, allow: hrgate.NewAllowlist(k.AllowCIDRs), principal: &Principal{
 		KeyID:        k.ID,
 		ConsumerID:   c.ID,
 		ConsumerName: c.Name,
 		Env:          k.Env,
-		Grant:        consumerGrant.Intersect(keyGrant),
+		Grant:        gr,
 		// Both limits are read under the same epoch as the grant: a
 		// change of either bumps it, and the next request reloads.
 		RateLimit:         k.RateLimit,
@@ -171,6 +161,28 @@ func (g *Gate) loadCredential(ctx context.Context, hash []byte, epoch int64) (*c
 	}}
 	g.creds.Put([32]byte(hash), cred)
 	return cred, nil
+}
+
+// consumerGrant reads the consumer of a key or an OAuth client (what, with
+// id credentialID) and returns it with the grant the two allow together:
+// the consumer's grant narrowed to the credential's scopes. A deleted
+// consumer is the generic refusal.
+func (g *Gate) consumerGrant(ctx context.Context, consumerID string, scopes []string, what, credentialID string) (*hrgate.Consumer, *grant.Grant, error) {
+	c, err := g.store.FindConsumer(ctx, consumerID)
+	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
+		return nil, nil, errUnauthenticatedBy("consumer deleted ("+what+" "+credentialID+")", credentialID, consumerID)
+	} else if err != nil {
+		return nil, nil, err
+	}
+	consumerGrant, err := grant.Parse(c.Scopes...)
+	if err != nil {
+		return nil, nil, hrgate.Wrap(err, "parse stored consumer grant")
+	}
+	own, err := grant.Parse(scopes...)
+	if err != nil {
+		return nil, nil, hrgate.Wrap(err, "parse stored "+what+" grant")
+	}
+	return c, consumerGrant.Intersect(own), nil
 }
 
 // credential is a resolved key: its record and the principal it yields.

@@ -194,21 +194,11 @@ func (g *Gate) loadClient(ctx context.Context, id string, epoch int64) (*clientC
 	} else if err != nil {
 		return nil, err
 	}
-	c, err := g.store.FindConsumer(ctx, cl.ConsumerID)
-	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
-		return nil, errUnauthenticatedBy("consumer deleted (client "+id+")", id, cl.ConsumerID)
-	} else if err != nil {
+	c, gr, err := g.consumerGrant(ctx, cl.ConsumerID, cl.Scopes, "client", id)
+	if err != nil {
 		return nil, err
 	}
-	consumerGrant, err := grant.Parse(c.Scopes...)
-	if err != nil {
-		return nil, hrgate.Wrap(err, "parse stored consumer grant")
-	}
-	clientGrant, err := grant.Parse(cl.Scopes...)
-	if err != nil {
-		return nil, hrgate.Wrap(err, "parse stored client grant")
-	}
-	cc := &clientCred{epoch: epoch, client: cl, allow: hrgate.NewAllowlist(cl.AllowCIDRs), consumer: c, grant: consumerGrant.Intersect(clientGrant)}
+	cc := &clientCred{epoch: epoch, client: cl, allow: hrgate.NewAllowlist(cl.AllowCIDRs), consumer: c, grant: gr}
 	cc.byTokenScope.Max = maxScopedGrants
 	if cl.AuthMethod == hrgate.AuthPrivateKeyJWT {
 		if cc.key, _, err = oauth.ParseClientJWK(cl.PublicJWK); err != nil {

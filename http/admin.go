@@ -454,11 +454,13 @@ func decodeRateLimit(r *http.Request) (hrgate.RateLimit, error) {
 	return body.parse(bodyLimitFields)
 }
 
-// bodyDuration reads a duration field ("90d", "24h").
+// bodyDuration reads a duration field or query parameter ("90d", "24h").
+// The refusal names the field and the form, never the value given, which
+// may be anything a caller pasted there, a secret included.
 func bodyDuration(field, v string) (time.Duration, error) {
 	d, err := hrgate.ParseDuration(v)
 	if err != nil {
-		return 0, hrgate.Errorf(hrgate.EINVALID, "Invalid %q: %v.", field, err)
+		return 0, hrgate.Errorf(hrgate.EINVALID, "Invalid %q: give a duration such as 90d, 36h or 30m, at most 100 years.", field)
 	}
 	return d, nil
 }

@@ -210,6 +210,10 @@ func TestAdminAPI(t *testing.T) {
 					{"POST", "/admin/v1/keys", `{"consumer":"ghost"}`, nil, 404, ""},
 					{"POST", "/admin/v1/keys", `{}`, nil, 400, "needs a consumer"},
 					{"GET", "/admin/v1/keys?stale=forever", "", nil, 400, `"stale"`},
+					// A bad duration names its field, never the value: here a
+					// key pasted into the wrong field, and any echo-me text.
+					{"POST", "/admin/v1/keys/key_nope/rotate", `{"grace":"hrg_live_` + strings.Repeat("A", 49) + `"}`, nil, 400, `"grace"`},
+					{"GET", "/admin/v1/keys?expiring=echo-me", "", nil, 400, `"expiring"`},
 					{"GET", "/admin/v1/keys?limit=5", "", nil, 400, "limit"},
 					{"PUT", "/admin/v1/consumers/payroll/key-rotation", `{"max_age":"5m"}`, nil, 400, "rotation age"},
 					{"PUT", "/admin/v1/consumers/payroll/grant", `{"scopes":[]}`, nil, 400, "empty grant"},
@@ -233,6 +237,9 @@ func TestAdminAPI(t *testing.T) {
 					}
 					if strings.Contains(strings.ToLower(p.Detail), "sql") {
 						t.Errorf("problem reveals internals: %q", p.Detail)
+					}
+					if strings.Contains(p.Detail, "echo-me") {
+						t.Errorf("%s %s: the problem echoes the value given: %q", tc.method, tc.path, p.Detail)
 					}
 					for _, pat := range []*regexp.Regexp{hrgate.APIKeyPattern, hrgate.ClientSecretPattern, hrgate.AdminTokenPattern} {
 						if m := pat.FindString(p.Detail); m != "" {

@@ -144,7 +144,7 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 		return nil, err
 	}
 	var db *DB
-	if isPostgresDSN(dsn) {
+	if hrgate.IsPostgresDSN(dsn) {
 		db, err = openPostgres(ctx, dsn)
 	} else {
 		// WAL with synchronous=NORMAL survives a crash of the process but
@@ -199,17 +199,7 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 		db.Close()
 		return nil, err
 	} else if schema == dataSchema {
-		// Refuse another keyring before anything is written, seal the
-		// vault (all or nothing), then record the keyring.
-		if err := db.checkBinding(ctx); err != nil {
-			db.Close()
-			return nil, err
-		}
-		if err := db.openVault(ctx); err != nil {
-			db.Close()
-			return nil, err
-		}
-		if err := db.bind(ctx); err != nil {
+		if err := db.bindKeyring(ctx); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -217,10 +207,24 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	return db, nil
 }
 
-func isPostgresDSN(dsn string) bool {
-	l := strings.ToLower(dsn)
-	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+// bindKeyring, on the data store, refuses a database bound to another
+// keyring before anything is written, seals the vault (all or nothing),
+// then records the keyring. Open runs it on a database it does not
+// migrate, Migrate after migrating: a schema that just gained the
+// encryption state is bound then.
+func (db *DB) bindKeyring(ctx context.Context) error {
+	if err := db.checkBinding(ctx); err != nil {
+		return err
+	}
+	if err := db.openVault(ctx); err != nil {
+		return err
+	}
+	return db.bind(ctx)
 }
+
+// isPostgresDSN is hrgate.IsPostgresDSN, for the callers in this package
+// that still use the old name.
+func isPostgresDSN(dsn string) bool { return hrgate.IsPostgresDSN(dsn) }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool, err := sql.Open("pgx", dsn)

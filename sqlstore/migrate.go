@@ -129,13 +129,7 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		// keyring now: after a store bound to another keyring is
 		// refused, and after the vault's secrets are sealed, so that a
 		// failure there leaves no binding behind either.
-		if err := db.checkBinding(ctx); err != nil {
-			return applied, err
-		}
-		if err := db.openVault(ctx); err != nil {
-			return applied, err
-		}
-		if err := db.bind(ctx); err != nil {
+		if err := db.bindKeyring(ctx); err != nil {
 			return applied, err
 		}
 	}

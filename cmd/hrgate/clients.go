@@ -90,21 +90,9 @@ func (m *Main) clientsCommand() *cobra.Command {
   hrgate clients update cli_… --rate-limit default   # back to limits.credential`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireLimitFlags(cmd); err != nil {
-				return err
-			}
-			if err := m.open(cmd); err != nil {
-				return err
-			}
-			c, err := m.Gate.Client(cmd.Context(), args[0])
+			c, err := updateLimits(m, cmd, args[0], (*gate.Gate).Client,
+				func(c *hrgate.OAuthClient) (string, hrgate.RateLimit) { return c.ID, c.RateLimit }, (*gate.Gate).SetClientRateLimit)
 			if err != nil {
-				return err
-			}
-			limit, err := limitsFromFlags(cmd, c.RateLimit)
-			if err != nil {
-				return err
-			}
-			if c, err = m.Gate.SetClientRateLimit(cmd.Context(), c.ID, limit); err != nil {
 				return err
 			}
 			j := view.NewClient(c)

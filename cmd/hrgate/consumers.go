@@ -50,21 +50,9 @@ func (m *Main) consumersCommand() *cobra.Command {
   hrgate consumers update payroll --quota default   # back to limits.consumer`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireLimitFlags(cmd); err != nil {
-				return err
-			}
-			if err := m.open(cmd); err != nil {
-				return err
-			}
-			c, err := m.Gate.Consumer(cmd.Context(), args[0])
+			c, err := updateLimits(m, cmd, args[0], (*gate.Gate).Consumer,
+				func(c *hrgate.Consumer) (string, hrgate.RateLimit) { return c.ID, c.RateLimit }, (*gate.Gate).SetConsumerRateLimit)
 			if err != nil {
-				return err
-			}
-			limit, err := limitsFromFlags(cmd, c.RateLimit)
-			if err != nil {
-				return err
-			}
-			if c, err = m.Gate.SetConsumerRateLimit(cmd.Context(), c.ID, limit); err != nil {
 				return err
 			}
 			return m.printConsumer(c)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -93,21 +94,9 @@ func (m *Main) keysCommand() *cobra.Command {
   hrgate keys update key_… --rate-limit default --quota default   # back to limits.credential`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireLimitFlags(cmd); err != nil {
-				return err
-			}
-			if err := m.open(cmd); err != nil {
-				return err
-			}
-			k, err := m.Gate.Key(cmd.Context(), args[0])
+			k, err := updateLimits(m, cmd, args[0], (*gate.Gate).Key,
+				func(k *hrgate.APIKey) (string, hrgate.RateLimit) { return k.ID, k.RateLimit }, (*gate.Gate).SetKeyRateLimit)
 			if err != nil {
-				return err
-			}
-			limit, err := limitsFromFlags(cmd, k.RateLimit)
-			if err != nil {
-				return err
-			}
-			if k, err = m.Gate.SetKeyRateLimit(cmd.Context(), k.ID, limit); err != nil {
 				return err
 			}
 			j := view.NewKey(k, m.Gate.Now())
@@ -339,6 +328,35 @@ func limitsFromFlags(cmd *cobra.Command, current hrgate.RateLimit) (hrgate.RateL
 		return current, err
 	}
 	return r, nil
+}
+
+// updateLimits is the work of the update commands of keys, clients and
+// consumers: it refuses a command without a rate limit flag before it
+// opens the store, finds the record named by id, applies the flags to the
+// limit limitOf reads from it, and stores the result with set under the
+// record's id, returning the record as set left it.
+func updateLimits[T any](m *Main, cmd *cobra.Command, id string,
+	find func(*gate.Gate, context.Context, string) (T, error),
+	limitOf func(T) (string, hrgate.RateLimit),
+	set func(*gate.Gate, context.Context, string, hrgate.RateLimit) (T, error),
+) (T, error) {
+	var none T
+	if err := requireLimitFlags(cmd); err != nil {
+		return none, err
+	}
+	if err := m.open(cmd); err != nil {
+		return none, err
+	}
+	rec, err := find(m.Gate, cmd.Context(), id)
+	if err != nil {
+		return none, err
+	}
+	recID, current := limitOf(rec)
+	limit, err := limitsFromFlags(cmd, current)
+	if err != nil {
+		return none, err
+	}
+	return set(m.Gate, cmd.Context(), recID, limit)
 }
 
 // requireLimitFlags refuses an update command that gives no rate limit
