@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/hrgate/hrgate"
 )
 
 // Audit configures the audit trail.
@@ -35,7 +37,7 @@ func (c *Config) AuditDSN() string {
 	switch {
 	case c.Audit.Database != "":
 		return c.Audit.Database
-	case IsPostgres(c.DatabaseDSN()):
+	case hrgate.IsPostgresDSN(c.DatabaseDSN()):
 		return c.DatabaseDSN()
 	}
 	return filepath.Join(c.DataDir, "audit.db")

@@ -252,9 +252,6 @@ func (c *Config) DatabaseDSN() string {
 	return filepath.Join(c.DataDir, SQLiteDefault)
 }
 
-// IsPostgres reports whether the database is a PostgreSQL URL, by the
-// rule the store opens it by (hrgate.IsPostgresDSN).
-func IsPostgres(dsn string) bool { return hrgate.IsPostgresDSN(dsn) }
 
 // Validate checks every section and returns the first problem, naming the
 // key in dotted form.
@@ -312,7 +309,7 @@ func (c *Config) Validate() error {
 // checkDSN checks a database setting: empty, a postgres:// URL or a SQLite
 // file path.
 func checkDSN(key, dsn string) error {
-	if dsn != "" && !IsPostgres(dsn) {
+	if dsn != "" && !hrgate.IsPostgresDSN(dsn) {
 		if strings.Contains(dsn, "://") {
 			return keyError(key, "must be a postgres:// URL or a SQLite file path")
 		}
@@ -322,7 +319,7 @@ func checkDSN(key, dsn string) error {
 			return keyError(key, "looks like a key=value connection string; write it as a postgres:// URL")
 		}
 	}
-	if IsPostgres(dsn) {
+	if hrgate.IsPostgresDSN(dsn) {
 		if _, err := url.Parse(dsn); err != nil {
 			return keyError(key, "is not a valid URL")
 		}

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/keyring"
 )
 
@@ -69,7 +70,7 @@ func (c *Config) KeyStoreDSN() string {
 	switch {
 	case c.Keyring.Database != "":
 		return c.Keyring.Database
-	case IsPostgres(c.DatabaseDSN()):
+	case hrgate.IsPostgresDSN(c.DatabaseDSN()):
 		return c.DatabaseDSN()
 	}
 	return filepath.Join(c.DataDir, "keys.db")

@@ -222,9 +222,6 @@ func (db *DB) bindKeyring(ctx context.Context) error {
 	return db.bind(ctx)
 }
 
-// isPostgresDSN is hrgate.IsPostgresDSN, for the callers in this package
-// that still use the old name.
-func isPostgresDSN(dsn string) bool { return hrgate.IsPostgresDSN(dsn) }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool, err := sql.Open("pgx", dsn)

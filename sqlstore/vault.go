@@ -200,7 +200,7 @@ func HoldsKeyringData(ctx context.Context, dsn string) (bool, error) {
 		db  *DB
 		err error
 	)
-	if isPostgresDSN(dsn) {
+	if hrgate.IsPostgresDSN(dsn) {
 		db, err = openPostgres(ctx, dsn)
 	} else {
 		if _, serr := os.Stat(dsn); errors.Is(serr, fs.ErrNotExist) {

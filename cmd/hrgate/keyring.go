@@ -53,7 +53,7 @@ func (m *Main) openKeyringWith(ctx context.Context, create bool) (*keyring.Keyri
 	// A SQLite key store that does not exist holds no keyring: decide
 	// before its file is created.
 	absent := false
-	if !config.IsPostgres(dsn) {
+	if !hrgate.IsPostgresDSN(dsn) {
 		_, err := os.Stat(dsn)
 		absent = errors.Is(err, fs.ErrNotExist)
 	}
