@@ -87,9 +87,6 @@ type DB struct {
 	// stmts caches prepared read statements by query text.
 	stmts *stmtCache
 
-	// cipher seals encrypted columns; nil only in stores opened without
-	// one (the key store, the audit log).
-	cipher hrgate.Cipher
 	// vault is the state of the columns holding hrgate's own secrets
 	// (vault.go).
 	vault vaultState
@@ -164,8 +161,6 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	}
 	db.logger = logger
 	db.schema = schema
-	db.cipher = opts.Cipher
-	db.vault.insecure = opts.InsecurePlaintext
 	db.enc = enc
 	db.stmts = newStmtCache(db.read, db.dialect)
 	db.epoch.table, db.epoch.maxAge, db.epoch.now = "credential_epoch", opts.CredentialRefresh, opts.Now
@@ -221,7 +216,6 @@ func (db *DB) bindKeyring(ctx context.Context) error {
 	}
 	return db.bind(ctx)
 }
-
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool, err := sql.Open("pgx", dsn)

@@ -90,8 +90,6 @@ const (
 
 // vaultState is what a DB knows of its secrets.
 type vaultState struct {
-	insecure bool
-
 	mu   sync.Mutex
 	mode vaultMode
 	// err, when set, refuses every use of a secret for the life of the
@@ -105,7 +103,7 @@ type vaultState struct {
 // anything else is read or written. A schema too old to hold the secret
 // columns is settled later, on first use, once it has been migrated.
 func (db *DB) openVault(ctx context.Context) error {
-	if db.cipher == nil {
+	if db.enc.kr == nil {
 		return nil // settled on first use: stores without secrets open as before
 	}
 	_, err := db.vaultMode(ctx)
@@ -138,8 +136,8 @@ func (db *DB) vaultMode(ctx context.Context) (vaultMode, error) {
 }
 
 func (db *DB) settleVault(ctx context.Context) (vaultMode, error) {
-	if db.cipher == nil {
-		if !db.vault.insecure {
+	if db.enc.kr == nil {
+		if !db.enc.insecure {
 			db.vault.err = &hrgate.Error{Code: hrgate.EINTERNAL, Message: "Internal error.",
 				Err: errors.New("sqlstore: the data store was opened without a keyring, so it neither stores nor reads hrgate's secrets")}
 			return 0, db.vault.err
@@ -266,10 +264,10 @@ func (db *DB) sealVault(ctx context.Context) error {
 	if !found {
 		// Create the vault's data key before the transaction, so that
 		// sealing inside it only reads the key store.
-		if err := db.cipher.CreateDataKeys(ctx, []string{VaultOwner}); err != nil {
+		if err := db.enc.kr.CreateDataKeys(ctx, []string{VaultOwner}); err != nil {
 			return fmt.Errorf("sqlstore: create the vault's data key: %w", err)
 		}
-		sealed, err := db.cipher.Seal(ctx, VaultOwner, secretValue.ref(vaultSealedName), vaultSealedValue)
+		sealed, err := db.enc.kr.Seal(ctx, VaultOwner, secretValue.ref(vaultSealedName), vaultSealedValue)
 		if err != nil {
 			return fmt.Errorf("sqlstore: seal the vault marker: %w", err)
 		}
@@ -304,7 +302,7 @@ func (db *DB) sealVault(ctx context.Context) error {
 			return errors.New("sqlstore: the vault marker vanished as it was created")
 		}
 	}
-	plain, err := db.cipher.Open(ctx, VaultOwner, secretValue.ref(vaultSealedName), marker)
+	plain, err := db.enc.kr.Open(ctx, VaultOwner, secretValue.ref(vaultSealedName), marker)
 	if err == nil && !bytes.Equal(plain, vaultSealedValue) {
 		err = hrgate.ErrIntegrity
 	}
@@ -321,7 +319,7 @@ func (db *DB) sealVault(ctx context.Context) error {
 // before the marker commits, when every value is still in the clear.
 func (db *DB) sealPlaintext(ctx context.Context, tx *sql.Tx) (int, error) {
 	return db.rewriteVault(ctx, tx, "sqlstore.sealPlaintext", vaultSealedName, func(c vaultColumn, id string, plain []byte) (any, error) {
-		return sealWith(ctx, db.cipher, c, id, plain)
+		return sealWith(ctx, db.enc.kr, c, id, plain)
 	})
 }
 
@@ -410,7 +408,7 @@ func (db *DB) sealSecret(ctx context.Context, c vaultColumn, id string, plain []
 		}
 		return plain, nil
 	}
-	return sealWith(ctx, db.cipher, c, id, plain)
+	return sealWith(ctx, db.enc.kr, c, id, plain)
 }
 
 func sealWith(ctx context.Context, cipher hrgate.Cipher, c vaultColumn, id string, plain []byte) (any, error) {
@@ -437,7 +435,7 @@ func (db *DB) openSecret(ctx context.Context, c vaultColumn, id string, stored [
 	if err != nil {
 		return nil, err
 	}
-	plain, err := db.cipher.Open(ctx, VaultOwner, c.ref(id), sealed)
+	plain, err := db.enc.kr.Open(ctx, VaultOwner, c.ref(id), sealed)
 	if err != nil {
 		return nil, fmt.Errorf("open %s of %s %s: %w", c.column, c.table, id, err)
 	}
