@@ -206,3 +206,39 @@ func TestApply_ConcurrentPatchesKeepEachOther(t *testing.T) {
 		}
 	})
 }
+
+// The run of a pushed change is recorded in the change's transaction: a
+// hook that fails undoes the employee, its event and its succeeded run,
+// and the call is recorded once, as a failed run that created nothing.
+func TestApplyHook_RunCommitsWithTheChange(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		rec := sources.Record{RemoteID: "u1", Values: map[string]string{"first_name": "Ada", "last_name": "Lovelace"}}
+		boom := errors.New("boom")
+		run, out, err := e.svc.ApplyHook(ctx, src, "scim", []sources.Record{rec}, func(context.Context, hrgate.SyncTx, []sources.Outcome) error {
+			return boom
+		})
+		if !errors.Is(err, boom) || run.Status != hrgate.RunFailed || run.Created != 0 || out[0].Employee != nil {
+			t.Fatalf("failed hook: %v %+v %+v", err, run, out)
+		}
+		if rs := e.runs(t, src); len(rs) != 1 || rs[0].ID != run.ID || rs[0].Status != hrgate.RunFailed || rs[0].Created != 0 {
+			t.Fatalf("runs after a failed hook: %+v", rs)
+		}
+		if evs := e.events(t, 0); len(evs) != 0 {
+			t.Fatalf("events after a failed hook: %+v", evs)
+		}
+
+		run, _, err = e.svc.ApplyHook(ctx, src, "scim", []sources.Record{rec}, nil)
+		if err != nil || run.Status != hrgate.RunSucceeded || run.FinishedAt.IsZero() {
+			t.Fatalf("apply: %v %+v", err, run)
+		}
+		rs := e.runs(t, src)
+		if len(rs) != 2 || rs[0].ID != run.ID || rs[0].Status != hrgate.RunSucceeded || rs[0].Created != 1 || !rs[0].FinishedAt.Equal(run.FinishedAt) {
+			t.Fatalf("runs after a success: %+v", rs)
+		}
+		if evs := e.events(t, 0); len(evs) != 1 || evs[0].RunID != run.ID {
+			t.Fatalf("events after a success: %+v", evs)
+		}
+	})
+}
