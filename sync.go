@@ -116,6 +116,11 @@ type SyncTx interface {
 	Update(ctx context.Context, es []*Employee) error
 	// AppendChanges writes events to the outbox.
 	AppendChanges(ctx context.Context, evs []*ChangeEvent) error
+	// CreateRun inserts a run in the transaction, so that the run of a
+	// pushed change (a SCIM request, a webhook event) commits with the
+	// change, in one commit; SyncStore.CreateSyncRun records the run of
+	// a change that did not commit.
+	CreateRun(ctx context.Context, r *SyncRun) error
 
 	// RecordMessage remembers the id of an inbound message of the source
 	// (a signed webhook) received at at, and reports whether it is new.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"os"
@@ -113,8 +114,14 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, src *hrgate.S
 	}()
 	if _, err := io.Copy(f, r.Body); err != nil {
 		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
+		var fileErr *fs.PathError
+		switch {
+		case errors.As(err, &maxErr):
 			return hrgate.Errorf(hrgate.ETOOLARGE, "A CSV file is at most %d bytes.", maxErr.Limit)
+		case errors.As(err, &fileErr):
+			// The temporary file could not be written (a full disk):
+			// the server's failure, not the client's.
+			return hrgate.Wrap(err, "write the import's temporary file")
 		}
 		return hrgate.Errorf(hrgate.EINVALID, "The file could not be read to its end.")
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -43,6 +44,9 @@ type sourcesEnv struct {
 	scim    *hrgate.Source
 	csv     *hrgate.Source
 	sandbox *hrgate.Source // a CSV source of the sandbox company
+	// dataDir is the server's data directory, where an import's
+	// temporary file lives while it runs.
+	dataDir string
 	// Keys: sources:write and sources:read on acme (live and test), read
 	// only, and write on the other company.
 	importer, importerTest, reader, stranger string
@@ -93,6 +97,7 @@ func mustOpenSourcesEnv(t *testing.T, dsn string) *sourcesEnv {
 
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	e.dataDir = cfg.DataDir
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	// Room for the refusals the tests make on purpose before the one
 	// that tests the lockout.
@@ -500,6 +505,11 @@ func TestSourceImports(t *testing.T) {
 			}
 			if r := e.send(t, http.MethodPost, imports, e.importer, "text/csv", []byte(big.String())); r.status != http.StatusCreated {
 				t.Fatalf("a 1.2 MB file: %d %s", r.status, r.body)
+			}
+			// The temporary files of the imports, taken, refused or
+			// failed, are gone: each held HR data.
+			if left, err := filepath.Glob(filepath.Join(e.dataDir, ".import-*")); err != nil || len(left) != 0 {
+				t.Fatalf("temporary files left in the data directory: %v %v", left, err)
 			}
 		})
 	}

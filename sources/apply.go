@@ -151,7 +151,7 @@ func (s *Service) ApplyHook(ctx context.Context, src *hrgate.Source, kind string
 		}
 	}
 	if problems.bad > 0 {
-		return s.finishApply(ctx, src, run, &problems, outcomes, ErrRejected)
+		return s.finishApply(ctx, run, &problems, outcomes, ErrRejected)
 	}
 
 	var y *syncer
@@ -167,48 +167,52 @@ func (s *Service) ApplyHook(ctx context.Context, src *hrgate.Source, kind string
 			return ErrRejected
 		}
 		if hook != nil {
-			return hook(ctx, tx, outcomes)
+			if err := hook(ctx, tx, outcomes); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.commitRun(ctx, tx, run)
 	})
 	if errors.Is(err, ErrRejected) {
 		for _, p := range y.problems.list {
 			outcomes[p.Row-1].Problems = append(outcomes[p.Row-1].Problems, p)
 		}
-		return s.finishApply(ctx, src, run, &y.problems, outcomes, err)
+		return s.finishApply(ctx, run, &y.problems, outcomes, err)
 	}
-	return s.finishApply(ctx, src, run, nil, outcomes, err)
+	return s.finishApply(ctx, run, nil, outcomes, err)
 }
 
-// finishApply records the run of an Apply as it ended. The run is
-// written once, finished: a pushed request is short, and one write
-// instead of two keeps SCIM creates cheap.
-func (s *Service) finishApply(ctx context.Context, src *hrgate.Source, run *hrgate.SyncRun, problems *problemList, outcomes []Outcome, cause error) (*hrgate.SyncRun, []Outcome, error) {
+// commitRun records the run of a pushed change as succeeded, in the
+// transaction that writes the change: a SCIM request or a webhook event
+// costs one commit, not a second one for its run, and a change is never
+// committed without its run.
+func (s *Service) commitRun(ctx context.Context, tx hrgate.SyncTx, run *hrgate.SyncRun) error {
+	run.FinishedAt, run.Status = s.now().UTC(), hrgate.RunSucceeded
+	return tx.CreateRun(ctx, run)
+}
+
+// finishApply ends the run of an Apply. A run that succeeded was
+// recorded in its transaction (commitRun); one that failed, its
+// transaction rolled back or never begun, is recorded here, once,
+// finished.
+func (s *Service) finishApply(ctx context.Context, run *hrgate.SyncRun, problems *problemList, outcomes []Outcome, cause error) (*hrgate.SyncRun, []Outcome, error) {
+	if cause == nil {
+		return run, outcomes, nil
+	}
 	run.FinishedAt = s.now().UTC()
-	switch {
-	case cause == nil:
-		run.Status = hrgate.RunSucceeded
-	case errors.Is(cause, ErrRejected):
-		run.Status = hrgate.RunFailed
+	run.Status = hrgate.RunFailed
+	run.Created, run.Updated, run.Terminated, run.Unchanged = 0, 0, 0, 0
+	if errors.Is(cause, ErrRejected) {
 		run.Problems, run.Rejected = problems.list, problems.bad
-		run.Created, run.Updated, run.Terminated, run.Unchanged = 0, 0, 0, 0
 		cause = &hrgate.Error{Code: hrgate.EINVALID, Message: "The input was refused; nothing was written.", Err: ErrRejected}
-	default:
-		run.Status = hrgate.RunFailed
+	} else {
 		run.Error = "The run failed; nothing was written."
-		run.Created, run.Updated, run.Terminated, run.Unchanged = 0, 0, 0, 0
 	}
-	if cause != nil {
-		for i := range outcomes {
-			outcomes[i].Employee, outcomes[i].Change, outcomes[i].Groups = nil, "", nil
-		}
+	for i := range outcomes {
+		outcomes[i].Employee, outcomes[i].Change, outcomes[i].Groups = nil, "", nil
 	}
-	if err := s.store.CreateSyncRun(ctx, run); err != nil {
-		if cause == nil {
-			// The change is committed; only its record is missing.
-			s.log.Error("a source's change was applied but its run could not be recorded", "source_id", src.ID, "run_id", run.ID, "err", err)
-		}
-	}
+	// The run is lost when it cannot be written, as nothing else was.
+	_ = s.store.CreateSyncRun(ctx, run)
 	return run, outcomes, cause
 }
 

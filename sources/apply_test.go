@@ -3,6 +3,7 @@ package sources_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -203,6 +204,45 @@ func TestApply_ConcurrentPatchesKeepEachOther(t *testing.T) {
 			if got[name] != v {
 				t.Errorf("%s = %q after the concurrent patches, want %q", name, got[name], v)
 			}
+		}
+	})
+}
+
+// The run of a pushed change is recorded in the change's transaction: a
+// hook that fails undoes the employee, its event and its succeeded run,
+// and the call is recorded once, as a failed run that created nothing.
+func TestApplyHook_RunCommitsWithTheChange(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		rec := sources.Record{RemoteID: "u1", Values: map[string]string{"first_name": "Ada", "last_name": "Lovelace"}}
+		boom := errors.New("boom")
+		run, out, err := e.svc.ApplyHook(ctx, src, "scim", []sources.Record{rec}, func(context.Context, hrgate.SyncTx, []sources.Outcome) error {
+			return boom
+		})
+		if !errors.Is(err, boom) || run.Status != hrgate.RunFailed || run.Created != 0 || out[0].Employee != nil {
+			t.Fatalf("failed hook: %v %+v %+v", err, run, out)
+		}
+		if rs := e.runs(t, src); len(rs) != 1 || rs[0].ID != run.ID || rs[0].Status != hrgate.RunFailed || rs[0].Created != 0 {
+			t.Fatalf("runs after a failed hook: %+v", rs)
+		}
+		if evs := e.events(t, 0); len(evs) != 0 {
+			t.Fatalf("events after a failed hook: %+v", evs)
+		}
+
+		run, _, err = e.svc.ApplyHook(ctx, src, "scim", []sources.Record{rec}, nil)
+		if err != nil || run.Status != hrgate.RunSucceeded || run.FinishedAt.IsZero() {
+			t.Fatalf("apply: %v %+v", err, run)
+		}
+		// The clock stands still: both runs start at one time, so the
+		// stored one is found by its id, not by its place in the list.
+		rs := e.runs(t, src)
+		i := slices.IndexFunc(rs, func(r *hrgate.SyncRun) bool { return r.ID == run.ID })
+		if len(rs) != 2 || i < 0 || rs[i].Status != hrgate.RunSucceeded || rs[i].Created != 1 || !rs[i].FinishedAt.Equal(run.FinishedAt) {
+			t.Fatalf("runs after a success: %d, the new one at %d", len(rs), i)
+		}
+		if evs := e.events(t, 0); len(evs) != 1 || evs[0].RunID != run.ID {
+			t.Fatalf("events after a success: %+v", evs)
 		}
 	})
 }

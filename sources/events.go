@@ -136,7 +136,7 @@ func (s *Service) ApplyEvent(ctx context.Context, src *hrgate.Source, ev Event) 
 			p.Row = 1
 			problems.add(p)
 		}
-		run, _, err := s.finishApply(ctx, src, run, &problems, outcomes, ErrRejected)
+		run, _, err := s.finishApply(ctx, run, &problems, outcomes, ErrRejected)
 		return nil, run, err
 	}
 
@@ -178,7 +178,10 @@ func (s *Service) ApplyEvent(ctx context.Context, src *hrgate.Source, ev Event) 
 		if err != nil {
 			return err
 		}
-		return tx.SetMessageOutcome(ctx, ev.MessageID, b)
+		if err := tx.SetMessageOutcome(ctx, ev.MessageID, b); err != nil {
+			return err
+		}
+		return s.commitRun(ctx, tx, run)
 	})
 	switch {
 	case errors.Is(err, errReplayed):
@@ -189,10 +192,10 @@ func (s *Service) ApplyEvent(ctx context.Context, src *hrgate.Source, ev Event) 
 		}
 		return o, nil, err
 	case errors.Is(err, ErrRejected):
-		run, _, err := s.finishApply(ctx, src, run, &y.problems, outcomes, err)
+		run, _, err := s.finishApply(ctx, run, &y.problems, outcomes, err)
 		return nil, run, err
 	}
-	run, _, err = s.finishApply(ctx, src, run, nil, outcomes, err)
+	run, _, err = s.finishApply(ctx, run, nil, outcomes, err)
 	if err != nil {
 		return nil, run, err
 	}

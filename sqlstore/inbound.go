@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"time"
 
@@ -144,15 +143,4 @@ func (t *syncTx) UpdateTimeOff(ctx context.Context, rs []*hrgate.TimeOffRequest)
 		}
 	}
 	return nil
-}
-
-func scanTimeOffRequest(rows scanner) (*hrgate.TimeOffRequest, error) {
-	var (
-		r                 hrgate.TimeOffRequest
-		created, modified sql.NullInt64
-	)
-	err := rows.Scan(&r.ID, &r.CompanyID, &r.EmployeeID, &r.SourceID, &r.RemoteID, &r.Type, &r.Status,
-		&r.StartDate, &r.EndDate, &r.Amount, &r.Units, &created, &modified)
-	r.CreatedAt, r.ModifiedAt = timeOf(created), timeOf(modified)
-	return &r, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -88,6 +89,68 @@ func TestSourceMessages(t *testing.T) {
 		}
 		if _, err := db.MessageOutcome(ctx, src.ID, "m3"); hrgate.ErrorCode(err) != hrgate.ENOTFOUND {
 			t.Fatalf("a deleted source's ids remain: %v", err)
+		}
+	})
+}
+
+// A run created in a sync transaction commits with it or not at all, and
+// a transaction records only its own source's runs.
+func TestSyncTxCreateRun(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := MustOpenDB(t, dsn)
+		g := newIDs(44)
+		co := newCompany(t, g, "acme", false)
+		mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{co}})
+		key, _, err := hrgate.GenerateWebhookSecret(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "hibob", Type: hrgate.SourceWebhook, CreatedAt: ts(1)}
+		other := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "other", Type: hrgate.SourceWebhook, CreatedAt: ts(1)}
+		for _, s := range []*hrgate.Source{src, other} {
+			if err := db.CreateSource(ctx, s, key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run := func(s *hrgate.Source, n int) *hrgate.SyncRun {
+			return &hrgate.SyncRun{ID: g.new(t, hrgate.PrefixSyncRun), SourceID: s.ID, Kind: "webhook", Mode: "upsert",
+				Status: hrgate.RunSucceeded, StartedAt: ts(n), FinishedAt: ts(n + 1), Rows: 1, Created: 1}
+		}
+		kept, dropped := run(src, 1), run(src, 2)
+		if err := db.Sync(ctx, src, func(tx hrgate.SyncTx) error { return tx.CreateRun(ctx, kept) }); err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		if err := db.Sync(ctx, src, func(tx hrgate.SyncTx) error {
+			if err := tx.CreateRun(ctx, dropped); err != nil {
+				return err
+			}
+			return boom
+		}); !errors.Is(err, boom) {
+			t.Fatalf("rolled back: %v", err)
+		}
+		if err := db.Sync(ctx, src, func(tx hrgate.SyncTx) error { return tx.CreateRun(ctx, run(other, 3)) }); hrgate.ErrorCode(err) != hrgate.EINVALID {
+			t.Fatalf("another source's run: %v", err)
+		}
+		for _, c := range []struct {
+			src  *hrgate.Source
+			want []string
+		}{{src, []string{kept.ID}}, {other, nil}} {
+			rs, err := db.SyncRuns(ctx, c.src.ID, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rs {
+				got = append(got, r.ID)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("runs of %s = %v, want %v", c.src.Name, got, c.want)
+			}
+			if len(rs) == 1 && (rs[0].Status != hrgate.RunSucceeded || rs[0].Created != 1 || !rs[0].FinishedAt.Equal(ts(2))) {
+				t.Errorf("stored run %+v", rs[0])
+			}
 		}
 	})
 }

@@ -293,19 +293,32 @@ const syncRunColumns = `id, source_id, kind, mode, status, started_at, finished_
 // CreateSyncRun inserts r; ENOTFOUND-like EINVALID when its source does
 // not exist.
 func (db *DB) CreateSyncRun(ctx context.Context, r *hrgate.SyncRun) error {
-	const op = "sqlstore.CreateSyncRun"
+	return db.translate(db.insertSyncRun(ctx, db.write, r), "sqlstore.CreateSyncRun")
+}
+
+// CreateRun inserts r in the transaction.
+func (t *syncTx) CreateRun(ctx context.Context, r *hrgate.SyncRun) error {
+	if r != nil && r.SourceID != t.src.ID {
+		return invalid("A source records only its own runs.")
+	}
+	return t.db.insertSyncRun(ctx, t.tx, r)
+}
+
+// insertSyncRun checks and inserts r; CreateSyncRun and SyncTx.CreateRun
+// both write runs through it.
+func (db *DB) insertSyncRun(ctx context.Context, ex execer, r *hrgate.SyncRun) error {
 	if r == nil || r.ID == "" || r.SourceID == "" {
 		return invalid("A run needs an id and a source.")
 	}
 	problems, err := encodeProblems(r.Problems)
 	if err != nil {
-		return db.translate(err, op)
+		return err
 	}
-	_, err = db.write.ExecContext(ctx, db.dialect.rebind(`INSERT INTO sync_runs (`+syncRunColumns+
+	_, err = ex.ExecContext(ctx, db.dialect.rebind(`INSERT INTO sync_runs (`+syncRunColumns+
 		`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.SourceID, r.Kind, r.Mode, r.Status, micros(r.StartedAt), micros(r.FinishedAt), r.Rows,
 		r.Created, r.Updated, r.Terminated, r.Unchanged, r.Rejected, problems, r.Error)
-	return db.translate(err, op)
+	return err
 }
 
 // FinishSyncRun writes the outcome of r: status, finish time, counts,

@@ -31,16 +31,7 @@ func timeOffQuery(table, cols string, f hrgate.TimeOffFilter) *query {
 // match f, ordered by id.
 func (db *DB) FindTimeOffRequests(ctx context.Context, f hrgate.TimeOffFilter) ([]*hrgate.TimeOffRequest, error) {
 	build := func() *query { return timeOffQuery("time_off_requests", timeOffRequestColumns, f) }
-	return findAll(ctx, db, "sqlstore.FindTimeOffRequests", f.Page, f.Scope, build, func(rows scanner) (*hrgate.TimeOffRequest, error) {
-		var (
-			r                 hrgate.TimeOffRequest
-			created, modified sql.NullInt64
-		)
-		err := rows.Scan(&r.ID, &r.CompanyID, &r.EmployeeID, &r.SourceID, &r.RemoteID, &r.Type, &r.Status,
-			&r.StartDate, &r.EndDate, &r.Amount, &r.Units, &created, &modified)
-		r.CreatedAt, r.ModifiedAt = timeOf(created), timeOf(modified)
-		return &r, err
-	})
+	return findAll(ctx, db, "sqlstore.FindTimeOffRequests", f.Page, f.Scope, build, scanTimeOffRequest)
 }
 
 // FindTimeOffBalances returns the live time-off balances of f.Scope that
@@ -57,6 +48,18 @@ func (db *DB) FindTimeOffBalances(ctx context.Context, f hrgate.TimeOffFilter) (
 		b.CreatedAt, b.ModifiedAt = timeOf(created), timeOf(modified)
 		return &b, err
 	})
+}
+
+// scanTimeOffRequest reads the timeOffRequestColumns of one row.
+func scanTimeOffRequest(rows scanner) (*hrgate.TimeOffRequest, error) {
+	var (
+		r                 hrgate.TimeOffRequest
+		created, modified sql.NullInt64
+	)
+	err := rows.Scan(&r.ID, &r.CompanyID, &r.EmployeeID, &r.SourceID, &r.RemoteID, &r.Type, &r.Status,
+		&r.StartDate, &r.EndDate, &r.Amount, &r.Units, &created, &modified)
+	r.CreatedAt, r.ModifiedAt = timeOf(created), timeOf(modified)
+	return &r, err
 }
 
 func timeOffRequestArgs(args []any, r *hrgate.TimeOffRequest) ([]any, error) {
