@@ -61,9 +61,8 @@ func isSCIM(r *http.Request) bool {
 // serveSCIM authenticates the source under the limits and hands the
 // request to the SCIM handler. A locked-out address is refused before the
 // token is looked at; a bad token counts towards the lockout of the
-// address, as a bad API key does. A source is limited by the global limit,
-// by the route class "scim" when one is configured (per source), and by
-// the cap on requests in flight.
+// address, as a bad API key does. A source is then limited as a webhook
+// source is (admitSource): like a credential, keyed by its id.
 func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, st SCIMStore, h http.Handler) {
 	info := requestInfoFrom(r.Context())
 	info.route = scim.Prefix
@@ -85,23 +84,11 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request, st SCIMStore,
 		return
 	}
 	info.source = src
+	if !s.admitSource(w, r, src) {
+		return
+	}
 	if l != nil {
-		key := "source:" + src.ID
-		if !l.inflight.acquire(key, l.maxConcurrent) {
-			w.Header().Set("Retry-After", "1")
-			s.writeProblem(w, r, hrgate.Errorf(hrgate.ERATELIMITED,
-				"This source already has %d requests in flight; wait for one to finish.", l.maxConcurrent), problemTooConcurrent)
-			return
-		}
-		defer l.inflight.release(key)
-		var buf [2]limits.Rule
-		rules := buf[:0]
-		if rt := l.routes["scim"]; rt.limit != (limits.Limit{}) {
-			rules = append(rules, limits.Rule{Key: rt.key, ID: src.ID, Limit: rt.limit})
-		}
-		if !s.decide(w, r, l.global.append(rules)) {
-			return
-		}
+		defer l.inflight.release(src.ID)
 	}
 	h.ServeHTTP(w, r.WithContext(scim.WithSource(r.Context(), src)))
 }

@@ -50,7 +50,7 @@ type scimEnv struct {
 	company *hrgate.Company
 }
 
-func openSCIMEnv(t *testing.T, dsn string) *scimEnv {
+func openSCIMEnv(t *testing.T, dsn string, tune ...func(*config.Config)) *scimEnv {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, dsn)
@@ -80,6 +80,9 @@ func openSCIMEnv(t *testing.T, dsn string) *scimEnv {
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.HTTP.MaxBodyBytes = 64 << 10
 	cfg.Limits.BruteForce.Threshold = 5
+	for _, f := range tune {
+		f(cfg)
+	}
 	lim, err := hrhttp.NewLimits(cfg.Limits, limits.NewMemory(nil), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -731,3 +734,21 @@ func urlEscape(s string) string {
 }
 
 func lastSeg(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }
+
+// TestSCIMSourceRateLimited: a SCIM source is limited as a credential is,
+// by limits.credential keyed by its id, so a leaked token cannot push at
+// any rate; another source keeps its own allowance.
+func TestSCIMSourceRateLimited(t *testing.T) {
+	e := openSCIMEnv(t, storetest.SQLite(t), func(c *config.Config) {
+		c.Limits.Credential = config.RateLimit{Rate: "1/h", Burst: 2}
+	})
+	for range 2 {
+		mustStatus(t, e.call(t, e.token, "GET", "/Users", nil), 200)
+	}
+	r := e.call(t, e.token, "GET", "/Users", nil)
+	mustStatus(t, r, 429)
+	if r.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	mustStatus(t, e.call(t, e.other, "GET", "/Users", nil), 200)
+}

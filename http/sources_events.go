@@ -97,8 +97,8 @@ func (s *Server) sourceEvent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// admitSource applies the limits to an authenticated webhook source, as
-// to a credential: its cap on requests in flight and the default
+// admitSource applies the limits to an authenticated source that pushes
+// (SCIM, webhooks), as to a credential: its cap on requests in flight and the default
 // per-credential rate limit, keyed by the source id, and the global
 // limit. When it returns true the caller releases the in-flight slot.
 func (s *Server) admitSource(w http.ResponseWriter, r *http.Request, src *hrgate.Source) bool {
@@ -112,7 +112,8 @@ func (s *Server) admitSource(w http.ResponseWriter, r *http.Request, src *hrgate
 			"This source already has %d requests in flight; wait for one to finish.", l.maxConcurrent), problemTooConcurrent)
 		return false
 	}
-	var rules []limits.Rule
+	var buf [1]limits.Rule
+	rules := buf[:0]
 	if l.credential.limit != (limits.Limit{}) {
 		rules = append(rules, limits.Rule{Key: l.credential.key, ID: src.ID, Limit: l.credential.limit})
 	}
