@@ -274,6 +274,13 @@ func TestLimitsValidation(t *testing.T) {
 			}
 		})
 	}
+	t.Run("TokenQuota", func(t *testing.T) {
+		c := config.Default()
+		c.Limits.Routes = map[string]config.RateLimit{"token": {Rate: "5/s", Burst: 10, Quota: "100/day"}}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "limits.routes.token") {
+			t.Fatalf("Validate = %v; want an error naming limits.routes.token", err)
+		}
+	})
 	c := config.Default()
 	for _, kv := range [][2]string{{"limits.redis_url", "redis://127.0.0.1:6379/0"}, {"limits.credential.quota", "20000/day"}} {
 		if err := c.Set(kv[0], kv[1]); err != nil {

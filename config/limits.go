@@ -150,8 +150,14 @@ func (l *Limits) validate() error {
 		if !slices.Contains(RouteClasses, class) {
 			return keyError("limits.routes", fmt.Sprintf("%q is not a route class; use list, single or token", class))
 		}
-		if _, err := r.Parse(); err != nil {
+		lim, err := r.Parse()
+		if err != nil {
 			return keyError("limits.routes."+class, err.Error())
+		}
+		if class == "token" && lim.Quota > 0 {
+			// Limited before the client is authenticated: a quota there
+			// would be no client's daily quota (http/limits.go says more).
+			return keyError("limits.routes.token", "takes a rate and burst, not a quota: the token endpoint is limited before the client is authenticated")
 		}
 	}
 	if l.MaxConcurrent < 1 || l.MaxConcurrent > 10000 {
