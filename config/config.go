@@ -252,7 +252,6 @@ func (c *Config) DatabaseDSN() string {
 	return filepath.Join(c.DataDir, SQLiteDefault)
 }
 
-
 // Validate checks every section and returns the first problem, naming the
 // key in dotted form.
 func (c *Config) Validate() error {
