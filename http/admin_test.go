@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"github.com/hrgate/hrgate/internal/storetest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,7 +22,9 @@ import (
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
 	"github.com/hrgate/hrgate/internal/oapitest"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/sqlstore"
+	"github.com/hrgate/hrgate/webhooks"
 )
 
 type adminEnv struct {
@@ -95,6 +96,11 @@ func openAdmin(t *testing.T, dsn string, withAudit bool) *adminEnv {
 		srvOpts = append(srvOpts, hrhttp.WithAudit(trail))
 	}
 	g := gate.New(db, gateOpts...)
+	whOpts := []webhooks.Option{webhooks.WithLogger(log)}
+	if trail != nil {
+		whOpts = append(whOpts, webhooks.WithAudit(trail))
+	}
+	srvOpts = append(srvOpts, hrhttp.WithWebhooks(webhooks.New(db, whOpts...)))
 	srv, err := hrhttp.NewAdminServer(cfg, db, g, auth, log, srvOpts...)
 	if err != nil {
 		t.Fatal(err)

@@ -10,22 +10,18 @@ import (
 	"github.com/hrgate/hrgate/webhooks"
 )
 
+// WithWebhooks serves webhook endpoint management on the admin API
+// through svc, the same service as `hrgate webhooks`. Without it those
+// routes are not registered.
+func WithWebhooks(svc *webhooks.Service) Option { return func(s *Server) { s.webhooks = svc } }
+
 // registerWebhookRoutes serves webhook endpoint management on the admin
-// API through the same service as `hrgate webhooks`. A store that does
-// not keep webhooks gets no routes.
+// API, when the server has the webhooks service.
 func (s *Server) registerWebhookRoutes() {
-	store, ok := s.store.(webhooks.Store)
-	if !ok {
+	svc := s.webhooks
+	if svc == nil {
 		return
 	}
-	// The section was validated when the configuration loaded.
-	allowed, _ := s.cfg.Webhooks.Networks()
-	opts := []webhooks.Option{webhooks.WithLogger(s.log), webhooks.WithAllowedNetworks(allowed),
-		webhooks.WithRotationOverlap(time.Duration(s.cfg.Webhooks.RotationOverlap))}
-	if s.audit != nil {
-		opts = append(opts, webhooks.WithAudit(s.audit))
-	}
-	svc := webhooks.New(store, opts...)
 
 	s.adminRoute("GET /admin/v1/webhooks", []string{"consumer"}, func(w http.ResponseWriter, r *http.Request, q query, _ *Operator) error {
 		es, err := svc.Endpoints(r.Context(), q.get("consumer"))

@@ -19,6 +19,7 @@ import (
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	"github.com/hrgate/hrgate/sources"
+	"github.com/hrgate/hrgate/webhooks"
 )
 
 // Server is the public API server.
@@ -33,6 +34,9 @@ type Server struct {
 	limits *Limits
 	// sources, when set, brings HR data in (sources.go).
 	sources *sources.Service
+	// webhooks, when set, manages webhook endpoints on the admin API
+	// (admin_webhooks.go).
+	webhooks *webhooks.Service
 
 	// addr is the listen address; docPath the route of the server's
 	// OpenAPI document. The public and the admin server differ in both.

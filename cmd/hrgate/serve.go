@@ -85,7 +85,7 @@ func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Ser
 	if m.Audit != nil {
 		opts = append(opts, hrhttp.WithAudit(m.Audit))
 	}
-	opts = append(opts, hrhttp.WithSources(m.sourcesService()))
+	opts = append(opts, hrhttp.WithSources(m.sourcesService()), hrhttp.WithWebhooks(m.webhooksService()))
 	// Rate limits, quotas, lockouts and IP rules guard the public API
 	// only; the admin API listens on a management address (limits.go).
 	lim, err := m.openLimits(ctx, cmd)
