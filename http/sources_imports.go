@@ -8,7 +8,9 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/gate"
@@ -104,7 +106,7 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, src *hrgate.S
 	}
 	// In the data directory, mode 0600 (CreateTemp): the file holds HR
 	// data until the import ends.
-	f, err := os.CreateTemp(s.cfg.DataDir, ".import-*.csv")
+	f, err := os.CreateTemp(s.cfg.DataDir, importTempPattern)
 	if err != nil {
 		return hrgate.Wrap(err, "create the import's temporary file")
 	}
@@ -162,4 +164,33 @@ func (s *Server) writeRuns(w http.ResponseWriter, r *http.Request, src *hrgate.S
 	info := requestInfoFrom(r.Context())
 	info.target, info.object = src.ID, "sync_run"
 	return writeValue(w, http.StatusOK, dataOf(runs))
+}
+
+// importTempPattern names the temporary files of HTTP imports in the data
+// directory.
+const importTempPattern = ".import-*.csv"
+
+// RemoveStaleImports deletes the temporary files of HTTP imports in
+// dataDir last modified more than olderThan before now: a process that
+// died during an import left its file, which holds HR data, behind.
+// serve calls it at start; the age spares the files of imports another
+// process sharing the directory is running. It returns how many it
+// deleted.
+func RemoveStaleImports(dataDir string, olderThan time.Duration, now time.Time) (int, error) {
+	names, err := filepath.Glob(filepath.Join(dataDir, importTempPattern))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, name := range names {
+		fi, err := os.Lstat(name)
+		if err != nil || !fi.Mode().IsRegular() || now.Sub(fi.ModTime()) < olderThan {
+			continue
+		}
+		if err := os.Remove(name); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -521,4 +522,42 @@ func fmtInts(xs []int) string {
 		s[i] = strconv.Itoa(x)
 	}
 	return "[" + strings.Join(s, " ") + "]"
+}
+
+// TestRemoveStaleImports: a temporary import file left by a process that
+// died is deleted once it is old enough; a recent one (an import running
+// in another process), other files and a link named like one are kept.
+func TestRemoveStaleImports(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	write := func(name string, age time.Duration) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("remote_id\nr1\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := write(".import-1.csv", 2*time.Hour)
+	fresh := write(".import-2.csv", time.Minute)
+	other := write("hrgate.db", 2*time.Hour)
+	target := write("target.csv", 2*time.Hour)
+	link := filepath.Join(dir, ".import-3.csv")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	n, err := hrhttp.RemoveStaleImports(dir, time.Hour, now)
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveStaleImports = %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("the stale import file is still there")
+	}
+	for _, p := range []string{fresh, other, target, link} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(p), err)
+		}
+	}
 }
