@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hrgate/hrgate"
 )
 
 // The Standard Webhooks headers.
@@ -30,8 +32,9 @@ const (
 // be replayed, and so how long a receiver must remember message ids.
 const Tolerance = 5 * time.Minute
 
-// SecretPrefix starts the text form of a signing secret.
-const SecretPrefix = "whsec_"
+// SecretPrefix starts the text form of a signing secret: the prefix of
+// the secrets hrgate generates (hrgate.GenerateWebhookSecret).
+const SecretPrefix = hrgate.WebhookSecretPrefix
 
 // MaxIDLength bounds a message id. The specification sets no bound; ids
 // are remembered to drop replays, so an unbounded one would be a way to
