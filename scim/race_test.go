@@ -34,6 +34,93 @@ func (s *raceStore) SCIMUsers(ctx context.Context, sourceID string, ids []string
 	return us, err
 }
 
+// raceEnv is a SCIM handler on a fresh store with one SCIM source, whose
+// store runs st.between once between a request's read and its write.
+func raceEnv(t *testing.T, dsn string) (st *raceStore, call func(method, path string, body any, hdr ...string) *httptest.ResponseRecorder) {
+	t.Helper()
+	ctx := context.Background()
+	db := storetest.Open(t, dsn)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	coID, err := hrgate.NewID(hrgate.PrefixCompany, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co := &hrgate.Company{ID: coID, Slug: "acme", Name: "Acme", Country: "DE", CreatedAt: now, ModifiedAt: now}
+	if err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{co}}); err != nil {
+		t.Fatal(err)
+	}
+	svc := sources.New(db)
+	src, _, err := svc.Create(ctx, "entra", "acme", hrgate.SourceSCIM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = &raceStore{DB: db}
+	h := scim.NewHandler(svc, st, scim.Options{})
+	call = func(method, path string, body any, hdr ...string) *httptest.ResponseRecorder {
+		var b []byte
+		if body != nil {
+			var err error
+			if b, err = json.Marshal(body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := httptest.NewRequest(method, scim.Prefix+path, bytes.NewReader(b))
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		r = r.WithContext(scim.WithSource(r.Context(), src))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	return st, call
+}
+
+// TestIfMatchRacingWrite checks that If-Match is decided inside the
+// writing transaction: a PATCH whose version was current when it was
+// read, but which another PATCH overtook before it wrote, fails with 412
+// and writes nothing; the other PATCH's change stays. On both databases.
+func TestIfMatchRacingWrite(t *testing.T) {
+	for name, dsn := range storetest.DSNs() {
+		t.Run(name, func(t *testing.T) {
+			st, call := raceEnv(t, dsn(t))
+			patch := func(path, value string) map[string]any {
+				return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+					"Operations": []any{map[string]any{"op": "replace", "path": path, "value": value}}}
+			}
+			w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": "ada",
+				"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
+			if w.Code != http.StatusCreated {
+				t.Fatalf("create: %d %s", w.Code, w.Body)
+			}
+			etag := w.Header().Get("ETag")
+			var created struct{ ID string }
+			if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil || etag == "" {
+				t.Fatal(err, etag)
+			}
+			st.between = func() {
+				if w := call(http.MethodPatch, "/Users/"+created.ID, patch("title", "Countess")); w.Code != http.StatusOK {
+					t.Errorf("the overtaking patch: %d %s", w.Code, w.Body)
+				}
+			}
+			if w := call(http.MethodPatch, "/Users/"+created.ID, patch("name.givenName", "Augusta"), "If-Match", etag); w.Code != http.StatusPreconditionFailed {
+				t.Errorf("a PATCH with a version overtaken before it wrote: %d %s, want 412", w.Code, w.Body)
+			}
+			w = call(http.MethodGet, "/Users/"+created.ID, nil)
+			var got struct {
+				Title string
+				Name  struct{ GivenName string }
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Title != "Countess" || got.Name.GivenName != "Ada" {
+				t.Errorf("after the race: title %q, givenName %q; want the first patch only", got.Title, got.Name.GivenName)
+			}
+		})
+	}
+}
+
 // TestWriteRacingDelete checks that a PUT or PATCH that read a user
 // before a DELETE of it committed fails with 404 and changes nothing: the
 // user stays deleted and its employee terminated, on both databases.
@@ -41,36 +128,9 @@ func TestWriteRacingDelete(t *testing.T) {
 	for name, dsn := range storetest.DSNs() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			db := storetest.Open(t, dsn(t))
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			coID, err := hrgate.NewID(hrgate.PrefixCompany, rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			co := &hrgate.Company{ID: coID, Slug: "acme", Name: "Acme", Country: "DE", CreatedAt: now, ModifiedAt: now}
-			if err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{co}}); err != nil {
-				t.Fatal(err)
-			}
-			svc := sources.New(db)
-			src, _, err := svc.Create(ctx, "entra", "acme", hrgate.SourceSCIM)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st := &raceStore{DB: db}
-			h := scim.NewHandler(svc, st, scim.Options{})
-			call := func(method, path string, body any) *httptest.ResponseRecorder {
-				var b []byte
-				if body != nil {
-					if b, err = json.Marshal(body); err != nil {
-						t.Fatal(err)
-					}
-				}
-				r := httptest.NewRequest(method, scim.Prefix+path, bytes.NewReader(b))
-				r = r.WithContext(scim.WithSource(r.Context(), src))
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, r)
-				return w
-			}
+			st, rawCall := raceEnv(t, dsn(t))
+			db := st.DB
+			call := func(method, path string, body any) *httptest.ResponseRecorder { return rawCall(method, path, body) }
 			for _, tc := range []struct {
 				name, method string
 				body         func(id string) any

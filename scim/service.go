@@ -231,7 +231,7 @@ func (s *service) replace(ctx context.Context, src *hrgate.Source, id string, bo
 			}
 		}
 	}
-	return s.write(ctx, src, cur, doc)
+	return s.write(ctx, src, cur, doc, ifMatch != "")
 }
 
 // patch is PATCH: the operations apply to the whole user, and what
@@ -248,13 +248,16 @@ func (s *service) patch(ctx context.Context, src *hrgate.Source, id string, ops 
 	if err := applyPatch(doc, ops, cur.e.RemoteID); err != nil {
 		return nil, err
 	}
-	return s.write(ctx, src, cur, doc)
+	return s.write(ctx, src, cur, doc, ifMatch != "")
 }
 
 // write writes the fields of doc that differ from cur as a patch record,
 // which the engine merges onto the employee as stored in its own
-// transaction: a concurrent change of other fields is kept.
-func (s *service) write(ctx context.Context, src *hrgate.Source, cur *user, doc document) (*user, error) {
+// transaction: a concurrent change of other fields is kept. With guard
+// (the request named a version in If-Match), a change another request
+// committed since cur was read fails the write with 412, decided inside
+// the writing transaction.
+func (s *service) write(ctx context.Context, src *hrgate.Source, cur *user, doc document, guard bool) (*user, error) {
 	old := sources.Values(cur.e)
 	m, err := toValues(doc, old["employment_status"])
 	if err != nil {
@@ -272,8 +275,8 @@ func (s *service) write(ctx context.Context, src *hrgate.Source, cur *user, doc 
 	state := &hrgate.SCIMUser{EmployeeID: cur.e.ID, SourceID: src.ID, UserName: m.userName}
 	rec := sources.Record{RemoteID: cur.e.RemoteID, Values: diff, Patch: true}
 	out, err := s.apply(ctx, src, rec, func(ctx context.Context, tx hrgate.SyncTx, o *sources.Outcome) error {
-		if o.Employee == nil || o.Employee.ID != cur.e.ID {
-			return &Error{Status: 409, Detail: "The user changed during the request; try again."}
+		if err := overtaken(o, cur, guard); err != nil {
+			return err
 		}
 		// Written even when the userName is unchanged: the store
 		// refuses to write a deleted user's state, so a write that read
@@ -310,12 +313,26 @@ func (s *service) remove(ctx context.Context, src *hrgate.Source, id string, ifM
 	state := &hrgate.SCIMUser{EmployeeID: cur.e.ID, SourceID: src.ID, UserName: cur.u.UserName, DeletedAt: now}
 	_, err = s.apply(ctx, src, sources.Record{RemoteID: cur.e.RemoteID, Values: values, Patch: true},
 		func(ctx context.Context, tx hrgate.SyncTx, o *sources.Outcome) error {
-			if o.Employee == nil || o.Employee.ID != cur.e.ID {
-				return &Error{Status: 409, Detail: "The user changed during the request; try again."}
+			if err := overtaken(o, cur, ifMatch != ""); err != nil {
+				return err
 			}
 			return putState(ctx, tx, state)
 		})
 	return err
+}
+
+// overtaken refuses, inside the writing transaction, a write whose
+// outcome is not the user read as cur: 409 when the record is another
+// employee's, and, with guard, 412 when another write changed the
+// employee after cur was read (its If-Match version is then stale).
+func overtaken(o *sources.Outcome, cur *user, guard bool) error {
+	if o.Employee == nil || o.Employee.ID != cur.e.ID {
+		return &Error{Status: 409, Detail: "The user changed during the request; try again."}
+	}
+	if guard && !o.Read.Equal(cur.e.ModifiedAt) {
+		return &Error{Status: 412, Detail: "The user changed since the version in If-Match was read."}
+	}
+	return nil
 }
 
 // page is one page of a list.

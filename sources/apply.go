@@ -47,6 +47,11 @@ type Outcome struct {
 	Groups []string
 	// Problems say why the record was refused, field by field.
 	Problems []hrgate.RowProblem
+	// Read is the modification time of the stored employee as the
+	// writing transaction read it, before the change; zero for a new
+	// employee. A hook compares it with what the caller read earlier to
+	// refuse a write that another one overtook (a SCIM If-Match).
+	Read time.Time
 }
 
 // MaxApplyRecords bounds the records of one Apply: a request is not an

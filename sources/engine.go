@@ -86,6 +86,9 @@ func (y *syncer) apply(ctx context.Context, batch []record) error {
 		case old.Erased:
 			y.reject(r.row, "", "This employee was erased; a source cannot bring an erased employee back under the same remote id.")
 		default:
+			if y.outcomes != nil {
+				y.outcomes[r.row-1].Read = old.Employee.ModifiedAt
+			}
 			e, ev, err := y.change(old.Employee, in)
 			if err != nil {
 				return err
