@@ -126,10 +126,11 @@ type KeyringStore interface {
 	// DataKeys returns every version of the owners' data keys.
 	DataKeys(ctx context.Context, owners []string) ([]*DataKey, error)
 	// InsertDataKeys adds data keys in one transaction, skipping any
-	// (owner, version) that exists already. ECONFLICT, and nothing
-	// written, when their KEK version is no longer active: the caller's
-	// view of the keyring is stale, and it must refresh and retry.
-	InsertDataKeys(ctx context.Context, ks []*DataKey) error
+	// (owner, version) that exists already, and returns those it stored.
+	// ECONFLICT, and nothing written, when their KEK version is no longer
+	// active: the caller's view of the keyring is stale, and it must
+	// refresh and retry.
+	InsertDataKeys(ctx context.Context, ks []*DataKey) ([]*DataKey, error)
 	// DeleteDataKeys deletes data keys of owner: every version when
 	// below is 0, else the versions below it. It returns how many it
 	// deleted.

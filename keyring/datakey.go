@@ -233,23 +233,30 @@ func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retries i
 	kekVersion, kek := k.kek, k.keks[k.kek]
 	k.mu.RUnlock()
 	var fresh []*hrgate.DataKey
-	var names []string
+	var raws [][]byte
+	// Until cached, the keys generated are wiped on every way out.
+	defer func() {
+		for _, raw := range raws {
+			clear(raw)
+		}
+	}()
 	now := k.now()
 	for _, o := range owners {
 		if _, ok := k.cache.Get(o); ok {
 			continue
 		}
-		dk, err := k.newDataKey(o, 1, kekVersion, kek, now)
+		dk, raw, err := k.newDataKey(o, 1, kekVersion, kek, now)
 		if err != nil {
 			return err
 		}
 		fresh = append(fresh, dk)
-		names = append(names, o)
+		raws = append(raws, raw)
 	}
 	if len(fresh) == 0 {
 		return nil
 	}
-	if err := k.store.InsertDataKeys(ctx, fresh); err != nil {
+	stored, err := k.store.InsertDataKeys(ctx, fresh)
+	if err != nil {
 		if hrgate.ErrorCode(err) != hrgate.ECONFLICT || retries >= maxCreateRetries {
 			return hrgate.Wrap(err, "keyring.CreateDataKeys")
 		}
@@ -260,26 +267,40 @@ func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retries i
 		}
 		return k.createDataKeys(ctx, owners, retries+1)
 	}
-	// Read back rather than cache what was generated: where another
-	// instance created an owner's key first, the store kept that one.
-	return k.load(ctx, names)
+	// The keys the store took are cached as generated, without reading
+	// them back; where another instance created an owner's key first,
+	// the store kept that one, which is read.
+	won := make(map[*hrgate.DataKey]bool, len(stored))
+	for _, dk := range stored {
+		won[dk] = true
+	}
+	var lost []string
+	expires := now.Add(k.ttl)
+	for i, dk := range fresh {
+		if !won[dk] {
+			lost = append(lost, dk.Owner)
+			continue
+		}
+		k.cache.Put(dk.Owner, &ownerKeys{expires: expires, keys: []*versionKey{{version: dk.Version, raw: raws[i]}}})
+		raws[i] = nil // the cache owns it now
+	}
+	return k.load(ctx, lost)
 }
 
 // newDataKey generates version version of owner's data key, wrapped by
-// kek, the key-encryption key version kekVersion. The key itself is wiped
-// once wrapped: callers read it back from the store (load), where another
-// instance's key may have won.
-func (k *Keyring) newDataKey(owner string, version, kekVersion int, kek cipher.AEAD, now time.Time) (*hrgate.DataKey, error) {
+// kek, the key-encryption key version kekVersion. It returns the key
+// itself too, which the caller wipes unless it caches it.
+func (k *Keyring) newDataKey(owner string, version, kekVersion int, kek cipher.AEAD, now time.Time) (*hrgate.DataKey, []byte, error) {
 	raw := make([]byte, 32)
-	defer clear(raw)
 	if _, err := io.ReadFull(k.random, raw); err != nil {
-		return nil, fmt.Errorf("keyring: generate data key: %w", err)
+		return nil, nil, fmt.Errorf("keyring: generate data key: %w", err)
 	}
 	wrapped, err := seal(kek, k.random, raw, dataKeyAAD(owner, version, kekVersion))
 	if err != nil {
-		return nil, err
+		clear(raw)
+		return nil, nil, err
 	}
-	return &hrgate.DataKey{Owner: owner, Version: version, KEKVersion: kekVersion, Wrapped: wrapped, CreatedAt: now}, nil
+	return &hrgate.DataKey{Owner: owner, Version: version, KEKVersion: kekVersion, Wrapped: wrapped, CreatedAt: now}, raw, nil
 }
 
 // Erase implements hrgate.Cipher.

@@ -68,17 +68,20 @@ func (k *Keyring) rotateDataKeys(ctx context.Context, owners []string, retried b
 		if !ok {
 			continue
 		}
-		dk, err := k.newDataKey(o, keys.newest().version+1, kekVersion, kek, now)
+		dk, raw, err := k.newDataKey(o, keys.newest().version+1, kekVersion, kek, now)
 		if err != nil {
 			return err
 		}
+		// Read back below with the owner's other versions: another
+		// instance may have rotated the same owner first.
+		clear(raw)
 		fresh = append(fresh, dk)
 		rotated = append(rotated, o)
 	}
 	if len(fresh) == 0 {
 		return nil
 	}
-	if err := k.store.InsertDataKeys(ctx, fresh); err != nil {
+	if _, err := k.store.InsertDataKeys(ctx, fresh); err != nil {
 		if hrgate.ErrorCode(err) != hrgate.ECONFLICT || retried {
 			return hrgate.Wrap(err, "keyring.RotateDataKeys")
 		}

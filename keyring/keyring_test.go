@@ -482,3 +482,53 @@ func BenchmarkSealOpen(b *testing.B) {
 		}
 	})
 }
+
+// racingStore runs before once, just ahead of the first InsertDataKeys:
+// another instance's writes landing between this one's look-up and its
+// insert.
+type racingStore struct {
+	hrgate.KeyringStore
+	once   sync.Once
+	before func()
+}
+
+func (s *racingStore) InsertDataKeys(ctx context.Context, ks []*hrgate.DataKey) ([]*hrgate.DataKey, error) {
+	s.once.Do(s.before)
+	return s.KeyringStore.InsertDataKeys(ctx, ks)
+}
+
+// TestCreateDataKeysKeepsTheKeyAnotherInstanceStoredFirst: the keys an
+// instance generates are cached without being read back only where the
+// store took them; where another instance stored an owner's key first,
+// both must seal and open with that one.
+func TestCreateDataKeysKeepsTheKeyAnotherInstanceStoredFirst(t *testing.T) {
+	forEachKeyStore(t, func(t *testing.T, ks *sqlstore.KeyStore) {
+		other := mustOpen(t, ks, provider(t, 1), keyring.Options{})
+		owners := []string{"emp_a", "emp_b", "emp_c", "emp_d"}
+		race := &racingStore{KeyringStore: ks, before: func() {
+			if err := other.CreateDataKeys(ctx, owners[:2]); err != nil {
+				t.Error(err)
+			}
+		}}
+		k := mustOpen(t, race, provider(t, 1), keyring.Options{})
+		if err := k.CreateDataKeys(ctx, owners); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range owners {
+			ref := hrgate.FieldRef{Table: "employees", RecordID: o, Field: "g_identity"}
+			for _, pair := range [][2]*keyring.Keyring{{k, other}, {other, k}} {
+				sealed, err := pair[0].Seal(ctx, o, ref, []byte("x"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := pair[1].Open(ctx, o, ref, sealed); err != nil || string(got) != "x" {
+					t.Fatalf("%s: sealed by one instance, the other opens %q, %v", o, got, err)
+				}
+			}
+		}
+		dks, err := ks.DataKeys(ctx, owners)
+		if err != nil || len(dks) != len(owners) {
+			t.Fatalf("stored keys = %d, %v; want one per owner", len(dks), err)
+		}
+	})
+}

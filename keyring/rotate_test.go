@@ -140,7 +140,7 @@ func TestStoreRefusesWritesUnderAnInactiveKEK(t *testing.T) {
 		if n, err := ks.RewrapDataKeys(ctx, []*hrgate.DataKey{&moved}, []int{1}); hrgate.ErrorCode(err) != hrgate.ECONFLICT || n != 0 {
 			t.Fatalf("RewrapDataKeys onto a decrypt-only KEK = %d, %v; want ECONFLICT", n, err)
 		}
-		err = ks.InsertDataKeys(ctx, []*hrgate.DataKey{{Owner: "emp_2", Version: 1, KEKVersion: 1, Wrapped: []byte("w")}})
+		_, err = ks.InsertDataKeys(ctx, []*hrgate.DataKey{{Owner: "emp_2", Version: 1, KEKVersion: 1, Wrapped: []byte("w")}})
 		if hrgate.ErrorCode(err) != hrgate.ECONFLICT {
 			t.Fatalf("InsertDataKeys under a decrypt-only KEK = %v; want ECONFLICT", err)
 		}
@@ -223,9 +223,9 @@ func TestRewrapSkipsAKeyThatDoesNotUnwrap(t *testing.T) {
 		}
 		owners := ownerNames(40)
 		sealed := sealAll(t, k, owners)
-		err := ks.InsertDataKeys(ctx, []*hrgate.DataKey{{Owner: "emp_broken", Version: 1, KEKVersion: 1, Wrapped: make([]byte, 60)}})
-		if err != nil {
-			t.Fatal(err)
+		stored, err := ks.InsertDataKeys(ctx, []*hrgate.DataKey{{Owner: "emp_broken", Version: 1, KEKVersion: 1, Wrapped: make([]byte, 60)}})
+		if err != nil || len(stored) != 1 {
+			t.Fatal(stored, err)
 		}
 		if _, err := k.Rotate(ctx, hrgate.PurposeKEK); err != nil {
 			t.Fatal(err)

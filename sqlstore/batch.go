@@ -148,7 +148,9 @@ func insertRows[T any](ctx context.Context, db *DB, tx *sql.Tx, table, cols stri
 		var err error
 		switch {
 		case end-start < per:
-			_, err = tx.ExecContext(ctx, db.dialect.rebind(insertSQL(table, cols, ncols, end-start)), args...)
+			// The few rows of one request (a SCIM create, a webhook
+			// event) come here, in shapes that repeat: wstmts keeps them.
+			_, err = db.wstmts.txExec(ctx, tx, insertSQL(table, cols, ncols, end-start), args...)
 		case full == nil && end < len(items):
 			// Worth preparing only when the same shape runs again.
 			full, err = tx.PrepareContext(ctx, db.dialect.rebind(insertSQL(table, cols, ncols, per)))
@@ -158,7 +160,7 @@ func insertRows[T any](ctx context.Context, db *DB, tx *sql.Tx, table, cols stri
 		case full != nil:
 			_, err = full.ExecContext(ctx, args...)
 		default:
-			_, err = tx.ExecContext(ctx, db.dialect.rebind(insertSQL(table, cols, ncols, per)), args...)
+			_, err = db.wstmts.txExec(ctx, tx, insertSQL(table, cols, ncols, per), args...)
 		}
 		if err != nil {
 			return err

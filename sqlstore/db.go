@@ -86,6 +86,9 @@ type DB struct {
 
 	// stmts caches prepared read statements by query text.
 	stmts *stmtCache
+	// wstmts keeps the prepared statements of the hot write paths, on the
+	// write pool (stmtCache.txExec).
+	wstmts *stmtCache
 
 	// vault is the state of the columns holding hrgate's own secrets
 	// (vault.go).
@@ -163,6 +166,7 @@ func open(ctx context.Context, dsn string, opts Options, schema migrationSet) (*
 	db.schema = schema
 	db.enc = enc
 	db.stmts = newStmtCache(db.read, db.dialect)
+	db.wstmts = newStmtCache(db.write, db.dialect)
 	db.epoch.table, db.epoch.maxAge, db.epoch.now = "credential_epoch", opts.CredentialRefresh, opts.Now
 	if db.epoch.maxAge == 0 {
 		db.epoch.maxAge = DefaultCredentialRefresh
@@ -413,6 +417,9 @@ func (db *DB) Close() error {
 	var errs []error
 	if db.stmts != nil {
 		errs = append(errs, db.stmts.close())
+	}
+	if db.wstmts != nil {
+		errs = append(errs, db.wstmts.close())
 	}
 	if db.dialect.name == "sqlite" && !db.skipOptimize {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -25,13 +25,12 @@ func (t *syncTx) RecordMessage(ctx context.Context, id string, at time.Time) (bo
 		return false, invalid("An inbound message needs an id.")
 	}
 	// Sync has locked the source's row (FOR NO KEY UPDATE) already.
-	d := t.db.dialect
-	if _, err := t.tx.ExecContext(ctx, d.rebind(`DELETE FROM source_messages WHERE source_id = ? AND received_at < ?`),
+	if _, err := t.db.wstmts.txExec(ctx, t.tx, `DELETE FROM source_messages WHERE source_id = ? AND received_at < ?`,
 		t.src.ID, at.Add(-hrgate.MessageRetention).UnixMicro()); err != nil {
 		return false, err
 	}
-	res, err := t.tx.ExecContext(ctx, d.rebind(`INSERT INTO source_messages (source_id, message_id, received_at) VALUES (?, ?, ?) `+
-		`ON CONFLICT (source_id, message_id) DO NOTHING`), t.src.ID, id, at.UnixMicro())
+	res, err := t.db.wstmts.txExec(ctx, t.tx, `INSERT INTO source_messages (source_id, message_id, received_at) VALUES (?, ?, ?) `+
+		`ON CONFLICT (source_id, message_id) DO NOTHING`, t.src.ID, id, at.UnixMicro())
 	if err != nil {
 		return false, err
 	}
@@ -42,7 +41,7 @@ func (t *syncTx) RecordMessage(ctx context.Context, id string, at time.Time) (bo
 // SetMessageOutcome stores the answer of a message recorded in this
 // transaction.
 func (t *syncTx) SetMessageOutcome(ctx context.Context, id string, outcome []byte) error {
-	res, err := t.tx.ExecContext(ctx, t.db.dialect.rebind(`UPDATE source_messages SET outcome = ? WHERE source_id = ? AND message_id = ?`),
+	res, err := t.db.wstmts.txExec(ctx, t.tx, `UPDATE source_messages SET outcome = ? WHERE source_id = ? AND message_id = ?`,
 		string(outcome), t.src.ID, id)
 	if err != nil {
 		return err
@@ -79,8 +78,8 @@ func (t *syncTx) TimeOff(ctx context.Context, remoteIDs []string) (map[string]*h
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		rows, err := t.tx.QueryContext(ctx, t.db.dialect.rebind(`SELECT `+timeOffRequestColumns+
-			` FROM time_off_requests WHERE source_id = ? AND remote_id <> '' AND remote_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
+		rows, err := t.db.wstmts.txQuery(ctx, t.tx, `SELECT `+timeOffRequestColumns+
+			` FROM time_off_requests WHERE source_id = ? AND remote_id <> '' AND remote_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -130,8 +129,8 @@ func (t *syncTx) UpdateTimeOff(ctx context.Context, rs []*hrgate.TimeOffRequest)
 		if err := t.checkTimeOff(r); err != nil {
 			return err
 		}
-		res, err := t.tx.ExecContext(ctx, t.db.dialect.rebind(`UPDATE time_off_requests SET employee_id = ?, type = ?, status = ?, `+
-			`start_date = ?, end_date = ?, amount = ?, units = ?, modified_at = ? WHERE id = ? AND source_id = ? AND deleted_at IS NULL`),
+		res, err := t.db.wstmts.txExec(ctx, t.tx, `UPDATE time_off_requests SET employee_id = ?, type = ?, status = ?, `+
+			`start_date = ?, end_date = ?, amount = ?, units = ?, modified_at = ? WHERE id = ? AND source_id = ? AND deleted_at IS NULL`,
 			r.EmployeeID, r.Type, r.Status, r.StartDate, r.EndDate, r.Amount, r.Units, micros(r.ModifiedAt), r.ID, t.src.ID)
 		if err != nil {
 			return err

@@ -211,20 +211,38 @@ func (s *KeyStore) DataKeys(ctx context.Context, owners []string) ([]*hrgate.Dat
 	}
 	q := `SELECT ` + dataKeyColumns + ` FROM keyring_data_keys WHERE owner IN (?` +
 		strings.Repeat(", ?", len(owners)-1) + `) ORDER BY owner, version`
-	rows, err := s.db.read.QueryContext(ctx, s.db.dialect.rebind(q), args...)
+	var rows *sql.Rows
+	var err error
+	if len(owners) <= maxCachedOwners {
+		// The few owners of one request; larger batches have shapes of
+		// their own that would crowd the cache.
+		rows, err = s.db.stmts.query(ctx, q, args...)
+	} else {
+		rows, err = s.db.read.QueryContext(ctx, s.db.dialect.rebind(q), args...)
+	}
 	return collect(s.db, op, rows, err, scanDataKey)
 }
 
+// maxCachedOwners bounds the look-ups of data keys whose statement is
+// kept prepared.
+const maxCachedOwners = 4
+
 // InsertDataKeys implements hrgate.KeyringStore.
-func (s *KeyStore) InsertDataKeys(ctx context.Context, ks []*hrgate.DataKey) error {
+func (s *KeyStore) InsertDataKeys(ctx context.Context, ks []*hrgate.DataKey) ([]*hrgate.DataKey, error) {
 	const op = "sqlstore.InsertDataKeys"
 	db := s.db
 	for _, k := range ks {
 		if k == nil || k.Owner == "" || k.Version <= 0 || len(k.Wrapped) == 0 {
-			return invalid("A data key needs an owner, a version and wrapped bytes.")
+			return nil, invalid("A data key needs an owner, a version and wrapped bytes.")
 		}
 	}
+	type ownerVersion struct {
+		owner   string
+		version int
+	}
+	var stored []*hrgate.DataKey
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		stored = stored[:0]
 		// The KEK is checked inside the transaction: a key wrapped by a
 		// version demoted meanwhile would need another re-wrap, and one
 		// wrapped by a retired version could never be opened.
@@ -233,29 +251,53 @@ func (s *KeyStore) InsertDataKeys(ctx context.Context, ks []*hrgate.DataKey) err
 				return err
 			}
 		}
-		for len(ks) > 0 {
-			chunk := ks[:min(len(ks), maxRowsPerInsert)]
-			ks = ks[len(chunk):]
+		for rest := ks; len(rest) > 0; {
+			chunk := rest[:min(len(rest), maxRowsPerInsert)]
+			rest = rest[len(chunk):]
 			args := make([]any, 0, 5*len(chunk))
+			byKey := make(map[ownerVersion]*hrgate.DataKey, len(chunk))
 			for _, k := range chunk {
 				args = append(args, k.Owner, k.Version, k.KEKVersion, k.Wrapped, micros(k.CreatedAt))
+				byKey[ownerVersion{k.Owner, k.Version}] = k
 			}
+			// RETURNING names the rows this statement wrote, not those
+			// another writer had stored first, on SQLite and PostgreSQL.
 			q := `INSERT INTO keyring_data_keys (` + dataKeyColumns + `) VALUES (?, ?, ?, ?, ?)` +
-				strings.Repeat(", (?, ?, ?, ?, ?)", len(chunk)-1) + ` ON CONFLICT (owner, version) DO NOTHING`
-			if _, err := tx.ExecContext(ctx, db.dialect.rebind(q), args...); err != nil {
+				strings.Repeat(", (?, ?, ?, ?, ?)", len(chunk)-1) + ` ON CONFLICT (owner, version) DO NOTHING RETURNING owner, version`
+			rows, err := db.wstmts.txQuery(ctx, tx, q, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var key ownerVersion
+				if err := rows.Scan(&key.owner, &key.version); err != nil {
+					rows.Close()
+					return err
+				}
+				if k := byKey[key]; k != nil {
+					stored = append(stored, k)
+				}
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			if err := rows.Err(); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return db.translate(err, op)
+	if err != nil {
+		return nil, db.translate(err, op)
+	}
+	return stored, nil
 }
 
 // checkActiveKEK returns ECONFLICT unless KEK version kek is active,
 // holding its row until tx ends on PostgreSQL (forShare).
 func (s *KeyStore) checkActiveKEK(ctx context.Context, tx *sql.Tx, kek int) error {
 	var state string
-	err := tx.QueryRowContext(ctx, s.db.dialect.rebind(`SELECT state FROM keyring_keys WHERE purpose = 'kek' AND version = ?`+s.forShare()),
+	err := s.db.wstmts.txQueryRow(ctx, tx, `SELECT state FROM keyring_keys WHERE purpose = 'kek' AND version = ?`+s.forShare(),
 		kek).Scan(&state)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err

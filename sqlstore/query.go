@@ -168,12 +168,23 @@ type stmtCache struct {
 
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
+
+	// Of a cache over the write pool (txStmt): the statements being
+	// prepared in the background, those that failed to prepare, and the
+	// context that ends their preparation when the cache closes.
+	pending map[string]bool
+	failed  map[string]bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	closed  bool
 }
 
 const maxCachedStmts = 512
 
 func newStmtCache(db *sql.DB, d *dialect) *stmtCache {
-	return &stmtCache{db: db, dialect: d, enabled: d.cacheStmts, stmts: make(map[string]*sql.Stmt)}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &stmtCache{db: db, dialect: d, enabled: d.cacheStmts, stmts: make(map[string]*sql.Stmt),
+		pending: make(map[string]bool), failed: make(map[string]bool), ctx: ctx, cancel: cancel}
 }
 
 // stmt returns the cached statement for q, preparing it on first use, or
@@ -230,9 +241,96 @@ func (c *stmtCache) queryRow(ctx context.Context, q string, args ...any) *sql.Ro
 	return c.db.QueryRowContext(ctx, c.dialect.rebind(q), args...)
 }
 
-func (c *stmtCache) close() error {
+// A stmtCache over the write pool serves statements inside transactions:
+// SQLite's writer is one connection, so a statement prepared on the pool
+// is prepared on the connection every transaction runs on, and
+// tx.StmtContext reuses it instead of parsing the SQL again. Parsing was a
+// fifth of the CPU of a SCIM create.
+
+// maxCachedArgs bounds the statements txStmt caches: those of one record
+// or a few, whose shapes repeat. A batch of a thousand rows has a shape
+// of its own (and its own preparation, in insertRows), and a statement
+// of thousands of parameters is large to keep.
+const maxCachedArgs = 64
+
+// txStmt returns q bound to tx, or nil when q is not cached yet. The
+// caller closes it (cheaply: the prepared statement stays in the cache).
+func (c *stmtCache) txStmt(ctx context.Context, tx *sql.Tx, q string, args []any) *sql.Stmt {
+	if !c.enabled || len(args) > maxCachedArgs {
+		return nil
+	}
+	c.mu.RLock()
+	st := c.stmts[q]
+	c.mu.RUnlock()
+	if st == nil {
+		c.prepareLater(q)
+		return nil
+	}
+	return tx.StmtContext(ctx, st)
+}
+
+// prepareLater prepares q on the write pool in the background. It cannot
+// be prepared in the transaction that asks: the pool's one connection is
+// that transaction's until it ends, so preparing on the pool would wait
+// for it forever, and a statement prepared on the transaction closes with
+// it. The first uses of q run unprepared instead, until the connection is
+// free and the statement ready.
+func (c *stmtCache) prepareLater(q string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed || c.pending[q] || c.failed[q] || c.stmts[q] != nil || len(c.stmts)+len(c.pending) >= maxCachedStmts {
+		return
+	}
+	c.pending[q] = true
+	go func() {
+		st, err := c.db.PrepareContext(c.ctx, c.dialect.rebind(q))
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.pending, q)
+		switch {
+		case err != nil:
+			// Not again: the unprepared statement reports its own error
+			// to its caller; this one has no caller to tell.
+			c.failed[q] = true
+		case c.closed || c.stmts[q] != nil:
+			st.Close()
+		default:
+			c.stmts[q] = st
+		}
+	}()
+}
+
+// txExec runs the statement q (with ? placeholders) in tx.
+func (c *stmtCache) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if st := c.txStmt(ctx, tx, q, args); st != nil {
+		defer st.Close()
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, c.dialect.rebind(q), args...)
+}
+
+// txQuery runs the query q (with ? placeholders) in tx. The statement
+// bound to tx closes with the transaction.
+func (c *stmtCache) txQuery(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	if st := c.txStmt(ctx, tx, q, args); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, c.dialect.rebind(q), args...)
+}
+
+// txQueryRow is txQuery for a single row; errors surface in Scan.
+func (c *stmtCache) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if st := c.txStmt(ctx, tx, q, args); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, c.dialect.rebind(q), args...)
+}
+
+func (c *stmtCache) close() error {
+	c.cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
 	var errs []error
 	for q, st := range c.stmts {
 		errs = append(errs, st.Close())

@@ -90,10 +90,10 @@ func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser) error {
 	// PostgreSQL evaluates on the row as last committed, under its lock):
 	// a write that read the user before a concurrent DELETE committed
 	// cannot bring it back.
-	res, err := t.tx.ExecContext(ctx, t.db.dialect.rebind(`INSERT INTO scim_users (employee_id, source_id, user_name, user_key, deleted_at) `+
+	res, err := t.db.wstmts.txExec(ctx, t.tx, `INSERT INTO scim_users (employee_id, source_id, user_name, user_key, deleted_at) `+
 		`SELECT id, source_id, ?, ?, ? FROM employees WHERE id = ? AND source_id = ? `+
 		`ON CONFLICT (employee_id) DO UPDATE SET user_name = excluded.user_name, `+
-		`user_key = excluded.user_key, deleted_at = excluded.deleted_at WHERE scim_users.deleted_at IS NULL`),
+		`user_key = excluded.user_key, deleted_at = excluded.deleted_at WHERE scim_users.deleted_at IS NULL`,
 		u.UserName, userKey(u.UserName), micros(u.DeletedAt), u.EmployeeID, t.src.ID)
 	if err == nil {
 		n, rerr := res.RowsAffected()
@@ -102,7 +102,7 @@ func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser) error {
 		}
 		if n != 1 {
 			var owned int
-			switch qerr := t.tx.QueryRowContext(ctx, t.db.dialect.rebind(`SELECT 1 FROM employees WHERE id = ? AND source_id = ?`),
+			switch qerr := t.db.wstmts.txQueryRow(ctx, t.tx, `SELECT 1 FROM employees WHERE id = ? AND source_id = ?`,
 				u.EmployeeID, t.src.ID).Scan(&owned); {
 			case errors.Is(qerr, sql.ErrNoRows):
 				return invalid("A source writes only its own users.")
@@ -129,8 +129,8 @@ func (t *syncTx) LiveEmployees(ctx context.Context, ids []string) (map[string]bo
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		rows, err := t.tx.QueryContext(ctx, t.db.dialect.rebind(`SELECT id FROM employees WHERE source_id = ? AND deleted_at IS NULL AND id IN (?`+
-			strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
+		rows, err := t.db.wstmts.txQuery(ctx, t.tx, `SELECT id FROM employees WHERE source_id = ? AND deleted_at IS NULL AND id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
 		if err != nil {
 			return nil, err
 		}

@@ -81,7 +81,7 @@ func (db *DB) FindSourceByTokenHash(ctx context.Context, hash []byte) (*hrgate.S
 	if len(hash) == 0 {
 		return nil, hrgate.ErrNotFound("Source")
 	}
-	row := db.read.QueryRowContext(ctx, db.dialect.rebind(`SELECT `+sourceColumns+` FROM sources WHERE token_hash = ?`), hash)
+	row := db.stmts.queryRow(ctx, `SELECT `+sourceColumns+` FROM sources WHERE token_hash = ?`, hash)
 	s, err := scanSource(row)
 	if err != nil {
 		return nil, db.notFound(err, op, "Source")

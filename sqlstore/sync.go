@@ -39,7 +39,7 @@ func (db *DB) Sync(ctx context.Context, src *hrgate.Source, fn func(hrgate.SyncT
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var one int
-		err := tx.QueryRowContext(ctx, db.dialect.rebind(query), src.ID).Scan(&one)
+		err := db.wstmts.txQueryRow(ctx, tx, query, src.ID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return &hrgate.Error{Code: hrgate.ENOTFOUND, Message: "Source not found.", Err: errSourceGone}
 		}
@@ -92,8 +92,8 @@ func (t *syncTx) Records(ctx context.Context, remoteIDs []string) (map[string]*h
 		// remote_id <> '' lets the planner use the partial unique
 		// index on (source_id, remote_id); without it every look-up
 		// scanned the table.
-		rows, err := t.tx.QueryContext(ctx, db.dialect.rebind(`SELECT `+syncSelect+` FROM employees WHERE source_id = ? AND remote_id <> '' AND remote_id IN (?`+
-			strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
+		rows, err := db.wstmts.txQuery(ctx, t.tx, `SELECT `+syncSelect+` FROM employees WHERE source_id = ? AND remote_id <> '' AND remote_id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -152,8 +152,8 @@ func (t *syncTx) Records(ctx context.Context, remoteIDs []string) (map[string]*h
 // Live returns the remote id and status of every live employee of the
 // source.
 func (t *syncTx) Live(ctx context.Context) (map[string]hrgate.EmploymentStatus, error) {
-	rows, err := t.tx.QueryContext(ctx, t.db.dialect.rebind(
-		`SELECT remote_id, employment_status FROM employees WHERE source_id = ? AND remote_id <> '' AND deleted_at IS NULL`), t.src.ID)
+	rows, err := t.db.wstmts.txQuery(ctx, t.tx,
+		`SELECT remote_id, employment_status FROM employees WHERE source_id = ? AND remote_id <> '' AND deleted_at IS NULL`, t.src.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +293,7 @@ const syncRunColumns = `id, source_id, kind, mode, status, started_at, finished_
 // CreateSyncRun inserts r; ENOTFOUND-like EINVALID when its source does
 // not exist.
 func (db *DB) CreateSyncRun(ctx context.Context, r *hrgate.SyncRun) error {
-	return db.translate(db.insertSyncRun(ctx, db.write, r), "sqlstore.CreateSyncRun")
+	return db.translate(db.insertSyncRun(ctx, nil, r), "sqlstore.CreateSyncRun")
 }
 
 // CreateRun inserts r in the transaction.
@@ -304,9 +304,11 @@ func (t *syncTx) CreateRun(ctx context.Context, r *hrgate.SyncRun) error {
 	return t.db.insertSyncRun(ctx, t.tx, r)
 }
 
-// insertSyncRun checks and inserts r; CreateSyncRun and SyncTx.CreateRun
-// both write runs through it.
-func (db *DB) insertSyncRun(ctx context.Context, ex execer, r *hrgate.SyncRun) error {
+const insertSyncRunSQL = `INSERT INTO sync_runs (` + syncRunColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertSyncRun checks and inserts r, in tx or (tx nil) on its own;
+// CreateSyncRun and SyncTx.CreateRun both write runs through it.
+func (db *DB) insertSyncRun(ctx context.Context, tx *sql.Tx, r *hrgate.SyncRun) error {
 	if r == nil || r.ID == "" || r.SourceID == "" {
 		return invalid("A run needs an id and a source.")
 	}
@@ -314,10 +316,13 @@ func (db *DB) insertSyncRun(ctx context.Context, ex execer, r *hrgate.SyncRun) e
 	if err != nil {
 		return err
 	}
-	_, err = ex.ExecContext(ctx, db.dialect.rebind(`INSERT INTO sync_runs (`+syncRunColumns+
-		`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		r.ID, r.SourceID, r.Kind, r.Mode, r.Status, micros(r.StartedAt), micros(r.FinishedAt), r.Rows,
-		r.Created, r.Updated, r.Terminated, r.Unchanged, r.Rejected, problems, r.Error)
+	args := []any{r.ID, r.SourceID, r.Kind, r.Mode, r.Status, micros(r.StartedAt), micros(r.FinishedAt), r.Rows,
+		r.Created, r.Updated, r.Terminated, r.Unchanged, r.Rejected, problems, r.Error}
+	if tx != nil {
+		_, err = db.wstmts.txExec(ctx, tx, insertSyncRunSQL, args...)
+	} else {
+		_, err = db.write.ExecContext(ctx, db.dialect.rebind(insertSyncRunSQL), args...)
+	}
 	return err
 }
 

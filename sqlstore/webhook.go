@@ -252,12 +252,12 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 			err  error
 		)
 		if pg {
-			rows, err = tx.QueryContext(ctx, db.dialect.rebind(`SELECT seq, `+changeEventColumns+`, txid::text FROM change_events `+
-				`WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) AND (txid, seq) > (?::text::xid8, ?) ORDER BY txid, seq LIMIT ?`),
+			rows, err = db.wstmts.txQuery(ctx, tx, `SELECT seq, `+changeEventColumns+`, txid::text FROM change_events `+
+				`WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) AND (txid, seq) > (?::text::xid8, ?) ORDER BY txid, seq LIMIT ?`,
 				strconv.FormatInt(curTx, 10), curSeq, limit)
 		} else {
-			rows, err = tx.QueryContext(ctx, db.dialect.rebind(`SELECT seq, `+changeEventColumns+`, 0 FROM change_events `+
-				`WHERE seq > ? ORDER BY seq LIMIT ?`), curSeq, limit)
+			rows, err = db.wstmts.txQuery(ctx, tx, `SELECT seq, `+changeEventColumns+`, 0 FROM change_events `+
+				`WHERE seq > ? ORDER BY seq LIMIT ?`, curSeq, limit)
 		}
 		type event struct {
 			ev   *hrgate.ChangeEvent
@@ -308,8 +308,8 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 		// if an earlier fan-out committed it, which moved the cursor
 		// past the event; DO NOTHING is a guard, not a path.
 		for _, d := range ds {
-			res, err := tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO webhook_deliveries (`+webhookDeliveryColumns+
-				`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id, event_id) WHERE replay_of = '' DO NOTHING`),
+			res, err := db.wstmts.txExec(ctx, tx, `INSERT INTO webhook_deliveries (`+webhookDeliveryColumns+
+				`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id, event_id) WHERE replay_of = '' DO NOTHING`,
 				webhookDeliveryArgs(nil, d)...)
 			if err != nil {
 				return err
@@ -320,7 +320,7 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 		}
 		last := evs[len(evs)-1]
 		n = len(evs)
-		_, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE webhook_cursor SET txid = ?, seq = ? WHERE id = 1`), last.txid, last.ev.Seq)
+		_, err = db.wstmts.txExec(ctx, tx, `UPDATE webhook_cursor SET txid = ?, seq = ? WHERE id = 1`, last.txid, last.ev.Seq)
 		return err
 	})
 	if err != nil {
@@ -444,8 +444,8 @@ func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, c *hrgate.WebhookCl
 	if attempted {
 		attempts++
 	}
-	res, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, `+
-		`lease_owner = '', lease_until = NULL, last_status = ?, last_error = ?, finished_at = ? WHERE id = ? AND lease_owner = ?`),
+	res, err := db.wstmts.txExec(ctx, tx, `UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, `+
+		`lease_owner = '', lease_until = NULL, last_status = ?, last_error = ?, finished_at = ? WHERE id = ? AND lease_owner = ?`,
 		o.Status, attempts, next.UnixMicro(), o.Attempt.StatusCode, o.Attempt.ErrorClass, finished, d.ID, c.Lease)
 	if err != nil {
 		return false, err
@@ -458,8 +458,8 @@ func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, c *hrgate.WebhookCl
 	if !attempted {
 		return false, nil
 	}
-	if _, err := tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, latency_ms, error_class) `+
-		`VALUES (?, ?, ?, ?, ?, ?)`), d.ID, attempts, o.Attempt.At.UnixMicro(), o.Attempt.StatusCode,
+	if _, err := db.wstmts.txExec(ctx, tx, `INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, latency_ms, error_class) `+
+		`VALUES (?, ?, ?, ?, ?, ?)`, d.ID, attempts, o.Attempt.At.UnixMicro(), o.Attempt.StatusCode,
 		o.Attempt.Latency.Milliseconds(), o.Attempt.ErrorClass); err != nil {
 		return false, err
 	}
@@ -469,12 +469,12 @@ func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, c *hrgate.WebhookCl
 	if o.Failed {
 		q, args = `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, []any{o.Attempt.At.UnixMicro(), d.EndpointID}
 	}
-	if _, err := tx.ExecContext(ctx, db.dialect.rebind(q), args...); err != nil {
+	if _, err := db.wstmts.txExec(ctx, tx, q, args...); err != nil {
 		return false, err
 	}
 	if o.Disable != "" {
-		_, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ?, modified_at = ? `+
-			`WHERE id = ? AND disabled_at IS NULL`), o.Attempt.At.UnixMicro(), o.Disable, o.Attempt.At.UnixMicro(), d.EndpointID)
+		_, err = db.wstmts.txExec(ctx, tx, `UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ?, modified_at = ? `+
+			`WHERE id = ? AND disabled_at IS NULL`, o.Attempt.At.UnixMicro(), o.Disable, o.Attempt.At.UnixMicro(), d.EndpointID)
 	}
 	return false, err
 }
