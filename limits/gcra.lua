@@ -1,157 +1,179 @@
--- Rate-limit decisions, each over several rules, made in order in one
--- atomic step: each decision has the result it would have had alone, in
--- its own script, run right after those before it in the batch.
--- ARGV holds the decisions one after another: a decision's number of
--- rules r, then 3 numbers per rule, its emission interval and burst
--- tolerance in microseconds (0, 0 for no rate) and its daily quota (0 for
--- none).
--- KEYS holds the decisions' keys in the same order; within a decision, per
--- rule, its TAT key when it has a rate, then its quota key when it has a
--- quota. The counter of day d is the quota key with ":d" appended, so it
--- shares the key's hash slot.
--- Returns 7 numbers per decision, {allowed, by_quota, rule (0-based,
--- -1 for none), limit, remaining, reset_us, retry_us}, for the rule that
--- decided (by_quota: 1 when its daily quota decided, 0 for its rate): the refusing rule with the longest wait, or, when all admit,
--- the one with the least room left. A decision refused by one rule counts
--- against none.
+-- Rate-limit decisions, each over several checks (a rule's rate, a rule's
+-- daily quota), made in one atomic step: each decision has the result it
+-- would have had alone, in its own script, run right after those before
+-- it in the batch.
 --
--- The commands are few on purpose, as Redis runs one script at a time:
--- one TIME and one MGET for the whole batch, and one write for each key
--- some admitted decision changed, at the end, with its final value (a TAT
--- expires when it no longer holds anything back; a day's counter an hour
--- after the day, its expiry set once when it is created). Between the
--- read and the writes the values live in a Lua table, so that a decision
--- sees the ones before it in the batch.
-local floor, tonumber = math.floor, tonumber
+-- KEYS: every key the batch names, each once: first the TAT keys (ARGV[2]
+-- of them), then the quota keys, to which ":" and the day are appended,
+-- so that a day's counter shares its key's hash slot.
+-- ARGV[1]: the layout, bytes: per group of identical decisions (same
+-- checks on the same keys), its count m and number of checks n, then 5
+-- bytes per check: the key's index among the keys of its kind (2 bytes,
+-- from 1), the limit's index in the table below (2 bytes, from 1), and
+-- the rule's index in the decision (from 0).
+-- ARGV[2]: the number of TAT keys.
+-- ARGV[3..]: the limits, 2 numbers each: a rate's emission interval and
+-- burst tolerance in microseconds, or 0 and a daily quota.
+--
+-- Returns, per group: a, how many of its m decisions are admitted (the
+-- first a; once one is refused, the state it met is unchanged, so every
+-- later one is refused alike); when a > 0, the first admitted decision's
+-- figures {flags, limit, remaining, reset_us, step_us}: the k-th admitted
+-- (from 0) has remaining - k and reset_us + k * step_us; when a < m, the
+-- refusal's {flags, limit, reset_us, retry_us}. flags is 2 * (rule + 1)
+-- plus 1 when the rule's daily quota decided, not its rate (rule -1: no
+-- check). The deciding check is the refusing one with the longest wait,
+-- or, when all admit, the one with the least room left. A decision
+-- refused by one check counts against none.
+--
+-- Redis runs one script at a time, and here each redis.call costs more
+-- than the arithmetic of a whole decision, each argument more than its
+-- use: so the whole batch makes one TIME, one MGET, and one write for each
+-- key an admitted decision changed, at the end, with its final value (a
+-- TAT expires when it no longer holds anything back; a day's counter an
+-- hour after the day, its expiry set once when it is created); keys and
+-- limits come once however many decisions name them; and a group of
+-- identical decisions is decided in closed form, not one by one.
+local floor, tonumber, byte = math.floor, tonumber, string.byte
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local usPerDay = 86400000000
 local day = floor(now / usPerDay)
 local dayLeft = (day + 1) * usPerDay - now
-local daySuffix = ':' .. day
 
--- Read the numbers, name every key, and each one once for the read.
-local nargs = #ARGV
-local num, names, distinct, seen = {}, {}, {}, {}
-for i = 1, nargs do num[i] = tonumber(ARGV[i]) end
-local a, k = 1, 0
-while a <= nargs do
-  local nrules = num[a]
-  for i = 1, nrules do
-    local b = a + 3 * i - 2
-    if num[b] > 0 then
-      k = k + 1
-      names[k] = KEYS[k]
-    end
-    if num[b + 2] > 0 then
-      k = k + 1
-      names[k] = KEYS[k] .. daySuffix
-    end
-  end
-  a = a + 1 + 3 * nrules
-end
-if k ~= #KEYS then
-  return redis.error_reply('gcra: ' .. #KEYS .. ' keys for rules that need ' .. k)
-end
-for i = 1, k do
-  local name = names[i]
-  if not seen[name] then
-    seen[name] = true
-    distinct[#distinct + 1] = name
-  end
+local layout, ntat, nargs, nkeys = ARGV[1], tonumber(ARGV[2]), #ARGV, #KEYS
+local interval, bound, nlimits = {}, {}, 0
+for a = 3, nargs - 1, 2 do
+  nlimits = nlimits + 1
+  interval[nlimits], bound[nlimits] = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
 end
 
--- value: a key's number now (nil when absent); read: what Redis held;
--- kind: 'tat' or 'quota' for a key an admitted decision changed, in
--- order of first change.
-local value, read, kind, changed = {}, {}, {}, {}
-if #distinct > 0 then
-  local values = redis.call('MGET', unpack(distinct))
-  for i, name in ipairs(distinct) do
-    if values[i] then
-      value[name] = tonumber(values[i])
-      read[name] = value[name]
+-- cur: each key's number now (0 when absent); read: what Redis held.
+local names, cur, read, dirty = {}, {}, {}, {}
+if nkeys > 0 then
+  for i = 1, ntat do names[i] = KEYS[i] end
+  local suffix = ':' .. day
+  for i = ntat + 1, nkeys do names[i] = KEYS[i] .. suffix end
+  local values = redis.call('MGET', unpack(names))
+  for i = 1, nkeys do
+    local v = values[i]
+    if v then
+      v = tonumber(v)
+      read[i], cur[i] = v, v
+    else
+      cur[i] = 0
     end
   end
-end
-
--- The figures of the rule that decides the decision at hand, and the
--- writes it makes if every rule admits it.
-local allowed, byquota, rule, limit, remaining, reset, retry
-local wnames, wvalues, wkinds, nw = {}, {}, {}, 0
-local function consider(ok, isQuota, i, lim, rem, rst, rty)
-  if ok == 0 then
-    if allowed == 1 or rty > retry then
-      allowed, byquota, rule, limit, remaining, reset, retry = 0, isQuota, i, lim, 0, rst, rty
-    end
-  elseif allowed == 1 and (rule < 0 or rem < remaining) then
-    byquota, rule, limit, remaining, reset = isQuota, i, lim, rem, rst
-  end
-end
-local function write(name, v, kd)
-  nw = nw + 1
-  wnames[nw], wvalues[nw], wkinds[nw] = name, v, kd
 end
 
 local out, n = {}, 0
-a, k = 1, 0
-while a <= nargs do
-  local nrules = num[a]
-  allowed, byquota, rule, limit, remaining, reset, retry = 1, 0, -1, 0, -1, 0, 0
-  nw = 0
-  for i = 1, nrules do
-    local b = a + 3 * i - 2
-    local interval = num[b]
-    if interval > 0 then
-      k = k + 1
-      local tolerance = num[b + 1]
-      local tat = value[names[k]] or 0
+local ck, cl, cr, nv = {}, {}, {}, {}
+local p, len = 1, #layout
+while p <= len do
+  local m, nc = byte(layout, p, p + 1)
+  p = p + 2
+  -- room: how many in a row every check admits.
+  local room = m
+  for c = 1, nc do
+    local kh, kl, lh, ll, r = byte(layout, p, p + 4)
+    p = p + 5
+    local k, l = kh * 256 + kl, lh * 256 + ll
+    local iv, b = interval[l], bound[l]
+    if not b or not r then
+      return redis.error_reply('gcra: malformed layout')
+    end
+    local fit
+    if iv > 0 then
+      local tat = cur[k]
+      if not tat then return redis.error_reply('gcra: no key ' .. k) end
       if tat < now then tat = now end
-      local nt = tat + interval
-      if nt - now > tolerance then
-        consider(0, 0, i - 1, floor(tolerance / interval), 0, tat - now, nt - now - tolerance)
-      else
-        write(names[k], nt, 'tat')
-        consider(1, 0, i - 1, floor(tolerance / interval), floor((tolerance - (nt - now)) / interval), nt - now, 0)
-      end
+      fit = floor((b - (tat - now)) / iv)
+    else
+      k = ntat + k
+      if not cur[k] then return redis.error_reply('gcra: no key ' .. k) end
+      fit = b - cur[k]
     end
-    local quota = num[b + 2]
-    if quota > 0 then
-      k = k + 1
-      local used = value[names[k]] or 0
-      if used >= quota then
-        consider(0, 1, i - 1, quota, 0, dayLeft, dayLeft)
-      else
-        write(names[k], used + 1, 'quota')
-        consider(1, 1, i - 1, quota, quota - used - 1, dayLeft, 0)
-      end
-    end
+    ck[c], cl[c], cr[c] = k, l, r
+    if fit < room then room = fit end
   end
-  if allowed == 1 then
-    for j = 1, nw do
-      local name = wnames[j]
-      if not kind[name] then
-        kind[name] = wkinds[j]
-        changed[#changed + 1] = name
+  if room < 0 then room = 0 end
+  n = n + 1
+  out[n] = room
+
+  if room > 0 then
+    -- Every check reads the value the decisions before this group left
+    -- (should a decision name one key twice, the go-between sends it
+    -- alone, and its last write wins, as one decision at a time would).
+    local flags, limit, remaining, reset, step = 0, 0, 0, 0, 0
+    local best
+    for c = 1, nc do
+      local k, l = ck[c], cl[c]
+      local iv, b = interval[l], bound[l]
+      local rem
+      if iv > 0 then
+        local tat = cur[k]
+        if tat < now then tat = now end
+        local nt = tat + iv
+        rem = floor((b - (nt - now)) / iv)
+        if not best or rem < best then
+          best, flags, limit, reset, step = rem, 2 * cr[c] + 2, floor(b / iv), nt - now, iv
+        end
+        nv[c] = tat + room * iv
+      else
+        rem = b - cur[k] - 1
+        if not best or rem < best then
+          best, flags, limit, reset, step = rem, 2 * cr[c] + 3, b, dayLeft, 0
+        end
+        nv[c] = cur[k] + room
       end
-      value[name] = wvalues[j]
     end
-    if rule < 0 then remaining = 0 end
+    if best then remaining = best end
+    for c = 1, nc do
+      cur[ck[c]] = nv[c]
+      dirty[ck[c]] = true
+    end
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = flags, limit, remaining, reset, step
+    n = n + 5
   end
-  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = allowed, byquota, rule, limit
-  out[n + 5], out[n + 6], out[n + 7] = remaining, reset, retry
-  n = n + 7
-  a = a + 1 + 3 * nrules
+
+  if room < m then
+    -- The refusal, on the state the admitted ones left.
+    local flags, limit, reset, retry = 0, 0, 0, -1
+    for c = 1, nc do
+      local k, l = ck[c], cl[c]
+      local iv, b = interval[l], bound[l]
+      if iv > 0 then
+        local tat = cur[k]
+        if tat < now then tat = now end
+        local wait = tat + iv - now - b
+        if wait > 0 and wait > retry then
+          flags, limit, reset, retry = 2 * cr[c] + 2, floor(b / iv), tat - now, wait
+        end
+      elseif cur[k] >= b and dayLeft > retry then
+        flags, limit, reset, retry = 2 * cr[c] + 3, b, dayLeft, dayLeft
+      end
+    end
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = flags, limit, reset, retry
+    n = n + 4
+  end
 end
 
-for _, name in ipairs(changed) do
-  local v = value[name]
-  if kind[name] == 'tat' then
-    redis.call('SET', name, string.format('%d', v), 'PX', floor((v - now) / 1000) + 1)
-  elseif read[name] then
-    redis.call('INCRBY', name, v - read[name])
-  else
-    redis.call('SET', name, string.format('%d', v), 'PX', floor(dayLeft / 1000) + 3600000)
+-- Numbers go to redis.call as they are: Redis writes an integral one
+-- below 10^17 in full, so no string is built here.
+for i = 1, ntat do
+  if dirty[i] then
+    local v = cur[i]
+    redis.call('SET', names[i], v, 'PX', floor((v - now) / 1000) + 1)
+  end
+end
+for i = ntat + 1, nkeys do
+  if dirty[i] then
+    local v = cur[i]
+    if read[i] then
+      redis.call('INCRBY', names[i], v - read[i])
+    else
+      redis.call('SET', names[i], v, 'PX', floor(dayLeft / 1000) + 3600000)
+    end
   end
 end
 return out

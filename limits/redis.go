@@ -17,9 +17,11 @@ import (
 // request, in one round trip and one atomic step: Redis runs a script
 // without interleaving any other command, so instances sharing the server
 // never race (the flaw of limiters that read, decide and write in separate
-// commands), and the decisions of one batch apply in order, each seeing
-// the ones before it, so that a batch of N decides exactly as N scripts
-// would. The limiter sends it as EVALSHA, and sends the source only when
+// commands), and the decisions of one batch apply one after another, each
+// seeing the ones before it, so that a batch of N decides exactly as N
+// scripts would in some order (they were asked for concurrently, so any
+// order is one they could have arrived in): identical decisions are
+// taken together, see encoder. The limiter sends it as EVALSHA, and sends the source only when
 // the server answers NOSCRIPT, once per server restart or script flush.
 //
 // The clock is the Redis server's (TIME inside the script), not the
@@ -85,22 +87,26 @@ const (
 // caller decides what to do without Redis (see Failover). A decision sent
 // in a batch with others waits for the batch, which the client's read and
 // write timeouts bound, even when ctx ends sooner: one caller going away
-// must not fail the others' decisions.
+// must not fail the others' decisions. A decision whose rules limit
+// nothing is admitted without a round trip: there is nothing to count.
 func (r *Redis) Allow(ctx context.Context, rules []Rule) (Decision, error) {
 	if len(rules) > maxRules {
 		return Decision{}, errTooManyRules
 	}
 	c := r.get()
-	c.prepare(r.prefix, rules)
+	if c.prepare(r.prefix, rules); c.nkeys == 0 {
+		r.put(c)
+		return Decision{Allowed: true, Rule: -1}, nil
+	}
 	r.decide(ctx, c)
 	d, err := c.d, c.err
 	r.put(c)
 	return d, err
 }
 
-// prepare names the keys of a decision over rules and figures its
-// arguments for the script. Every key is cut from one string, so that
-// naming them costs one allocation however many rules there are.
+// prepare names the keys of a decision over rules and figures its checks'
+// limits. Every key is cut from one string, so that naming them costs one
+// allocation however many rules there are.
 func (c *call) prepare(prefix string, rules []Rule) {
 	size := 0
 	for _, rl := range rules {
@@ -111,20 +117,22 @@ func (c *call) prepare(prefix string, rules []Rule) {
 			size += len(prefix) + len(rl.Key) + len(rl.ID) + len(quotaSuffix)
 		}
 	}
+	c.nkeys = 0
+	if size == 0 {
+		return
+	}
 	var names strings.Builder
 	names.Grow(size)
 	var ends [2 * maxRules]int
-	c.nkeys, c.nrules = 0, len(rules)
 	for i, rl := range rules {
-		interval, tolerance := int64(0), int64(0)
 		if rl.Limit.Rate > 0 {
-			interval = max(1, int64(1e6/rl.Limit.Rate))
-			tolerance = interval * int64(rl.Limit.Burst)
+			interval := max(1, int64(1e6/rl.Limit.Rate))
 			names.WriteString(prefix)
 			names.WriteString(rl.Key)
 			names.WriteString(rl.ID)
 			names.WriteString(tatSuffix)
 			ends[c.nkeys] = names.Len()
+			c.checks[c.nkeys] = check{interval: interval, bound: interval * int64(rl.Limit.Burst), rule: uint8(i)}
 			c.nkeys++
 		}
 		if rl.Limit.Quota > 0 {
@@ -133,13 +141,13 @@ func (c *call) prepare(prefix string, rules []Rule) {
 			names.WriteString(rl.ID)
 			names.WriteString(quotaSuffix)
 			ends[c.nkeys] = names.Len()
+			c.checks[c.nkeys] = check{bound: rl.Limit.Quota, rule: uint8(i)}
 			c.nkeys++
 		}
-		c.args[3*i], c.args[3*i+1], c.args[3*i+2] = interval, tolerance, rl.Limit.Quota
 	}
 	all := names.String()
 	for i, start := 0, 0; i < c.nkeys; i++ {
-		c.keys[i] = all[start:ends[i]]
+		c.checks[i].key = all[start:ends[i]]
 		start = ends[i]
 	}
 }
@@ -147,40 +155,25 @@ func (c *call) prepare(prefix string, rules []Rule) {
 // roundTrip sends the decisions of calls as one script and sets each
 // call's answer, or the same error on every one of them.
 func (r *Redis) roundTrip(ctx context.Context, calls []*call, buf []any) []any {
-	nkeys, nargs := 0, 0
-	for _, c := range calls {
-		nkeys += c.nkeys
-		nargs += 1 + 3*c.nrules
-	}
-	args := append(buf[:0], "evalsha", gcraSHA, nkeys)
-	for _, c := range calls {
-		for _, k := range c.keys[:c.nkeys] {
-			args = append(args, k)
+	e := encoders.Get().(*encoder)
+	defer encoders.Put(e)
+	args, err := e.encode(calls, buf[:0])
+	if err == nil {
+		var res []int64
+		if res, err = r.eval(ctx, args); err == nil {
+			err = e.decode(calls, res)
 		}
 	}
-	for _, c := range calls {
-		args = append(args, c.nrules)
-		for _, a := range c.args[:3*c.nrules] {
-			args = append(args, a)
-		}
-	}
-	res, err := r.eval(ctx, args)
-	if err == nil && len(res) != 7*len(calls) {
-		err = fmt.Errorf("limits: redis script answered %d values for %d decisions", len(res), len(calls))
-	}
-	for i, c := range calls {
-		if err != nil {
+	if err != nil {
+		for _, c := range calls {
 			c.d, c.err = Decision{}, err
-			continue
 		}
-		v := res[7*i : 7*i+7]
-		c.d = Decision{
-			Allowed: v[0] == 1, Quota: v[1] == 1, QuotaExceeded: v[0] != 1 && v[1] == 1, Rule: int(v[2]), Limit: v[3], Remaining: v[4],
-			Reset: time.Duration(v[5]) * time.Microsecond, RetryAfter: time.Duration(v[6]) * time.Microsecond,
-		}
-		c.err = nil
 	}
-	// Drop the references to the keys, which the buffer outlives.
+	// Drop the references to the keys, which the buffers outlive.
+	e.reset()
+	for _, c := range calls {
+		clear(c.checks[:c.nkeys])
+	}
 	clear(args)
 	return args
 }

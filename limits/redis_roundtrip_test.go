@@ -524,3 +524,105 @@ func TestRedisBatchCallerGone(t *testing.T) {
 		t.Fatalf("the quota after the batch: %+v; want the %d queued counted, and this one", d, n)
 	}
 }
+
+// TestRedisBatchMatchesOneAtATime queues decisions of several kinds,
+// interleaved, behind a round trip in flight, so that they go as one
+// batch, in which the script decides identical decisions as one group
+// and names shared keys once: every decision must get exactly the answer
+// it gets when the same decisions are sent one at a time, in the order
+// the batch takes (each kind in the order it first came, its decisions
+// together), to a second limiter, and, for the kinds the in-memory limiter
+// decides alike (no key named twice), to that one too. The kinds share a
+// global rate, refuse by rate and by quota part-way through, and one names
+// a key twice.
+func TestRedisBatchMatchesOneAtATime(t *testing.T) {
+	slow := func(burst int) limits.Limit { return limits.Limit{Rate: 1.0 / 3600, Burst: burst} }
+	global := limits.Rule{Key: "global", Limit: slow(9)}
+	kinds := [][]limits.Rule{
+		{{Key: "cred:", ID: "a", Limit: limits.Limit{Rate: 1.0 / 3600, Burst: 3, Quota: 5}}, global},
+		{{Key: "cred:", ID: "b", Limit: slow(2)}, {Key: "cons:", ID: "b", Limit: limits.Limit{Quota: 1}}, global},
+		{{Key: "quota:", ID: "c", Limit: limits.Limit{Quota: 2}}},
+		// Two rates on one key: the second's writes, every half hour,
+		// win, so the first admits more than its own pace would.
+		{{Key: "twice", Limit: slow(2)}, {Key: "twice", Limit: limits.Limit{Rate: 2.0 / 3600, Burst: 5}}},
+		{{Key: "free"}},
+	}
+	twice := 3
+	order := []int{0, 1, 0, 2, 3, 0, 1, 2, 4, 2, 3, 0, 1, 3, 0, 2}
+
+	l, client := newRedisLimiter(t, 0, nil)
+	if _, err := l.Allow(ctx, []limits.Rule{{Key: "warm", Limit: limits.Limit{Quota: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	hold := newHoldFirstScript()
+	client.AddHook(hold)
+	got := make([]limits.Decision, len(order))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := l.Allow(ctx, []limits.Rule{{Key: "held", Limit: limits.Limit{Quota: 1}}}); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-hold.held
+	queued := 0
+	for i, k := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := l.Allow(ctx, kinds[k])
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = d
+		}()
+		if k != 4 { // a decision limiting nothing never queues
+			queued++
+			waitQueued(t, l, queued)
+		}
+	}
+	close(hold.release)
+	wg.Wait()
+
+	single, _ := newRedisLimiter(t, 0, nil)
+	memory := limits.NewMemory(nil)
+	var firsts []int
+	for _, k := range order {
+		if !slices.Contains(firsts, k) {
+			firsts = append(firsts, k)
+		}
+	}
+	near := func(a, b time.Duration) bool { return a-b < time.Minute && b-a < time.Minute }
+	same := func(a, b limits.Decision) bool {
+		return a.Allowed == b.Allowed && a.Quota == b.Quota && a.QuotaExceeded == b.QuotaExceeded && a.Rule == b.Rule &&
+			a.Limit == b.Limit && a.Remaining == b.Remaining && near(a.Reset, b.Reset) && near(a.RetryAfter, b.RetryAfter)
+	}
+	refused := 0
+	for _, k := range firsts {
+		for i, ki := range order {
+			if ki != k {
+				continue
+			}
+			want, err := single.Allow(ctx, kinds[k])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !same(got[i], want) {
+				t.Errorf("decision %d (kind %d) in the batch = %+v; one at a time %+v", i, k, got[i], want)
+			}
+			if !want.Allowed {
+				refused++
+			}
+			if k == twice {
+				continue
+			}
+			if mem, _ := memory.Allow(ctx, kinds[k]); !same(got[i], mem) {
+				t.Errorf("decision %d (kind %d) in the batch = %+v; in memory %+v", i, k, got[i], mem)
+			}
+		}
+	}
+	if refused < 4 {
+		t.Fatalf("%d decisions refused; the kinds are meant to refuse part-way", refused)
+	}
+}

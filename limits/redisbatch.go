@@ -22,9 +22,10 @@ const maxInFlight = 1
 // A call is one decision on its way through the batcher: its keys and
 // arguments, then its answer.
 type call struct {
-	nrules, nkeys int
-	keys          [2 * maxRules]string
-	args          [3 * maxRules]int64
+	// nkeys counts the checks (a rule's rate, a rule's quota), each on a
+	// key of its own.
+	nkeys  int
+	checks [2 * maxRules]check
 
 	d   Decision
 	err error
