@@ -389,7 +389,9 @@ func (l *Log) linger(batch []request) []request {
 		return batch
 	}
 	wait := min(flush, maxLinger)
-	gap := max(3*l.lastCycle/time.Duration(l.lastBatch), minGap)
+	// The cycle is bounded first: after an idle spell (or before the
+	// first commit) it is long, and three times it could overflow.
+	gap := max(3*min(l.lastCycle, time.Second)/time.Duration(l.lastBatch), minGap)
 	start := time.Now()
 	for len(batch) < l.maxBatch {
 		left := wait - time.Since(start)
