@@ -72,6 +72,8 @@ type Log struct {
 	// flushed; flushed is signalled after each flush.
 	inflight atomic.Int64
 	flushed  chan struct{}
+	// flushTook is how long, in nanoseconds, the newest flush took.
+	flushTook atomic.Int64
 
 	// Owned by the writer goroutine.
 	hasher       *hasher
@@ -79,6 +81,12 @@ type Log struct {
 	nextHead     hrgate.AuditHead
 	lastSeq      int64 // newest event this log appended
 	checkpointed int64 // event covered by this log's newest checkpoint
+	// For linger: the size of the newest batch, the time from the commit
+	// before it to its own, and when it was committed.
+	lastBatch  int
+	lastCycle  time.Duration
+	lastCommit time.Time
+	timer      *time.Timer
 }
 
 // request is one event waiting for the writer. done, buffered, receives
@@ -125,7 +133,9 @@ func Open(ctx context.Context, store hrgate.AuditStore, keys *Keys, opts Options
 		syncDone: make(chan struct{}),
 		flushed:  make(chan struct{}, 1),
 		hasher:   keys.newHasher(),
+		timer:    time.NewTimer(time.Hour),
 	}
+	l.timer.Stop()
 	head, err := store.AuditHead(ctx)
 	if err != nil {
 		return nil, err
@@ -334,6 +344,10 @@ func (l *Log) run(ctx context.Context) {
 // would wait for the disk anyway, and its events would need another
 // flush, so under load every flush serves as many events as arrived
 // during the one before. A full batch goes at once.
+//
+// Then, under load, it lingers (linger). Each flush costs the same CPU
+// however many events it carries, and on a virtual machine a flush
+// costs as much CPU as several requests.
 func (l *Log) gather(batch []request) []request {
 	batch = l.drain(batch)
 	for l.inflight.Load() > 0 && len(batch) < l.maxBatch {
@@ -346,7 +360,59 @@ func (l *Log) gather(batch []request) []request {
 		case <-l.flushed:
 		}
 	}
-	return l.drain(batch)
+	batch = l.drain(batch)
+	return l.linger(batch)
+}
+
+// Bounds of linger: it never waits longer than maxLinger in all, and
+// waits for the next event at least minGap before it concludes that no
+// more are coming.
+const (
+	maxLinger = 2 * time.Millisecond
+	minGap    = 20 * time.Microsecond
+)
+
+// linger goes on gathering events for up to as long as the last flush
+// took, as long as they keep coming: the batch then shares one flush with
+// the events that would have needed the next one, and with many callers
+// waiting on a slow flush the flushes per event halve. It waits only
+// when the batch before carried more than one event (there is
+// concurrency to wait for) and the store's flush takes time (SQLite; on
+// PostgreSQL the commit is the flush and SyncAudit returns at once). It
+// stops as soon as no event has come for three times the mean gap
+// between the events of the batch before, so that when every caller is
+// already waiting on this batch it does not hold them up for the whole
+// time.
+func (l *Log) linger(batch []request) []request {
+	flush := time.Duration(l.flushTook.Load())
+	if l.lastBatch < 2 || len(batch) == 0 || len(batch) >= l.maxBatch || flush < 2*minGap {
+		return batch
+	}
+	wait := min(flush, maxLinger)
+	// The cycle is bounded first: after an idle spell (or before the
+	// first commit) it is long, and three times it could overflow.
+	gap := max(3*min(l.lastCycle, time.Second)/time.Duration(l.lastBatch), minGap)
+	start := time.Now()
+	for len(batch) < l.maxBatch {
+		left := wait - time.Since(start)
+		if left <= 0 {
+			break
+		}
+		// Since Go 1.23 Reset and Stop leave no stale tick behind.
+		l.timer.Reset(min(gap, left))
+		select {
+		case r, ok := <-l.queue:
+			l.timer.Stop()
+			if !ok {
+				return batch
+			}
+			batch = l.drain(append(batch, r))
+			continue
+		case <-l.timer.C:
+		}
+		break
+	}
+	return batch
 }
 
 // drain adds to batch the events waiting in the queue, up to maxBatch.
@@ -371,6 +437,8 @@ func (l *Log) commit(ctx context.Context, batch []request) (failed []request) {
 	if len(batch) == 0 {
 		return nil
 	}
+	now := time.Now()
+	l.lastBatch, l.lastCycle, l.lastCommit = len(batch), now.Sub(l.lastCommit), now
 	err := l.store.AppendAudit(ctx, func(head hrgate.AuditHead) ([]*hrgate.AuditRow, hrgate.AuditHead, error) {
 		return l.seal(head, batch), l.nextHead, nil
 	})
@@ -434,7 +502,10 @@ func (l *Log) syncer(ctx context.Context) {
 			}
 		}
 		var err error
-		if serr := l.store.SyncAudit(context.WithoutCancel(ctx)); serr != nil {
+		start := time.Now()
+		serr := l.store.SyncAudit(context.WithoutCancel(ctx))
+		l.flushTook.Store(int64(time.Since(start)))
+		if serr != nil {
 			l.syncFailed.Store(true)
 			l.log.Error("flushing the audit trail failed", "err", serr)
 			err = &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "The audit trail cannot be written.", Err: serr}
