@@ -162,6 +162,10 @@ type SyncStore interface {
 	FinishSyncRun(ctx context.Context, r *SyncRun) error
 	// SyncRuns returns a source's runs, newest first, at most limit.
 	SyncRuns(ctx context.Context, sourceID string, limit int) ([]*SyncRun, error)
+	// PruneSyncRuns deletes the finished runs (succeeded or failed) that
+	// started before before, of every source, and returns how many it
+	// deleted. A run still running is kept whatever its age.
+	PruneSyncRuns(ctx context.Context, before time.Time) (int, error)
 	// MessageOutcome returns the outcome stored for an inbound message
 	// of a source (SyncTx.SetMessageOutcome), or ENOTFOUND when the id
 	// is not remembered.

@@ -43,6 +43,7 @@ type Config struct {
 	Audit    Audit    `yaml:"audit"`
 	Limits   Limits   `yaml:"limits"`
 	Webhooks Webhooks `yaml:"webhooks"`
+	Sources  Sources  `yaml:"sources"`
 }
 
 // Keys configures the API key lifecycle.
@@ -191,6 +192,7 @@ func Default() *Config {
 		Audit:    defaultAudit(),
 		Limits:   defaultLimits(),
 		Webhooks: defaultWebhooks(),
+		Sources:  defaultSources(),
 	}
 }
 
@@ -292,6 +294,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Webhooks.validate(); err != nil {
+		return err
+	}
+	if err := c.Sources.validate(); err != nil {
 		return err
 	}
 	// Keys, tokens, the admin token and HR data must never cross a network

@@ -197,3 +197,28 @@ func (s *Service) record(ctx context.Context, typ, target string, before, after 
 	}
 	return nil
 }
+
+// RunPruning deletes, every interval until ctx ends, the finished runs
+// that started more than retention ago. A SCIM request or an inbound
+// event is a run of its own, so without it the table would grow by every
+// push a source makes. The change events and the audit trail keep what
+// changed; a run is the operator's view of how each request or import
+// went.
+func (s *Service) RunPruning(ctx context.Context, interval, retention time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := s.store.PruneSyncRuns(ctx, s.now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("pruning old sync runs failed", "err", err)
+		case n > 0:
+			s.log.Info("pruned old sync runs", "runs", n, "retention", hrgate.FormatDuration(retention))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

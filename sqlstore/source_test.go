@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/internal/storetest"
@@ -110,5 +111,63 @@ func TestSources(t *testing.T) {
 			wantCode(t, err, hrgate.ENOTFOUND)
 			wantCode(t, db.DeleteSource(ctx, hook.ID), hrgate.ENOTFOUND)
 		})
+	})
+}
+
+// TestPruneSyncRuns: the finished runs older than the cut-off go, of
+// every source, however many there are (more than one batch here); the
+// newer ones and a running one, however old, stay.
+func TestPruneSyncRuns(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := MustOpenDB(t, dsn)
+		g := newIDs(43)
+		co := newCompany(t, g, "acme", false)
+		mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{co}})
+		cut := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+		var srcs []*hrgate.Source
+		for _, name := range []string{"payroll", "hris"} {
+			s := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: name, Type: hrgate.SourceCSV, CreatedAt: cut}
+			if err := db.CreateSource(ctx, s, nil); err != nil {
+				t.Fatal(err)
+			}
+			srcs = append(srcs, s)
+		}
+		run := func(src *hrgate.Source, status string, started time.Time) *hrgate.SyncRun {
+			t.Helper()
+			r := &hrgate.SyncRun{ID: g.new(t, hrgate.PrefixSyncRun), SourceID: src.ID, Kind: "csv", Mode: "upsert", Status: status, StartedAt: started}
+			if err := db.CreateSyncRun(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		const old = 1005 // more than one delete statement's worth
+		for i := range old {
+			run(srcs[0], hrgate.RunSucceeded, cut.Add(-time.Duration(i+1)*time.Second))
+		}
+		run(srcs[1], hrgate.RunFailed, cut.Add(-time.Hour))
+		running := run(srcs[1], hrgate.RunRunning, cut.Add(-48*time.Hour))
+		recent := []*hrgate.SyncRun{run(srcs[0], hrgate.RunSucceeded, cut), run(srcs[1], hrgate.RunFailed, cut.Add(time.Minute))}
+
+		n, err := db.PruneSyncRuns(ctx, cut)
+		if err != nil || n != old+1 {
+			t.Fatalf("PruneSyncRuns = %d, %v; want %d", n, err, old+1)
+		}
+		kept := map[string]bool{}
+		for _, s := range srcs {
+			rs, err := db.SyncRuns(ctx, s.ID, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				kept[r.ID] = true
+			}
+		}
+		if len(kept) != 3 || !kept[running.ID] || !kept[recent[0].ID] || !kept[recent[1].ID] {
+			t.Fatalf("kept %v; want the running run and the two at or after the cut-off", kept)
+		}
+		if n, err := db.PruneSyncRuns(ctx, cut); err != nil || n != 0 {
+			t.Fatalf("second PruneSyncRuns = %d, %v; want 0", n, err)
+		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hrgate/hrgate"
 )
@@ -373,6 +374,45 @@ func (db *DB) SyncRuns(ctx context.Context, sourceID string, limit int) ([]*hrga
 		}
 		return &r, nil
 	})
+}
+
+// pruneBatch bounds the runs one statement of PruneSyncRuns deletes, so
+// that pruning a long backlog does not hold SQLite's one writer for long
+// at a time.
+const pruneBatch = 1000
+
+// PruneSyncRuns implements hrgate.SyncStore, one source and one batch at
+// a time: the index on (source_id, started_at) finds each source's old
+// runs without reading the others.
+func (db *DB) PruneSyncRuns(ctx context.Context, before time.Time) (int, error) {
+	const op = "sqlstore.PruneSyncRuns"
+	rows, err := db.read.QueryContext(ctx, `SELECT id FROM sources ORDER BY id`)
+	ids, err := collect(db, op, rows, err, func(s scanner) (string, error) {
+		var id string
+		return id, s.Scan(&id)
+	})
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, id := range ids {
+		for {
+			res, err := db.write.ExecContext(ctx, db.dialect.rebind(`DELETE FROM sync_runs WHERE id IN (SELECT id FROM sync_runs `+
+				`WHERE source_id = ? AND started_at < ? AND status <> 'running' LIMIT ?)`), id, before.UnixMicro(), pruneBatch)
+			if err != nil {
+				return total, db.translate(err, op)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return total, db.translate(err, op)
+			}
+			total += int(n)
+			if n < pruneBatch {
+				break
+			}
+		}
+	}
+	return total, nil
 }
 
 // encodeProblems encodes at most hrgate.MaxRunProblems problems.

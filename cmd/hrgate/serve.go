@@ -136,6 +136,11 @@ func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Ser
 	m.background(ctx, func(ctx context.Context) {
 		m.Store.RunReencrypt(ctx, time.Duration(m.Config.Keyring.RewrapInterval), 0)
 	})
+	// Sources: forget finished runs past their retention (docs/sources.md).
+	if keep := time.Duration(m.Config.Sources.RunRetention); keep > 0 {
+		svc := m.sourcesService()
+		m.background(ctx, func(ctx context.Context) { svc.RunPruning(ctx, time.Hour, keep) })
+	}
 	// Webhooks: fan the change outbox out to consumers' endpoints and
 	// deliver (docs/webhooks.md).
 	if m.Config.Webhooks.Enabled {
