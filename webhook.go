@@ -102,8 +102,10 @@ type WebhookDelivery struct {
 	CompanyID  string
 	EmployeeID string
 	Groups     []string
-	EventTime  time.Time
-	ReplayOf   string
+	// TimeOffID names the time-off request of a time_off.* event.
+	TimeOffID string
+	EventTime time.Time
+	ReplayOf  string
 
 	Status      string
 	Attempts    int
