@@ -17,7 +17,8 @@ const (
 
 // WebhookEventTypes are the change events an endpoint may subscribe to:
 // every type the sync engine writes to the outbox.
-var WebhookEventTypes = []string{ChangeEmployeeCreated, ChangeEmployeeUpdated, ChangeEmployeeTerminated}
+var WebhookEventTypes = []string{ChangeEmployeeCreated, ChangeEmployeeUpdated, ChangeEmployeeTerminated,
+	ChangeTimeOffCreated, ChangeTimeOffUpdated, ChangeTimeOffCancelled}
 
 // ValidWebhookEventType reports whether t is a change event type an
 // endpoint may subscribe to.
@@ -25,8 +26,9 @@ func ValidWebhookEventType(t string) bool { return slices.Contains(WebhookEventT
 
 // Webhook payload modes.
 const (
-	// WebhookFull sends the employee as the consumer's grant projects it,
-	// exactly as GET /v1/employees/{id} would return it.
+	// WebhookFull sends the event's object as the consumer's grant lets
+	// it out: the employee exactly as GET /v1/employees/{id} would
+	// return it, the time-off request as GET /v1/time-off would.
 	WebhookFull = "full"
 	// WebhookThin sends ids only; the receiver reads the rest through the
 	// API with its own credential.
@@ -80,7 +82,7 @@ const (
 	DeliveryPending   = "pending"   // waiting for its first or next attempt
 	DeliverySucceeded = "succeeded" // a 2xx answer came back in time
 	DeliveryFailed    = "failed"    // the retry schedule ran out, or the endpoint answered 410
-	DeliverySkipped   = "skipped"   // not sent: the employee is gone or now outside the grant
+	DeliverySkipped   = "skipped"   // not sent: the object is gone or now outside the grant
 )
 
 // ValidDeliveryStatus reports whether s is a delivery state.
@@ -102,8 +104,10 @@ type WebhookDelivery struct {
 	CompanyID  string
 	EmployeeID string
 	Groups     []string
-	EventTime  time.Time
-	ReplayOf   string
+	// TimeOffID names the time-off request of a time_off.* event.
+	TimeOffID string
+	EventTime time.Time
+	ReplayOf  string
 
 	Status      string
 	Attempts    int

@@ -41,6 +41,7 @@ func TestAdminWebhooks(t *testing.T) {
 					{`{"consumer":"payroll","url":"https://user:pw@hooks.example.com/","event_types":["employee.created"]}`, "user name"},
 					{`{"consumer":"payroll","url":"https://hooks.example.com/","event_types":["employee.created"],"mode":"fat"}`, "full or thin"},
 					{`{"consumer":"audit-only","url":"https://hooks.example.com/","event_types":["employee.created"]}`, "cannot read employees"},
+					{`{"consumer":"payroll","url":"https://hooks.example.com/","event_types":["employee.created","time_off.created"]}`, "time_off:read"},
 				} {
 					var p problem
 					if status := a.call(t, "POST", "/admin/v1/webhooks", tc.body, &p); status != 400 || !strings.Contains(p.Detail, tc.detail) {
@@ -117,6 +118,20 @@ func TestAdminWebhooks(t *testing.T) {
 			if got := strings.Join(types, " "); got != "webhook.created webhook.updated webhook.updated webhook.rotated webhook.replayed webhook.deleted" {
 				t.Errorf("audit events: %s", got)
 			}
+
+			t.Run("TimeOff", func(t *testing.T) {
+				// A consumer reading time off only subscribes to time-off
+				// events; the answer matches the document's event types.
+				mustConsumer(t, a.gate, "leave", "time_off:read companies:*")
+				var ep struct {
+					EventTypes []string `json:"event_types"`
+				}
+				status := a.call(t, "POST", "/admin/v1/webhooks",
+					`{"consumer":"leave","url":"https://hooks.example.com/leave","event_types":["time_off.updated","time_off.created","time_off.cancelled"]}`, &ep)
+				if status != 201 || strings.Join(ep.EventTypes, ",") != "time_off.cancelled,time_off.created,time_off.updated" {
+					t.Fatalf("create: %d %+v", status, ep)
+				}
+			})
 		})
 	}
 }

@@ -218,12 +218,12 @@ func (db *DB) WebhookSecrets(ctx context.Context, endpointID string, now time.Ti
 }
 
 const webhookDeliveryColumns = `id, endpoint_id, event_id, event_type, company_id, employee_id, group_names, event_time, replay_of, ` +
-	`status, attempts, next_attempt_at, last_status, last_error, created_at, finished_at`
+	`status, attempts, next_attempt_at, last_status, last_error, created_at, finished_at, time_off_id`
 
 func webhookDeliveryArgs(args []any, d *hrgate.WebhookDelivery) []any {
 	return append(args, d.ID, d.EndpointID, d.EventID, d.EventType, d.CompanyID, d.EmployeeID, strings.Join(d.Groups, ","),
 		micros(d.EventTime), d.ReplayOf, d.Status, d.Attempts, d.NextAttempt.UnixMicro(), d.LastStatus, d.LastError,
-		d.CreatedAt.UnixMicro(), micros(d.FinishedAt))
+		d.CreatedAt.UnixMicro(), micros(d.FinishedAt), d.TimeOffID)
 }
 
 // FanOutWebhooks reads change events after the cursor, creates the
@@ -299,7 +299,7 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 				}
 				ds = append(ds, &hrgate.WebhookDelivery{
 					ID: id, EndpointID: endpointID, EventID: e.ev.ID, EventType: e.ev.Type, CompanyID: e.ev.CompanyID,
-					EmployeeID: e.ev.EmployeeID, Groups: e.ev.Groups, EventTime: e.ev.Time,
+					EmployeeID: e.ev.EmployeeID, Groups: e.ev.Groups, TimeOffID: e.ev.TimeOffID, EventTime: e.ev.Time,
 					Status: hrgate.DeliveryPending, NextAttempt: now, CreatedAt: now,
 				})
 			}
@@ -309,7 +309,7 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 		// past the event; DO NOTHING is a guard, not a path.
 		for _, d := range ds {
 			res, err := db.wstmts.txExec(ctx, tx, `INSERT INTO webhook_deliveries (`+webhookDeliveryColumns+
-				`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id, event_id) WHERE replay_of = '' DO NOTHING`,
+				`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id, event_id) WHERE replay_of = '' DO NOTHING`,
 				webhookDeliveryArgs(nil, d)...)
 			if err != nil {
 				return err
@@ -584,7 +584,7 @@ func (db *DB) ReplayWebhookDeliveries(ctx context.Context, eventID string, since
 			}
 			out = append(out, &hrgate.WebhookDelivery{
 				ID: id, EndpointID: o.EndpointID, EventID: o.EventID, EventType: o.EventType, CompanyID: o.CompanyID,
-				EmployeeID: o.EmployeeID, Groups: o.Groups, EventTime: o.EventTime, ReplayOf: o.ID,
+				EmployeeID: o.EmployeeID, Groups: o.Groups, TimeOffID: o.TimeOffID, EventTime: o.EventTime, ReplayOf: o.ID,
 				Status: hrgate.DeliveryPending, NextAttempt: now, CreatedAt: now,
 			})
 		}
@@ -624,7 +624,7 @@ func scanWebhookDelivery(s scanner) (*hrgate.WebhookDelivery, error) {
 		next, created     int64
 	)
 	if err := s.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.CompanyID, &d.EmployeeID, &groups, &eventTime, &d.ReplayOf,
-		&d.Status, &d.Attempts, &next, &d.LastStatus, &d.LastError, &created, &finish); err != nil {
+		&d.Status, &d.Attempts, &next, &d.LastStatus, &d.LastError, &created, &finish, &d.TimeOffID); err != nil {
 		return nil, err
 	}
 	if groups != "" {

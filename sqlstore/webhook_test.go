@@ -329,6 +329,57 @@ func TestWebhookDeliveries(t *testing.T) {
 	})
 }
 
+// TestWebhookDeliveryTimeOffID: a time-off event's request id is copied
+// from the outbox into its delivery, and from there into what a claim,
+// a listing and a replay return, so that the payload can be read without
+// the outbox; an employee event's delivery has none.
+func TestWebhookDeliveryTimeOffID(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newWebhookFixture(t, db)
+		employee := f.appendEvents(t, 1)[0]
+		timeOff := &hrgate.ChangeEvent{ID: f.g.new(t, hrgate.PrefixChangeEvent), Type: hrgate.ChangeTimeOffCancelled, CompanyID: f.company.ID,
+			EmployeeID: employee.EmployeeID, SourceID: f.src.ID, TimeOffID: f.g.new(t, hrgate.PrefixTimeOff), Time: ts(20)}
+		if err := db.Sync(ctx, f.src, func(tx hrgate.SyncTx) error { return tx.AppendChanges(ctx, []*hrgate.ChangeEvent{timeOff}) }); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.fanOutAll(t, f.endpoint.ID); n != 2 {
+			t.Fatalf("fanned out %d events, want 2", n)
+		}
+		want := map[string]string{employee.ID: "", timeOff.ID: timeOff.TimeOffID}
+		check := func(what string, d *hrgate.WebhookDelivery) {
+			t.Helper()
+			if w, ok := want[d.EventID]; !ok || d.TimeOffID != w {
+				t.Errorf("%s: delivery of %s (%s) has time_off_id %q, want %q", what, d.EventID, d.EventType, d.TimeOffID, w)
+			}
+		}
+		claims, err := db.ClaimWebhookDeliveries(ctx, ts(100), time.Minute, 10, "w1")
+		if err != nil || len(claims) != 2 {
+			t.Fatalf("claim = %d, %v", len(claims), err)
+		}
+		for _, c := range claims {
+			check("claim", c.Delivery)
+		}
+		ds, err := db.WebhookDeliveries(ctx, hrgate.DeliveryFilter{Limit: 10})
+		if err != nil || len(ds) != 2 {
+			t.Fatalf("WebhookDeliveries = %d, %v", len(ds), err)
+		}
+		for _, d := range ds {
+			check("list", d)
+		}
+		rs, err := db.ReplayWebhookDeliveries(ctx, timeOff.ID, time.Time{}, "", ts(200), f.newMsgID)
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("replay = %v, %v", rs, err)
+		}
+		check("replay", rs[0])
+		d, _, err := db.FindWebhookDelivery(ctx, rs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("stored replay", d)
+	})
+}
+
 // TestWebhookFanOutConcurrentImports commits events from concurrent sync
 // transactions while fan-outs run, and checks that every event is fanned
 // out exactly once: on PostgreSQL, seq order is not commit order, and a

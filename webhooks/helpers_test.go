@@ -241,6 +241,35 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(status)
 }
 
+// setRespond sets what the receiver answers from now on; nil is 200.
+func (r *receiver) setRespond(respond func(n int) int) {
+	r.mu.Lock()
+	r.respond = respond
+	r.mu.Unlock()
+}
+
+// retryAfterNarrowing makes the first attempt at what change writes fail
+// at r (503), sets consumer's grant to scopes, and makes the retry once
+// its wait has passed. It returns how many messages r received from the
+// change on after the first attempt and after the retry: 1 and 1 when the
+// narrowed grant skipped the retry.
+func (e *env) retryAfterNarrowing(t *testing.T, w *webhooks.Worker, r *receiver, change func(), consumer, scopes string) (first, retried int) {
+	t.Helper()
+	r.setRespond(func(int) int { return 503 })
+	before := len(r.messages())
+	e.clock.Add(time.Second)
+	change()
+	runOnce(t, w)
+	first = len(r.messages()) - before
+	if _, err := e.gate.SetGrant(context.Background(), consumer, []string{scopes}); err != nil {
+		t.Fatal(err)
+	}
+	r.setRespond(nil)
+	e.clock.Add(5 * time.Second)
+	runOnce(t, w)
+	return first, len(r.messages()) - before
+}
+
 func (r *receiver) messages() []message {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -122,8 +122,8 @@ func (s *Service) Create(ctx context.Context, req EndpointRequest) (*hrgate.Webh
 	if err != nil {
 		return nil, "", err
 	}
-	if !p.Grant.CanRead(grant.ResourceEmployees) {
-		return nil, "", hrgate.Errorf(hrgate.EINVALID, "Consumer %s cannot read employees (its grant names no employees scope), so no change event would reach the endpoint.", c.Name)
+	if err := checkGrantReads(c.Name, p.Grant, types); err != nil {
+		return nil, "", err
 	}
 	id, err := hrgate.NewID(hrgate.PrefixWebhookEndpoint, s.random)
 	if err != nil {
@@ -202,6 +202,24 @@ func checkEventTypes(in []string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// checkGrantReads refuses a subscription to events the consumer's grant
+// can never let through, because it cannot read their object: such an
+// endpoint would look live and receive nothing. The grant is checked
+// again at every fan-out and attempt, so a grant narrowed later stops the
+// events it no longer covers instead.
+func checkGrantReads(consumer string, g *grant.Grant, types []string) error {
+	for _, t := range types {
+		switch r := eventResource(t); {
+		case g.CanRead(r):
+		case r == grant.ResourceTimeOff:
+			return hrgate.Errorf(hrgate.EINVALID, "Consumer %s cannot read time off (its grant names no time_off:read scope), so no %s event would reach the endpoint.", consumer, t)
+		default:
+			return hrgate.Errorf(hrgate.EINVALID, "Consumer %s cannot read employees (its grant names no employees scope), so no %s event would reach the endpoint.", consumer, t)
+		}
+	}
+	return nil
 }
 
 func checkDescription(d string) error {

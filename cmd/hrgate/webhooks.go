@@ -81,9 +81,12 @@ func (m *Main) webhooksCommand() *cobra.Command {
 		Short: "Create a webhook endpoint; its signing secret is printed once",
 		Long: "The endpoint receives the change events it subscribes to that the consumer's grant lets through,\n" +
 			"each signed per the Standard Webhooks specification with a whsec_ secret shown once, now.\n" +
-			"Event types: " + strings.Join(hrgate.WebhookEventTypes, ", ") + ".",
-		Example: "  hrgate webhooks create --consumer payroll --url https://payroll.example.com/hooks --events employee.created,employee.updated --output json",
-		Args:    cobra.NoArgs,
+			"Event types: " + strings.Join(hrgate.WebhookEventTypes, ", ") + ".\n" +
+			"employee.* events need an employees scope in the consumer's grant, time_off.* events time_off:read;\n" +
+			"an endpoint subscribing to events its consumer cannot read is refused.",
+		Example: "  hrgate webhooks create --consumer payroll --url https://payroll.example.com/hooks --events employee.created,employee.updated --output json\n" +
+			"  hrgate webhooks create --consumer leave --url https://leave.example.com/hooks --events time_off.created,time_off.updated,time_off.cancelled",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			consumer, _ := f.GetString("consumer")
@@ -119,7 +122,7 @@ func (m *Main) webhooksCommand() *cobra.Command {
 	create.Flags().StringSlice("events", nil, "event types, comma-separated")
 	create.Flags().String("description", "", "what the endpoint is")
 	create.Flags().Bool("allow-http", false, "accept a plain http:// URL (logged as a warning: anyone on the path reads the data)")
-	create.Flags().Bool("thin", false, "send ids only; the receiver reads the employee through the API")
+	create.Flags().Bool("thin", false, "send ids only; the receiver reads the employee or time-off request through the API")
 
 	list := &cobra.Command{
 		Use: "list [--consumer NAME]", Short: "List webhook endpoints", Args: cobra.NoArgs,

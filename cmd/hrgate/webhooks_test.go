@@ -308,6 +308,7 @@ func TestWebhooksCommands(t *testing.T) {
 		{"ErrUnknownEvent", []string{"webhooks", "create", "--consumer", "payroll", "--url", "https://x.example/h", "--events", "employee.fired"}, `Unknown event type "employee.fired"`},
 		{"ErrPlainHTTP", []string{"webhooks", "create", "--consumer", "payroll", "--url", "http://x.example/h", "--events", "employee.created"}, "--allow-http"},
 		{"ErrUnknownConsumer", []string{"webhooks", "create", "--consumer", "nobody", "--url", "https://x.example/h", "--events", "employee.created"}, "not found"},
+		{"ErrNoTimeOffRead", []string{"webhooks", "create", "--consumer", "payroll", "--url", "https://x.example/h", "--events", "time_off.created"}, "time_off:read"},
 		{"ErrNoEvents", []string{"webhooks", "create", "--consumer", "payroll", "--url", "https://x.example/h"}, "--events is required"},
 		{"ErrReplayBoth", []string{"webhooks", "replay", "evt_x", "--since", "2026-01-01T00:00:00Z"}, "not both"},
 		{"ErrShowUnknown", []string{"webhooks", "show", "whe_nope"}, "not found"},
