@@ -115,6 +115,12 @@ func (e *env) importCSV(t *testing.T, text string) {
 // loopback).
 func (e *env) worker(t *testing.T, cfg webhooks.WorkerConfig) *webhooks.Worker {
 	t.Helper()
+	return e.workerOn(t, e.db, cfg)
+}
+
+// workerOn is worker on another store over the environment's.
+func (e *env) workerOn(t *testing.T, store webhooks.Store, cfg webhooks.WorkerConfig) *webhooks.Worker {
+	t.Helper()
 	if cfg.Client == nil {
 		// The real delivery transport, its guard opened to the
 		// loopback receivers of the tests only.
@@ -129,7 +135,7 @@ func (e *env) worker(t *testing.T, cfg webhooks.WorkerConfig) *webhooks.Worker {
 	if cfg.Jitter == nil {
 		cfg.Jitter = func(d time.Duration) time.Duration { return d }
 	}
-	w, err := webhooks.NewWorker(e.db, cfg)
+	w, err := webhooks.NewWorker(store, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

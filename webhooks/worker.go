@@ -494,6 +494,16 @@ func (w *Worker) try(ctx context.Context, c *hrgate.WebhookClaim) *hrgate.Webhoo
 	if err == nil && p != nil {
 		body, err = buildPayload(ctx, w.store, p, d, e.Mode)
 	}
+	if refusedForGood(err) {
+		// The consumer's grant or the read refuses the payload for a
+		// reason no retry changes (a stored grant that does not parse, a
+		// read the gate forbids or finds invalid): the delivery is
+		// skipped, as one the grant no longer lets through is, rather
+		// than claimed again every time its lease runs out.
+		w.log.Warn("webhooks: a delivery's payload cannot be read for its consumer; skipped",
+			"delivery_id", d.ID, "endpoint_id", e.ID, "err", err)
+		err, body = nil, nil
+	}
 	var keys [][]byte
 	if err == nil && body != nil {
 		keys, err = w.signingKeys(ctx, e.ID, w.now())
@@ -510,6 +520,17 @@ func (w *Worker) try(ctx context.Context, c *hrgate.WebhookClaim) *hrgate.Webhoo
 		return &hrgate.WebhookResult{Claim: c, Outcome: &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: w.now()}, Status: hrgate.DeliverySkipped}}
 	}
 	return &hrgate.WebhookResult{Claim: c, Outcome: w.send(ctx, e, d, body, keys)}
+}
+
+// refusedForGood reports whether err refuses a payload for good: a
+// caller's error (invalid, forbidden, not found) rather than hrgate's own
+// (the database unavailable), which a later attempt may not meet.
+func refusedForGood(err error) bool {
+	switch hrgate.ErrorCode(err) {
+	case hrgate.EINVALID, hrgate.EFORBIDDEN, hrgate.ENOTFOUND:
+		return true
+	}
+	return false
 }
 
 // send posts the signed body and returns the outcome: success on a 2xx
