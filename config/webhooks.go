@@ -38,6 +38,10 @@ type Webhooks struct {
 	// PollInterval is how often the worker looks for work committed by
 	// other processes; work of its own process wakes it at once.
 	PollInterval Duration `yaml:"poll_interval"`
+	// Retention is how long a finished delivery (succeeded, failed or
+	// skipped), with its attempts, and a change event of the outbox are
+	// kept; 0 keeps them all. Replay reaches no further back.
+	Retention Duration `yaml:"retention"`
 }
 
 // List is a list of values written either as a YAML sequence or as one
@@ -74,6 +78,11 @@ func (l *List) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// DefaultRetention keeps a month of deliveries and change events: long
+// enough to look into or replay what a receiver missed over a holiday, and
+// a bound on tables every change and every attempt adds to.
+const DefaultRetention = 30 * 24 * time.Hour
+
 // DefaultRetrySchedule is Svix's: eight attempts over about 32 hours.
 const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h"
 
@@ -86,6 +95,7 @@ func defaultWebhooks() Webhooks {
 		RotationOverlap: Duration(24 * time.Hour),
 		Workers:         16,
 		PollInterval:    Duration(time.Second),
+		Retention:       Duration(DefaultRetention),
 	}
 }
 
@@ -141,6 +151,8 @@ func (w *Webhooks) validate() error {
 		return keyError("webhooks.workers", "must be between 1 and 1000")
 	case w.PollInterval < Duration(10*time.Millisecond) || w.PollInterval > Duration(10*time.Minute):
 		return keyError("webhooks.poll_interval", "must be between 10ms and 10m")
+	case w.Retention != 0 && (w.Retention < Duration(time.Hour) || w.Retention > Duration(3650*24*time.Hour)):
+		return keyError("webhooks.retention", "must be 0 (keep everything) or between 1h and 3650d")
 	}
 	return nil
 }

@@ -22,7 +22,8 @@ func TestWebhooksSection(t *testing.T) {
 			t.Fatalf("default allowed networks = %v, %v; want none", n, err)
 		}
 		if !c.Webhooks.Enabled || time.Duration(c.Webhooks.Timeout) != 15*time.Second || time.Duration(c.Webhooks.DisableAfter) != 5*24*time.Hour ||
-			time.Duration(c.Webhooks.RotationOverlap) != 24*time.Hour || c.Webhooks.Workers < 1 {
+			time.Duration(c.Webhooks.RotationOverlap) != 24*time.Hour || c.Webhooks.Workers < 1 ||
+			time.Duration(c.Webhooks.Retention) != config.DefaultRetention || config.DefaultRetention != 30*24*time.Hour {
 			t.Fatalf("defaults = %+v", c.Webhooks)
 		}
 	})
@@ -98,6 +99,10 @@ func TestWebhooksSection(t *testing.T) {
 		{"ErrDisableAfter", "HRGATE_WEBHOOKS__DISABLE_AFTER=1s", "webhooks.disable_after"},
 		{"ErrOverlap", "HRGATE_WEBHOOKS__ROTATION_OVERLAP=60d", "webhooks.rotation_overlap"},
 		{"ErrPoll", "HRGATE_WEBHOOKS__POLL_INTERVAL=1ms", "webhooks.poll_interval"},
+		{"ErrRetentionTooShort", "HRGATE_WEBHOOKS__RETENTION=59m", "webhooks.retention: must be 0 (keep everything) or between 1h and 3650d"},
+		{"ErrRetentionNegative", "HRGATE_WEBHOOKS__RETENTION=-1h", "webhooks.retention"},
+		{"ErrRetentionTooLong", "HRGATE_WEBHOOKS__RETENTION=3651d", "webhooks.retention"},
+		{"ErrRetentionNotADuration", "HRGATE_WEBHOOKS__RETENTION=forever", "webhooks.retention"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, _, err := config.Load("", []string{c.env})
@@ -109,4 +114,37 @@ func TestWebhooksSection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWebhooksRetention: 0s keeps everything, and the bounds themselves
+// are accepted, from the environment and from YAML.
+func TestWebhooksRetention(t *testing.T) {
+	for _, c := range []struct {
+		name, env string
+		want      time.Duration
+	}{
+		{"KeepEverything", "HRGATE_WEBHOOKS__RETENTION=0s", 0},
+		{"Shortest", "HRGATE_WEBHOOKS__RETENTION=1h", time.Hour},
+		{"Week", "HRGATE_WEBHOOKS__RETENTION=7d", 7 * 24 * time.Hour},
+		{"Longest", "HRGATE_WEBHOOKS__RETENTION=3650d", 3650 * 24 * time.Hour},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, _, err := config.Load("", []string{c.env})
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err != nil || time.Duration(cfg.Webhooks.Retention) != c.want {
+				t.Fatalf("retention = %v, %v; want %v", cfg.Webhooks.Retention, err, c.want)
+			}
+		})
+	}
+	t.Run("YAML", func(t *testing.T) {
+		cfg, _, err := config.Load(writeFile(t, "webhooks:\n  retention: 90d\n"), nil)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil || time.Duration(cfg.Webhooks.Retention) != 90*24*time.Hour {
+			t.Fatalf("retention = %v, %v; want 90d", cfg.Webhooks.Retention, err)
+		}
+	})
 }

@@ -30,6 +30,15 @@ type Store interface {
 	hrgate.WebhookStore
 	hrgate.ReadStore
 	FindConsumer(ctx context.Context, idOrName string) (*hrgate.Consumer, error)
+	// PruneWebhookDeliveries deletes the deliveries in a final state
+	// that ended before before, with their attempts, and returns how
+	// many. Pending deliveries stay, and so does an original delivery
+	// while a replay of it stays.
+	PruneWebhookDeliveries(ctx context.Context, before time.Time) (int, error)
+	// PruneChangeEvents deletes the outbox's change events written
+	// before before and returns how many; with fannedOut only those the
+	// fan-out cursor has passed.
+	PruneChangeEvents(ctx context.Context, before time.Time, fannedOut bool) (int, error)
 }
 
 // Service manages webhook endpoints. It is safe for concurrent use.

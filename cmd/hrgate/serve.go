@@ -141,6 +141,13 @@ func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Ser
 		svc := m.sourcesService()
 		m.background(ctx, func(ctx context.Context) { svc.RunPruning(ctx, time.Hour, keep) })
 	}
+	// Webhooks: forget finished deliveries and change events past their
+	// retention; with the worker off, events go by age alone, since
+	// nothing here would ever fan them out (docs/webhooks.md#retention).
+	if keep := time.Duration(m.Config.Webhooks.Retention); keep > 0 {
+		svc, fanOut := m.webhooksService(), m.Config.Webhooks.Enabled
+		m.background(ctx, func(ctx context.Context) { svc.RunPruning(ctx, time.Hour, keep, fanOut) })
+	}
 	// Webhooks: fan the change outbox out to consumers' endpoints and
 	// deliver (docs/webhooks.md).
 	if m.Config.Webhooks.Enabled {
