@@ -201,9 +201,9 @@ func (s *Service) record(ctx context.Context, typ, target string, before, after 
 // RunPruning deletes, every interval until ctx ends, the finished runs
 // that started more than retention ago. A SCIM request or an inbound
 // event is a run of its own, so without it the table would grow by every
-// push a source makes. The change events and the audit trail keep what
-// changed; a run is the operator's view of how each request or import
-// went.
+// push a source makes. A run is the operator's view of how a request or
+// an import went; the change events (for their own retention) and the
+// audit trail keep what changed.
 func (s *Service) RunPruning(ctx context.Context, interval, retention time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
