@@ -48,8 +48,8 @@ func writeCSV(tb testing.TB, path string, n int) {
 }
 
 // csvEnv is a fresh encrypted SQLite store with one company and one CSV
-// source.
-func csvEnv(tb testing.TB) (*sqlstore.DB, *sources.Service) {
+// source named source.
+func csvEnv(tb testing.TB, source string) (*sqlstore.DB, *sources.Service) {
 	tb.Helper()
 	ctx := context.Background()
 	db := storetest.Open(tb, storetest.SQLite(tb))
@@ -59,7 +59,7 @@ func csvEnv(tb testing.TB) (*sqlstore.DB, *sources.Service) {
 		tb.Fatal(err)
 	}
 	svc := sources.New(db)
-	if _, _, err := svc.Create(ctx, "payroll", "acme", hrgate.SourceCSV); err != nil {
+	if _, _, err := svc.Create(ctx, source, "acme", hrgate.SourceCSV); err != nil {
 		tb.Fatal(err)
 	}
 	return db, svc
@@ -93,7 +93,7 @@ func BenchmarkCSVImport100k(b *testing.B) {
 	b.Run("first", func(b *testing.B) {
 		for range b.N {
 			b.StopTimer()
-			_, svc := csvEnv(b)
+			_, svc := csvEnv(b, "payroll")
 			b.StartTimer()
 			var run *hrgate.SyncRun
 			reportCPU(b, func() { run = importFile(b, svc, path) })
@@ -104,7 +104,7 @@ func BenchmarkCSVImport100k(b *testing.B) {
 		reportPeakRSS(b)
 	})
 	b.Run("nochange", func(b *testing.B) {
-		db, svc := csvEnv(b)
+		db, svc := csvEnv(b, "payroll")
 		importFile(b, svc, path)
 		evs, err := db.ChangeEvents(context.Background(), 0, 1)
 		if err != nil || len(evs) != 1 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/gate"
-	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/sources"
 	"github.com/hrgate/hrgate/sqlstore"
 	"github.com/hrgate/hrgate/webhooks"
@@ -79,20 +79,14 @@ func newBenchReceiver(tb testing.TB) *benchReceiver {
 func webhookBenchEnv(tb testing.TB) (*sqlstore.DB, *sources.Service, *webhooks.Service) {
 	tb.Helper()
 	ctx := context.Background()
-	db := storetest.Open(tb, storetest.SQLite(tb))
-	now := time.Now().UTC()
-	co := &hrgate.Company{ID: "com_0000000000000000000000acme", Slug: "acme", Name: "Acme", CreatedAt: now, ModifiedAt: now}
-	if err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{co}}); err != nil {
-		tb.Fatal(err)
-	}
-	src := sources.New(db)
-	if _, _, err := src.Create(ctx, "people", "acme", hrgate.SourceCSV); err != nil {
-		tb.Fatal(err)
-	}
+	db, src := csvEnv(tb, "people")
 	if _, err := gate.New(db).CreateConsumer(ctx, "payroll", "", []string{"employees:read:identity,employment,compensation companies:*"}); err != nil {
 		tb.Fatal(err)
 	}
-	return db, src, webhooks.New(db)
+	// The receivers listen on loopback, which endpoints may reach only
+	// where webhooks.allowed_networks lists it.
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	return db, src, webhooks.New(db, webhooks.WithAllowedNetworks(loopback))
 }
 
 func benchImport(tb testing.TB, src *sources.Service, csv string) {
