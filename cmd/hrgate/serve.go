@@ -93,7 +93,9 @@ func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Ser
 	if m.Audit != nil {
 		opts = append(opts, hrhttp.WithAudit(m.Audit))
 	}
-	opts = append(opts, hrhttp.WithSources(m.sourcesService()), hrhttp.WithWebhooks(m.webhooksService()))
+	// One service of each, shared by the APIs and the pruning loops below.
+	srcSvc, hookSvc := m.sourcesService(), m.webhooksService()
+	opts = append(opts, hrhttp.WithSources(srcSvc), hrhttp.WithWebhooks(hookSvc))
 	// Rate limits, quotas, lockouts and IP rules guard the public API
 	// only; the admin API listens on a management address (limits.go).
 	lim, err := m.openLimits(ctx, cmd)
@@ -138,15 +140,14 @@ func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Ser
 	})
 	// Sources: forget finished runs past their retention (docs/sources.md).
 	if keep := time.Duration(m.Config.Sources.RunRetention); keep > 0 {
-		svc := m.sourcesService()
-		m.background(ctx, func(ctx context.Context) { svc.RunPruning(ctx, time.Hour, keep) })
+		m.background(ctx, func(ctx context.Context) { srcSvc.RunPruning(ctx, time.Hour, keep) })
 	}
 	// Webhooks: forget finished deliveries and change events past their
 	// retention; with the worker off, events go by age alone, since
 	// nothing here would ever fan them out (docs/webhooks.md#retention).
 	if keep := time.Duration(m.Config.Webhooks.Retention); keep > 0 {
-		svc, fanOut := m.webhooksService(), m.Config.Webhooks.Enabled
-		m.background(ctx, func(ctx context.Context) { svc.RunPruning(ctx, time.Hour, keep, fanOut) })
+		fanOut := m.Config.Webhooks.Enabled
+		m.background(ctx, func(ctx context.Context) { hookSvc.RunPruning(ctx, time.Hour, keep, fanOut) })
 	}
 	// Webhooks: fan the change outbox out to consumers' endpoints and
 	// deliver (docs/webhooks.md).
