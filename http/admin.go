@@ -101,15 +101,15 @@ func (s *Server) registerAdminRoutes() {
 	})
 	s.adminRoute("POST /admin/v1/consumers", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		var body struct {
-			Name        string         `json:"name"`
-			Description string         `json:"description"`
-			Scopes      []string       `json:"scopes"`
-			RateLimit   *rateLimitBody `json:"rate_limit"`
+			Name        string          `json:"name"`
+			Description string          `json:"description"`
+			Scopes      []string        `json:"scopes"`
+			RateLimit   *view.RateLimit `json:"rate_limit"`
 		}
 		if err := decodeBody(r, &body); err != nil {
 			return err
 		}
-		limit, err := body.RateLimit.parse(memberLimitFields)
+		limit, err := parseRateLimit(body.RateLimit, memberLimitFields)
 		if err != nil {
 			return err
 		}
@@ -189,18 +189,18 @@ func (s *Server) registerAdminRoutes() {
 	})
 	s.adminRoute("POST /admin/v1/keys", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
 		var body struct {
-			Consumer    string         `json:"consumer"`
-			Scopes      []string       `json:"scopes"`
-			Test        bool           `json:"test"`
-			Description string         `json:"description"`
-			AllowCIDRs  []string       `json:"allow_cidrs"`
-			ExpiresIn   string         `json:"expires_in"`
-			RateLimit   *rateLimitBody `json:"rate_limit"`
+			Consumer    string          `json:"consumer"`
+			Scopes      []string        `json:"scopes"`
+			Test        bool            `json:"test"`
+			Description string          `json:"description"`
+			AllowCIDRs  []string        `json:"allow_cidrs"`
+			ExpiresIn   string          `json:"expires_in"`
+			RateLimit   *view.RateLimit `json:"rate_limit"`
 		}
 		if err := decodeBody(r, &body); err != nil {
 			return err
 		}
-		limit, err := body.RateLimit.parse(memberLimitFields)
+		limit, err := parseRateLimit(body.RateLimit, memberLimitFields)
 		if err != nil {
 			return err
 		}
@@ -285,12 +285,12 @@ func (s *Server) registerAdminRoutes() {
 			AllowCIDRs  []string        `json:"allow_cidrs"`
 			Description string          `json:"description"`
 			JWK         json.RawMessage `json:"jwk"`
-			RateLimit   *rateLimitBody  `json:"rate_limit"`
+			RateLimit   *view.RateLimit `json:"rate_limit"`
 		}
 		if err := decodeBody(r, &body); err != nil {
 			return err
 		}
-		limit, err := body.RateLimit.parse(memberLimitFields)
+		limit, err := parseRateLimit(body.RateLimit, memberLimitFields)
 		if err != nil {
 			return err
 		}
@@ -418,16 +418,6 @@ func bodyError(err error) error {
 	return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body.")
 }
 
-// rateLimitBody is a rate limit as the admin API reads it, in the shape
-// it answers with (view.RateLimit): {"rate": "50/s", "burst": 100,
-// "quota": "20000/day"}. An absent part, "" or "default" (0 for the burst)
-// is the configured default, so {} returns every part to the defaults.
-type rateLimitBody struct {
-	Rate  string `json:"rate"`
-	Burst int    `json:"burst"`
-	Quota string `json:"quota"`
-}
-
 // The names errors give the parts: members of "rate_limit" in a create
 // body, the body's own members in a PUT of …/rate-limit.
 var (
@@ -435,9 +425,13 @@ var (
 	bodyLimitFields   = gate.LimitFields{Rate: `"rate"`, Burst: `"burst"`, Quota: `"quota"`}
 )
 
-// parse returns the limit b describes, the defaults when b is nil; errors
-// are EINVALID and name the member.
-func (b *rateLimitBody) parse(f gate.LimitFields) (hrgate.RateLimit, error) {
+// parseRateLimit returns the limit b describes, the defaults when b is
+// nil; errors are EINVALID and name the member. The admin API reads a
+// limit in the shape it answers with, view.RateLimit: {"rate": "50/s",
+// "burst": 100, "quota": "20000/day"}. An absent part, "" or "default" (0
+// for the burst) is the configured default, so {} returns every part to
+// the defaults.
+func parseRateLimit(b *view.RateLimit, f gate.LimitFields) (hrgate.RateLimit, error) {
 	if b == nil {
 		return hrgate.RateLimit{}, nil
 	}
@@ -447,11 +441,11 @@ func (b *rateLimitBody) parse(f gate.LimitFields) (hrgate.RateLimit, error) {
 // decodeRateLimit reads the body of a PUT of …/rate-limit: the whole new
 // limit, replacing the old one.
 func decodeRateLimit(r *http.Request) (hrgate.RateLimit, error) {
-	var body rateLimitBody
+	var body view.RateLimit
 	if err := decodeBody(r, &body); err != nil {
 		return hrgate.RateLimit{}, err
 	}
-	return body.parse(bodyLimitFields)
+	return parseRateLimit(&body, bodyLimitFields)
 }
 
 // bodyDuration reads a duration field or query parameter ("90d", "24h").
