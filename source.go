@@ -81,6 +81,12 @@ func HashSourceToken(token string) []byte { return HashAPIKey(token) }
 // base64 of the key bytes.
 const WebhookSecretPrefix = "whsec_"
 
+// WebhookSecretPattern matches the text form of the webhook secrets
+// hrgate generates (32 bytes: 43 base64 characters and a '=' of padding,
+// which a copy may drop). It has no checksum to tell look-alikes apart,
+// so a match is only a string shaped like a secret.
+var WebhookSecretPattern = regexp.MustCompile(`whsec_[0-9A-Za-z+/]{43}=?`)
+
 // webhookSecretBytes is the size of a webhook signing key: 256 bits, the
 // size of the HMAC-SHA256 output, within the 24 to 64 bytes the
 // Standard Webhooks specification allows.

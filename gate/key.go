@@ -2,7 +2,6 @@ package gate
 
 import (
 	"context"
-	"regexp"
 	"strings"
 	"time"
 
@@ -156,32 +155,26 @@ func checkKeyID(id string) error {
 	return checkID(id, hrgate.PrefixAPIKey, "key")
 }
 
-// secretShapes are the secrets hrgate hands out: whose secret each is
-// (the what of checkID) and how that reads in a message.
-var secretShapes = []struct {
-	of, words string
-	re        *regexp.Regexp
-}{
-	{"key", "an API key", hrgate.APIKeyPattern},
-	{"client", "an OAuth client's secret", hrgate.ClientSecretPattern},
-	{"admin", "the admin token", hrgate.AdminTokenPattern},
+// ownSecret is the secret of each kind of credential checkID names, so
+// that its message can say a secret went where its own id belongs.
+var ownSecret = map[string]hrgate.SecretKind{
+	"key":    hrgate.SecretAPIKey,
+	"client": hrgate.SecretClientSecret,
 }
 
 // checkID refuses what is not a what id with prefix. A secret of any kind
-// pasted where the id belongs is not echoed back: it is now in a shell
-// history or a request log and should be replaced.
+// hrgate hands out (hrgate.LooksLikeSecret) pasted where the id belongs is
+// not echoed back: it is now in a shell history or a request log and
+// should be replaced.
 func checkID(id, prefix, what string) error {
 	if hrgate.ValidID(prefix, id) {
 		return nil
 	}
-	for _, s := range secretShapes {
-		if !s.re.MatchString(id) {
-			continue
-		}
-		if s.of == what {
+	if s, ok := hrgate.LooksLikeSecret(id); ok {
+		if s.Kind == ownSecret[what] {
 			return hrgate.Errorf(hrgate.EINVALID, "That is a %s's secret, not its id (%s_…); treat it as exposed and replace it.", what, prefix)
 		}
-		return hrgate.Errorf(hrgate.EINVALID, "That is %s, not a %s id (%s_…); treat it as exposed and replace it.", s.words, what, prefix)
+		return hrgate.Errorf(hrgate.EINVALID, "That is %s, not a %s id (%s_…); treat it as exposed and replace it.", s.Words, what, prefix)
 	}
 	return hrgate.Errorf(hrgate.EINVALID, "Invalid %s id %q: %s ids look like %s_… .", what, truncate(id, 64), what, prefix)
 }

@@ -232,6 +232,9 @@ func TestAdminAPI(t *testing.T) {
 					{"POST", "/admin/v1/keys/" + a.token + "/revoke", "", nil, 400, "treat it as exposed"},
 					{"DELETE", "/admin/v1/clients/hrg_live_" + strings.Repeat("A", 49), "", nil, 400, "treat it as exposed"},
 					{"PUT", "/admin/v1/keys/hrg_cs_" + strings.Repeat("B", 49) + "/rate-limit", `{}`, nil, 400, "treat it as exposed"},
+					{"POST", "/admin/v1/keys/hrg_scim_" + strings.Repeat("C", 49) + "/revoke", "", nil, 400, "a SCIM source's token, not a key id"},
+					{"DELETE", "/admin/v1/clients/whsec_" + strings.Repeat("D", 43) + "=", "", nil, 400, "a webhook signing secret, not a client id"},
+					{"PUT", "/admin/v1/keys/whsec_" + strings.Repeat("D", 43) + "/rate-limit", `{}`, nil, 400, "treat it as exposed"},
 					{"GET", "/admin/v1/consumers/ghost", "", nil, 404, ""},
 					{"GET", "/admin/v1/consumers", "", []string{"Accept", "text/html"}, 406, ""},
 				} {
@@ -247,7 +250,7 @@ func TestAdminAPI(t *testing.T) {
 					if strings.Contains(p.Detail, "echo-me") {
 						t.Errorf("%s %s: the problem echoes the value given: %q", tc.method, tc.path, p.Detail)
 					}
-					for _, pat := range []*regexp.Regexp{hrgate.APIKeyPattern, hrgate.ClientSecretPattern, hrgate.AdminTokenPattern} {
+					for _, pat := range []*regexp.Regexp{hrgate.APIKeyPattern, hrgate.ClientSecretPattern, hrgate.AdminTokenPattern, hrgate.SourceTokenPattern, hrgate.WebhookSecretPattern} {
 						if m := pat.FindString(p.Detail); m != "" {
 							t.Errorf("%s %s: the problem echoes a secret (%.12s…)", tc.method, tc.path, m)
 						}

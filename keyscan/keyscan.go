@@ -30,6 +30,11 @@ const (
 	// KindAdminToken is an admin API token (hrg_admin_…): it has no
 	// checksum, so every match is reported, Unchecked.
 	KindAdminToken Kind = "admin_token"
+	// KindSourceToken is a SCIM source's bearer token (hrg_scim_…). It is
+	// reported Unchecked, so that any one found fails a scan: a token is
+	// not revoked on its own but with its source (hrgate sources delete),
+	// which a scan must not do on its own authority.
+	KindSourceToken Kind = "source_token"
 )
 
 // Pattern describes one kind of scannable credential. Adding a credential
@@ -66,6 +71,11 @@ func DefaultPatterns() []Pattern {
 		Regexp: hrgate.AdminTokenPattern,
 		Check:  func(string) bool { return true },
 		Hash:   hrgate.HashAPIKey,
+	}, {
+		Kind:   KindSourceToken,
+		Regexp: hrgate.SourceTokenPattern,
+		Check:  hrgate.CheckSourceToken,
+		Hash:   hrgate.HashSourceToken,
 	}}
 }
 

@@ -183,3 +183,26 @@ func TestScanFindsAdminTokens(t *testing.T) {
 		t.Fatalf("an admin token classified as %q, %v", st, err)
 	}
 }
+
+func TestScanFindsSourceTokens(t *testing.T) {
+	tok, err := hrgate.GenerateSourceToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := tok[:len(tok)-1] + "x"
+	if bad == tok {
+		bad = tok[:len(tok)-1] + "y"
+	}
+	s := keyscan.New(keyscan.DefaultPatterns())
+	got, err := s.ScanReader(strings.NewReader("lookalike="+bad+"\nSCIM_TOKEN="+tok+"\n"), "env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Kind != keyscan.KindSourceToken || got[0].Secret != tok || got[0].Line != 2 ||
+		!bytes.Equal(got[0].Hash, hrgate.HashSourceToken(tok)) || strings.Contains(got[0].String(), tok[12:]) {
+		t.Fatalf("findings %v", got)
+	}
+	if st, _, err := keyscan.Classify(t.Context(), lookup{}, time.Now(), got[0]); err != nil || st != keyscan.Unchecked {
+		t.Fatalf("a source token classified as %q, %v", st, err)
+	}
+}

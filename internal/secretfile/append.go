@@ -13,11 +13,13 @@ import (
 // (the SQLite journal, a file sink), which their owner truncates to cut
 // off a torn last line. A symbolic link or anything but a regular file
 // there is refused rather than followed, since through a planted link the
-// truncation and the chmod would land on whatever file it names. An
-// existing file left with a mode that lets others in is narrowed to 0600.
-// A new file's directory entry is synced before OpenAppend returns, so
-// that what is appended and synced to it survives a crash. what names the
-// file in errors ("audit journal").
+// truncation and the chmod would land on whatever file it names. So is a
+// file that another user owns, as Read refuses one: its owner could have
+// planted it beforehand and keep reading or rewriting the trail whatever
+// its mode. An existing file left with a mode that lets others in is
+// narrowed to 0600. A new file's directory entry is synced before
+// OpenAppend returns, so that what is appended and synced to it survives
+// a crash. what names the file in errors ("audit journal").
 func OpenAppend(path, what string) (*os.File, error) {
 	const flags = os.O_RDWR | os.O_APPEND | noFollow
 	created := true
@@ -37,6 +39,13 @@ func OpenAppend(path, what string) (*os.File, error) {
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
 		err = fmt.Errorf("the %s %s is not a regular file", what, path)
+	}
+	// Before the chmod, which would otherwise make another user's file
+	// look private while its owner can still change its mode back.
+	if err == nil {
+		if err = checkOwner(fi); err != nil {
+			err = fmt.Errorf("the %s %s: %w", what, path, err)
+		}
 	}
 	if err == nil && fi.Mode().Perm()&0o077 != 0 {
 		if err = f.Chmod(0o600); err != nil {

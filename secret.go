@@ -1,0 +1,54 @@
+package hrgate
+
+import "regexp"
+
+// SecretKind names a kind of secret hrgate hands out.
+type SecretKind string
+
+// Secret kinds.
+const (
+	SecretAPIKey        SecretKind = "api_key"        // hrg_live_…, hrg_test_…
+	SecretClientSecret  SecretKind = "client_secret"  // hrg_cs_…
+	SecretAdminToken    SecretKind = "admin_token"    // hrg_admin_…
+	SecretSourceToken   SecretKind = "source_token"   // hrg_scim_…
+	SecretWebhookSecret SecretKind = "webhook_secret" // whsec_…
+)
+
+// SecretShape is how one kind of secret reads in text.
+type SecretShape struct {
+	Kind SecretKind
+	// Words name the secret in a sentence: "an API key".
+	Words string
+	// Pattern matches strings shaped like the secret; it may match a
+	// look-alike, which is as well kept out of a message.
+	Pattern *regexp.Regexp
+}
+
+// secretShapes is the one list of the secrets hrgate hands out, so that
+// a new kind added here is kept out of every message that would echo what
+// a caller typed, not only out of those whose authors thought of it.
+var secretShapes = []SecretShape{
+	{SecretAPIKey, "an API key", APIKeyPattern},
+	{SecretClientSecret, "an OAuth client's secret", ClientSecretPattern},
+	{SecretAdminToken, "the admin token", AdminTokenPattern},
+	{SecretSourceToken, "a SCIM source's token", SourceTokenPattern},
+	{SecretWebhookSecret, "a webhook signing secret", WebhookSecretPattern},
+}
+
+// SecretShapes returns the shapes of every secret hrgate hands out.
+func SecretShapes() []SecretShape {
+	return append([]SecretShape(nil), secretShapes...)
+}
+
+// LooksLikeSecret returns the shape of an hrgate secret that s holds
+// and true, or false when s holds none. What a caller typed where an id or
+// a name belongs is checked with it before an error message quotes it: a
+// pasted secret must not travel on into a response, a terminal or a log.
+func LooksLikeSecret(s string) (SecretShape, bool) {
+	for _, sh := range secretShapes {
+		if sh.Pattern.MatchString(s) {
+			return sh, true
+		}
+	}
+	return SecretShape{}, false
+}

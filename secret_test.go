@@ -1,0 +1,61 @@
+package hrgate_test
+
+import (
+	"crypto/rand"
+	"strings"
+	"testing"
+
+	"github.com/hrgate/hrgate"
+)
+
+// TestLooksLikeSecret checks that every secret hrgate generates is
+// recognised as its kind, alone or amid other text, and that ids and
+// names are not.
+func TestLooksLikeSecret(t *testing.T) {
+	gen := func(f func() (string, error)) string {
+		t.Helper()
+		s, err := f()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	_, hook, err := hrgate.GenerateWebhookSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		secret string
+		want   hrgate.SecretKind
+	}{
+		{"APIKey", gen(func() (string, error) { return hrgate.GenerateAPIKey(hrgate.KeyLive, rand.Reader) }), hrgate.SecretAPIKey},
+		{"ClientSecret", gen(func() (string, error) { return hrgate.GenerateClientSecret(rand.Reader) }), hrgate.SecretClientSecret},
+		{"AdminToken", hrgate.AdminTokenPrefix + strings.Repeat("aB3_-", 8) + "xyz", hrgate.SecretAdminToken},
+		{"SourceToken", gen(func() (string, error) { return hrgate.GenerateSourceToken(rand.Reader) }), hrgate.SecretSourceToken},
+		{"WebhookSecret", hook, hrgate.SecretWebhookSecret},
+		{"WebhookSecretUnpadded", strings.TrimSuffix(hook, "="), hrgate.SecretWebhookSecret},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, s := range []string{tc.secret, "revoke " + tc.secret + "\n"} {
+				sh, ok := hrgate.LooksLikeSecret(s)
+				if !ok || sh.Kind != tc.want || sh.Words == "" {
+					t.Fatalf("%.12s…: %+v, %v; want kind %q", tc.secret, sh, ok, tc.want)
+				}
+			}
+		})
+	}
+	for _, s := range []string{"", "key_0123456789abcdefghjkmnpqrs", "payroll", "hrg_scim_short", "whsec_short", "whsec_"} {
+		if sh, ok := hrgate.LooksLikeSecret(s); ok {
+			t.Errorf("%q looks like %s", s, sh.Words)
+		}
+	}
+	// No kind is listed twice or without its words and pattern.
+	kinds := map[hrgate.SecretKind]bool{}
+	for _, sh := range hrgate.SecretShapes() {
+		if kinds[sh.Kind] || sh.Words == "" || sh.Pattern == nil {
+			t.Errorf("shape %+v: listed twice or incomplete", sh)
+		}
+		kinds[sh.Kind] = true
+	}
+}
