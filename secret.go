@@ -1,6 +1,9 @@
 package hrgate
 
-import "regexp"
+import (
+	"regexp"
+	"unicode/utf8"
+)
 
 // SecretKind names a kind of secret hrgate hands out.
 type SecretKind string
@@ -51,4 +54,28 @@ func LooksLikeSecret(s string) (SecretShape, bool) {
 		}
 	}
 	return SecretShape{}, false
+}
+
+// EchoMax is the most of a caller's input, in bytes, that an error
+// message repeats.
+const EchoMax = 64
+
+// Echo returns what a caller typed, fit to repeat in an error message: a
+// string holding something shaped like an hrgate secret is replaced by the
+// words naming that secret, and a long one is cut to EchoMax bytes on a
+// character boundary, marked with "…". Every message that quotes input
+// goes through it, so that a pasted secret never travels on into a
+// response, a terminal or a log.
+func Echo(s string) string {
+	if sh, ok := LooksLikeSecret(s); ok {
+		return "(" + sh.Words + ", not repeated)"
+	}
+	if len(s) <= EchoMax {
+		return s
+	}
+	n := EchoMax
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hrgate/hrgate"
 )
@@ -57,5 +58,23 @@ func TestLooksLikeSecret(t *testing.T) {
 			t.Errorf("shape %+v: listed twice or incomplete", sh)
 		}
 		kinds[sh.Kind] = true
+	}
+}
+
+// TestEcho: what an error repeats of a caller's input is cut on a
+// character boundary and never holds a secret.
+func TestEcho(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes
+	got := hrgate.Echo(long)
+	if !strings.HasSuffix(got, "…") || !utf8.ValidString(got) || len(got) > hrgate.EchoMax+len("…") {
+		t.Errorf("Echo(long) = %q", got)
+	}
+	if got := hrgate.Echo("payroll"); got != "payroll" {
+		t.Errorf("Echo(short) = %q", got)
+	}
+	for _, secret := range []string{"hrg_scim_" + strings.Repeat("a", 49), "x whsec_" + strings.Repeat("A", 43) + " y"} {
+		if got := hrgate.Echo(secret); strings.Contains(got, "hrg_scim_") || strings.Contains(got, "whsec_") || !strings.Contains(got, "not repeated") {
+			t.Errorf("Echo(%.12s…) = %q; want the secret named, not repeated", secret, got)
+		}
 	}
 }

@@ -126,7 +126,7 @@ func (w *Webhooks) Schedule() ([]time.Duration, error) {
 	for i, s := range items {
 		d, err := hrgate.ParseDuration(s)
 		if err != nil || d < time.Second || d > 7*24*time.Hour {
-			return nil, keyError("webhooks.retry_schedule", fmt.Sprintf("%q is not a duration between 1s and 7d", truncateValue(s)))
+			return nil, keyError("webhooks.retry_schedule", fmt.Sprintf("%q is not a duration between 1s and 7d", hrgate.Echo(s)))
 		}
 		out[i] = d
 	}
@@ -155,12 +155,4 @@ func (w *Webhooks) validate() error {
 		return keyError("webhooks.retention", "must be 0 (keep everything) or between 1h and 3650d")
 	}
 	return nil
-}
-
-// truncateValue shortens a bad value before an error repeats it.
-func truncateValue(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

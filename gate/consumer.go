@@ -32,7 +32,7 @@ func (g *Gate) CreateConsumer(ctx context.Context, name, description string, sco
 func (g *Gate) CreateConsumerWith(ctx context.Context, req ConsumerRequest) (*hrgate.Consumer, error) {
 	name, description, scopes := req.Name, req.Description, req.Scopes
 	if !hrgate.ValidConsumerName(name) {
-		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid consumer name %q: use 1 to 63 lower-case letters, digits, '-' or '_'.", truncate(name, 64))
+		return nil, hrgate.Errorf(hrgate.EINVALID, "Invalid consumer name %q: use 1 to 63 lower-case letters, digits, '-' or '_'.", hrgate.Echo(name))
 	}
 	if err := checkDescription(description); err != nil {
 		return nil, err
@@ -126,13 +126,6 @@ func checkDescription(d string) error {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
 
 // consumerID resolves a consumer name or id to its id; "" (every
 // consumer) stays "".

@@ -176,7 +176,7 @@ func checkID(id, prefix, what string) error {
 		}
 		return hrgate.Errorf(hrgate.EINVALID, "That is %s, not a %s id (%s_…); treat it as exposed and replace it.", s.Words, what, prefix)
 	}
-	return hrgate.Errorf(hrgate.EINVALID, "Invalid %s id %q: %s ids look like %s_… .", what, truncate(id, 64), what, prefix)
+	return hrgate.Errorf(hrgate.EINVALID, "Invalid %s id %q: %s ids look like %s_… .", what, hrgate.Echo(id), what, prefix)
 }
 
 // credentialRules checks what a new key or client of a consumer asks for

@@ -413,7 +413,7 @@ func bodyError(err error) error {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: it is empty or cut short.")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: unknown field %s.", clip(strings.TrimPrefix(err.Error(), "json: unknown field ")))
+		return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: unknown field %s.", hrgate.Echo(strings.TrimPrefix(err.Error(), "json: unknown field ")))
 	}
 	return hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body.")
 }

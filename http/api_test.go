@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -246,6 +247,13 @@ func (e *testEnv) testAuthentication(t *testing.T) {
 		}
 		if strings.Contains(string(r.body), valid) {
 			t.Fatal("the key is echoed back")
+		}
+		// Every kind of hrgate secret, not API keys only.
+		for _, secret := range []string{"hrg_scim_" + strings.Repeat("a", 49), "whsec_" + strings.Repeat("A", 43) + "="} {
+			r := e.get(t, "", "/v1/employees?token="+url.QueryEscape(secret))
+			if r.status != 400 || !strings.Contains(string(r.body), "Authorization header") || strings.Contains(string(r.body), secret) {
+				t.Fatalf("a secret in the query: status %d body %s", r.status, r.body)
+			}
 		}
 	})
 }

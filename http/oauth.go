@@ -97,7 +97,7 @@ func (s *Server) oauthRoute(pattern string, h oauthHandler) {
 		}
 		for k, v := range form {
 			if len(v) > 1 {
-				s.writeOAuthError(w, r, oauth.Errorf(oauth.ErrInvalidRequest, "Parameter "+clip(k)+" is repeated."))
+				s.writeOAuthError(w, r, oauth.Errorf(oauth.ErrInvalidRequest, "Parameter "+hrgate.Echo(k)+" is repeated."))
 				return
 			}
 		}

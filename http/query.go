@@ -18,8 +18,9 @@ type query struct {
 }
 
 // parseQuery checks raw against allowed. It also refuses any parameter
-// that carries something shaped like an API key: keys belong in the
-// Authorization header, never in URLs that end up in logs and histories.
+// that carries something shaped like an hrgate secret: keys and tokens
+// belong in the Authorization header, never in URLs that end up in logs
+// and histories.
 func parseQuery(raw string, allowed []string) (query, error) {
 	if raw == "" {
 		return query{}, nil
@@ -30,17 +31,19 @@ func parseQuery(raw string, allowed []string) (query, error) {
 	}
 	for k, vs := range values {
 		for _, v := range vs {
-			if hrgate.APIKeyPattern.MatchString(v) || hrgate.APIKeyPattern.MatchString(k) {
-				return query{}, hrgate.Errorf(hrgate.EINVALID, "API keys are accepted only in the Authorization header (Authorization: Bearer …), never in the URL. Treat this key as exposed and rotate it.")
+			for _, s := range [2]string{k, v} {
+				if sh, ok := hrgate.LooksLikeSecret(s); ok {
+					return query{}, hrgate.Errorf(hrgate.EINVALID, "The URL carries %s. Credentials are accepted only in the Authorization header (Authorization: Bearer …), never in the URL: treat this one as exposed and replace it.", sh.Words)
+				}
 			}
 		}
 	}
 	for k, vs := range values {
 		if !slices.Contains(allowed, k) {
 			if len(allowed) == 0 {
-				return query{}, hrgate.Errorf(hrgate.EINVALID, "Unknown query parameter %q: this route takes none.", clip(k))
+				return query{}, hrgate.Errorf(hrgate.EINVALID, "Unknown query parameter %q: this route takes none.", hrgate.Echo(k))
 			}
-			return query{}, hrgate.Errorf(hrgate.EINVALID, "Unknown query parameter %q. Allowed: %s.", clip(k), strings.Join(allowed, ", "))
+			return query{}, hrgate.Errorf(hrgate.EINVALID, "Unknown query parameter %q. Allowed: %s.", hrgate.Echo(k), strings.Join(allowed, ", "))
 		}
 		if len(vs) > 1 {
 			return query{}, hrgate.Errorf(hrgate.EINVALID, "Query parameter %q is given more than once.", k)
@@ -94,12 +97,4 @@ func (q query) status() (hrgate.EmploymentStatus, error) {
 		return "", hrgate.Errorf(hrgate.EINVALID, "employment_status must be one of active, leave, terminated.")
 	}
 	return s, nil
-}
-
-// clip shortens a caller-supplied string before it is echoed in an error.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

@@ -92,7 +92,7 @@ func (s *Server) finishRoutes() {
 		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			requestInfoFrom(r.Context()).route = path
 			w.Header().Set("Allow", allowHeader)
-			s.writeError(w, r, hrgate.Errorf(hrgate.EMETHODNOTALLOW, "Method %s is not allowed here; allowed: %s.", clip(r.Method), allowHeader))
+			s.writeError(w, r, hrgate.Errorf(hrgate.EMETHODNOTALLOW, "Method %s is not allowed here; allowed: %s.", hrgate.Echo(r.Method), allowHeader))
 		})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
