@@ -43,12 +43,15 @@ type scanReportJSON struct {
 func (m *Main) keysScanCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan PATH...",
-		Short: "Find leaked API keys in files and git history",
+		Short: "Find leaked API keys and other hrgate secrets in files and git history",
 		Long: `Scan files and directories (and, with --git, the whole history of the git
-repository at each PATH) for hrgate API keys. A string counts only if its
-checksum is valid, so look-alikes are not reported. Each key is looked up
-by hash in the database and reported as live, revoked, expired or unknown;
-the report shows where it is and its first characters, never the key.
+repository at each PATH) for hrgate API keys, OAuth client secrets, the
+admin token and SCIM source tokens. A string counts only if its checksum is
+valid, so look-alikes are not reported. Each API key is looked up by hash
+in the database and reported as live, revoked, expired or unknown; the
+other kinds cannot be checked and are reported as such, to be treated as
+live. The report shows where each is and its first characters, never the
+secret.
 
 Exit status: 1 when a live key was found, even if --revoke revoked it,
 since it leaked and must be replaced and removed from the files and the
@@ -239,7 +242,7 @@ func (m *Main) printScanReport(r scanReportJSON, counts map[keyscan.Status]int) 
 		counts[keyscan.Live], counts[keyscan.Revoked], counts[keyscan.Expired], counts[keyscan.Unknown])
 	if n := counts[keyscan.Unchecked]; n > 0 {
 		// Client secrets and admin tokens cannot be looked up by hash.
-		fmt.Fprintf(w, ", %d that cannot be checked (client secrets, admin tokens): treat them as live and replace them", n)
+		fmt.Fprintf(w, ", %d that cannot be checked (client secrets, admin tokens, SCIM source tokens): treat them as live and replace them", n)
 	}
 	fmt.Fprintln(w, ".")
 	switch {
