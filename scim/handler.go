@@ -333,7 +333,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request, src *hrgate.Sourc
 	h.observe(r, route, nil)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		u, err := h.svc.get(ctx, src, id)
+		u, err := h.svc.get(ctx, src, id, rendered)
 		if err != nil {
 			return err
 		}
