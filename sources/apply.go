@@ -59,27 +59,6 @@ type Outcome struct {
 // maxOperations.
 const MaxApplyRecords = 1000
 
-// FieldNames returns the canonical names of the fields a record may set,
-// sorted.
-func FieldNames() []string {
-	names := make([]string, 0, len(fields))
-	for n := range fields {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// FieldGroup returns the group of a canonical field, and whether the name
-// is a field.
-func FieldGroup(name string) (hrgate.FieldGroup, bool) {
-	f, ok := fields[name]
-	if !ok {
-		return 0, false
-	}
-	return f.group, true
-}
-
 // Values returns the fields of e's loaded groups that hold a value, by
 // canonical name: what a partial update (a SCIM PATCH) starts from.
 func Values(e *hrgate.Employee) map[string]string {
