@@ -131,7 +131,8 @@ func (s *service) create(ctx context.Context, src *hrgate.Source, doc document) 
 }
 
 // putState writes a user's SCIM state in the sync transaction; a
-// userName another user of the source holds is 409 uniqueness.
+// userName another user of the source holds is 409 uniqueness, and a user
+// deleted since it was read answers 404 as an unknown one does.
 func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser) error {
 	st, ok := tx.(hrgate.SCIMUserTx)
 	if !ok {
@@ -140,8 +141,11 @@ func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser) error {
 	// The store's unique index decides, also between concurrent
 	// requests; no look-up first.
 	if err := st.PutSCIMUser(ctx, u); err != nil {
-		if hrgate.ErrorCode(err) == hrgate.ECONFLICT {
+		switch hrgate.ErrorCode(err) {
+		case hrgate.ECONFLICT:
 			return &Error{Status: 409, Type: "uniqueness", Detail: "Another user of this source has this userName."}
+		case hrgate.ENOTFOUND:
+			return notFound()
 		}
 		return err
 	}
