@@ -75,7 +75,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error,
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hrgate"`)
 	}
 	if isSCIM(r) {
-		writeSCIMError(w, err)
+		writeSCIMError(w, status, err)
 		return
 	}
 	if typ == "" {

@@ -34,6 +34,7 @@ func (s *Server) registerSCIM() {
 		hrgate.SCIMUserStore
 	}{s.store, st}, scim.Options{
 		MaxPayload: s.cfg.HTTP.MaxBodyBytes,
+		StatusOf:   func(err error) int { return statusOf(hrgate.ErrorCode(err)) },
 		WriteError: s.writeError,
 		LogError: func(r *http.Request, err error) {
 			s.log.Error("a SCIM Bulk operation failed", "request_id", requestID(r.Context()), "err", err)
@@ -115,5 +116,6 @@ func authenticateSource(r *http.Request, st SCIMStore) (*hrgate.Source, error) {
 	return src, nil
 }
 
-// writeSCIMError answers err on a SCIM route as a SCIM error response.
-func writeSCIMError(w http.ResponseWriter, err error) { scim.WriteError(w, err) }
+// writeSCIMError answers err on a SCIM route as a SCIM error response
+// with status, the one problemStatus gives err's kind.
+func writeSCIMError(w http.ResponseWriter, status int, err error) { scim.WriteError(w, status, err) }

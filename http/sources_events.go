@@ -51,14 +51,8 @@ func (s *Server) registerSourceRoutes() {
 // the failure counts towards the address's lockout. Only then is the
 // payload read and applied, at most once per webhook-id.
 func (s *Server) sourceEvent(w http.ResponseWriter, r *http.Request) {
-	info := requestInfoFrom(r.Context())
-	info.route = sourceEventsRoute
-	if !acceptsJSON(r.Header.Get("Accept")) {
-		s.writeError(w, r, hrgate.Errorf(hrgate.ENOTACCEPTABLE, "This API answers only application/json; send Accept: application/json."))
-		return
-	}
-	if _, err := parseQuery(r.URL.RawQuery, nil); err != nil {
-		s.writeError(w, r, err)
+	info, _, ok := s.admit(w, r, sourceEventsRoute, nil)
+	if !ok {
 		return
 	}
 	addr := limits.AddrSource(info.client)

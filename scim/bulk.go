@@ -210,7 +210,7 @@ func (h *Handler) bulkOne(r *http.Request, src *hrgate.Source, op bulkOp, create
 // bulkError is the result of a failed operation; the cause of an
 // internal error goes to LogError, since the answer hides it.
 func (h *Handler) bulkError(r *http.Request, op bulkOp, err error) *bulkResult {
-	e := errorOf(err)
+	e := withStatus(err, h.statusOf(err))
 	if e.Status >= http.StatusInternalServerError {
 		h.logError(r, err)
 	}

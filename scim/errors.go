@@ -31,9 +31,13 @@ func invalidPath(detail string) *Error {
 }
 func notFound() *Error { return &Error{Status: 404, Detail: "No such user."} }
 
-// errorOf turns any error into a SCIM error: hrgate error kinds map to
-// their statuses, a filter error to invalidFilter; anything else is an
-// internal error whose cause stays on the server.
+// errorOf returns err as a SCIM error, but for its status when err is
+// not one already. A SCIM error is itself and a filter error is
+// invalidFilter. Any other error takes the scimType SCIM gives its kind
+// (invalidValue for EINVALID, uniqueness for ECONFLICT) and its
+// caller-safe message, and no status (0): the HTTP status of an error
+// kind is the transport's table (Options.StatusOf), not this package's;
+// withStatus sets it.
 func errorOf(err error) *Error {
 	var se *Error
 	if errors.As(err, &se) {
@@ -46,27 +50,27 @@ func errorOf(err error) *Error {
 	msg := hrgate.ErrorMessage(err)
 	switch hrgate.ErrorCode(err) {
 	case hrgate.EINVALID:
-		return invalidValue(msg)
-	case hrgate.EUNAUTHORIZED:
-		return &Error{Status: 401, Detail: msg}
-	case hrgate.EFORBIDDEN:
-		return &Error{Status: 403, Detail: msg}
-	case hrgate.ENOTFOUND:
-		return &Error{Status: 404, Detail: msg}
+		return &Error{Type: "invalidValue", Detail: msg}
 	case hrgate.ECONFLICT:
-		return &Error{Status: 409, Type: "uniqueness", Detail: msg}
-	case hrgate.ETOOLARGE:
-		return &Error{Status: 413, Detail: msg}
-	case hrgate.ERATELIMITED:
-		return &Error{Status: 429, Detail: msg}
-	case hrgate.EUNAVAILABLE:
-		return &Error{Status: 503, Detail: msg}
-	case hrgate.EMETHODNOTALLOW:
-		return &Error{Status: 405, Detail: msg}
-	case hrgate.ENOTACCEPTABLE:
-		return &Error{Status: 406, Detail: msg}
+		return &Error{Type: "uniqueness", Detail: msg}
 	}
-	return &Error{Status: 500, Detail: "Internal error."}
+	return &Error{Detail: msg}
+}
+
+// withStatus returns the SCIM error answering err: errorOf's, with
+// status, the transport's status for err's kind, when err is not a SCIM
+// error. An internal error (500) says only "Internal error.": its cause
+// stays on the server.
+func withStatus(err error, status int) *Error {
+	e := errorOf(err)
+	if e.Status != 0 {
+		return e
+	}
+	e.Status = status
+	if status == http.StatusInternalServerError {
+		e.Type, e.Detail = "", "Internal error."
+	}
+	return e
 }
 
 // ContentType is the media type of every SCIM answer.
@@ -83,9 +87,11 @@ func (e *Error) body() []byte {
 	return b
 }
 
-// WriteError answers err as a SCIM error response.
-func WriteError(w http.ResponseWriter, err error) {
-	e := errorOf(err)
+// WriteError answers err as a SCIM error response. status is the HTTP
+// status the transport gives err's kind, answered when err is not a SCIM
+// error (an *Error, a filter error), which carries its own.
+func WriteError(w http.ResponseWriter, status int, err error) {
+	e := withStatus(err, status)
 	w.Header().Set("Content-Type", ContentType)
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(e.body()) // #nosec G705 -- JSON (json.Marshal escapes <, > and &) served as application/scim+json, not HTML

@@ -32,6 +32,11 @@ type Options struct {
 	// access log and the audit trail) and the ids of the users it read
 	// or wrote.
 	Observe func(r *http.Request, route string, ids []string)
+	// StatusOf returns the HTTP status of an error that is not a SCIM
+	// error, by its kind: the transport's one table of error kinds. Bulk
+	// answers a failed operation with it, and WriteError's default with
+	// it. When nil, every such error is 500.
+	StatusOf func(err error) int
 	// WriteError, when set, answers errors instead of WriteError, so that
 	// the transport can log their causes; it must answer SCIM errors.
 	WriteError func(w http.ResponseWriter, r *http.Request, err error)
@@ -48,6 +53,7 @@ type Options struct {
 type Handler struct {
 	svc        *service
 	maxPayload int64
+	statusOf   func(err error) int
 	observe    func(r *http.Request, route string, ids []string)
 	writeError func(w http.ResponseWriter, r *http.Request, err error)
 	logError   func(r *http.Request, err error)
@@ -56,7 +62,7 @@ type Handler struct {
 // NewHandler returns a Handler writing through svc and reading from store.
 func NewHandler(svc *sources.Service, store Store, opts Options) *Handler {
 	h := &Handler{svc: &service{sources: svc, store: store, now: opts.Now, random: opts.Random},
-		maxPayload: opts.MaxPayload, observe: opts.Observe, writeError: opts.WriteError, logError: opts.LogError}
+		maxPayload: opts.MaxPayload, statusOf: opts.StatusOf, observe: opts.Observe, writeError: opts.WriteError, logError: opts.LogError}
 	if h.svc.now == nil {
 		h.svc.now = time.Now
 	}
@@ -66,8 +72,11 @@ func NewHandler(svc *sources.Service, store Store, opts Options) *Handler {
 	if h.maxPayload <= 0 {
 		h.maxPayload = 1 << 20
 	}
+	if h.statusOf == nil {
+		h.statusOf = func(error) int { return http.StatusInternalServerError }
+	}
 	if h.writeError == nil {
-		h.writeError = func(w http.ResponseWriter, _ *http.Request, err error) { WriteError(w, err) }
+		h.writeError = func(w http.ResponseWriter, _ *http.Request, err error) { WriteError(w, h.statusOf(err), err) }
 	}
 	if h.logError == nil {
 		h.logError = func(*http.Request, error) {}
@@ -333,7 +342,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request, src *hrgate.Sourc
 	h.observe(r, route, nil)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		u, err := h.svc.get(ctx, src, id)
+		u, err := h.svc.get(ctx, src, id, rendered)
 		if err != nil {
 			return err
 		}

@@ -35,6 +35,13 @@ const (
 	maxUserName = 256
 )
 
+// rendered are the field groups a User document shows (render without
+// internal). Reads load only these: the restricted groups (compensation,
+// banking, government id) are never returned, so they are not decrypted
+// to answer a read either. PUT and PATCH load every group, because their
+// engines start from the whole user.
+var rendered = hrgate.GroupsOf(hrgate.GroupIdentity, hrgate.GroupEmployment, hrgate.GroupContact, hrgate.GroupPersonal)
+
 // service holds the User operations of one handler.
 type service struct {
 	sources *sources.Service
@@ -43,15 +50,15 @@ type service struct {
 	random  io.Reader
 }
 
-// get returns the source's user with the given id, or 404: an id of
-// another source's employee, of an erased employee or of a deleted user
-// answers exactly as an unknown one.
-func (s *service) get(ctx context.Context, src *hrgate.Source, id string) (*user, error) {
+// get returns the source's user with the given id, with the field groups
+// in groups loaded, or 404: an id of another source's employee, of an
+// erased employee or of a deleted user answers exactly as an unknown one.
+func (s *service) get(ctx context.Context, src *hrgate.Source, id string, groups hrgate.GroupSet) (*user, error) {
 	if !hrgate.ValidID(hrgate.PrefixEmployee, id) {
 		return nil, notFound()
 	}
 	es, err := s.store.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: id, CompanyID: src.CompanyID,
-		SourceID: src.ID, Groups: hrgate.AllGroups, Page: hrgate.Page{Limit: 1}})
+		SourceID: src.ID, Groups: groups, Page: hrgate.Page{Limit: 1}})
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +131,8 @@ func (s *service) create(ctx context.Context, src *hrgate.Source, doc document) 
 }
 
 // putState writes a user's SCIM state in the sync transaction; a
-// userName another user of the source holds is 409 uniqueness.
+// userName another user of the source holds is 409 uniqueness, and a user
+// deleted since it was read answers 404 as an unknown one does.
 func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser) error {
 	st, ok := tx.(hrgate.SCIMUserTx)
 	if !ok {
@@ -133,8 +141,11 @@ func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser) error {
 	// The store's unique index decides, also between concurrent
 	// requests; no look-up first.
 	if err := st.PutSCIMUser(ctx, u); err != nil {
-		if hrgate.ErrorCode(err) == hrgate.ECONFLICT {
+		switch hrgate.ErrorCode(err) {
+		case hrgate.ECONFLICT:
 			return &Error{Status: 409, Type: "uniqueness", Detail: "Another user of this source has this userName."}
+		case hrgate.ENOTFOUND:
+			return notFound()
 		}
 		return err
 	}
@@ -206,7 +217,7 @@ func checkVersion(u *user, ifMatch string) error {
 // nationalId), which are replaced only when the body names them, as a
 // password would be.
 func (s *service) replace(ctx context.Context, src *hrgate.Source, id string, body document, ifMatch string) (*user, error) {
-	cur, err := s.get(ctx, src, id)
+	cur, err := s.get(ctx, src, id, hrgate.AllGroups)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +248,7 @@ func (s *service) replace(ctx context.Context, src *hrgate.Source, id string, bo
 // patch is PATCH: the operations apply to the whole user, and what
 // changed is written field by field.
 func (s *service) patch(ctx context.Context, src *hrgate.Source, id string, ops []patchOp, ifMatch string) (*user, error) {
-	cur, err := s.get(ctx, src, id)
+	cur, err := s.get(ctx, src, id, hrgate.AllGroups)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +305,9 @@ func (s *service) write(ctx context.Context, src *hrgate.Source, cur *user, doc 
 // day of the request unless one is set) and the user marked deleted, in
 // one transaction. Nothing is hard-deleted; the user answers 404 after.
 func (s *service) remove(ctx context.Context, src *hrgate.Source, id string, ifMatch string) error {
-	cur, err := s.get(ctx, src, id)
+	// Only the employment dates are read; the engine writes the patch
+	// onto the employee as stored.
+	cur, err := s.get(ctx, src, id, rendered)
 	if err != nil {
 		return err
 	}
@@ -346,7 +359,8 @@ type page struct {
 // id, userName or externalId is answered by one look-up; any other is
 // evaluated over the source's users read scanPage at a time, loading the
 // groups a filter can read (never the restricted ones) only when it reads
-// more than those identifiers, and keeping only the requested page.
+// more than those identifiers, and keeping only the requested page: as
+// read when the scan loaded the rendered groups, read again otherwise.
 func (s *service) list(ctx context.Context, src *hrgate.Source, f filter, startIndex, count int, base string) (*page, error) {
 	if f != nil {
 		if attrName, value, ok := indexed(f); ok {
@@ -355,10 +369,10 @@ func (s *service) list(ctx context.Context, src *hrgate.Source, f filter, startI
 	}
 	groups := hrgate.GroupSet(0)
 	if f != nil && readsGroups(f) {
-		groups = hrgate.GroupsOf(hrgate.GroupIdentity, hrgate.GroupEmployment, hrgate.GroupContact, hrgate.GroupPersonal)
+		groups = rendered
 	}
 	out := &page{users: []*user{}}
-	var keep []*hrgate.Employee
+	var keep []*user
 	after, scanned := "", 0
 	for {
 		es, err := s.store.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, CompanyID: src.CompanyID, SourceID: src.ID,
@@ -393,15 +407,19 @@ func (s *service) list(ctx context.Context, src *hrgate.Source, f filter, startI
 			}
 			out.total++
 			if out.total >= startIndex && len(keep) < count {
-				keep = append(keep, e)
+				keep = append(keep, u)
 			}
 		}
 		if len(es) < scanPage {
 			break
 		}
 	}
-	for _, e := range keep {
-		u, err := s.get(ctx, src, e.ID)
+	if groups == rendered {
+		out.users = append(out.users, keep...)
+		return out, nil
+	}
+	for _, k := range keep {
+		u, err := s.get(ctx, src, k.e.ID, rendered)
 		if errors.As(err, new(*Error)) {
 			out.total-- // gone since it was counted
 			continue
@@ -442,7 +460,7 @@ func (s *service) lookup(ctx context.Context, src *hrgate.Source, f filter, attr
 		}
 		id = es[0].ID
 	}
-	u, err := s.get(ctx, src, id)
+	u, err := s.get(ctx, src, id, rendered)
 	if errors.As(err, new(*Error)) {
 		return out, nil
 	}

@@ -97,8 +97,9 @@ func normalizeSub(a *attr, o map[string]any) map[string]any {
 	return out
 }
 
-// user is one SCIM user: the employee, every group loaded, and its SCIM
-// state.
+// user is one SCIM user: the employee, with the groups the operation
+// needs loaded (every group for PUT and PATCH, the rendered ones for a
+// read), and its SCIM state.
 type user struct {
 	e *hrgate.Employee
 	u *hrgate.SCIMUser

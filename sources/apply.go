@@ -59,27 +59,6 @@ type Outcome struct {
 // maxOperations.
 const MaxApplyRecords = 1000
 
-// FieldNames returns the canonical names of the fields a record may set,
-// sorted.
-func FieldNames() []string {
-	names := make([]string, 0, len(fields))
-	for n := range fields {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// FieldGroup returns the group of a canonical field, and whether the name
-// is a field.
-func FieldGroup(name string) (hrgate.FieldGroup, bool) {
-	f, ok := fields[name]
-	if !ok {
-		return 0, false
-	}
-	return f.group, true
-}
-
 // Values returns the fields of e's loaded groups that hold a value, by
 // canonical name: what a partial update (a SCIM PATCH) starts from.
 func Values(e *hrgate.Employee) map[string]string {
@@ -225,17 +204,8 @@ func (s *Service) finishApply(ctx context.Context, run *hrgate.SyncRun, problems
 // as a CSV value is, and returns the problems by field name.
 func recordEmployee(rec Record, today string) (*hrgate.Employee, []hrgate.RowProblem) {
 	var ps []hrgate.RowProblem
-	switch {
-	case rec.RemoteID == "":
-		ps = append(ps, hrgate.RowProblem{Column: remoteIDField, Message: "The remote id is required."})
-	case len(rec.RemoteID) > maxRemoteID:
-		ps = append(ps, hrgate.RowProblem{Column: remoteIDField, Message: fmt.Sprintf("The remote id is longer than %d bytes.", maxRemoteID)})
-	default:
-		if p := checkText(rec.RemoteID); p != "" {
-			ps = append(ps, hrgate.RowProblem{Column: remoteIDField, Message: p})
-		} else if _, p := freeText(rec.RemoteID); p != "" {
-			ps = append(ps, hrgate.RowProblem{Column: remoteIDField, Message: p})
-		}
+	if p := checkRemoteID(rec.RemoteID); p != "" {
+		ps = append(ps, hrgate.RowProblem{Column: remoteIDField, Message: p})
 	}
 	groups := rec.Groups
 	if groups == 0 || rec.Patch {
@@ -265,15 +235,8 @@ func recordEmployee(rec Record, today string) (*hrgate.Employee, []hrgate.RowPro
 			continue
 		case v == "":
 			continue
-		case len(v) > f.max:
-			ps = append(ps, hrgate.RowProblem{Column: name, Message: fmt.Sprintf("The value is longer than %d bytes.", f.max)})
-			continue
 		}
-		if p := checkText(v); p != "" {
-			ps = append(ps, hrgate.RowProblem{Column: name, Message: p})
-			continue
-		}
-		norm, p := f.check(v)
+		norm, p := f.parse(v)
 		if p != "" {
 			ps = append(ps, hrgate.RowProblem{Column: name, Message: p})
 			continue

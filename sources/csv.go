@@ -328,19 +328,10 @@ func (l *layout) employee(rec, header []string, today string) (*hrgate.Employee,
 	for i, raw := range rec {
 		v := trimSpace(raw)
 		if i == l.remoteID {
-			switch {
-			case v == "":
-				ps = append(ps, hrgate.RowProblem{Column: header[i], Message: "The remote_id is required."})
-			case len(v) > maxRemoteID:
-				ps = append(ps, hrgate.RowProblem{Column: header[i], Message: fmt.Sprintf("The remote_id is longer than %d bytes.", maxRemoteID)})
-			default:
-				if p := checkText(v); p != "" {
-					ps = append(ps, hrgate.RowProblem{Column: header[i], Message: p})
-				} else if _, p := freeText(v); p != "" {
-					ps = append(ps, hrgate.RowProblem{Column: header[i], Message: p})
-				} else {
-					e.RemoteID = v
-				}
+			if p := checkRemoteID(v); p != "" {
+				ps = append(ps, hrgate.RowProblem{Column: header[i], Message: p})
+			} else {
+				e.RemoteID = v
 			}
 			continue
 		}
@@ -348,15 +339,7 @@ func (l *layout) employee(rec, header []string, today string) (*hrgate.Employee,
 		if f == nil {
 			continue
 		}
-		if len(v) > f.max {
-			ps = append(ps, hrgate.RowProblem{Column: header[i], Message: fmt.Sprintf("The value is longer than %d bytes.", f.max)})
-			continue
-		}
-		if p := checkText(v); p != "" {
-			ps = append(ps, hrgate.RowProblem{Column: header[i], Message: p})
-			continue
-		}
-		norm, p := f.check(v)
+		norm, p := f.parse(v)
 		if p != "" {
 			ps = append(ps, hrgate.RowProblem{Column: header[i], Message: p})
 			continue

@@ -298,6 +298,16 @@ func recordOf(ev Event, today string) Record {
 // a request; CompanyID, EmployeeID, SourceID and ID are filled in later.
 func timeOffOf(ev Event) (*hrgate.TimeOffRequest, []hrgate.RowProblem) {
 	var ps []hrgate.RowProblem
+	remoteID := func(name string) string {
+		v := trimSpace(ev.Data[name])
+		if p := checkRemoteID(v); p != "" {
+			ps = append(ps, hrgate.RowProblem{Column: name, Message: p})
+			return ""
+		}
+		return v
+	}
+	// The other values are parsed as an employee's fields are, bounded
+	// as a remote id is.
 	get := func(name string, required bool, check func(string) (string, string)) string {
 		v := trimSpace(ev.Data[name])
 		if v == "" {
@@ -306,25 +316,17 @@ func timeOffOf(ev Event) (*hrgate.TimeOffRequest, []hrgate.RowProblem) {
 			}
 			return ""
 		}
-		if len(v) > maxRemoteID {
-			ps = append(ps, hrgate.RowProblem{Column: name, Message: fmt.Sprintf("The value is longer than %d bytes.", maxRemoteID)})
-			return ""
-		}
-		if p := checkText(v); p != "" {
-			ps = append(ps, hrgate.RowProblem{Column: name, Message: p})
-			return ""
-		}
-		norm, p := check(v)
+		norm, p := (&field{name: name, max: maxRemoteID, check: check}).parse(v)
 		if p != "" {
 			ps = append(ps, hrgate.RowProblem{Column: name, Message: p})
 		}
 		return norm
 	}
-	r := &hrgate.TimeOffRequest{RemoteID: get(remoteIDField, true, freeText)}
+	r := &hrgate.TimeOffRequest{RemoteID: remoteID(remoteIDField)}
 	if ev.Type == EventTimeOffCancel {
 		return r, ps
 	}
-	get(fieldEmployeeRemoteID, true, freeText)
+	remoteID(fieldEmployeeRemoteID)
 	r.Type = get("type", true, timeOffType)
 	r.Status = get("status", true, timeOffStatus)
 	r.StartDate = get("start_date", true, date)

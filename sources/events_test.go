@@ -132,6 +132,10 @@ func TestApplyEvent_Refusals(t *testing.T) {
 			{"TimeOffUnknownEmployee", sources.Event{Type: sources.EventTimeOffUpsert, Data: map[string]string{"remote_id": "t1", "employee_remote_id": "nobody",
 				"type": "vacation", "status": "approved", "start_date": "2026-12-01", "end_date": "2026-12-01", "amount": "1", "units": "days"}}, true, "No employee"},
 			{"CancelUnknown", sources.Event{Type: sources.EventTimeOffCancel, Data: map[string]string{"remote_id": "t404"}}, true, "No time-off request"},
+			// A time-off request's remote ids are checked as an employee's is.
+			{"TimeOffNoEmployeeRemoteID", sources.Event{Type: sources.EventTimeOffUpsert, Data: map[string]string{"remote_id": "t1",
+				"type": "vacation", "status": "approved", "start_date": "2026-12-01", "end_date": "2026-12-01"}}, true, "employee_remote_id: The remote id is required."},
+			{"TimeOffRemoteIDFormula", sources.Event{Type: sources.EventTimeOffCancel, Data: map[string]string{"remote_id": "=t1"}}, true, "remote_id: The value starts with ="},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				tc.ev.MessageID = "msg_" + tc.name

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -170,6 +171,31 @@ func CheckFreeText(v string) string {
 	}
 	_, p := freeText(v)
 	return p
+}
+
+// checkRemoteID returns why v cannot be a remote id, or "": it is
+// required, at most maxRemoteID bytes, and free text.
+func checkRemoteID(v string) string {
+	switch {
+	case v == "":
+		return "The remote id is required."
+	case len(v) > maxRemoteID:
+		return fmt.Sprintf("The remote id is longer than %d bytes.", maxRemoteID)
+	}
+	return CheckFreeText(v)
+}
+
+// parse returns the normalised form of a value of f that is not empty, or
+// why it is refused: it is longer than f.max, breaks the rules every
+// value obeys (checkText), or f.check refuses it.
+func (f *field) parse(v string) (string, string) {
+	if len(v) > f.max {
+		return "", fmt.Sprintf("The value is longer than %d bytes.", f.max)
+	}
+	if p := checkText(v); p != "" {
+		return "", p
+	}
+	return f.check(v)
 }
 
 // freeText accepts any text but a formula: a value that starts with =,

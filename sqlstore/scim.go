@@ -73,10 +73,10 @@ func (db *DB) FindSCIMUserByName(ctx context.Context, sourceID, name string) (*h
 	return u, nil
 }
 
-// PutSCIMUser inserts or replaces the SCIM state of an employee of the
-// transaction's source. The partial unique index on (source_id, user_key)
-// makes a taken userName ECONFLICT even between concurrent transactions
-// on PostgreSQL.
+// PutSCIMUser inserts or replaces the SCIM state of a live employee of the
+// transaction's source (an erased one is EINVALID, as another source's
+// is). The partial unique index on (source_id, user_key) makes a taken
+// userName ECONFLICT even between concurrent transactions on PostgreSQL.
 func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser) error {
 	switch {
 	case u == nil || u.EmployeeID == "" || u.UserName == "":
@@ -84,14 +84,16 @@ func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser) error {
 	case u.SourceID != t.src.ID:
 		return invalid("A source writes only its own users.")
 	}
-	// One statement: the row is written only for an employee of the
-	// source, the partial unique index refuses a taken userName, and a
+	// One statement: the row is written only for a live employee of the
+	// source (EraseEmployee takes no source lock, so a write racing an
+	// erasure must not bring the erased person's userName back), the
+	// partial unique index refuses a taken userName, and a
 	// deleted user's row is left as it is (the WHERE of the update, which
 	// PostgreSQL evaluates on the row as last committed, under its lock):
 	// a write that read the user before a concurrent DELETE committed
 	// cannot bring it back.
 	res, err := t.db.wstmts.txExec(ctx, t.tx, `INSERT INTO scim_users (employee_id, source_id, user_name, user_key, deleted_at) `+
-		`SELECT id, source_id, ?, ?, ? FROM employees WHERE id = ? AND source_id = ? `+
+		`SELECT id, source_id, ?, ?, ? FROM employees WHERE id = ? AND source_id = ? AND deleted_at IS NULL `+
 		`ON CONFLICT (employee_id) DO UPDATE SET user_name = excluded.user_name, `+
 		`user_key = excluded.user_key, deleted_at = excluded.deleted_at WHERE scim_users.deleted_at IS NULL`,
 		u.UserName, userKey(u.UserName), micros(u.DeletedAt), u.EmployeeID, t.src.ID)
@@ -102,7 +104,7 @@ func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser) error {
 		}
 		if n != 1 {
 			var owned int
-			switch qerr := t.db.wstmts.txQueryRow(ctx, t.tx, `SELECT 1 FROM employees WHERE id = ? AND source_id = ?`,
+			switch qerr := t.db.wstmts.txQueryRow(ctx, t.tx, `SELECT 1 FROM employees WHERE id = ? AND source_id = ? AND deleted_at IS NULL`,
 				u.EmployeeID, t.src.ID).Scan(&owned); {
 			case errors.Is(qerr, sql.ErrNoRows):
 				return invalid("A source writes only its own users.")

@@ -10,7 +10,7 @@ import (
 // TestSCIMUsers checks the SCIM state of a source's users: written in the
 // sync transaction, unique userNames per source ignoring case (deleted
 // users hold none), only for the source's own employees, read back by id
-// and by name, and gone when the employee is erased.
+// and by name, and gone when the employee is erased, for good.
 func TestSCIMUsers(t *testing.T) {
 	forEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
@@ -115,6 +115,17 @@ func TestSCIMUsers(t *testing.T) {
 		}
 		if l := live(src, emps[1].ID); l[emps[1].ID] {
 			t.Error("an erased employee is live")
+		}
+		// A write that raced with the erasure (EraseEmployee takes no
+		// source lock) is refused as for an employee the source does not
+		// have, and stores nothing: the erased userName stays gone.
+		err = put(src, &hrgate.SCIMUser{EmployeeID: emps[1].ID, SourceID: src.ID, UserName: "ada@example.com"})
+		wantCode(t, err, hrgate.EINVALID)
+		if us, err := db.SCIMUsers(ctx, src.ID, []string{emps[1].ID}); err != nil || len(us) != 0 {
+			t.Fatalf("a write after erasure stored %v %v", us, err)
+		}
+		if _, err := db.FindSCIMUserByName(ctx, src.ID, "ada@example.com"); hrgate.ErrorCode(err) != hrgate.ENOTFOUND {
+			t.Fatalf("a write after erasure is found by name: %v", err)
 		}
 	})
 }

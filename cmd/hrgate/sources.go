@@ -87,11 +87,7 @@ func (m *Main) sourcesCommand() *cobra.Command {
 				return err
 			}
 			if m.output == "json" {
-				out := make([]view.Source, len(ss))
-				for i, s := range ss {
-					out[i] = view.NewSource(s)
-				}
-				return m.printJSON(out)
+				return m.printJSON(view.All(ss, view.NewSource))
 			}
 			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tID\tTYPE\tCOMPANY\tCREATED")

@@ -65,11 +65,6 @@ func ParseSecret(s string) ([]byte, error) {
 	return key, nil
 }
 
-// FormatSecret returns the text form of key: "whsec_" and base64.
-func FormatSecret(key []byte) string {
-	return SecretPrefix + base64.StdEncoding.EncodeToString(key)
-}
-
 // Sign returns the v1 signature of a message: "v1," and the base64 of
 // HMAC-SHA256 under key over "id.timestamp.body".
 func Sign(key []byte, id string, timestamp int64, body []byte) string {

@@ -11,6 +11,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/internal/stdwebhook"
 )
 
@@ -24,10 +25,13 @@ func newKey(t *testing.T) []byte {
 }
 
 // The official library accepts what this package signs, and this package
-// accepts what the official library signs: the two read the scheme alike.
+// accepts what the official library signs: the two read the scheme alike,
+// and the secret text hrgate shows (GenerateWebhookSecret) alike too.
 func TestInteropWithOfficialLibrary(t *testing.T) {
-	key := newKey(t)
-	secret := stdwebhook.FormatSecret(key)
+	key, secret, err := hrgate.GenerateWebhookSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	official, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +60,7 @@ func TestInteropWithOfficialLibrary(t *testing.T) {
 
 	parsed, err := stdwebhook.ParseSecret(secret)
 	if err != nil || !bytes.Equal(parsed, key) {
-		t.Fatalf("ParseSecret(FormatSecret(k)) = %x, %v", parsed, err)
+		t.Fatalf("ParseSecret of GenerateWebhookSecret's text = %x, %v; want its key", parsed, err)
 	}
 }
 
