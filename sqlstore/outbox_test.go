@@ -226,10 +226,10 @@ func TestPruneWebhookDeliveries(t *testing.T) {
 				o.Attempt.At = ts(999)
 			case i == retrying:
 				o = &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(500), StatusCode: 503, ErrorClass: "status"},
-					Status: hrgate.DeliveryPending, NextAttempt: ts(5000), Failed: true}
+					Status: hrgate.DeliveryPending, NextAttempt: ts(5000)}
 			case i%3 == 1:
 				o = &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(500), StatusCode: 500, ErrorClass: "status"},
-					Status: hrgate.DeliveryFailed, Failed: true}
+					Status: hrgate.DeliveryFailed}
 			case i%3 == 2:
 				o = &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(500)}, Status: hrgate.DeliverySkipped}
 			}

@@ -466,7 +466,7 @@ func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, c *hrgate.WebhookCl
 	// The run of failures changes only at its start and its end, so
 	// most outcomes touch no endpoint row.
 	q, args := `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, []any{d.EndpointID}
-	if o.Failed {
+	if o.Attempt.ErrorClass != "" {
 		q, args = `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, []any{o.Attempt.At.UnixMicro(), d.EndpointID}
 	}
 	if _, err := db.wstmts.txExec(ctx, tx, q, args...); err != nil {

@@ -235,7 +235,7 @@ func TestWebhookDeliveries(t *testing.T) {
 
 		c := claims[0]
 		fail := &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(101), StatusCode: 500, Latency: 12 * time.Millisecond, ErrorClass: "status"},
-			Status: hrgate.DeliveryPending, NextAttempt: ts(106), Failed: true}
+			Status: hrgate.DeliveryPending, NextAttempt: ts(106)}
 		if err := db.FinishWebhookAttempt(ctx, c, fail); err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +277,7 @@ func TestWebhookDeliveries(t *testing.T) {
 
 		t.Run("Disable", func(t *testing.T) {
 			gone := &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(108), StatusCode: 410, ErrorClass: "status"},
-				Status: hrgate.DeliveryFailed, Failed: true, Disable: "410 Gone"}
+				Status: hrgate.DeliveryFailed, Disable: "410 Gone"}
 			if err := db.FinishWebhookAttempt(ctx, claims[1], gone); err != nil {
 				t.Fatal(err)
 			}

@@ -568,7 +568,6 @@ func (w *Worker) send(ctx context.Context, e *hrgate.WebhookEndpoint, d *hrgate.
 	default:
 		o.Attempt.ErrorClass = "status"
 	}
-	o.Failed = true
 	n := o.Attempt.Number
 	switch {
 	case o.Attempt.StatusCode == http.StatusGone:
