@@ -147,7 +147,7 @@ type WebhookClaim struct {
 }
 
 // WebhookOutcome is the result of one attempt, written with
-// WebhookStore.FinishAttempt.
+// WebhookStore.FinishWebhookAttempts.
 type WebhookOutcome struct {
 	Attempt WebhookAttempt
 	// Status is the delivery's new state; NextAttempt its next try when

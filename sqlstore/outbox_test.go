@@ -246,7 +246,7 @@ func TestPruneWebhookDeliveries(t *testing.T) {
 		if err != nil || len(rc) != 1 || rc[0].Delivery.ReplayOf == "" {
 			t.Fatalf("claim of the replay = %v, %v", rc, err)
 		}
-		if err := db.FinishWebhookAttempt(ctx, rc[0], &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(800), StatusCode: 204},
+		if err := db.FinishWebhookAttemptForTest(ctx, rc[0], &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(800), StatusCode: 204},
 			Status: hrgate.DeliverySucceeded}); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +293,7 @@ func TestPruneWebhookDeliveries(t *testing.T) {
 		if err != nil || len(rc) != 1 || rc[0].Delivery.ID != pendingReplay[0].ID {
 			t.Fatalf("claim of the pending replay = %v, %v", rc, err)
 		}
-		if err := db.FinishWebhookAttempt(ctx, rc[0], &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(900)}, Status: hrgate.DeliverySkipped}); err != nil {
+		if err := db.FinishWebhookAttemptForTest(ctx, rc[0], &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(900)}, Status: hrgate.DeliverySkipped}); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := db.PruneWebhookDeliveries(ctx, cut); err != nil || n != 2 {

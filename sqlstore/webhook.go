@@ -417,16 +417,6 @@ func (db *DB) FinishWebhookAttempts(ctx context.Context, rs []*hrgate.WebhookRes
 	return db.translate(err, op)
 }
 
-// FinishWebhookAttempt is FinishWebhookAttempts for one outcome, with its
-// error.
-func (db *DB) FinishWebhookAttempt(ctx context.Context, c *hrgate.WebhookClaim, o *hrgate.WebhookOutcome) error {
-	r := &hrgate.WebhookResult{Claim: c, Outcome: o}
-	if err := db.FinishWebhookAttempts(ctx, []*hrgate.WebhookResult{r}); err != nil {
-		return err
-	}
-	return r.Err
-}
-
 // finishAttempt writes one outcome in tx; lost reports a lease that is no
 // longer the claim's, in which case nothing was written.
 func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, c *hrgate.WebhookClaim, o *hrgate.WebhookOutcome) (lost bool, err error) {

@@ -236,11 +236,11 @@ func TestWebhookDeliveries(t *testing.T) {
 		c := claims[0]
 		fail := &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(101), StatusCode: 500, Latency: 12 * time.Millisecond, ErrorClass: "status"},
 			Status: hrgate.DeliveryPending, NextAttempt: ts(106)}
-		if err := db.FinishWebhookAttempt(ctx, c, fail); err != nil {
+		if err := db.FinishWebhookAttemptForTest(ctx, c, fail); err != nil {
 			t.Fatal(err)
 		}
 		t.Run("ErrConflictLeaseLost", func(t *testing.T) {
-			wantCode(t, db.FinishWebhookAttempt(ctx, c, fail), hrgate.ECONFLICT)
+			wantCode(t, db.FinishWebhookAttemptForTest(ctx, c, fail), hrgate.ECONFLICT)
 		})
 		e, _ := db.FindWebhookEndpoint(ctx, f.endpoint.ID)
 		if !e.FailingSince.Equal(ts(101)) {
@@ -256,7 +256,7 @@ func TestWebhookDeliveries(t *testing.T) {
 		}
 		ok := &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(107), StatusCode: 204, Latency: 3 * time.Millisecond},
 			Status: hrgate.DeliverySucceeded}
-		if err := db.FinishWebhookAttempt(ctx, retry[0], ok); err != nil {
+		if err := db.FinishWebhookAttemptForTest(ctx, retry[0], ok); err != nil {
 			t.Fatal(err)
 		}
 		d, attempts, err := db.FindWebhookDelivery(ctx, c.Delivery.ID)
@@ -278,7 +278,7 @@ func TestWebhookDeliveries(t *testing.T) {
 		t.Run("Disable", func(t *testing.T) {
 			gone := &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(108), StatusCode: 410, ErrorClass: "status"},
 				Status: hrgate.DeliveryFailed, Disable: "410 Gone"}
-			if err := db.FinishWebhookAttempt(ctx, claims[1], gone); err != nil {
+			if err := db.FinishWebhookAttemptForTest(ctx, claims[1], gone); err != nil {
 				t.Fatal(err)
 			}
 			e, _ := db.FindWebhookEndpoint(ctx, f.endpoint.ID)
@@ -314,7 +314,7 @@ func TestWebhookDeliveries(t *testing.T) {
 			if err != nil || len(cs) != 1 {
 				t.Fatalf("claim = %v, %v", cs, err)
 			}
-			if err := db.FinishWebhookAttempt(ctx, cs[0], &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(301)}, Status: hrgate.DeliverySkipped}); err != nil {
+			if err := db.FinishWebhookAttemptForTest(ctx, cs[0], &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(301)}, Status: hrgate.DeliverySkipped}); err != nil {
 				t.Fatal(err)
 			}
 			d, as, err := db.FindWebhookDelivery(ctx, cs[0].Delivery.ID)
