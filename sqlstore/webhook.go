@@ -334,12 +334,20 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 
 // WebhookBacklog counts, up to limit, the change events after the
 // fan-out cursor, committed or not yet safe to read.
+//
+// The worker asks it before every fan-out round, so it must stay a range
+// read of the index after the cursor however long the outbox is. The
+// cursor is a subquery (on PostgreSQL an InitPlan whose values bound the
+// index scan on (txid, seq)) and the rows are read in index order: as a
+// join, with LIMIT and no order, PostgreSQL took the first match to be
+// near and scanned the whole outbox when nothing was after the cursor.
 func (db *DB) WebhookBacklog(ctx context.Context, limit int) (int, error) {
 	const op = "sqlstore.WebhookBacklog"
-	q := `SELECT COUNT(*) FROM (SELECT 1 FROM change_events, webhook_cursor c WHERE c.id = 1 AND change_events.seq > c.seq LIMIT ?) AS b`
+	q := `SELECT COUNT(*) FROM (SELECT 1 FROM change_events WHERE seq > (SELECT c.seq FROM webhook_cursor c WHERE c.id = 1) ` +
+		`ORDER BY seq LIMIT ?) AS b`
 	if db.dialect.name == "postgres" {
-		q = `SELECT COUNT(*) FROM (SELECT 1 FROM change_events, webhook_cursor c WHERE c.id = 1 AND ` +
-			`(change_events.txid, change_events.seq) > (c.txid::text::xid8, c.seq) LIMIT ?) AS b`
+		q = `SELECT COUNT(*) FROM (SELECT 1 FROM change_events WHERE (txid, seq) > ` +
+			`(SELECT c.txid::text::xid8, c.seq FROM webhook_cursor c WHERE c.id = 1) ORDER BY txid, seq LIMIT ?) AS b`
 	}
 	var n int
 	err := db.read.QueryRowContext(ctx, db.dialect.rebind(q), limit).Scan(&n)
