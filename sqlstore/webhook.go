@@ -477,16 +477,29 @@ func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, c *hrgate.WebhookCl
 	return false, err
 }
 
+// nextWebhookAttemptSQL finds when the earliest pending delivery of an
+// enabled endpoint can be claimed: at next_attempt_at, or when its lease
+// runs out if that is later. It reads the due index in order rather than
+// every pending delivery. first is the earliest delivery not leased past
+// its due time, the first row of the index that is not in flight. A
+// leased delivery due after first cannot come sooner, as its lease ends
+// later still; only those the walk to first passed over (bounded by the
+// attempts in flight) are read for their lease.
+const nextWebhookAttemptSQL = `WITH first AS (SELECT d.next_attempt_at AS t FROM webhook_deliveries d ` +
+	`JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.status = 'pending' AND e.disabled_at IS NULL ` +
+	`AND (d.lease_until IS NULL OR d.lease_until <= d.next_attempt_at) ORDER BY d.next_attempt_at LIMIT 1) ` +
+	`SELECT MIN(t) FROM (SELECT t FROM first UNION ALL ` +
+	`SELECT d.lease_until FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id ` +
+	`WHERE d.status = 'pending' AND e.disabled_at IS NULL AND d.lease_until > d.next_attempt_at ` +
+	`AND d.next_attempt_at <= COALESCE((SELECT t FROM first), 9223372036854775807)) AS x`
+
 // NextWebhookAttempt returns when the earliest pending delivery of an
 // enabled endpoint falls due, or when the earliest lease runs out; zero
 // when nothing is pending.
 func (db *DB) NextWebhookAttempt(ctx context.Context) (time.Time, error) {
 	const op = "sqlstore.NextWebhookAttempt"
 	var next sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT MIN(CASE WHEN d.lease_until IS NOT NULL AND d.lease_until > d.next_attempt_at `+
-		`THEN d.lease_until ELSE d.next_attempt_at END) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id `+
-		`WHERE d.status = 'pending' AND e.disabled_at IS NULL`).Scan(&next)
-	if err != nil {
+	if err := db.read.QueryRowContext(ctx, nextWebhookAttemptSQL).Scan(&next); err != nil {
 		return time.Time{}, db.translate(err, op)
 	}
 	return timeOf(next), nil

@@ -527,3 +527,98 @@ func TestWebhookClaimSkipLocked(t *testing.T) {
 		}
 	})
 }
+
+// TestNextWebhookAttempt: the earliest time a claim can find a delivery
+// is its due time, or its lease's end when that is later; deliveries of
+// disabled endpoints and finished ones do not count. Each case is checked
+// against the reading of every pending delivery that the index walk
+// replaced.
+func TestNextWebhookAttempt(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newWebhookFixture(t, db)
+		other, _ := f.newEndpoint(t)
+		check := func(t *testing.T, want time.Time) {
+			t.Helper()
+			got, err := db.NextWebhookAttempt(ctx)
+			if err != nil || !got.Equal(want) {
+				t.Fatalf("NextWebhookAttempt = %v, %v; want %v", got, err, want)
+			}
+			every, err := db.QueryIntForTest(ctx, `SELECT COALESCE(MIN(CASE WHEN d.lease_until IS NOT NULL AND d.lease_until > d.next_attempt_at `+
+				`THEN d.lease_until ELSE d.next_attempt_at END), 0) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id `+
+				`WHERE d.status = 'pending' AND e.disabled_at IS NULL`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (every == 0) != want.IsZero() || (every != 0 && int64(every) != want.UnixMicro()) {
+				t.Fatalf("reading every pending delivery gives %d, want %v", every, want)
+			}
+		}
+		t.Run("Empty", func(t *testing.T) { check(t, time.Time{}) })
+
+		f.appendEvents(t, 5)
+		if n := f.fanOutAll(t, f.endpoint.ID); n != 5 {
+			t.Fatalf("fanned out %d events, want 5", n)
+		}
+		ds, err := db.WebhookDeliveries(ctx, hrgate.DeliveryFilter{EndpointID: f.endpoint.ID, Limit: 10})
+		if err != nil || len(ds) != 5 {
+			t.Fatalf("WebhookDeliveries = %d, %v", len(ds), err)
+		}
+		// set gives delivery i (0 to 4) its due time and lease end, in
+		// seconds of ts; lease 0 is none.
+		set := func(t *testing.T, i, due, lease int) {
+			t.Helper()
+			until := any(nil)
+			if lease != 0 {
+				until = ts(lease).UnixMicro()
+			}
+			if err := db.ExecForTest(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?, lease_until = ?, lease_owner = ? WHERE id = ?`,
+				ts(due).UnixMicro(), until, map[bool]string{true: "w1"}[lease != 0], ds[i].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range ds {
+			set(t, i, 101+i, 0)
+		}
+		t.Run("Due", func(t *testing.T) { check(t, ts(101)) })
+		t.Run("LeaseEndsFirst", func(t *testing.T) {
+			// 0 is in flight until 102, before 2, the first not in
+			// flight, falls due at 103; 1 is in flight until 200.
+			set(t, 0, 101, 102)
+			set(t, 1, 102, 200)
+			check(t, ts(102))
+		})
+		t.Run("LeaseOfALaterDelivery", func(t *testing.T) {
+			set(t, 0, 101, 0)
+			set(t, 1, 102, 0)
+			set(t, 4, 105, 150)
+			check(t, ts(101))
+		})
+		t.Run("AllInFlight", func(t *testing.T) {
+			for i := range ds {
+				set(t, i, 101+i, 310-i)
+			}
+			check(t, ts(306))
+		})
+		t.Run("LeaseRanOut", func(t *testing.T) {
+			// A lease that ended before the delivery's due time (a
+			// clock that went back) leaves the due time in force.
+			set(t, 3, 90, 80)
+			check(t, ts(90))
+		})
+		t.Run("FinishedAndDisabled", func(t *testing.T) {
+			if err := db.ExecForTest(ctx, `UPDATE webhook_deliveries SET status = 'succeeded' WHERE id = ?`, ds[3].ID); err != nil {
+				t.Fatal(err)
+			}
+			check(t, ts(306))
+			if err := db.SetWebhookEndpointState(ctx, f.endpoint.ID, ts(400), "test"); err != nil {
+				t.Fatal(err)
+			}
+			check(t, time.Time{})
+			if err := db.ExecForTest(ctx, `UPDATE webhook_deliveries SET endpoint_id = ? WHERE id = ?`, other.ID, ds[4].ID); err != nil {
+				t.Fatal(err)
+			}
+			check(t, ts(306))
+		})
+	})
+}
