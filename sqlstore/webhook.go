@@ -265,23 +265,15 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 		}
 		evs, err := collect(db, op, rows, err, func(s scanner) (event, error) {
 			var (
-				e       event
-				groups  string
-				created sql.NullInt64
-				txid    string
+				e    event
+				txid string
+				err  error
 			)
-			e.ev = &hrgate.ChangeEvent{}
-			ev := e.ev
-			if err := s.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.CompanyID, &ev.EmployeeID, &ev.SourceID, &ev.RunID, &groups, &created, &ev.TimeOffID, &txid); err != nil {
+			if e.ev, err = scanChangeEvent(s, &txid); err != nil {
 				return e, err
 			}
-			if groups != "" {
-				ev.Groups = strings.Split(groups, ",")
-			}
-			ev.Time = timeOf(created)
-			var perr error
-			e.txid, perr = strconv.ParseInt(txid, 10, 64)
-			return e, perr
+			e.txid, err = strconv.ParseInt(txid, 10, 64)
+			return e, err
 		})
 		if err != nil || len(evs) == 0 {
 			return err
