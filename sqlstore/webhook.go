@@ -296,20 +296,21 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 				})
 			}
 		}
-		// A delivery of the same event to the same endpoint exists only
-		// if an earlier fan-out committed it, which moved the cursor
-		// past the event; DO NOTHING is a guard, not a path.
-		for _, d := range ds {
-			res, err := db.wstmts.txExec(ctx, tx, `INSERT INTO webhook_deliveries (`+webhookDeliveryColumns+
-				`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id, event_id) WHERE replay_of = '' DO NOTHING`,
-				webhookDeliveryArgs(nil, d)...)
-			if err != nil {
-				return err
-			}
-			if k, err := res.RowsAffected(); err == nil {
-				created += int(k)
-			}
+		// The deliveries go in multi-row statements: a round holds the
+		// writer, and on SQLite that is everyone's writer. A delivery of
+		// the same event to the same endpoint exists only if an earlier
+		// fan-out committed it, which moved the cursor past the event in
+		// the same transaction; the cursor only moves forward, and
+		// fan-outs serialise on it. So a conflict here means the cursor
+		// and the deliveries disagree (or match named an endpoint twice):
+		// the round fails whole, leaving the cursor where it was, rather
+		// than pass over it in silence.
+		if err := insertRows(ctx, db, tx, "webhook_deliveries", webhookDeliveryColumns, ds, func(args []any, d *hrgate.WebhookDelivery) ([]any, error) {
+			return webhookDeliveryArgs(args, d), nil
+		}); err != nil {
+			return err
 		}
+		created = len(ds)
 		last := evs[len(evs)-1]
 		n = len(evs)
 		_, err = db.wstmts.txExec(ctx, tx, `UPDATE webhook_cursor SET txid = ?, seq = ? WHERE id = 1`, last.txid, last.ev.Seq)

@@ -622,3 +622,69 @@ func TestNextWebhookAttempt(t *testing.T) {
 		})
 	})
 }
+
+// TestFanOutWebhooksInserts: a round inserts its deliveries in multi-row
+// statements, one per event and endpoint matched; a delivery that already
+// exists fails the round whole and leaves the cursor where it was.
+func TestFanOutWebhooksInserts(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newWebhookFixture(t, db)
+		other, _ := f.newEndpoint(t)
+		evs := f.appendEvents(t, 300)
+		if !t.Run("ErrConflict", func(t *testing.T) {
+			twice := func(context.Context, *hrgate.ChangeEvent) ([]string, error) { return []string{other.ID, other.ID}, nil }
+			var err error
+			for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				// On PostgreSQL the events wait for older transactions
+				// on the server to end; until then a round reads none.
+				var n int
+				if n, err = db.FanOutWebhooks(ctx, 500, ts(100), f.newMsgID, twice); err != nil || n > 0 {
+					break
+				}
+			}
+			wantCode(t, err, hrgate.ECONFLICT)
+			if left, err := db.WebhookBacklog(ctx, 1000); err != nil || left != len(evs) {
+				t.Fatalf("backlog after a failed round = %d, %v; want %d", left, err, len(evs))
+			}
+			if ds, err := db.WebhookDeliveries(ctx, hrgate.DeliveryFilter{Limit: 10}); err != nil || len(ds) != 0 {
+				t.Fatalf("a failed round left %d deliveries (%v)", len(ds), err)
+			}
+		}) {
+			return // the events are fanned out already
+		}
+		// One round of 600 deliveries: two full statements and a
+		// shorter one.
+		both := func(context.Context, *hrgate.ChangeEvent) ([]string, error) {
+			return []string{f.endpoint.ID, other.ID}, nil
+		}
+		n := 0
+		for deadline := time.Now().Add(time.Minute); n == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			var err error
+			if n, err = db.FanOutWebhooks(ctx, 500, ts(100), f.newMsgID, both); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n != len(evs) {
+			t.Fatalf("the round read %d events, want %d", n, len(evs))
+		}
+		for _, e := range []string{f.endpoint.ID, other.ID} {
+			ds, err := db.WebhookDeliveries(ctx, hrgate.DeliveryFilter{EndpointID: e, Limit: 1000})
+			if err != nil || len(ds) != len(evs) {
+				t.Fatalf("deliveries to %s = %d, %v; want %d", e, len(ds), err, len(evs))
+			}
+			seen := map[string]bool{}
+			for _, d := range ds {
+				seen[d.EventID] = true
+				if d.Status != hrgate.DeliveryPending || !d.NextAttempt.Equal(ts(100)) || d.ReplayOf != "" {
+					t.Fatalf("delivery = %+v", d)
+				}
+			}
+			for _, ev := range evs {
+				if !seen[ev.ID] {
+					t.Fatalf("event %s has no delivery to %s", ev.ID, e)
+				}
+			}
+		}
+	})
+}
