@@ -130,7 +130,9 @@ type WebhookAttempt struct {
 	Latency    time.Duration
 	// ErrorClass is empty for a 2xx answer; "status" for another answer;
 	// otherwise the transport's class of the failure ("timeout", "dns",
-	// "connect", "tls", "blocked_address", "other").
+	// "connect", "tls", "blocked_address", "other"). A recorded attempt
+	// with a class failed: it starts or continues the endpoint's run of
+	// failures, and one without ends it.
 	ErrorClass string
 }
 
@@ -145,7 +147,7 @@ type WebhookClaim struct {
 }
 
 // WebhookOutcome is the result of one attempt, written with
-// WebhookStore.FinishAttempt.
+// WebhookStore.FinishWebhookAttempts.
 type WebhookOutcome struct {
 	Attempt WebhookAttempt
 	// Status is the delivery's new state; NextAttempt its next try when
@@ -155,9 +157,6 @@ type WebhookOutcome struct {
 	// Disable, when set, disables the endpoint with this reason (410
 	// Gone, or failing for too long).
 	Disable string
-	// Failed tells whether the attempt failed, which starts or continues
-	// the endpoint's run of failures; a success ends it.
-	Failed bool
 }
 
 // WebhookResult is the outcome of an attempt at a claimed delivery, to

@@ -42,11 +42,8 @@ func (s *Server) registerWebhookRoutes() {
 		if err := decodeBody(r, &body); err != nil {
 			return err
 		}
-		if body.Mode != "" && body.Mode != hrgate.WebhookFull && body.Mode != hrgate.WebhookThin {
-			return hrgate.Errorf(hrgate.EINVALID, "\"mode\" is full or thin.")
-		}
 		e, secret, err := svc.Create(r.Context(), webhooks.EndpointRequest{Consumer: body.Consumer, URL: body.URL, EventTypes: body.EventTypes,
-			Description: body.Description, AllowHTTP: body.AllowHTTP, Thin: body.Mode == hrgate.WebhookThin})
+			Description: body.Description, AllowHTTP: body.AllowHTTP, Mode: body.Mode})
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"time"
+
+	"github.com/hrgate/hrgate"
 )
 
 // ExecForTest runs a statement with ? placeholders on the writer. Tests use
@@ -83,4 +85,14 @@ func SetJournalFdatasyncForTest(tb interface{ Cleanup(func()) }, fn func(fd int)
 func DecodeJournalFrameForTest(payload []byte) error {
 	_, err := decodeFrame(payload)
 	return err
+}
+
+// FinishWebhookAttemptForTest is FinishWebhookAttempts for one outcome,
+// returning the result's error (ECONFLICT for a lost lease) as its own.
+func (db *DB) FinishWebhookAttemptForTest(ctx context.Context, c *hrgate.WebhookClaim, o *hrgate.WebhookOutcome) error {
+	r := &hrgate.WebhookResult{Claim: c, Outcome: o}
+	if err := db.FinishWebhookAttempts(ctx, []*hrgate.WebhookResult{r}); err != nil {
+		return err
+	}
+	return r.Err
 }

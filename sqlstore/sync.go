@@ -272,21 +272,26 @@ func (db *DB) ChangeEvents(ctx context.Context, afterSeq int64, limit int) ([]*h
 	}
 	rows, err := db.read.QueryContext(ctx, db.dialect.rebind(`SELECT seq, `+changeEventColumns+
 		` FROM change_events WHERE seq > ? ORDER BY seq LIMIT ?`), afterSeq, limit)
-	return collect(db, op, rows, err, func(s scanner) (*hrgate.ChangeEvent, error) {
-		var (
-			ev      hrgate.ChangeEvent
-			groups  string
-			created sql.NullInt64
-		)
-		if err := s.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.CompanyID, &ev.EmployeeID, &ev.SourceID, &ev.RunID, &groups, &created, &ev.TimeOffID); err != nil {
-			return nil, err
-		}
-		if groups != "" {
-			ev.Groups = strings.Split(groups, ",")
-		}
-		ev.Time = timeOf(created)
-		return &ev, nil
-	})
+	return collect(db, op, rows, err, func(s scanner) (*hrgate.ChangeEvent, error) { return scanChangeEvent(s) })
+}
+
+// scanChangeEvent scans a row of seq, then changeEventColumns, then into
+// extra the columns a caller selected after them.
+func scanChangeEvent(s scanner, extra ...any) (*hrgate.ChangeEvent, error) {
+	var (
+		ev      hrgate.ChangeEvent
+		groups  string
+		created sql.NullInt64
+	)
+	dest := append([]any{&ev.Seq, &ev.ID, &ev.Type, &ev.CompanyID, &ev.EmployeeID, &ev.SourceID, &ev.RunID, &groups, &created, &ev.TimeOffID}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	if groups != "" {
+		ev.Groups = strings.Split(groups, ",")
+	}
+	ev.Time = timeOf(created)
+	return &ev, nil
 }
 
 const syncRunColumns = `id, source_id, kind, mode, status, started_at, finished_at, row_count, created, updated, terminated, unchanged, rejected, problems, error`

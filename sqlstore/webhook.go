@@ -265,23 +265,15 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 		}
 		evs, err := collect(db, op, rows, err, func(s scanner) (event, error) {
 			var (
-				e       event
-				groups  string
-				created sql.NullInt64
-				txid    string
+				e    event
+				txid string
+				err  error
 			)
-			e.ev = &hrgate.ChangeEvent{}
-			ev := e.ev
-			if err := s.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.CompanyID, &ev.EmployeeID, &ev.SourceID, &ev.RunID, &groups, &created, &ev.TimeOffID, &txid); err != nil {
+			if e.ev, err = scanChangeEvent(s, &txid); err != nil {
 				return e, err
 			}
-			if groups != "" {
-				ev.Groups = strings.Split(groups, ",")
-			}
-			ev.Time = timeOf(created)
-			var perr error
-			e.txid, perr = strconv.ParseInt(txid, 10, 64)
-			return e, perr
+			e.txid, err = strconv.ParseInt(txid, 10, 64)
+			return e, err
 		})
 		if err != nil || len(evs) == 0 {
 			return err
@@ -304,20 +296,21 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 				})
 			}
 		}
-		// A delivery of the same event to the same endpoint exists only
-		// if an earlier fan-out committed it, which moved the cursor
-		// past the event; DO NOTHING is a guard, not a path.
-		for _, d := range ds {
-			res, err := db.wstmts.txExec(ctx, tx, `INSERT INTO webhook_deliveries (`+webhookDeliveryColumns+
-				`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id, event_id) WHERE replay_of = '' DO NOTHING`,
-				webhookDeliveryArgs(nil, d)...)
-			if err != nil {
-				return err
-			}
-			if k, err := res.RowsAffected(); err == nil {
-				created += int(k)
-			}
+		// The deliveries go in multi-row statements: a round holds the
+		// writer, and on SQLite that is everyone's writer. A delivery of
+		// the same event to the same endpoint exists only if an earlier
+		// fan-out committed it, which moved the cursor past the event in
+		// the same transaction; the cursor only moves forward, and
+		// fan-outs serialise on it. So a conflict here means the cursor
+		// and the deliveries disagree (or match named an endpoint twice):
+		// the round fails whole, leaving the cursor where it was, rather
+		// than pass over it in silence.
+		if err := insertRows(ctx, db, tx, "webhook_deliveries", webhookDeliveryColumns, ds, func(args []any, d *hrgate.WebhookDelivery) ([]any, error) {
+			return webhookDeliveryArgs(args, d), nil
+		}); err != nil {
+			return err
 		}
+		created = len(ds)
 		last := evs[len(evs)-1]
 		n = len(evs)
 		_, err = db.wstmts.txExec(ctx, tx, `UPDATE webhook_cursor SET txid = ?, seq = ? WHERE id = 1`, last.txid, last.ev.Seq)
@@ -334,12 +327,20 @@ func (db *DB) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newI
 
 // WebhookBacklog counts, up to limit, the change events after the
 // fan-out cursor, committed or not yet safe to read.
+//
+// The worker asks it before every fan-out round, so it must stay a range
+// read of the index after the cursor however long the outbox is. The
+// cursor is a subquery (on PostgreSQL an InitPlan whose values bound the
+// index scan on (txid, seq)) and the rows are read in index order: as a
+// join, with LIMIT and no order, PostgreSQL took the first match to be
+// near and scanned the whole outbox when nothing was after the cursor.
 func (db *DB) WebhookBacklog(ctx context.Context, limit int) (int, error) {
 	const op = "sqlstore.WebhookBacklog"
-	q := `SELECT COUNT(*) FROM (SELECT 1 FROM change_events, webhook_cursor c WHERE c.id = 1 AND change_events.seq > c.seq LIMIT ?) AS b`
+	q := `SELECT COUNT(*) FROM (SELECT 1 FROM change_events WHERE seq > (SELECT c.seq FROM webhook_cursor c WHERE c.id = 1) ` +
+		`ORDER BY seq LIMIT ?) AS b`
 	if db.dialect.name == "postgres" {
-		q = `SELECT COUNT(*) FROM (SELECT 1 FROM change_events, webhook_cursor c WHERE c.id = 1 AND ` +
-			`(change_events.txid, change_events.seq) > (c.txid::text::xid8, c.seq) LIMIT ?) AS b`
+		q = `SELECT COUNT(*) FROM (SELECT 1 FROM change_events WHERE (txid, seq) > ` +
+			`(SELECT c.txid::text::xid8, c.seq FROM webhook_cursor c WHERE c.id = 1) ORDER BY txid, seq LIMIT ?) AS b`
 	}
 	var n int
 	err := db.read.QueryRowContext(ctx, db.dialect.rebind(q), limit).Scan(&n)
@@ -417,16 +418,6 @@ func (db *DB) FinishWebhookAttempts(ctx context.Context, rs []*hrgate.WebhookRes
 	return db.translate(err, op)
 }
 
-// FinishWebhookAttempt is FinishWebhookAttempts for one outcome, with its
-// error.
-func (db *DB) FinishWebhookAttempt(ctx context.Context, c *hrgate.WebhookClaim, o *hrgate.WebhookOutcome) error {
-	r := &hrgate.WebhookResult{Claim: c, Outcome: o}
-	if err := db.FinishWebhookAttempts(ctx, []*hrgate.WebhookResult{r}); err != nil {
-		return err
-	}
-	return r.Err
-}
-
 // finishAttempt writes one outcome in tx; lost reports a lease that is no
 // longer the claim's, in which case nothing was written.
 func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, c *hrgate.WebhookClaim, o *hrgate.WebhookOutcome) (lost bool, err error) {
@@ -466,7 +457,7 @@ func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, c *hrgate.WebhookCl
 	// The run of failures changes only at its start and its end, so
 	// most outcomes touch no endpoint row.
 	q, args := `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, []any{d.EndpointID}
-	if o.Failed {
+	if o.Attempt.ErrorClass != "" {
 		q, args = `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, []any{o.Attempt.At.UnixMicro(), d.EndpointID}
 	}
 	if _, err := db.wstmts.txExec(ctx, tx, q, args...); err != nil {
@@ -479,16 +470,29 @@ func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, c *hrgate.WebhookCl
 	return false, err
 }
 
+// nextWebhookAttemptSQL finds when the earliest pending delivery of an
+// enabled endpoint can be claimed: at next_attempt_at, or when its lease
+// runs out if that is later. It reads the due index in order rather than
+// every pending delivery. first is the earliest delivery not leased past
+// its due time, the first row of the index that is not in flight. A
+// leased delivery due after first cannot come sooner, as its lease ends
+// later still; only those the walk to first passed over (bounded by the
+// attempts in flight) are read for their lease.
+const nextWebhookAttemptSQL = `WITH first AS (SELECT d.next_attempt_at AS t FROM webhook_deliveries d ` +
+	`JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.status = 'pending' AND e.disabled_at IS NULL ` +
+	`AND (d.lease_until IS NULL OR d.lease_until <= d.next_attempt_at) ORDER BY d.next_attempt_at LIMIT 1) ` +
+	`SELECT MIN(t) FROM (SELECT t FROM first UNION ALL ` +
+	`SELECT d.lease_until FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id ` +
+	`WHERE d.status = 'pending' AND e.disabled_at IS NULL AND d.lease_until > d.next_attempt_at ` +
+	`AND d.next_attempt_at <= COALESCE((SELECT t FROM first), 9223372036854775807)) AS x`
+
 // NextWebhookAttempt returns when the earliest pending delivery of an
 // enabled endpoint falls due, or when the earliest lease runs out; zero
 // when nothing is pending.
 func (db *DB) NextWebhookAttempt(ctx context.Context) (time.Time, error) {
 	const op = "sqlstore.NextWebhookAttempt"
 	var next sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT MIN(CASE WHEN d.lease_until IS NOT NULL AND d.lease_until > d.next_attempt_at `+
-		`THEN d.lease_until ELSE d.next_attempt_at END) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id `+
-		`WHERE d.status = 'pending' AND e.disabled_at IS NULL`).Scan(&next)
-	if err != nil {
+	if err := db.read.QueryRowContext(ctx, nextWebhookAttemptSQL).Scan(&next); err != nil {
 		return time.Time{}, db.translate(err, op)
 	}
 	return timeOf(next), nil

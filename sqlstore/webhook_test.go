@@ -235,12 +235,12 @@ func TestWebhookDeliveries(t *testing.T) {
 
 		c := claims[0]
 		fail := &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(101), StatusCode: 500, Latency: 12 * time.Millisecond, ErrorClass: "status"},
-			Status: hrgate.DeliveryPending, NextAttempt: ts(106), Failed: true}
-		if err := db.FinishWebhookAttempt(ctx, c, fail); err != nil {
+			Status: hrgate.DeliveryPending, NextAttempt: ts(106)}
+		if err := db.FinishWebhookAttemptForTest(ctx, c, fail); err != nil {
 			t.Fatal(err)
 		}
 		t.Run("ErrConflictLeaseLost", func(t *testing.T) {
-			wantCode(t, db.FinishWebhookAttempt(ctx, c, fail), hrgate.ECONFLICT)
+			wantCode(t, db.FinishWebhookAttemptForTest(ctx, c, fail), hrgate.ECONFLICT)
 		})
 		e, _ := db.FindWebhookEndpoint(ctx, f.endpoint.ID)
 		if !e.FailingSince.Equal(ts(101)) {
@@ -256,7 +256,7 @@ func TestWebhookDeliveries(t *testing.T) {
 		}
 		ok := &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(107), StatusCode: 204, Latency: 3 * time.Millisecond},
 			Status: hrgate.DeliverySucceeded}
-		if err := db.FinishWebhookAttempt(ctx, retry[0], ok); err != nil {
+		if err := db.FinishWebhookAttemptForTest(ctx, retry[0], ok); err != nil {
 			t.Fatal(err)
 		}
 		d, attempts, err := db.FindWebhookDelivery(ctx, c.Delivery.ID)
@@ -277,8 +277,8 @@ func TestWebhookDeliveries(t *testing.T) {
 
 		t.Run("Disable", func(t *testing.T) {
 			gone := &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(108), StatusCode: 410, ErrorClass: "status"},
-				Status: hrgate.DeliveryFailed, Failed: true, Disable: "410 Gone"}
-			if err := db.FinishWebhookAttempt(ctx, claims[1], gone); err != nil {
+				Status: hrgate.DeliveryFailed, Disable: "410 Gone"}
+			if err := db.FinishWebhookAttemptForTest(ctx, claims[1], gone); err != nil {
 				t.Fatal(err)
 			}
 			e, _ := db.FindWebhookEndpoint(ctx, f.endpoint.ID)
@@ -314,7 +314,7 @@ func TestWebhookDeliveries(t *testing.T) {
 			if err != nil || len(cs) != 1 {
 				t.Fatalf("claim = %v, %v", cs, err)
 			}
-			if err := db.FinishWebhookAttempt(ctx, cs[0], &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(301)}, Status: hrgate.DeliverySkipped}); err != nil {
+			if err := db.FinishWebhookAttemptForTest(ctx, cs[0], &hrgate.WebhookOutcome{Attempt: hrgate.WebhookAttempt{At: ts(301)}, Status: hrgate.DeliverySkipped}); err != nil {
 				t.Fatal(err)
 			}
 			d, as, err := db.FindWebhookDelivery(ctx, cs[0].Delivery.ID)
@@ -524,6 +524,167 @@ func TestWebhookClaimSkipLocked(t *testing.T) {
 		wg.Wait()
 		if len(owner) != 200 {
 			t.Fatalf("%d deliveries claimed, want 200", len(owner))
+		}
+	})
+}
+
+// TestNextWebhookAttempt: the earliest time a claim can find a delivery
+// is its due time, or its lease's end when that is later; deliveries of
+// disabled endpoints and finished ones do not count. Each case is checked
+// against the reading of every pending delivery that the index walk
+// replaced.
+func TestNextWebhookAttempt(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newWebhookFixture(t, db)
+		other, _ := f.newEndpoint(t)
+		check := func(t *testing.T, want time.Time) {
+			t.Helper()
+			got, err := db.NextWebhookAttempt(ctx)
+			if err != nil || !got.Equal(want) {
+				t.Fatalf("NextWebhookAttempt = %v, %v; want %v", got, err, want)
+			}
+			every, err := db.QueryIntForTest(ctx, `SELECT COALESCE(MIN(CASE WHEN d.lease_until IS NOT NULL AND d.lease_until > d.next_attempt_at `+
+				`THEN d.lease_until ELSE d.next_attempt_at END), 0) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id `+
+				`WHERE d.status = 'pending' AND e.disabled_at IS NULL`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (every == 0) != want.IsZero() || (every != 0 && int64(every) != want.UnixMicro()) {
+				t.Fatalf("reading every pending delivery gives %d, want %v", every, want)
+			}
+		}
+		t.Run("Empty", func(t *testing.T) { check(t, time.Time{}) })
+
+		f.appendEvents(t, 5)
+		if n := f.fanOutAll(t, f.endpoint.ID); n != 5 {
+			t.Fatalf("fanned out %d events, want 5", n)
+		}
+		ds, err := db.WebhookDeliveries(ctx, hrgate.DeliveryFilter{EndpointID: f.endpoint.ID, Limit: 10})
+		if err != nil || len(ds) != 5 {
+			t.Fatalf("WebhookDeliveries = %d, %v", len(ds), err)
+		}
+		// set gives delivery i (0 to 4) its due time and lease end, in
+		// seconds of ts; lease 0 is none.
+		set := func(t *testing.T, i, due, lease int) {
+			t.Helper()
+			until := any(nil)
+			if lease != 0 {
+				until = ts(lease).UnixMicro()
+			}
+			if err := db.ExecForTest(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?, lease_until = ?, lease_owner = ? WHERE id = ?`,
+				ts(due).UnixMicro(), until, map[bool]string{true: "w1"}[lease != 0], ds[i].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range ds {
+			set(t, i, 101+i, 0)
+		}
+		t.Run("Due", func(t *testing.T) { check(t, ts(101)) })
+		t.Run("LeaseEndsFirst", func(t *testing.T) {
+			// 0 is in flight until 102, before 2, the first not in
+			// flight, falls due at 103; 1 is in flight until 200.
+			set(t, 0, 101, 102)
+			set(t, 1, 102, 200)
+			check(t, ts(102))
+		})
+		t.Run("LeaseOfALaterDelivery", func(t *testing.T) {
+			set(t, 0, 101, 0)
+			set(t, 1, 102, 0)
+			set(t, 4, 105, 150)
+			check(t, ts(101))
+		})
+		t.Run("AllInFlight", func(t *testing.T) {
+			for i := range ds {
+				set(t, i, 101+i, 310-i)
+			}
+			check(t, ts(306))
+		})
+		t.Run("LeaseRanOut", func(t *testing.T) {
+			// A lease that ended before the delivery's due time (a
+			// clock that went back) leaves the due time in force.
+			set(t, 3, 90, 80)
+			check(t, ts(90))
+		})
+		t.Run("FinishedAndDisabled", func(t *testing.T) {
+			if err := db.ExecForTest(ctx, `UPDATE webhook_deliveries SET status = 'succeeded' WHERE id = ?`, ds[3].ID); err != nil {
+				t.Fatal(err)
+			}
+			check(t, ts(306))
+			if err := db.SetWebhookEndpointState(ctx, f.endpoint.ID, ts(400), "test"); err != nil {
+				t.Fatal(err)
+			}
+			check(t, time.Time{})
+			if err := db.ExecForTest(ctx, `UPDATE webhook_deliveries SET endpoint_id = ? WHERE id = ?`, other.ID, ds[4].ID); err != nil {
+				t.Fatal(err)
+			}
+			check(t, ts(306))
+		})
+	})
+}
+
+// TestFanOutWebhooksInserts: a round inserts its deliveries in multi-row
+// statements, one per event and endpoint matched; a delivery that already
+// exists fails the round whole and leaves the cursor where it was.
+func TestFanOutWebhooksInserts(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newWebhookFixture(t, db)
+		other, _ := f.newEndpoint(t)
+		evs := f.appendEvents(t, 300)
+		if !t.Run("ErrConflict", func(t *testing.T) {
+			twice := func(context.Context, *hrgate.ChangeEvent) ([]string, error) { return []string{other.ID, other.ID}, nil }
+			var err error
+			for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				// On PostgreSQL the events wait for older transactions
+				// on the server to end; until then a round reads none.
+				var n int
+				if n, err = db.FanOutWebhooks(ctx, 500, ts(100), f.newMsgID, twice); err != nil || n > 0 {
+					break
+				}
+			}
+			wantCode(t, err, hrgate.ECONFLICT)
+			if left, err := db.WebhookBacklog(ctx, 1000); err != nil || left != len(evs) {
+				t.Fatalf("backlog after a failed round = %d, %v; want %d", left, err, len(evs))
+			}
+			if ds, err := db.WebhookDeliveries(ctx, hrgate.DeliveryFilter{Limit: 10}); err != nil || len(ds) != 0 {
+				t.Fatalf("a failed round left %d deliveries (%v)", len(ds), err)
+			}
+		}) {
+			return // the events are fanned out already
+		}
+		// One round of 600 deliveries: two full statements and a
+		// shorter one.
+		both := func(context.Context, *hrgate.ChangeEvent) ([]string, error) {
+			return []string{f.endpoint.ID, other.ID}, nil
+		}
+		n := 0
+		for deadline := time.Now().Add(time.Minute); n == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			var err error
+			if n, err = db.FanOutWebhooks(ctx, 500, ts(100), f.newMsgID, both); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n != len(evs) {
+			t.Fatalf("the round read %d events, want %d", n, len(evs))
+		}
+		for _, e := range []string{f.endpoint.ID, other.ID} {
+			ds, err := db.WebhookDeliveries(ctx, hrgate.DeliveryFilter{EndpointID: e, Limit: 1000})
+			if err != nil || len(ds) != len(evs) {
+				t.Fatalf("deliveries to %s = %d, %v; want %d", e, len(ds), err, len(evs))
+			}
+			seen := map[string]bool{}
+			for _, d := range ds {
+				seen[d.EventID] = true
+				if d.Status != hrgate.DeliveryPending || !d.NextAttempt.Equal(ts(100)) || d.ReplayOf != "" {
+					t.Fatalf("delivery = %+v", d)
+				}
+			}
+			for _, ev := range evs {
+				if !seen[ev.ID] {
+					t.Fatalf("event %s has no delivery to %s", ev.ID, e)
+				}
+			}
 		}
 	})
 }

@@ -92,10 +92,14 @@ func (e *env) consumer(t *testing.T, name, scopes string) {
 // secret.
 func (e *env) endpoint(t *testing.T, consumer, url string, thin bool, events ...string) (*hrgate.WebhookEndpoint, string) {
 	t.Helper()
+	mode := hrgate.WebhookFull
+	if thin {
+		mode = hrgate.WebhookThin
+	}
 	if len(events) == 0 {
 		events = []string{hrgate.ChangeEmployeeCreated, hrgate.ChangeEmployeeUpdated, hrgate.ChangeEmployeeTerminated}
 	}
-	ep, secret, err := e.svc.Create(context.Background(), webhooks.EndpointRequest{Consumer: consumer, URL: url, EventTypes: events, AllowHTTP: true, Thin: thin})
+	ep, secret, err := e.svc.Create(context.Background(), webhooks.EndpointRequest{Consumer: consumer, URL: url, EventTypes: events, AllowHTTP: true, Mode: mode})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,8 +100,9 @@ type EndpointRequest struct {
 	Description string
 	// AllowHTTP accepts a plain http:// URL; it is logged as a warning.
 	AllowHTTP bool
-	// Thin sends ids only instead of the projected employee.
-	Thin bool
+	// Mode is hrgate.WebhookFull (the projected object; "" means it) or
+	// hrgate.WebhookThin (ids only).
+	Mode string
 }
 
 // maxDescription bounds an endpoint's description, which ends up in
@@ -115,6 +116,14 @@ const maxDescription = 200
 func (s *Service) Create(ctx context.Context, req EndpointRequest) (*hrgate.WebhookEndpoint, string, error) {
 	if err := s.checkURL(req.URL, req.AllowHTTP); err != nil {
 		return nil, "", err
+	}
+	mode := req.Mode
+	switch mode {
+	case "":
+		mode = hrgate.WebhookFull
+	case hrgate.WebhookFull, hrgate.WebhookThin:
+	default:
+		return nil, "", hrgate.Errorf(hrgate.EINVALID, "An endpoint's mode is full or thin.")
 	}
 	types, err := checkEventTypes(req.EventTypes)
 	if err != nil {
@@ -144,10 +153,6 @@ func (s *Service) Create(ctx context.Context, req EndpointRequest) (*hrgate.Webh
 	}
 	now := s.clock()
 	secret.CreatedAt = now
-	mode := hrgate.WebhookFull
-	if req.Thin {
-		mode = hrgate.WebhookThin
-	}
 	e := &hrgate.WebhookEndpoint{ID: id, ConsumerID: c.ID, URL: req.URL, EventTypes: types, Description: req.Description,
 		AllowHTTP: req.AllowHTTP, Mode: mode, CreatedAt: now, ModifiedAt: now}
 	if err := s.store.CreateWebhookEndpoint(ctx, e, secret); err != nil {

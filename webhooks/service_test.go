@@ -42,3 +42,32 @@ func TestCreateLogsRedactedURL(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateMode: an endpoint is full unless thin is asked for, and a mode
+// that is neither is refused by the service itself, whichever front end
+// (HTTP, CLI) passed it on.
+func TestCreateMode(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.consumer(t, "payroll", "employees:read:identity companies:*")
+		for _, tc := range []struct{ mode, want string }{
+			{"", hrgate.WebhookFull},
+			{hrgate.WebhookFull, hrgate.WebhookFull},
+			{hrgate.WebhookThin, hrgate.WebhookThin},
+		} {
+			ep, _, err := e.svc.Create(ctx, webhooks.EndpointRequest{Consumer: "payroll", URL: "https://hooks.example.com/hr",
+				EventTypes: []string{hrgate.ChangeEmployeeCreated}, Mode: tc.mode})
+			if err != nil || ep.Mode != tc.want {
+				t.Fatalf("mode %q: %+v, %v; want %s", tc.mode, ep, err, tc.want)
+			}
+		}
+		_, _, err := e.svc.Create(ctx, webhooks.EndpointRequest{Consumer: "payroll", URL: "https://hooks.example.com/hr",
+			EventTypes: []string{hrgate.ChangeEmployeeCreated}, Mode: "fat"})
+		if hrgate.ErrorCode(err) != hrgate.EINVALID || !strings.Contains(hrgate.ErrorMessage(err), "full or thin") {
+			t.Fatalf("mode \"fat\": %v, want EINVALID naming full or thin", err)
+		}
+		if es, err := e.db.ListWebhookEndpoints(ctx, ""); err != nil || len(es) != 3 {
+			t.Fatalf("%d endpoints, %v; want the 3 valid ones", len(es), err)
+		}
+	})
+}

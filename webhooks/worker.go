@@ -253,15 +253,7 @@ func (w *Worker) Run(ctx context.Context) {
 	fan, held := true, false
 	for ctx.Err() == nil {
 		if fan {
-			fan = w.fanOut(ctx)
-			// On PostgreSQL committed events may still be held back by
-			// an older transaction elsewhere on the server: look again
-			// soon rather than at the next poll.
-			held = false
-			if !fan {
-				n, err := w.store.WebhookBacklog(ctx, 1)
-				held = err == nil && n > 0
-			}
+			fan, held = w.fanOutWaiting(ctx)
 		}
 		wait := w.cfg.PollInterval
 		if held {
@@ -349,6 +341,29 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			n++
 		}
 	}
+}
+
+// fanOutWaiting fans out the change events waiting, if any. more reports
+// whether more may be waiting, to fan out again at once; held, that
+// committed events are held back by an older transaction elsewhere on the
+// server (PostgreSQL), to look again soon rather than at the next poll.
+//
+// It asks first whether anything waits: that is one indexed read, while a
+// fan-out round lists every endpoint and takes the writer (on SQLite, the
+// database's only one, with BEGIN IMMEDIATE), which an idle server would
+// otherwise do every poll interval. The backlog counts every event after
+// the cursor, the held ones included, so none that a fan-out could read
+// is passed over.
+func (w *Worker) fanOutWaiting(ctx context.Context) (more, held bool) {
+	if n, err := w.store.WebhookBacklog(ctx, 1); err == nil && n == 0 {
+		return false, false
+	}
+	// A failed check falls through: the fan-out reports the error.
+	if w.fanOut(ctx) {
+		return true, false
+	}
+	n, err := w.store.WebhookBacklog(ctx, 1)
+	return false, err == nil && n > 0
 }
 
 // fanOut turns the outbox events waiting into deliveries, logging a
@@ -568,7 +583,6 @@ func (w *Worker) send(ctx context.Context, e *hrgate.WebhookEndpoint, d *hrgate.
 	default:
 		o.Attempt.ErrorClass = "status"
 	}
-	o.Failed = true
 	n := o.Attempt.Number
 	switch {
 	case o.Attempt.StatusCode == http.StatusGone:

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -396,4 +397,58 @@ func TestTwoWorkersNeverOverlap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countingStore counts the worker's fan-out rounds and backlog checks.
+type countingStore struct {
+	webhooks.Store
+	fanOuts, checks atomic.Int64
+	// checked is closed at the checks-th backlog check.
+	at      int64
+	checked chan struct{}
+}
+
+func (s *countingStore) FanOutWebhooks(ctx context.Context, limit int, now time.Time, newID func() (string, error), match hrgate.WebhookFanout) (int, error) {
+	s.fanOuts.Add(1)
+	return s.Store.FanOutWebhooks(ctx, limit, now, newID, match)
+}
+
+func (s *countingStore) WebhookBacklog(ctx context.Context, limit int) (int, error) {
+	if s.checks.Add(1) == s.at {
+		close(s.checked)
+	}
+	return s.Store.WebhookBacklog(ctx, limit)
+}
+
+// TestIdleWorkerLeavesTheWriter: a worker polling an outbox with nothing
+// new opens no fan-out transaction (on SQLite it would take the one
+// writer every poll), and still fans out what a commit brings.
+func TestIdleWorkerLeavesTheWriter(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		e.consumer(t, "payroll", "employees:read:identity companies:*")
+		r := newReceiver(t)
+		_, s := e.endpoint(t, "payroll", r.URL(), false)
+		r.setSecrets(s)
+		cs := &countingStore{Store: e.db, at: 20, checked: make(chan struct{})}
+		w := e.workerOn(t, cs, webhooks.WorkerConfig{PollInterval: time.Millisecond, Now: time.Now})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { w.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		<-cs.checked // twenty polls of an empty outbox
+		if n := cs.fanOuts.Load(); n != 0 {
+			t.Fatalf("%d fan-out rounds over an outbox with nothing new, want 0", n)
+		}
+		e.importCSV(t, "remote_id,first_name,last_name\nr1,Ada,Lovelace\n")
+		deadline := time.Now().Add(10 * time.Second)
+		for len(r.messages()) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the worker did not fan out a committed change")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := cs.fanOuts.Load(); n == 0 {
+			t.Fatal("a change was delivered without a fan-out round")
+		}
+	})
 }

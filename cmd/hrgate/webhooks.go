@@ -94,7 +94,10 @@ func (m *Main) webhooksCommand() *cobra.Command {
 			events, _ := f.GetStringSlice("events")
 			desc, _ := f.GetString("description")
 			allowHTTP, _ := f.GetBool("allow-http")
-			thin, _ := f.GetBool("thin")
+			mode := hrgate.WebhookFull
+			if thin, _ := f.GetBool("thin"); thin {
+				mode = hrgate.WebhookThin
+			}
 			switch {
 			case consumer == "":
 				return hrgate.Errorf(hrgate.EINVALID, "--consumer is required")
@@ -108,7 +111,7 @@ func (m *Main) webhooksCommand() *cobra.Command {
 				return err
 			}
 			e, secret, err := svc.Create(cmd.Context(), webhooks.EndpointRequest{
-				Consumer: consumer, URL: url, EventTypes: events, Description: desc, AllowHTTP: allowHTTP, Thin: thin,
+				Consumer: consumer, URL: url, EventTypes: events, Description: desc, AllowHTTP: allowHTTP, Mode: mode,
 			})
 			if err != nil {
 				return err
