@@ -205,7 +205,7 @@ func checkEventTypes(in []string) ([]string, error) {
 			continue
 		}
 		if !hrgate.ValidWebhookEventType(t) {
-			return nil, hrgate.Errorf(hrgate.EINVALID, "Unknown event type %q: use %s.", truncate(t, 64), strings.Join(hrgate.WebhookEventTypes, ", "))
+			return nil, hrgate.Errorf(hrgate.EINVALID, "Unknown event type %q: use %s.", hrgate.Echo(t), strings.Join(hrgate.WebhookEventTypes, ", "))
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
@@ -241,16 +241,6 @@ func checkDescription(d string) error {
 		return hrgate.Errorf(hrgate.EINVALID, "A description is at most %d bytes of text without control characters.", maxDescription)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // Endpoint returns the endpoint with the given id, or ENOTFOUND.
