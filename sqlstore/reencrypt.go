@@ -605,6 +605,23 @@ func (db *DB) settleDataKeys(ctx context.Context, st encState, batch int) (done,
 		if err != nil {
 			return done, skipped, fmt.Errorf("sqlstore: settle data keys: %w", err)
 		}
+		if len(rows) == 0 {
+			continue // owners that are not employees
+		}
+		// One read of the key store for the batch's keys, which the
+		// versions, the opens and the seals below then find cached.
+		if err := enc.kr.Prefetch(ctx, ownersOf(rows)); err != nil {
+			return done, skipped, err
+		}
+		// An owner is ready once nothing of its row is sealed under an
+		// older version: at once when nothing was, else once the swap
+		// that re-seals it has committed.
+		type owner struct {
+			id     string
+			newest int
+		}
+		var ready, swapped []owner
+		var ups []groupSwap
 		for _, r := range rows {
 			newest, err := enc.kr.NewestDataKeyVersion(ctx, r.id)
 			if err != nil {
@@ -618,30 +635,43 @@ func (db *DB) settleDataKeys(ctx context.Context, st encState, batch int) (done,
 				v, ok := keyring.SealedKeyVersion(raw)
 				return ok && v != newest
 			})
-			if err != nil {
+			switch {
+			case err != nil:
 				return done, skipped, err
-			}
-			if bad {
+			case bad:
 				skipped++
-				continue
+			case len(u.cols) == 0:
+				ready = append(ready, owner{r.id, newest})
+			default:
+				ups = append(ups, u)
+				swapped = append(swapped, owner{r.id, newest})
 			}
-			if len(u.cols) > 0 {
-				var n int64
-				err := db.inTx(ctx, func(tx *sql.Tx) error {
-					n, err = db.swapGroups(ctx, tx, u)
-					return err
-				})
-				if err != nil {
-					return done, skipped, fmt.Errorf("sqlstore: settle data keys: %w", err)
+		}
+		// Re-seal the batch in one transaction, each row only if it
+		// still holds what was read; one written meanwhile waits for the
+		// next run.
+		if len(ups) > 0 {
+			err := db.inTx(ctx, func(tx *sql.Tx) error {
+				for i, u := range ups {
+					n, err := db.swapGroups(ctx, tx, u)
+					if err != nil {
+						return err
+					}
+					if n == 1 {
+						ready = append(ready, swapped[i])
+					}
 				}
-				if n != 1 {
-					continue // written meanwhile: the next run looks again
-				}
+				return nil
+			})
+			if err != nil {
+				return done, skipped, fmt.Errorf("sqlstore: settle data keys: %w", err)
 			}
-			if err := db.crashPoint("settle: re-sealed"); err != nil {
-				return done, skipped, err
-			}
-			if _, err := enc.kr.DeleteDataKeysBelow(ctx, r.id, newest); err != nil {
+		}
+		if err := db.crashPoint("settle: re-sealed"); err != nil {
+			return done, skipped, err
+		}
+		for _, o := range ready {
+			if _, err := enc.kr.DeleteDataKeysBelow(ctx, o.id, o.newest); err != nil {
 				return done, skipped, err
 			}
 			done++

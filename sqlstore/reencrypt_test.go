@@ -456,3 +456,53 @@ func TestSettleOnlyAfterARotation(t *testing.T) {
 		mustReadAll(t, db, es)
 	})
 }
+
+// dataKeyReads counts the look-ups of employees' data keys in the key
+// store (not those of the encryption state's own key).
+type dataKeyReads struct {
+	hrgate.KeyringStore
+	reads atomic.Int64
+}
+
+func (s *dataKeyReads) DataKeys(ctx context.Context, owners []string) ([]*hrgate.DataKey, error) {
+	if !slices.Equal(owners, []string{"datastore"}) {
+		s.reads.Add(1)
+	}
+	return s.KeyringStore.DataKeys(ctx, owners)
+}
+
+// TestSettleReadsKeysOncePerBatch: settling looks the keys of a batch up
+// in one query, not one per employee, although none of them is cached
+// any more an hour after the rotation.
+func TestSettleReadsKeysOncePerBatch(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		env := &encEnv{dsn: dsn, log: &logBuffer{}}
+		ks := &dataKeyReads{KeyringStore: storetest.OpenKeyStore(t, storetest.KeysDSN(dsn))}
+		p, err := keyring.NewLocalProvider(storetest.MasterKey, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kr, err := keyring.Open(ctx, ks, p, keyring.Options{Now: env.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := storetest.OpenWith(t, dsn, kr, sqlstore.Options{})
+		es := staff(t, db, 84, 6)
+		if _, err := db.StartDataKeyRotation(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := db.Reencrypt(ctx, 10); err != nil || res.Rotated != len(es) {
+			t.Fatalf("Reencrypt = %+v, %v", res, err)
+		}
+		env.advance(keyring.MaxCacheTTL + 10*time.Minute)
+		ks.reads.Store(0)
+		if res, err := db.Reencrypt(ctx, 10); err != nil || res.Settled != len(es) {
+			t.Fatalf("Reencrypt an hour later = %+v, %v; want every employee settled", res, err)
+		}
+		if n := ks.reads.Load(); n != 1 {
+			t.Fatalf("settling %d employees in one batch read data keys %d times; want 1", len(es), n)
+		}
+		mustReadAll(t, db, es)
+	})
+}
