@@ -383,10 +383,7 @@ const pruneBatch = 1000
 func (db *DB) PruneSyncRuns(ctx context.Context, before time.Time) (int, error) {
 	const op = "sqlstore.PruneSyncRuns"
 	rows, err := db.read.QueryContext(ctx, `SELECT id FROM sources ORDER BY id`)
-	ids, err := collect(db, op, rows, err, func(s scanner) (string, error) {
-		var id string
-		return id, s.Scan(&id)
-	})
+	ids, err := collect(db, op, rows, err, scanString)
 	if err != nil {
 		return 0, err
 	}
