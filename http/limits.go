@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -43,6 +42,10 @@ type Limits struct {
 	// errorLogged is when one was last logged (Unix nanoseconds).
 	limiterErrors atomic.Int64
 	errorLogged   atomic.Int64
+
+	// invalidLogged is set once a stored limit that does not validate
+	// was logged (ownLimit).
+	invalidLogged atomic.Bool
 }
 
 // level is the limit of one level and the key its rules start with
@@ -247,10 +250,10 @@ func routeClass(pattern string) string {
 // the route class when one is configured, and the global limit. Levels
 // without a limit have no rule.
 func (l *Limits) apiRules(rules []limits.Rule, p *gate.Principal, class string) []limits.Rule {
-	if lim := own(p.RateLimit, l.credential.limit, l.log); lim != (limits.Limit{}) {
+	if lim := l.ownLimit(p.RateLimit, l.credential.limit, "credential", p.KeyID); lim != (limits.Limit{}) {
 		rules = append(rules, limits.Rule{Key: l.credential.key, ID: p.KeyID, Limit: lim})
 	}
-	if lim := own(p.ConsumerRateLimit, l.consumer.limit, l.log); lim != (limits.Limit{}) {
+	if lim := l.ownLimit(p.ConsumerRateLimit, l.consumer.limit, "consumer", p.ConsumerID); lim != (limits.Limit{}) {
 		rules = append(rules, limits.Rule{Key: l.consumer.key, ID: p.ConsumerID, Limit: lim})
 	}
 	if rt := l.routes[class]; rt.limit != (limits.Limit{}) {
@@ -269,31 +272,39 @@ func (lv level) append(rules []limits.Rule) []limits.Rule {
 }
 
 // own returns a credential's or consumer's allowance with each field it
-// leaves zero taken from def. A rate set without a burst gets a burst of
-// one second's worth. An allowance that does not validate (the store
-// holds something no command could have written) gives way to def.
-func own(r hrgate.RateLimit, def limits.Limit, log *slog.Logger) limits.Limit {
+// leaves zero taken from def; a rate set without a burst gets the default
+// burst (limits.Limit.WithDefaultBurst). A burst without a rate never gets
+// here: gate.CheckRateLimit and the store refuse one. An allowance that
+// does not validate (the store holds something no command could have
+// written) gives way to def, and err says why.
+func own(r hrgate.RateLimit, def limits.Limit) (limits.Limit, error) {
 	if r.IsZero() {
-		return def
+		return def, nil
 	}
 	out := def
-	switch {
-	case r.Rate > 0:
-		out.Rate, out.Burst = r.Rate, r.Burst
-		if out.Burst == 0 {
-			out.Burst = int(math.Ceil(r.Rate))
-		}
-	case r.Burst > 0 && def.Rate > 0:
-		out.Burst = r.Burst
+	if r.Rate > 0 {
+		rate := limits.Limit{Rate: r.Rate, Burst: r.Burst}.WithDefaultBurst()
+		out.Rate, out.Burst = rate.Rate, rate.Burst
 	}
 	if r.Quota > 0 {
 		out.Quota = r.Quota
 	}
 	if err := out.Validate(); err != nil {
-		log.Error("a stored rate limit is invalid; the default applies", "err", err)
-		return def
+		return def, err
 	}
-	return out
+	return out, nil
+}
+
+// ownLimit is own for the principal's credential or consumer id, logging
+// the first allowance that gives way to def: once per process, since the
+// same stored limit comes with every request of its credential.
+func (l *Limits) ownLimit(r hrgate.RateLimit, def limits.Limit, level, id string) limits.Limit {
+	lim, err := own(r, def)
+	if err != nil && l.invalidLogged.CompareAndSwap(false, true) {
+		l.log.Error("a stored rate limit is invalid; the default applies (further ones are not logged)",
+			"level", level, "id", id, "err", err)
+	}
+	return lim
 }
 
 // decide makes one limiter decision over rules, sets the RateLimit
