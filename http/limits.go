@@ -1,7 +1,6 @@
 package http
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -37,11 +36,6 @@ type Limits struct {
 
 	bf *limits.BruteForce
 	ip atomic.Pointer[limits.IPRules]
-
-	// limiterErrors counts the decisions the limiter could not make;
-	// errorLogged is when one was last logged (Unix nanoseconds).
-	limiterErrors atomic.Int64
-	errorLogged   atomic.Int64
 
 	// invalidLogged is set once a stored limit that does not validate
 	// was logged (ownLimit).
@@ -309,10 +303,11 @@ func (l *Limits) ownLimit(r hrgate.RateLimit, def limits.Limit, level, id string
 
 // decide makes one limiter decision over rules, sets the RateLimit
 // headers, and answers a refusal itself. A limiter that fails (as opposed
-// to refusing) admits the request: the Failover already decides locally
-// while Redis is down, so an error here is a request that went away or a
-// fault of hrgate's own, and neither should turn away authenticated
-// clients. The failure is counted and logged.
+// to refusing) admits the request (docs/limits.md). Of the limiters
+// there are, the Failover fails only when the request went away (it
+// decides locally while Redis is down), and Memory only on more rules than
+// any request makes; anything else is a fault of hrgate's own, which must
+// not turn away authenticated clients, and is logged.
 func (s *Server) decide(w http.ResponseWriter, r *http.Request, rules []limits.Rule) bool {
 	if len(rules) == 0 {
 		return true
@@ -320,7 +315,9 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, rules []limits.R
 	l := s.limits
 	d, err := l.limiter.Allow(r.Context(), rules)
 	if err != nil {
-		l.limiterFailed(r.Context(), err)
+		if r.Context().Err() == nil {
+			l.log.Error("the rate limiter failed; the request is admitted without limits", "err", err)
+		}
 		return true
 	}
 	setRateLimitHeaders(w.Header(), d, rules)
@@ -334,19 +331,6 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, rules []limits.R
 		s.writeProblem(w, r, hrgate.Errorf(hrgate.ERATELIMITED, "Rate limit exceeded; retry after the time in Retry-After."), problemRateLimited)
 	}
 	return false
-}
-
-// limiterFailed counts a failed decision and logs at most one every ten
-// seconds, so that a failing limiter cannot flood the log.
-func (l *Limits) limiterFailed(ctx context.Context, err error) {
-	n := l.limiterErrors.Add(1)
-	if ctx.Err() != nil {
-		return // the client went away; nothing is wrong with the limiter
-	}
-	now, last := time.Now().UnixNano(), l.errorLogged.Load()
-	if now-last >= int64(10*time.Second) && l.errorLogged.CompareAndSwap(last, now) {
-		l.log.Error("the rate limiter failed; requests are admitted without limits until it answers", "err", err, "failures", n)
-	}
 }
 
 // setRateLimitHeaders describes the rule that decided, the one with the
