@@ -73,9 +73,10 @@ func (c *epochCache) forget() {
 	c.mu.Unlock()
 }
 
-// CredentialEpoch returns the credential epoch: a counter that every
-// revocation, grant change and consumer deletion increments in its own
-// transaction. Changes made through this DB are reflected as soon as they
+// CredentialEpoch returns the credential epoch: a counter that every API
+// key revocation, grant or limit change and consumer or client deletion
+// increments in its own transaction (token revocations have
+// RevocationEpoch). Changes made through this DB are reflected as soon as they
 // commit. Changes committed by other processes are reflected within the
 // credential refresh interval (Options.CredentialRefresh): in between, the
 // value is served from memory.
