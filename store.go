@@ -170,10 +170,10 @@ type KeyStore interface {
 	TouchAPIKey(ctx context.Context, id string, at time.Time, addr string) error
 	// CredentialEpoch returns a counter that changes, in the same
 	// transaction, with every key revocation, every change or deletion of
-	// a consumer, every change of a key's or client's rate limit, every
-	// deletion of an OAuth client and every token revocation.
-	// Authentication caches may serve a credential only while the epoch
-	// they read it under is current.
+	// a consumer, every change of a key's or client's rate limit and every
+	// deletion of an OAuth client; token revocations change
+	// TokenStore.RevocationEpoch instead. Authentication caches may serve
+	// a credential only while the epoch they read it under is current.
 	CredentialEpoch(ctx context.Context) (int64, error)
 }
 

@@ -81,12 +81,9 @@ func CheckRateLimit(r hrgate.RateLimit, f LimitFields) error {
 	case r.Quota < 0 || r.Quota > 1e12:
 		return hrgate.Errorf(hrgate.EINVALID, "Invalid %s: a quota must be more than 0 and at most 1000000000000/day.", f.Quota)
 	}
-	// What the limiter will be given when only a rate is set: a burst of
-	// the rate, rounded up. Its own check must agree with the one above.
-	l := limits.Limit{Rate: r.Rate, Burst: r.Burst, Quota: r.Quota}
-	if l.Rate > 0 && l.Burst == 0 {
-		l.Burst = int(math.Ceil(l.Rate))
-	}
+	// What the limiter will be given, the default burst included (as the
+	// server builds it). Its own check must agree with the one above.
+	l := limits.Limit{Rate: r.Rate, Burst: r.Burst, Quota: r.Quota}.WithDefaultBurst()
 	if err := l.Validate(); err != nil {
 		return hrgate.Errorf(hrgate.EINVALID, "Invalid rate limit: %v.", err)
 	}

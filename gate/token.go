@@ -14,8 +14,9 @@ import (
 )
 
 // oauthState is the gate's OAuth half: the token authority and the caches
-// that keep a bearer-token request to one small query (the credential
-// epoch), like an API-key request.
+// that let a bearer-token request check its client and the revocations
+// against two counters, the credential epoch (as an API-key request does)
+// and the revocation epoch, which the store serves from memory.
 type oauthState struct {
 	authority *oauth.Authority
 	clients   bounded.Map[string, *clientCred]
@@ -76,8 +77,9 @@ func (g *Gate) checkToken(ctx context.Context, token string) (*oauth.Claims, *cl
 	if err != nil {
 		return nil, nil, tokenFailure(err)
 	}
-	// The epoch is read before the revocations and the client it guards,
-	// so that a change committed between the reads leaves a stale epoch
+	// The credential epoch is read before the client it guards, and
+	// revokedTokens reads the revocation epoch before the revocations, so
+	// that a change committed between two reads leaves a stale epoch
 	// behind, which the next request reloads.
 	epoch, err := g.store.CredentialEpoch(ctx)
 	if err != nil {

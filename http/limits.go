@@ -1,10 +1,8 @@
 package http
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -39,10 +37,9 @@ type Limits struct {
 	bf *limits.BruteForce
 	ip atomic.Pointer[limits.IPRules]
 
-	// limiterErrors counts the decisions the limiter could not make;
-	// errorLogged is when one was last logged (Unix nanoseconds).
-	limiterErrors atomic.Int64
-	errorLogged   atomic.Int64
+	// invalidLogged is set once a stored limit that does not validate
+	// was logged (ownLimit).
+	invalidLogged atomic.Bool
 }
 
 // level is the limit of one level and the key its rules start with
@@ -247,10 +244,10 @@ func routeClass(pattern string) string {
 // the route class when one is configured, and the global limit. Levels
 // without a limit have no rule.
 func (l *Limits) apiRules(rules []limits.Rule, p *gate.Principal, class string) []limits.Rule {
-	if lim := own(p.RateLimit, l.credential.limit, l.log); lim != (limits.Limit{}) {
+	if lim := l.ownLimit(p.RateLimit, l.credential.limit, "credential", p.KeyID); lim != (limits.Limit{}) {
 		rules = append(rules, limits.Rule{Key: l.credential.key, ID: p.KeyID, Limit: lim})
 	}
-	if lim := own(p.ConsumerRateLimit, l.consumer.limit, l.log); lim != (limits.Limit{}) {
+	if lim := l.ownLimit(p.ConsumerRateLimit, l.consumer.limit, "consumer", p.ConsumerID); lim != (limits.Limit{}) {
 		rules = append(rules, limits.Rule{Key: l.consumer.key, ID: p.ConsumerID, Limit: lim})
 	}
 	if rt := l.routes[class]; rt.limit != (limits.Limit{}) {
@@ -269,39 +266,48 @@ func (lv level) append(rules []limits.Rule) []limits.Rule {
 }
 
 // own returns a credential's or consumer's allowance with each field it
-// leaves zero taken from def. A rate set without a burst gets a burst of
-// one second's worth. An allowance that does not validate (the store
-// holds something no command could have written) gives way to def.
-func own(r hrgate.RateLimit, def limits.Limit, log *slog.Logger) limits.Limit {
+// leaves zero taken from def; a rate set without a burst gets the default
+// burst (limits.Limit.WithDefaultBurst). A burst without a rate never gets
+// here: gate.CheckRateLimit and the store refuse one. An allowance that
+// does not validate (the store holds something no command could have
+// written) gives way to def, and err says why.
+func own(r hrgate.RateLimit, def limits.Limit) (limits.Limit, error) {
 	if r.IsZero() {
-		return def
+		return def, nil
 	}
 	out := def
-	switch {
-	case r.Rate > 0:
-		out.Rate, out.Burst = r.Rate, r.Burst
-		if out.Burst == 0 {
-			out.Burst = int(math.Ceil(r.Rate))
-		}
-	case r.Burst > 0 && def.Rate > 0:
-		out.Burst = r.Burst
+	if r.Rate > 0 {
+		rate := limits.Limit{Rate: r.Rate, Burst: r.Burst}.WithDefaultBurst()
+		out.Rate, out.Burst = rate.Rate, rate.Burst
 	}
 	if r.Quota > 0 {
 		out.Quota = r.Quota
 	}
 	if err := out.Validate(); err != nil {
-		log.Error("a stored rate limit is invalid; the default applies", "err", err)
-		return def
+		return def, err
 	}
-	return out
+	return out, nil
+}
+
+// ownLimit is own for the principal's credential or consumer id, logging
+// the first allowance that gives way to def: once per process, since the
+// same stored limit comes with every request of its credential.
+func (l *Limits) ownLimit(r hrgate.RateLimit, def limits.Limit, level, id string) limits.Limit {
+	lim, err := own(r, def)
+	if err != nil && l.invalidLogged.CompareAndSwap(false, true) {
+		l.log.Error("a stored rate limit is invalid; the default applies (further ones are not logged)",
+			"level", level, "id", id, "err", err)
+	}
+	return lim
 }
 
 // decide makes one limiter decision over rules, sets the RateLimit
 // headers, and answers a refusal itself. A limiter that fails (as opposed
-// to refusing) admits the request: the Failover already decides locally
-// while Redis is down, so an error here is a request that went away or a
-// fault of hrgate's own, and neither should turn away authenticated
-// clients. The failure is counted and logged.
+// to refusing) admits the request (docs/limits.md). Of the limiters
+// there are, the Failover fails only when the request went away (it
+// decides locally while Redis is down), and Memory only on more rules than
+// any request makes; anything else is a fault of hrgate's own, which must
+// not turn away authenticated clients, and is logged.
 func (s *Server) decide(w http.ResponseWriter, r *http.Request, rules []limits.Rule) bool {
 	if len(rules) == 0 {
 		return true
@@ -309,7 +315,9 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, rules []limits.R
 	l := s.limits
 	d, err := l.limiter.Allow(r.Context(), rules)
 	if err != nil {
-		l.limiterFailed(r.Context(), err)
+		if r.Context().Err() == nil {
+			l.log.Error("the rate limiter failed; the request is admitted without limits", "err", err)
+		}
 		return true
 	}
 	setRateLimitHeaders(w.Header(), d, rules)
@@ -323,19 +331,6 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, rules []limits.R
 		s.writeProblem(w, r, hrgate.Errorf(hrgate.ERATELIMITED, "Rate limit exceeded; retry after the time in Retry-After."), problemRateLimited)
 	}
 	return false
-}
-
-// limiterFailed counts a failed decision and logs at most one every ten
-// seconds, so that a failing limiter cannot flood the log.
-func (l *Limits) limiterFailed(ctx context.Context, err error) {
-	n := l.limiterErrors.Add(1)
-	if ctx.Err() != nil {
-		return // the client went away; nothing is wrong with the limiter
-	}
-	now, last := time.Now().UnixNano(), l.errorLogged.Load()
-	if now-last >= int64(10*time.Second) && l.errorLogged.CompareAndSwap(last, now) {
-		l.log.Error("the rate limiter failed; requests are admitted without limits until it answers", "err", err, "failures", n)
-	}
 }
 
 // setRateLimitHeaders describes the rule that decided, the one with the

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -18,24 +19,72 @@ import (
 // falls back to the configured default, field by field.
 func TestOwnLimit(t *testing.T) {
 	def := limits.Limit{Rate: 50, Burst: 100, Quota: 1000}
-	log := slog.New(slog.DiscardHandler)
 	for _, tc := range []struct {
-		name string
-		own  hrgate.RateLimit
-		want limits.Limit
+		name    string
+		own     hrgate.RateLimit
+		want    limits.Limit
+		invalid bool
 	}{
-		{"ZeroIsTheDefault", hrgate.RateLimit{}, def},
-		{"RateWithoutBurstGetsOneSecond", hrgate.RateLimit{Rate: 7.5}, limits.Limit{Rate: 7.5, Burst: 8, Quota: 1000}},
-		{"RateAndBurst", hrgate.RateLimit{Rate: 5, Burst: 2}, limits.Limit{Rate: 5, Burst: 2, Quota: 1000}},
-		{"BurstOnlyKeepsTheDefaultRate", hrgate.RateLimit{Burst: 10}, limits.Limit{Rate: 50, Burst: 10, Quota: 1000}},
-		{"QuotaOnly", hrgate.RateLimit{Quota: 20}, limits.Limit{Rate: 50, Burst: 100, Quota: 20}},
-		{"InvalidGivesWayToTheDefault", hrgate.RateLimit{Rate: 5, Burst: 2_000_000}, def},
+		{"ZeroIsTheDefault", hrgate.RateLimit{}, def, false},
+		{"RateWithoutBurstGetsOneSecond", hrgate.RateLimit{Rate: 7.5}, limits.Limit{Rate: 7.5, Burst: 8, Quota: 1000}, false},
+		{"RateAndBurst", hrgate.RateLimit{Rate: 5, Burst: 2}, limits.Limit{Rate: 5, Burst: 2, Quota: 1000}, false},
+		{"QuotaOnly", hrgate.RateLimit{Quota: 20}, limits.Limit{Rate: 50, Burst: 100, Quota: 20}, false},
+		{"InvalidGivesWayToTheDefault", hrgate.RateLimit{Rate: 5, Burst: 2_000_000}, def, true},
+		{"RateBelowOneADayGivesWayToTheDefault", hrgate.RateLimit{Rate: 1e-9}, def, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := own(tc.own, def, log); got != tc.want {
-				t.Fatalf("own(%+v) = %+v, want %+v", tc.own, got, tc.want)
+			got, err := own(tc.own, def)
+			if got != tc.want || (err != nil) != tc.invalid {
+				t.Fatalf("own(%+v) = %+v, %v; want %+v, invalid %v", tc.own, got, err, tc.want, tc.invalid)
 			}
 		})
+	}
+	// own has no case for a burst without a rate: no operator can set
+	// one, the gate refuses it (and the store, sqlstore's badLimits).
+	t.Run("BurstWithoutRateIsRefusedBeforeOwn", func(t *testing.T) {
+		err := gate.CheckRateLimit(hrgate.RateLimit{Burst: 10}, gate.LimitFields{Rate: "rate", Burst: "burst", Quota: "quota"})
+		if hrgate.ErrorCode(err) != hrgate.EINVALID {
+			t.Fatalf("CheckRateLimit of a burst without a rate = %v; want EINVALID", err)
+		}
+	})
+}
+
+// TestInvalidOwnLimitLoggedOnce: a stored limit that does not validate
+// comes with every request of its credential; the default applies to
+// each, and the log says so once, not per request.
+func TestInvalidOwnLimitLoggedOnce(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := config.Default()
+	l, err := NewLimits(cfg.Limits, limits.NewMemory(nil), slog.New(slog.NewTextHandler(&buf, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	p := &gate.Principal{KeyID: "key_0123456789abcdefghij", ConsumerID: "con_0123456789abcdefghij",
+		RateLimit: hrgate.RateLimit{Rate: 1e-9}, ConsumerRateLimit: hrgate.RateLimit{Rate: 5, Burst: 2_000_000}}
+	for range 3 {
+		var rules [4]limits.Rule
+		seen := 0
+		for _, r := range l.apiRules(rules[:0], p, "list") {
+			switch r.Key {
+			case l.credential.key:
+				seen++
+				if r.Limit != l.credential.limit {
+					t.Fatalf("credential rule %+v; want the default %+v", r.Limit, l.credential.limit)
+				}
+			case l.consumer.key:
+				seen++
+				if r.Limit != l.consumer.limit {
+					t.Fatalf("consumer rule %+v; want the default %+v", r.Limit, l.consumer.limit)
+				}
+			}
+		}
+		if seen != 2 {
+			t.Fatalf("%d credential and consumer rules; want both", seen)
+		}
+	}
+	if n := strings.Count(buf.String(), "a stored rate limit is invalid"); n != 1 {
+		t.Fatalf("logged the invalid limit %d times over 3 requests; want once:\n%s", n, buf.String())
 	}
 }
 

@@ -2,7 +2,6 @@ package http
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/gate"
@@ -18,7 +17,7 @@ import (
 // no client id: that text is the sender's, and must reach neither a limit
 // key nor the log and the audit trail. It answers refusals itself,
 // as problem documents: RFC 6749 has no error code for "too many".
-func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern string, form url.Values) (string, bool) {
+func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern string, req *oauthRequest) (string, bool) {
 	l := s.limits
 	if l == nil {
 		return "", true
@@ -26,8 +25,8 @@ func (s *Server) guardOAuth(w http.ResponseWriter, r *http.Request, pattern stri
 	info := requestInfoFrom(r.Context())
 	addr := limits.AddrSource(info.client)
 	var named string
-	if ca, err := clientAuth(r, form); err == nil && hrgate.ValidID(hrgate.PrefixClient, ca.ClientID) {
-		named = ca.ClientID
+	if req.clientErr == nil && hrgate.ValidID(hrgate.PrefixClient, req.client.ClientID) {
+		named = req.client.ClientID
 	}
 	// Only the address is locked out, never the client named: naming a
 	// client takes no secret, so a lockout of the client would let

@@ -3,11 +3,13 @@ package http_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -367,5 +369,47 @@ func TestConcurrencyCap(t *testing.T) {
 	wg.Wait()
 	if r := call(t, c, http.MethodGet, url, key); r.status != http.StatusOK {
 		t.Fatalf("after the held requests finished: %d %s", r.status, r.body)
+	}
+}
+
+// brokenLimiter fails every decision, as no limiter of hrgate's does
+// unless the request went away.
+type brokenLimiter struct{}
+
+func (brokenLimiter) Allow(context.Context, []limits.Rule) (limits.Decision, error) {
+	return limits.Decision{}, errors.New("broken")
+}
+
+// TestLimiterFailureAdmits: a limiter that fails, rather than refusing,
+// admits the authenticated request (docs/limits.md) and says so in the
+// log; the answer carries no RateLimit headers, there being no decision
+// to describe.
+func TestLimiterFailureAdmits(t *testing.T) {
+	db, g, key := openLimitsDB(t)
+	cfg := limitsConfig(t)
+	logs := &lockedBuffer{}
+	lim, err := hrhttp.NewLimits(cfg.Limits, brokenLimiter{}, slog.New(slog.NewTextHandler(logs, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lim.Close() })
+	srv, err := hrhttp.NewServer(context.Background(), cfg, db, g, slog.New(slog.DiscardHandler), hrhttp.WithLimits(lim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	c := tlsClient(t, srv.CertFile, nil)
+	r := call(t, c, http.MethodGet, srv.URL()+"/v1/companies", key)
+	if r.status != http.StatusOK {
+		t.Fatalf("with a failing limiter: %d %s; want the request admitted", r.status, r.body)
+	}
+	if h := r.header.Get("RateLimit-Limit"); h != "" {
+		t.Errorf("RateLimit-Limit %q without a decision", h)
+	}
+	if !strings.Contains(logs.String(), "the rate limiter failed") {
+		t.Errorf("the failure was not logged: %s", logs.String())
 	}
 }

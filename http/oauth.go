@@ -58,8 +58,19 @@ func (s *Server) bindIssuer() {
 	}
 }
 
-// oauthHandler serves one OAuth endpoint with its form already parsed.
-type oauthHandler func(w http.ResponseWriter, r *http.Request, form url.Values) error
+// oauthHandler serves one OAuth endpoint with its request already parsed.
+type oauthHandler func(w http.ResponseWriter, r *http.Request, req *oauthRequest) error
+
+// oauthRequest is the parsed request of an OAuth endpoint: its form and
+// the client credential it presents, read once (clientAuth) for the limits
+// and the handler, since reading a client assertion parses a JWS.
+type oauthRequest struct {
+	form url.Values
+	// client is the credential; clientErr, when set, says why none could
+	// be read, which the handler answers.
+	client    gate.ClientAuth
+	clientErr error
+}
 
 // maxFormBytes bounds an OAuth request body; the largest legitimate one
 // carries a client assertion and a token.
@@ -101,11 +112,13 @@ func (s *Server) oauthRoute(pattern string, h oauthHandler) {
 				return
 			}
 		}
-		named, ok := s.guardOAuth(w, r, pattern, form)
+		req := &oauthRequest{form: form}
+		req.client, req.clientErr = clientAuth(r, form)
+		named, ok := s.guardOAuth(w, r, pattern, req)
 		if !ok {
 			return
 		}
-		if err := h(w, r, form); err != nil {
+		if err := h(w, r, req); err != nil {
 			s.oauthFailed(r, named, err)
 			s.writeOAuthError(w, r, err)
 		}
@@ -187,7 +200,8 @@ type tokenResponse struct {
 	Scope       string `json:"scope"`
 }
 
-func (s *Server) token(w http.ResponseWriter, r *http.Request, form url.Values) error {
+func (s *Server) token(w http.ResponseWriter, r *http.Request, req *oauthRequest) error {
+	form := req.form
 	switch gt := form.Get("grant_type"); gt {
 	case "client_credentials":
 	case "":
@@ -195,10 +209,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, form url.Values) 
 	default:
 		return oauth.Errorf(oauth.ErrUnsupportedGrantType, "Only the client_credentials grant is supported.")
 	}
-	ca, err := clientAuth(r, form)
-	if err != nil {
-		return err
+	if req.clientErr != nil {
+		return req.clientErr
 	}
+	ca := req.client
 	info := requestInfoFrom(r.Context())
 	tok, err := s.gate.IssueToken(r.Context(), ca, form.Get("scope"), info.client)
 	if err != nil {
@@ -224,21 +238,21 @@ type introspection struct {
 	Jti       string   `json:"jti,omitempty"`
 }
 
-// tokenRequest reads what introspection and revocation share: the caller
-// is a client, and the form must name a token.
-func tokenRequest(r *http.Request, form url.Values) (gate.ClientAuth, error) {
-	ca, err := clientAuth(r, form)
-	if err != nil {
-		return gate.ClientAuth{}, err
+// tokenRequest checks what introspection and revocation share: the
+// caller is a client, and the form must name a token.
+func tokenRequest(req *oauthRequest) (gate.ClientAuth, error) {
+	if req.clientErr != nil {
+		return gate.ClientAuth{}, req.clientErr
 	}
-	if !form.Has("token") {
+	if !req.form.Has("token") {
 		return gate.ClientAuth{}, oauth.Errorf(oauth.ErrInvalidRequest, "token is required.")
 	}
-	return ca, nil
+	return req.client, nil
 }
 
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request, form url.Values) error {
-	ca, err := tokenRequest(r, form)
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request, req *oauthRequest) error {
+	form := req.form
+	ca, err := tokenRequest(req)
 	if err != nil {
 		return err
 	}
@@ -257,8 +271,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, form url.Val
 	return writeValue(w, http.StatusOK, out)
 }
 
-func (s *Server) revoke(w http.ResponseWriter, r *http.Request, form url.Values) error {
-	ca, err := tokenRequest(r, form)
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request, req *oauthRequest) error {
+	form := req.form
+	ca, err := tokenRequest(req)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,18 @@ func (k *Keyring) SettledOwners(ctx context.Context, after string, limit int) ([
 	return owners, hrgate.Wrap(err, "keyring.SettledOwners")
 }
 
+// HasSupersededDataKeys reports whether any owner holds more than one data
+// key version, however recent its newest: an owner SettledOwners does not
+// return yet, or one whose older versions could not be deleted. A store
+// that finds none knows that every rotation so far has settled.
+func (k *Keyring) HasSupersededDataKeys(ctx context.Context) (bool, error) {
+	owners, err := k.store.SupersededDataKeyOwners(ctx, endOfTime, "", 1)
+	return len(owners) > 0, hrgate.Wrap(err, "keyring.HasSupersededDataKeys")
+}
+
+// endOfTime is later than any key's creation time.
+var endOfTime = time.Date(9999, time.December, 31, 0, 0, 0, 0, time.UTC)
+
 // NewestDataKeyVersion returns the version Seal uses for owner, read from
 // the key store unless the cache holds it.
 func (k *Keyring) NewestDataKeyVersion(ctx context.Context, owner string) (int, error) {

@@ -54,6 +54,16 @@ func (l Limit) Validate() error {
 	return nil
 }
 
+// WithDefaultBurst returns l with the burst a rate set without one gets:
+// one second's worth of requests, rounded up. Operators may leave the
+// burst out; the limiter needs one.
+func (l Limit) WithDefaultBurst() Limit {
+	if l.Rate > 0 && l.Burst == 0 {
+		l.Burst = int(math.Ceil(l.Rate))
+	}
+	return l
+}
+
 // MinRate is the slowest rate, in requests per second, a limit may set,
 // one request a day: its interval times the largest burst (8.64e16
 // microseconds) still fits an int64, and a Lua number closely enough.

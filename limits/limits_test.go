@@ -350,3 +350,25 @@ func TestBruteForce(t *testing.T) {
 		t.Fatal("a request naming a locked source is not locked")
 	}
 }
+
+// TestWithDefaultBurst: a rate set without a burst gets one second's
+// worth, rounded up, and at least 1; a burst set, or no rate, is kept.
+func TestWithDefaultBurst(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		in        limits.Limit
+		wantBurst int
+	}{
+		{"RateOnly", limits.Limit{Rate: 7.5}, 8},
+		{"SlowestRate", limits.Limit{Rate: limits.MinRate}, 1},
+		{"BurstKept", limits.Limit{Rate: 5, Burst: 2}, 2},
+		{"NoRate", limits.Limit{Quota: 3}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.in.WithDefaultBurst()
+			if want := (limits.Limit{Rate: tc.in.Rate, Burst: tc.wantBurst, Quota: tc.in.Quota}); got != want {
+				t.Fatalf("%+v.WithDefaultBurst() = %+v, want %+v", tc.in, got, want)
+			}
+		})
+	}
+}

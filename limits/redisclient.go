@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net/url"
-	"runtime"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,8 +15,13 @@ import (
 // down and a Failover decides locally instead of making the request wait,
 // and so that a script whose answer was lost is never run twice (the
 // limiter marks its scripts not to be retried in any case, see
-// NewRedisPrefix); connections are kept warm so that a request seldom
-// waits for a dial.
+// NewRedisPrefix).
+//
+// The pool is sized for what uses the client: the limiter's batcher,
+// which has at most maxInFlight round trips out at once, and the
+// Failover's probe (a PING while Redis is down, besides the one at start).
+// The batcher's connections are kept open while idle, so that a decision
+// does not wait for a dial (with TLS, a handshake); more would sit unused.
 func NewRedisClient(rawURL string, timeout time.Duration) (*redis.Client, error) {
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
@@ -33,6 +37,7 @@ func NewRedisClient(rawURL string, timeout time.Duration) (*redis.Client, error)
 	opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout
 	opts.DialTimeout = max(4*timeout, 200*time.Millisecond)
 	opts.MaxRetries = -1
-	opts.MinIdleConns = runtime.GOMAXPROCS(0)
+	opts.PoolSize = maxInFlight + 1
+	opts.MinIdleConns = maxInFlight
 	return redis.NewClient(opts), nil
 }

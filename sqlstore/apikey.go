@@ -35,6 +35,9 @@ func (db *DB) insertAPIKey(ctx context.Context, ex execer, k *hrgate.APIKey) err
 	if k.Env != hrgate.KeyLive && k.Env != hrgate.KeyTest {
 		return invalid("An API key's environment must be live or test.")
 	}
+	if err := checkRateLimit(k.RateLimit); err != nil {
+		return err
+	}
 	scopes, err := encodeStrings(k.Scopes)
 	if err != nil {
 		return err
@@ -132,6 +135,9 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 // A limit outside the schema's bounds is EINVALID and changes nothing.
 func (db *DB) SetAPIKeyRateLimit(ctx context.Context, id string, r hrgate.RateLimit) error {
 	const op = "sqlstore.SetAPIKeyRateLimit"
+	if err := checkRateLimit(r); err != nil {
+		return err
+	}
 	res, err := db.execBumpingEpoch(ctx, `UPDATE api_keys SET limit_rate = ?, limit_burst = ?, limit_quota = ? WHERE id = ?`,
 		r.Rate, r.Burst, r.Quota, id)
 	if err != nil {

@@ -19,6 +19,9 @@ func (db *DB) CreateConsumer(ctx context.Context, c *hrgate.Consumer) error {
 	if c == nil || c.ID == "" || c.Name == "" {
 		return invalid("A consumer needs an id and a name.")
 	}
+	if err := checkRateLimit(c.RateLimit); err != nil {
+		return err
+	}
 	scopes, err := encodeStrings(c.Scopes)
 	if err != nil {
 		return db.translate(err, op)
@@ -66,6 +69,9 @@ func (db *DB) UpdateConsumer(ctx context.Context, c *hrgate.Consumer) error {
 // A limit outside the schema's bounds is EINVALID and changes nothing.
 func (db *DB) SetConsumerRateLimit(ctx context.Context, id string, r hrgate.RateLimit, modifiedAt time.Time) error {
 	const op = "sqlstore.SetConsumerRateLimit"
+	if err := checkRateLimit(r); err != nil {
+		return err
+	}
 	res, err := db.execBumpingEpoch(ctx,
 		`UPDATE consumers SET limit_rate = ?, limit_burst = ?, limit_quota = ?, modified_at = COALESCE(?, modified_at) WHERE id = ?`,
 		r.Rate, r.Burst, r.Quota, micros(modifiedAt), id)

@@ -34,8 +34,10 @@ type FieldCipher interface {
 	RotateDataKeys(ctx context.Context, owners []string) error
 	// SettledOwners returns owners whose older data key versions no
 	// instance can still seal under, and NewestDataKeyVersion the version
-	// Seal uses for one of them.
+	// Seal uses for one of them. HasSupersededDataKeys reports whether any
+	// owner still holds an older version, settled or not.
 	SettledOwners(ctx context.Context, after string, limit int) ([]string, error)
+	HasSupersededDataKeys(ctx context.Context) (bool, error)
 	NewestDataKeyVersion(ctx context.Context, owner string) (int, error)
 	// DeleteDataKeysBelow deletes owner's data key versions below version.
 	DeleteDataKeysBelow(ctx context.Context, owner string, version int) (int, error)
@@ -170,13 +172,22 @@ type encState struct {
 	// dekTarget is the current data-key rotation round; dekDone the last
 	// round every row reached.
 	dekTarget, dekDone int64
+	// dekSettled is the last round after which no owner was left with
+	// an older data key version: the settle job runs only while it is
+	// below dekTarget.
+	dekSettled int64
 }
 
-const encStateV1 = 1
+// The state's formats: V1 holds four counters, V2 adds dekSettled. V1 is
+// still read, as a state in which no rotation has settled.
+const (
+	encStateV1 = 1
+	encStateV2 = 2
+)
 
 func (s encState) encode() []byte {
-	b := []byte{encStateV1}
-	for _, v := range []uint64{uint64(s.strict), uint64(s.indexDone), uint64(s.dekTarget), uint64(s.dekDone)} {
+	b := []byte{encStateV2}
+	for _, v := range []uint64{uint64(s.strict), uint64(s.indexDone), uint64(s.dekTarget), uint64(s.dekDone), uint64(s.dekSettled)} {
 		b = binary.AppendUvarint(b, v)
 	}
 	return b
@@ -184,22 +195,27 @@ func (s encState) encode() []byte {
 
 func decodeEncState(b []byte) (encState, error) {
 	var s encState
-	if len(b) == 0 || b[0] != encStateV1 {
+	if len(b) == 0 || (b[0] != encStateV1 && b[0] != encStateV2) {
 		return s, errors.New("unknown encryption state format")
 	}
+	var vals [5]uint64
+	count := 4
+	if b[0] == encStateV2 {
+		count = 5
+	}
 	b = b[1:]
-	var vals [4]uint64
-	for i := range vals {
+	for i := range count {
 		v, n := binary.Uvarint(b)
 		if n <= 0 {
 			return s, errors.New("truncated encryption state")
 		}
 		vals[i], b = v, b[n:]
 	}
-	if len(b) != 0 || vals[0] > uint64(hrgate.AllGroups) || vals[1] > 1<<31 || vals[2] > 1<<40 || vals[3] > vals[2] {
+	if len(b) != 0 || vals[0] > uint64(hrgate.AllGroups) || vals[1] > 1<<31 || vals[2] > 1<<40 || vals[3] > vals[2] || vals[4] > vals[2] {
 		return s, errors.New("malformed encryption state")
 	}
-	return encState{strict: hrgate.GroupSet(vals[0]), indexDone: int64(vals[1]), dekTarget: int64(vals[2]), dekDone: int64(vals[3])}, nil
+	return encState{strict: hrgate.GroupSet(vals[0]), indexDone: int64(vals[1]), dekTarget: int64(vals[2]), dekDone: int64(vals[3]),
+		dekSettled: int64(vals[4])}, nil
 }
 
 // stateRef binds the sealed state to its row and keyring.

@@ -14,10 +14,11 @@ import (
 // instance on the same database) takes effect here.
 const DefaultCredentialRefresh = 250 * time.Millisecond
 
-// epochCache keeps the credential epoch in memory, so that authentication
-// does not cost a database round trip per request. Changes made through
-// this store update it when they commit; changes made by other processes are
-// seen when the value, older than maxAge, is read again.
+// epochCache keeps one counter (the credential epoch, the revocation
+// epoch) in memory, so that authentication does not cost a database round
+// trip per request. Changes made through this store update it when they
+// commit; changes made by other processes are seen when the value, older
+// than maxAge, is read again.
 type epochCache struct {
 	// table holds the counter, in its one row.
 	table string
@@ -72,9 +73,10 @@ func (c *epochCache) forget() {
 	c.mu.Unlock()
 }
 
-// CredentialEpoch returns the credential epoch: a counter that every
-// revocation, grant change and consumer deletion increments in its own
-// transaction. Changes made through this DB are reflected as soon as they
+// CredentialEpoch returns the credential epoch: a counter that every API
+// key revocation, grant or limit change and consumer or client deletion
+// increments in its own transaction (token revocations have
+// RevocationEpoch). Changes made through this DB are reflected as soon as they
 // commit. Changes committed by other processes are reflected within the
 // credential refresh interval (Options.CredentialRefresh): in between, the
 // value is served from memory.
@@ -112,8 +114,14 @@ func (db *DB) readEpoch(ctx context.Context, c *epochCache) (int64, error) {
 // changed a row, increments the credential epoch in the same transaction
 // (see inTxBumpingEpoch).
 func (db *DB) execBumpingEpoch(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return db.execBumping(ctx, &db.epoch, query, args...)
+}
+
+// execBumping runs one statement and, when it changed a row, increments
+// the counter c in the same transaction (see inTxBumping).
+func (db *DB) execBumping(ctx context.Context, c *epochCache, query string, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := db.inTxBumpingEpoch(ctx, func(tx *sql.Tx) (bool, error) {
+	err := db.inTxBumping(ctx, c, func(tx *sql.Tx) (bool, error) {
 		var err error
 		if res, err = tx.ExecContext(ctx, db.dialect.rebind(query), args...); err != nil {
 			return false, err

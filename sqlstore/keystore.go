@@ -353,11 +353,7 @@ func (s *KeyStore) SupersededDataKeyOwners(ctx context.Context, createdBefore ti
 	}
 	rows, err := s.db.read.QueryContext(ctx, s.db.dialect.rebind(`SELECT owner FROM keyring_data_keys WHERE owner > ?
 		GROUP BY owner HAVING COUNT(*) > 1 AND MAX(created_at) < ? ORDER BY owner LIMIT ?`), after, micros(createdBefore), limit)
-	return collect(s.db, op, rows, err, func(sc scanner) (string, error) {
-		var o string
-		err := sc.Scan(&o)
-		return o, err
-	})
+	return collect(s.db, op, rows, err, scanString)
 }
 
 // DataKeysBelow implements hrgate.KeyringStore. Both conditions are

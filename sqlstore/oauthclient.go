@@ -18,6 +18,9 @@ func (db *DB) CreateClient(ctx context.Context, c *hrgate.OAuthClient) error {
 	if c == nil || c.ID == "" || c.ConsumerID == "" {
 		return invalid("An OAuth client needs an id and a consumer.")
 	}
+	if err := checkRateLimit(c.RateLimit); err != nil {
+		return err
+	}
 	var secretHash []byte
 	switch c.AuthMethod {
 	case hrgate.AuthClientSecret:
@@ -78,6 +81,9 @@ func (db *DB) ListClients(ctx context.Context, consumerID string) ([]*hrgate.OAu
 // schema's bounds is EINVALID and changes nothing.
 func (db *DB) SetClientRateLimit(ctx context.Context, id string, r hrgate.RateLimit) error {
 	const op = "sqlstore.SetClientRateLimit"
+	if err := checkRateLimit(r); err != nil {
+		return err
+	}
 	res, err := db.execBumpingEpoch(ctx, `UPDATE oauth_clients SET limit_rate = ?, limit_burst = ?, limit_quota = ? WHERE id = ?`,
 		r.Rate, r.Burst, r.Quota, id)
 	if err != nil {

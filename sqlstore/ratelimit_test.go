@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/limits"
 	"github.com/hrgate/hrgate/sqlstore"
 )
 
@@ -19,6 +20,8 @@ var badLimits = []struct {
 	{"ErrNegativeRate", hrgate.RateLimit{Rate: -1}},
 	{"ErrRateTooHigh", hrgate.RateLimit{Rate: 1e6 + 1, Burst: 1}},
 	{"ErrNaNRate", hrgate.RateLimit{Rate: math.NaN()}},
+	{"ErrRateBelowOneADay", hrgate.RateLimit{Rate: 1e-9}},
+	{"ErrRateJustBelowOneADay", hrgate.RateLimit{Rate: math.Nextafter(limits.MinRate, 0), Burst: 1}},
 	{"ErrBurstWithoutRate", hrgate.RateLimit{Burst: 10}},
 	{"ErrNegativeBurst", hrgate.RateLimit{Rate: 1, Burst: -1}},
 	{"ErrBurstTooHigh", hrgate.RateLimit{Rate: 1, Burst: 1_000_001}},
@@ -133,6 +136,16 @@ func TestRateLimits(t *testing.T) {
 			}
 		})
 
+		t.Run("SlowestRate", func(t *testing.T) {
+			slowest := hrgate.RateLimit{Rate: limits.MinRate, Quota: 1}
+			if err := db.SetAPIKeyRateLimit(ctx, key.ID, slowest); err != nil {
+				t.Fatalf("a rate of one request a day: %v", err)
+			}
+			if got := readKey(t); got != slowest {
+				t.Fatalf("limit = %+v, want %+v", got, slowest)
+			}
+		})
+
 		t.Run("ErrOutOfBounds", func(t *testing.T) {
 			// Known good values to compare with after each refusal.
 			good := hrgate.RateLimit{Rate: 3, Burst: 6, Quota: 9}
@@ -178,6 +191,21 @@ func TestRateLimits(t *testing.T) {
 					_, err = db.FindClient(ctx, cl.ID)
 					wantCode(t, err, hrgate.ENOTFOUND)
 				})
+			}
+		})
+
+		// The schema holds the least rate too, against a writer that goes
+		// around the store (a trigger on SQLite, a CHECK on PostgreSQL).
+		t.Run("SchemaRefusesRateBelowOneADay", func(t *testing.T) {
+			for _, tc := range []struct{ table, id string }{
+				{"consumers", payroll.ID}, {"api_keys", key.ID}, {"oauth_clients", client.ID},
+			} {
+				if err := db.ExecForTest(ctx, `UPDATE `+tc.table+` SET limit_rate = ? WHERE id = ?`, 1e-9, tc.id); err == nil {
+					t.Errorf("%s: a rate of 1e-9 was stored", tc.table)
+				}
+				if err := db.ExecForTest(ctx, `UPDATE `+tc.table+` SET limit_rate = ? WHERE id = ?`, limits.MinRate, tc.id); err != nil {
+					t.Errorf("%s: a rate of one a day was refused: %v", tc.table, err)
+				}
 			}
 		})
 
@@ -260,4 +288,37 @@ func upgradedFrom(tb testing.TB, dsn string, upTo int, rows ...seedRow) *sqlstor
 		tb.Fatal(err)
 	}
 	return db
+}
+
+// A limit stored before the least rate was enforced, slower than one
+// request a day, never applied (the server used the defaults); the
+// migration that adds the bound returns it to the defaults. Limits within
+// the bounds stay as they were.
+func TestMigrationResetsRatesBelowOneADay(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := upgradedFrom(t, dsn, 12,
+			seedRow{`INSERT INTO consumers (id, name, scopes, created_at, modified_at, limit_rate, limit_burst, limit_quota) ` +
+				`VALUES ('con_1', 'slow', '[]', 1, 1, 0.000000001, 1, 5)`, nil},
+			seedRow{`INSERT INTO consumers (id, name, scopes, created_at, modified_at, limit_rate, limit_burst, limit_quota) ` +
+				`VALUES ('con_2', 'kept', '[]', 1, 1, 2, 3, 4)`, nil},
+			seedRow{`INSERT INTO api_keys (id, consumer_id, env, hash, created_at, expires_at, limit_rate, limit_quota) ` +
+				`VALUES ('key_1', 'con_1', 'live', ?, 1, 2, 0.000000001, 7)`, []any{[]byte("h1")}},
+			seedRow{`INSERT INTO oauth_clients (id, consumer_id, auth_method, secret_hash, limit_rate, limit_burst) ` +
+				`VALUES ('cli_1', 'con_1', 'client_secret', ?, 0.000000001, 1)`, []any{make([]byte, 32)}},
+		)
+		c, err := db.FindConsumer(ctx, "con_1")
+		if err != nil || !c.RateLimit.IsZero() {
+			t.Errorf("slow consumer = %+v, %v; want the defaults", c, err)
+		}
+		if c, err := db.FindConsumer(ctx, "con_2"); err != nil || c.RateLimit != (hrgate.RateLimit{Rate: 2, Burst: 3, Quota: 4}) {
+			t.Errorf("consumer within the bounds = %+v, %v; want its limit kept", c, err)
+		}
+		if k, err := db.FindAPIKey(ctx, "key_1"); err != nil || !k.RateLimit.IsZero() {
+			t.Errorf("slow key = %+v, %v; want the defaults", k, err)
+		}
+		if cl, err := db.FindClient(ctx, "cli_1"); err != nil || !cl.RateLimit.IsZero() {
+			t.Errorf("slow client = %+v, %v; want the defaults", cl, err)
+		}
+	})
 }

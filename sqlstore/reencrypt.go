@@ -60,8 +60,10 @@ func (r ReencryptResult) Total() int { return r.Reindexed + r.Encrypted + r.Rota
 //     was sealed under one meanwhile and delete the older versions — in
 //     that order, so that a crash never leaves a value whose key is gone.
 //
-// A job with nothing to do costs one read of the encryption state. `hrgate
-// serve` runs Reencrypt on keyring.rewrap_interval.
+// A job with nothing to do costs one read of the encryption state: each
+// records in it the point it reached (index version, strict groups,
+// rotation round, settled round) and is skipped while that is current.
+// `hrgate serve` runs Reencrypt on keyring.rewrap_interval.
 func (db *DB) Reencrypt(ctx context.Context, batch int) (ReencryptResult, error) {
 	var res ReencryptResult
 	enc := db.enc
@@ -94,7 +96,7 @@ func (db *DB) Reencrypt(ctx context.Context, batch int) (ReencryptResult, error)
 		return res, err
 	}
 	res.Skipped += skipped
-	if res.Settled, skipped, err = db.settleDataKeys(ctx, batch); err != nil {
+	if res.Settled, skipped, err = db.settleDataKeys(ctx, st, batch); err != nil {
 		return res, err
 	}
 	res.Skipped += skipped
@@ -166,6 +168,9 @@ type EncryptionStatus struct {
 	// DataKeyRoundDone the round every row reached.
 	DataKeyRound     int64 `json:"data_key_round"`
 	DataKeyRoundDone int64 `json:"data_key_round_done"`
+	// DataKeyRoundSettled is the last round after which no employee was
+	// left with an older data key version.
+	DataKeyRoundSettled int64 `json:"data_key_round_settled"`
 }
 
 // EncryptionStatus reports the encryption state.
@@ -192,7 +197,7 @@ func (db *DB) EncryptionStatus(ctx context.Context) (*EncryptionStatus, error) {
 	return &EncryptionStatus{
 		KeyringID: enc.kr.ID(), Encrypted: names(enc.sealed), Strict: names(st.strict & enc.sealed),
 		PendingEncryption: names(enc.sealed &^ st.strict), IndexVersion: enc.kr.IndexVersion(), IndexDone: st.indexDone,
-		DataKeyRound: st.dekTarget, DataKeyRoundDone: st.dekDone,
+		DataKeyRound: st.dekTarget, DataKeyRoundDone: st.dekDone, DataKeyRoundSettled: st.dekSettled,
 	}, nil
 }
 
@@ -566,8 +571,17 @@ func (db *DB) rotateDataKeys(ctx context.Context, st encState, batch int) (done,
 // first, in a transaction that changes the row only if it still holds
 // what was read; a row that changed meanwhile waits for the next run.
 // Owners that are not employees (the vault) are left alone.
-func (db *DB) settleDataKeys(ctx context.Context, batch int) (done, skipped int, err error) {
+//
+// Finding the owners scans the key store's data keys, so the job runs
+// only while the state's settled round is below the rotation round. Once
+// a round is done and no owner holds an older version any more, settled
+// or not yet, the round is recorded as settled and the job stops.
+func (db *DB) settleDataKeys(ctx context.Context, st encState, batch int) (done, skipped int, err error) {
 	enc := db.enc
+	target := st.dekTarget
+	if st.dekSettled >= target {
+		return 0, 0, nil
+	}
 	groups := sealableGroups.Groups()
 	after := ""
 	for {
@@ -575,8 +589,11 @@ func (db *DB) settleDataKeys(ctx context.Context, batch int) (done, skipped int,
 			return done, skipped, err
 		}
 		owners, err := enc.kr.SettledOwners(ctx, after, batch)
-		if err != nil || len(owners) == 0 {
+		if err != nil {
 			return done, skipped, err
+		}
+		if len(owners) == 0 {
+			return done, skipped, db.recordSettled(ctx, st)
 		}
 		after = owners[len(owners)-1]
 		args := make([]any, len(owners))
@@ -588,6 +605,23 @@ func (db *DB) settleDataKeys(ctx context.Context, batch int) (done, skipped int,
 		if err != nil {
 			return done, skipped, fmt.Errorf("sqlstore: settle data keys: %w", err)
 		}
+		if len(rows) == 0 {
+			continue // owners that are not employees
+		}
+		// One read of the key store for the batch's keys, which the
+		// versions, the opens and the seals below then find cached.
+		if err := enc.kr.Prefetch(ctx, ownersOf(rows)); err != nil {
+			return done, skipped, err
+		}
+		// An owner is ready once nothing of its row is sealed under an
+		// older version: at once when nothing was, else once the swap
+		// that re-seals it has committed.
+		type owner struct {
+			id     string
+			newest int
+		}
+		var ready, swapped []owner
+		var ups []groupSwap
 		for _, r := range rows {
 			newest, err := enc.kr.NewestDataKeyVersion(ctx, r.id)
 			if err != nil {
@@ -601,35 +635,70 @@ func (db *DB) settleDataKeys(ctx context.Context, batch int) (done, skipped int,
 				v, ok := keyring.SealedKeyVersion(raw)
 				return ok && v != newest
 			})
-			if err != nil {
+			switch {
+			case err != nil:
 				return done, skipped, err
-			}
-			if bad {
+			case bad:
 				skipped++
-				continue
+			case len(u.cols) == 0:
+				ready = append(ready, owner{r.id, newest})
+			default:
+				ups = append(ups, u)
+				swapped = append(swapped, owner{r.id, newest})
 			}
-			if len(u.cols) > 0 {
-				var n int64
-				err := db.inTx(ctx, func(tx *sql.Tx) error {
-					n, err = db.swapGroups(ctx, tx, u)
-					return err
-				})
-				if err != nil {
-					return done, skipped, fmt.Errorf("sqlstore: settle data keys: %w", err)
+		}
+		// Re-seal the batch in one transaction, each row only if it
+		// still holds what was read; one written meanwhile waits for the
+		// next run.
+		if len(ups) > 0 {
+			err := db.inTx(ctx, func(tx *sql.Tx) error {
+				for i, u := range ups {
+					n, err := db.swapGroups(ctx, tx, u)
+					if err != nil {
+						return err
+					}
+					if n == 1 {
+						ready = append(ready, swapped[i])
+					}
 				}
-				if n != 1 {
-					continue // written meanwhile: the next run looks again
-				}
+				return nil
+			})
+			if err != nil {
+				return done, skipped, fmt.Errorf("sqlstore: settle data keys: %w", err)
 			}
-			if err := db.crashPoint("settle: re-sealed"); err != nil {
-				return done, skipped, err
-			}
-			if _, err := enc.kr.DeleteDataKeysBelow(ctx, r.id, newest); err != nil {
+		}
+		if err := db.crashPoint("settle: re-sealed"); err != nil {
+			return done, skipped, err
+		}
+		for _, o := range ready {
+			if _, err := enc.kr.DeleteDataKeysBelow(ctx, o.id, o.newest); err != nil {
 				return done, skipped, err
 			}
 			done++
 		}
 	}
+}
+
+// recordSettled records st's rotation round as settled once it is done
+// and no owner is left with an older data key version: one too recent to
+// settle yet keeps the job running, as does one whose row it skipped.
+func (db *DB) recordSettled(ctx context.Context, st encState) error {
+	target := st.dekTarget
+	if st.dekDone < target {
+		return nil // the round is under way: it leaves older versions behind
+	}
+	left, err := db.enc.kr.HasSupersededDataKeys(ctx)
+	if err != nil || left {
+		return err
+	}
+	_, err = db.updateState(ctx, func(s *encState) bool {
+		if s.dekSettled >= target {
+			return false
+		}
+		s.dekSettled = target
+		return true
+	})
+	return err
 }
 
 // groupSwap is one employee row a job rewrites: its group columns cols,

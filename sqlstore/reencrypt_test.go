@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -373,5 +374,135 @@ func TestDataKeyRotationWithStaleInstance(t *testing.T) {
 		if res, err := env.db.Reencrypt(ctx, 10); err != nil || res.Total() != 0 || res.Settled != 0 {
 			t.Fatalf("a further Reencrypt = %+v, %v; want nothing to do", res, err)
 		}
+	})
+}
+
+// settleCounter counts the scans for owners whose data keys can settle.
+type settleCounter struct {
+	sqlstore.FieldCipher
+	scans atomic.Int64
+}
+
+func (c *settleCounter) SettledOwners(ctx context.Context, after string, limit int) ([]string, error) {
+	c.scans.Add(1)
+	return c.FieldCipher.SettledOwners(ctx, after, limit)
+}
+
+// TestSettleOnlyAfterARotation: finding the owners whose old data key
+// versions can go scans every data key, so Reencrypt looks only from a
+// rotation until it has settled, which the state records; before the
+// first rotation and after the settling it does not look at all.
+func TestSettleOnlyAfterARotation(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		env := &encEnv{dsn: dsn, log: &logBuffer{}}
+		kr := storetest.KeyringWith(t, storetest.OpenKeyStore(t, storetest.KeysDSN(dsn)), keyring.Options{Now: env.now})
+		c := &settleCounter{FieldCipher: kr}
+		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		es := staff(t, db, 83, 3)
+		settled := func(t *testing.T) int64 {
+			t.Helper()
+			st, err := db.EncryptionStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st.DataKeyRoundSettled
+		}
+
+		if res, err := db.Reencrypt(ctx, 10); err != nil || res.Total() != 0 {
+			t.Fatalf("Reencrypt before any rotation = %+v, %v", res, err)
+		}
+		if n := c.scans.Load(); n != 0 {
+			t.Fatalf("Reencrypt before any rotation scanned for settled owners %d times; want 0", n)
+		}
+
+		if _, err := db.StartDataKeyRotation(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if res, err := db.Reencrypt(ctx, 10); err != nil || res.Settled != 0 {
+				t.Fatalf("Reencrypt within the hour after the rotation = %+v, %v", res, err)
+			}
+		}
+		// The older versions are still there, too recent to settle: the
+		// job keeps looking.
+		if n := c.scans.Load(); n < 2 {
+			t.Fatalf("two runs after the rotation scanned for settled owners %d times; want every run", n)
+		}
+		if r := settled(t); r != 0 {
+			t.Fatalf("settled round %d while the old versions remain; want 0", r)
+		}
+
+		env.advance(keyring.MaxCacheTTL + 10*time.Minute)
+		if res, err := db.Reencrypt(ctx, 10); err != nil || res.Settled != len(es) {
+			t.Fatalf("Reencrypt an hour later = %+v, %v; want every employee settled", res, err)
+		}
+		if r := settled(t); r != 1 {
+			t.Fatalf("settled round %d after settling; want 1", r)
+		}
+		c.scans.Store(0)
+		for range 2 {
+			if res, err := db.Reencrypt(ctx, 10); err != nil || res.Total() != 0 || res.Settled != 0 {
+				t.Fatalf("Reencrypt after settling = %+v, %v", res, err)
+			}
+		}
+		if n := c.scans.Load(); n != 0 {
+			t.Fatalf("runs after the rotation settled scanned for settled owners %d times; want 0", n)
+		}
+		mustReadAll(t, db, es)
+	})
+}
+
+// dataKeyReads counts the look-ups of employees' data keys in the key
+// store (not those of the encryption state's own key).
+type dataKeyReads struct {
+	hrgate.KeyringStore
+	reads atomic.Int64
+}
+
+func (s *dataKeyReads) DataKeys(ctx context.Context, owners []string) ([]*hrgate.DataKey, error) {
+	if !slices.Equal(owners, []string{"datastore"}) {
+		s.reads.Add(1)
+	}
+	return s.KeyringStore.DataKeys(ctx, owners)
+}
+
+// TestSettleReadsKeysOncePerBatch: settling looks the keys of a batch up
+// in one query, not one per employee, although none of them is cached
+// any more an hour after the rotation.
+func TestSettleReadsKeysOncePerBatch(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		env := &encEnv{dsn: dsn, log: &logBuffer{}}
+		ks := &dataKeyReads{KeyringStore: storetest.OpenKeyStore(t, storetest.KeysDSN(dsn))}
+		p, err := keyring.NewLocalProvider(storetest.MasterKey, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kr, err := keyring.Open(ctx, ks, p, keyring.Options{Now: env.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := storetest.OpenWith(t, dsn, kr, sqlstore.Options{})
+		es := staff(t, db, 84, 6)
+		if _, err := db.StartDataKeyRotation(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := db.Reencrypt(ctx, 10); err != nil || res.Rotated != len(es) {
+			t.Fatalf("Reencrypt = %+v, %v", res, err)
+		}
+		env.advance(keyring.MaxCacheTTL + 10*time.Minute)
+		ks.reads.Store(0)
+		if res, err := db.Reencrypt(ctx, 10); err != nil || res.Settled != len(es) {
+			t.Fatalf("Reencrypt an hour later = %+v, %v; want every employee settled", res, err)
+		}
+		if n := ks.reads.Load(); n != 1 {
+			t.Fatalf("settling %d employees in one batch read data keys %d times; want 1", len(es), n)
+		}
+		mustReadAll(t, db, es)
 	})
 }

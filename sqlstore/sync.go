@@ -57,10 +57,9 @@ func (db *DB) Sync(ctx context.Context, src *hrgate.Source, fn func(hrgate.SyncT
 
 // syncTx implements hrgate.SyncTx on one transaction.
 type syncTx struct {
-	db     *DB
-	tx     *sql.Tx
-	src    *hrgate.Source
-	update *sql.Stmt
+	db  *DB
+	tx  *sql.Tx
+	src *hrgate.Source
 }
 
 var _ hrgate.SyncTx = (*syncTx)(nil)
@@ -197,6 +196,18 @@ func (t *syncTx) Insert(ctx context.Context, es []*hrgate.Employee) error {
 	return insertRows(ctx, t.db, t.tx, "employees", employeeColumns, es, t.db.employeeArgs(ctx))
 }
 
+// syncUpdateSQL rewrites an employee as Update does: employeeColumns from
+// modified_at on, the values employeeArgs appends from index 5. Built
+// once, it is prepared once for the writer (wstmts), not per sync.
+var syncUpdateSQL = func() string {
+	set := []string{"modified_at", "employment_status"}
+	for _, g := range hrgate.AllGroups.Groups() {
+		set = append(set, groupColumn(g))
+	}
+	set = append(set, "bi_national_id", "bi_personal_email", "bi_version", "dek_round")
+	return `UPDATE employees SET ` + strings.Join(set, " = ?, ") + ` = ? WHERE id = ? AND source_id = ? AND deleted_at IS NULL`
+}()
+
 // Update rewrites every group of stored employees, sealed anew under
 // their newest data key, with the blind indexes and the key round, as an
 // insert writes them: a partial rewrite would leave a row's groups under
@@ -213,21 +224,6 @@ func (t *syncTx) Update(ctx context.Context, es []*hrgate.Employee) error {
 	if err := t.db.enc.checkWritable(); err != nil {
 		return err
 	}
-	if t.update == nil {
-		// employeeColumns from modified_at on: the values employeeArgs
-		// appends from index 5.
-		set := []string{"modified_at", "employment_status"}
-		for _, g := range hrgate.AllGroups.Groups() {
-			set = append(set, groupColumn(g))
-		}
-		set = append(set, "bi_national_id", "bi_personal_email", "bi_version", "dek_round")
-		st, err := t.tx.PrepareContext(ctx, t.db.dialect.rebind(`UPDATE employees SET `+strings.Join(set, " = ?, ")+
-			` = ? WHERE id = ? AND source_id = ? AND deleted_at IS NULL`))
-		if err != nil {
-			return err
-		}
-		t.update = st
-	}
 	argsOf := t.db.employeeArgs(ctx)
 	var args []any
 	for _, e := range es {
@@ -235,7 +231,7 @@ func (t *syncTx) Update(ctx context.Context, es []*hrgate.Employee) error {
 		if args, err = argsOf(args[:0], e); err != nil {
 			return err
 		}
-		res, err := t.update.ExecContext(ctx, append(args[5:], e.ID, t.src.ID)...)
+		res, err := t.db.wstmts.txExec(ctx, t.tx, syncUpdateSQL, append(args[5:], e.ID, t.src.ID)...)
 		if err != nil {
 			return err
 		}
@@ -392,10 +388,7 @@ const pruneBatch = 1000
 func (db *DB) PruneSyncRuns(ctx context.Context, before time.Time) (int, error) {
 	const op = "sqlstore.PruneSyncRuns"
 	rows, err := db.read.QueryContext(ctx, `SELECT id FROM sources ORDER BY id`)
-	ids, err := collect(db, op, rows, err, func(s scanner) (string, error) {
-		var id string
-		return id, s.Scan(&id)
-	})
+	ids, err := collect(db, op, rows, err, scanString)
 	if err != nil {
 		return 0, err
 	}

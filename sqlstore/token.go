@@ -18,16 +18,8 @@ func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) 
 	if jti == "" || expiresAt.IsZero() {
 		return invalid("A token revocation needs a token id and an expiry.")
 	}
-	err := db.inTxBumping(ctx, &db.revocations, func(tx *sql.Tx) (bool, error) {
-		res, err := tx.ExecContext(ctx, db.dialect.rebind(
-			`INSERT INTO oauth_revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`),
-			jti, expiresAt.UnixMicro())
-		if err != nil {
-			return false, err
-		}
-		n, err := res.RowsAffected()
-		return n > 0, err
-	})
+	_, err := db.execBumping(ctx, &db.revocations,
+		`INSERT INTO oauth_revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`, jti, expiresAt.UnixMicro())
 	return db.translate(err, op)
 }
 
