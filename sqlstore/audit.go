@@ -335,23 +335,38 @@ func insertStmt(table, columns string, width, n int) string {
 }
 
 // checkAppend refuses rows that would not extend the chain where the head
-// stands: a bug in the caller must not leave a gap or a fork. It refuses
-// rows that go back in time too: searches by time rely on time rising
-// with seq (FindAuditRows), so the store enforces it rather than trust
-// every caller to.
+// stands: a bug in the caller must not leave a gap or a fork. Each row
+// must link to the one before it (its previous hash is that row's hash,
+// the head's for the first), and the new head must be the last row. On
+// SQLite this matters beyond the one append: a frame that does not link,
+// or holds a hash of another width than the seal column's, would be
+// written to the journal, whose reader refuses it (decodeFrame), and the
+// journal could then never be moved into the database or opened again.
+// It refuses rows that go back in time too: searches by time rely on time
+// rising with seq (FindAuditRows), so the store enforces it rather than
+// trust every caller to.
 func checkAppend(head hrgate.AuditHead, rows []*hrgate.AuditRow, next hrgate.AuditHead) error {
-	t := head.Time
+	t, hash := head.Time, head.Hash
 	for i, r := range rows {
 		if r.Seq != head.Seq+int64(i)+1 {
 			return errors.New("audit rows are not numbered from the head on")
 		}
+		if len(r.PrevHash) != sealSize/3 || len(r.Hash) != sealSize/3 || len(r.MAC) != sealSize/3 {
+			return fmt.Errorf("audit event %d has a hash of the wrong size", r.Seq)
+		}
+		if !links(r.Seq-1, r.PrevHash, hash) {
+			return fmt.Errorf("audit event %d does not link to the event before it", r.Seq)
+		}
 		if r.Time.Before(t) {
 			return fmt.Errorf("audit event %d is older than the event before it", r.Seq)
 		}
-		t = r.Time
+		t, hash = r.Time, r.Hash
 	}
 	if next.Seq != head.Seq+int64(len(rows)) {
 		return errors.New("the new audit head does not follow the rows")
+	}
+	if !links(next.Seq, next.Hash, hash) {
+		return errors.New("the new audit head's hash is not that of its newest event")
 	}
 	if !next.Time.Equal(t) {
 		return errors.New("the new audit head's time is not that of its newest event")
