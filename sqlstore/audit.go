@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/secretfile"
 )
 
 // AuditLog is the audit trail's storage: hrgate.AuditStore on SQLite or
@@ -27,10 +28,8 @@ import (
 type AuditLog struct {
 	db *DB
 
-	// On SQLite, wal is the write-ahead log SyncAudit flushes; walSeen is
-	// the file last flushed, so that a new one has its directory entry
-	// flushed too.
-	wal     string
+	// On SQLite, walSeen is the write-ahead log (path-wal) syncWAL last
+	// flushed, so that a new one has its directory entry flushed too.
 	walMu   sync.Mutex
 	walSeen os.FileInfo
 
@@ -40,7 +39,8 @@ type AuditLog struct {
 	stmts  map[string]*sql.Stmt
 
 	// On SQLite, journal is where appends go (audit_journal.go); nil
-	// until the schema is current.
+	// until the schema is current. path is the database file's absolute
+	// path, empty on PostgreSQL.
 	journal *journal
 	path    string
 }
@@ -65,7 +65,7 @@ func OpenAuditLog(ctx context.Context, dsn string, opts Options) (*AuditLog, err
 			db.Close()
 			return nil, err
 		}
-		l.wal, l.path = abs+"-wal", abs
+		l.path = abs
 		if err := l.startJournal(ctx); err != nil {
 			db.Close()
 			return nil, err
@@ -128,12 +128,14 @@ func (l *AuditLog) FlushAudit(ctx context.Context) error {
 // and the database after, so what a checkpoint moved out of the WAL is
 // durable as well. The journal is cut back only after this.
 func (l *AuditLog) syncWAL() error {
-	if l.wal == "" {
+	if l.path == "" {
 		return nil
 	}
+	// SQLite names the WAL after the database file.
+	wal := l.path + "-wal"
 	l.walMu.Lock()
 	defer l.walMu.Unlock()
-	f, err := os.Open(l.wal)
+	f, err := os.Open(wal) // #nosec G304 -- the WAL of the database the operator names.
 	if errors.Is(err, fs.ErrNotExist) {
 		// No WAL while the database is open means nothing waits in one.
 		return nil
@@ -152,13 +154,7 @@ func (l *AuditLog) syncWAL() error {
 	if l.walSeen == nil || !os.SameFile(fi, l.walSeen) {
 		// A WAL created since the last flush: its directory entry must
 		// reach the disk too, or the file could vanish with a power loss.
-		dir, err := os.Open(filepath.Dir(l.wal))
-		if err != nil {
-			return l.db.translate(err, "sqlstore.syncWAL")
-		}
-		err = dir.Sync()
-		dir.Close()
-		if err != nil {
+		if err := secretfile.SyncDir(filepath.Dir(wal)); err != nil {
 			return l.db.translate(err, "sqlstore.syncWAL")
 		}
 		l.walSeen = fi
