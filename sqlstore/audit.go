@@ -74,7 +74,10 @@ func OpenAuditLog(ctx context.Context, dsn string, opts Options) (*AuditLog, err
 	return l, nil
 }
 
-// startJournal opens the journal once the schema is current.
+// startJournal opens the journal once the schema is current. A failure to
+// read the schema's version is returned: taken for a schema that lacks
+// migrations, it would leave the journal closed and every append refused
+// with advice to migrate.
 func (l *AuditLog) startJournal(ctx context.Context) error {
 	if l.path == "" || l.journal != nil {
 		return nil
@@ -83,10 +86,12 @@ func (l *AuditLog) startJournal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var version int
-	err = l.db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+l.db.schema.table).Scan(&version)
-	if err != nil || version < len(ms) {
-		// No migrations table, or not all of them: Migrate comes first.
+	version, err := l.db.schemaVersion(ctx, l.db.schema)
+	if err != nil {
+		return err
+	}
+	if version < len(ms) {
+		// Migrate comes first; it opens the journal after.
 		return nil
 	}
 	return l.openJournal(ctx, l.path)
