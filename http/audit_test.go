@@ -226,10 +226,32 @@ func (e *testEnv) testReadingTheTrail(t *testing.T, auditor string) {
 	})
 	t.Run("BadFilters", func(t *testing.T) {
 		for _, q := range []string{"from=yesterday", "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "consumer_id=payroll",
-			"credential_id=hrg_x", "type=API%20request", "employee_id=tor_x", "record_id=x", "employee_id=emp_a&record_id=emp_a", "limit=0"} {
+			"credential_id=hrg_x", "credential_id=con_x", "type=API%20request", "employee_id=tor_x", "record_id=x", "employee_id=emp_a&record_id=emp_a", "limit=0"} {
 			if r := e.get(t, auditor, "/v1/audit/events?"+q); r.status != http.StatusBadRequest {
 				t.Errorf("%s: status %d", q, r.status)
 			}
+		}
+	})
+	t.Run("SourceCredential", func(t *testing.T) {
+		// A SCIM or webhook request is recorded with its source's id as
+		// the credential; here, as an inbound webhook whose signature
+		// failed is: the filter finds it, and nothing else.
+		src, err := hrgate.NewID(hrgate.PrefixSource, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := &hrgate.AuditEvent{Type: hrgate.AuditAuthFailure, RequestID: "req_source_audit_filter", CredentialID: src,
+			Method: "POST", Route: "POST /v1/sources/{id}/events", Status: 401, Reason: "webhook: no matching signature"}
+		if err := e.trail.Record(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		r := e.get(t, auditor, "/v1/audit/events?credential_id="+src)
+		if r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		items := r.items(t)
+		if len(items) != 1 || items[0]["credential_id"] != src || items[0]["request_id"] != ev.RequestID {
+			t.Fatalf("events of source %s: %v", src, items)
 		}
 	})
 	t.Run("FiltersAndPages", func(t *testing.T) {

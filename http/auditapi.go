@@ -82,9 +82,12 @@ func auditFilter(q query) (hrgate.AuditFilter, error) {
 	if f.ConsumerID, err = q.id("consumer_id", hrgate.PrefixConsumer); err != nil {
 		return f, err
 	}
+	// A source (SCIM, inbound webhooks) is recorded with its id as the
+	// credential, as keys and OAuth clients are.
 	if f.CredentialID = q.get("credential_id"); f.CredentialID != "" &&
-		!hrgate.ValidID(hrgate.PrefixAPIKey, f.CredentialID) && !hrgate.ValidID(hrgate.PrefixClient, f.CredentialID) {
-		return f, hrgate.Errorf(hrgate.EINVALID, "credential_id must be an API key id (key_…) or an OAuth client id (cli_…).")
+		!hrgate.ValidID(hrgate.PrefixAPIKey, f.CredentialID) && !hrgate.ValidID(hrgate.PrefixClient, f.CredentialID) &&
+		!hrgate.ValidID(hrgate.PrefixSource, f.CredentialID) {
+		return f, hrgate.Errorf(hrgate.EINVALID, "credential_id must be an API key id (key_…), an OAuth client id (cli_…) or a source id (src_…).")
 	}
 	if t := q.get("type"); t != "" {
 		if !audit.ValidType(t) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/secretfile"
 )
 
 // AuditLog is the audit trail's storage: hrgate.AuditStore on SQLite or
@@ -27,10 +28,8 @@ import (
 type AuditLog struct {
 	db *DB
 
-	// On SQLite, wal is the write-ahead log SyncAudit flushes; walSeen is
-	// the file last flushed, so that a new one has its directory entry
-	// flushed too.
-	wal     string
+	// On SQLite, walSeen is the write-ahead log (path-wal) syncWAL last
+	// flushed, so that a new one has its directory entry flushed too.
 	walMu   sync.Mutex
 	walSeen os.FileInfo
 
@@ -40,7 +39,8 @@ type AuditLog struct {
 	stmts  map[string]*sql.Stmt
 
 	// On SQLite, journal is where appends go (audit_journal.go); nil
-	// until the schema is current.
+	// until the schema is current. path is the database file's absolute
+	// path, empty on PostgreSQL.
 	journal *journal
 	path    string
 }
@@ -65,7 +65,7 @@ func OpenAuditLog(ctx context.Context, dsn string, opts Options) (*AuditLog, err
 			db.Close()
 			return nil, err
 		}
-		l.wal, l.path = abs+"-wal", abs
+		l.path = abs
 		if err := l.startJournal(ctx); err != nil {
 			db.Close()
 			return nil, err
@@ -74,7 +74,10 @@ func OpenAuditLog(ctx context.Context, dsn string, opts Options) (*AuditLog, err
 	return l, nil
 }
 
-// startJournal opens the journal once the schema is current.
+// startJournal opens the journal once the schema is current. A failure to
+// read the schema's version is returned: taken for a schema that lacks
+// migrations, it would leave the journal closed and every append refused
+// with advice to migrate.
 func (l *AuditLog) startJournal(ctx context.Context) error {
 	if l.path == "" || l.journal != nil {
 		return nil
@@ -83,10 +86,12 @@ func (l *AuditLog) startJournal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var version int
-	err = l.db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+l.db.schema.table).Scan(&version)
-	if err != nil || version < len(ms) {
-		// No migrations table, or not all of them: Migrate comes first.
+	version, err := l.db.schemaVersion(ctx, l.db.schema)
+	if err != nil {
+		return err
+	}
+	if version < len(ms) {
+		// Migrate comes first; it opens the journal after.
 		return nil
 	}
 	return l.openJournal(ctx, l.path)
@@ -128,12 +133,14 @@ func (l *AuditLog) FlushAudit(ctx context.Context) error {
 // and the database after, so what a checkpoint moved out of the WAL is
 // durable as well. The journal is cut back only after this.
 func (l *AuditLog) syncWAL() error {
-	if l.wal == "" {
+	if l.path == "" {
 		return nil
 	}
+	// SQLite names the WAL after the database file.
+	wal := l.path + "-wal"
 	l.walMu.Lock()
 	defer l.walMu.Unlock()
-	f, err := os.Open(l.wal)
+	f, err := os.Open(wal) // #nosec G304 -- the WAL of the database the operator names.
 	if errors.Is(err, fs.ErrNotExist) {
 		// No WAL while the database is open means nothing waits in one.
 		return nil
@@ -152,13 +159,7 @@ func (l *AuditLog) syncWAL() error {
 	if l.walSeen == nil || !os.SameFile(fi, l.walSeen) {
 		// A WAL created since the last flush: its directory entry must
 		// reach the disk too, or the file could vanish with a power loss.
-		dir, err := os.Open(filepath.Dir(l.wal))
-		if err != nil {
-			return l.db.translate(err, "sqlstore.syncWAL")
-		}
-		err = dir.Sync()
-		dir.Close()
-		if err != nil {
+		if err := secretfile.SyncDir(filepath.Dir(wal)); err != nil {
 			return l.db.translate(err, "sqlstore.syncWAL")
 		}
 		l.walSeen = fi
@@ -335,23 +336,38 @@ func insertStmt(table, columns string, width, n int) string {
 }
 
 // checkAppend refuses rows that would not extend the chain where the head
-// stands: a bug in the caller must not leave a gap or a fork. It refuses
-// rows that go back in time too: searches by time rely on time rising
-// with seq (FindAuditRows), so the store enforces it rather than trust
-// every caller to.
+// stands: a bug in the caller must not leave a gap or a fork. Each row
+// must link to the one before it (its previous hash is that row's hash,
+// the head's for the first), and the new head must be the last row. On
+// SQLite this matters beyond the one append: a frame that does not link,
+// or holds a hash of another width than the seal column's, would be
+// written to the journal, whose reader refuses it (decodeFrame), and the
+// journal could then never be moved into the database or opened again.
+// It refuses rows that go back in time too: searches by time rely on time
+// rising with seq (FindAuditRows), so the store enforces it rather than
+// trust every caller to.
 func checkAppend(head hrgate.AuditHead, rows []*hrgate.AuditRow, next hrgate.AuditHead) error {
-	t := head.Time
+	t, hash := head.Time, head.Hash
 	for i, r := range rows {
 		if r.Seq != head.Seq+int64(i)+1 {
 			return errors.New("audit rows are not numbered from the head on")
 		}
+		if len(r.PrevHash) != sealSize/3 || len(r.Hash) != sealSize/3 || len(r.MAC) != sealSize/3 {
+			return fmt.Errorf("audit event %d has a hash of the wrong size", r.Seq)
+		}
+		if !links(r.Seq-1, r.PrevHash, hash) {
+			return fmt.Errorf("audit event %d does not link to the event before it", r.Seq)
+		}
 		if r.Time.Before(t) {
 			return fmt.Errorf("audit event %d is older than the event before it", r.Seq)
 		}
-		t = r.Time
+		t, hash = r.Time, r.Hash
 	}
 	if next.Seq != head.Seq+int64(len(rows)) {
 		return errors.New("the new audit head does not follow the rows")
+	}
+	if !links(next.Seq, next.Hash, hash) {
+		return errors.New("the new audit head's hash is not that of its newest event")
 	}
 	if !next.Time.Equal(t) {
 		return errors.New("the new audit head's time is not that of its newest event")

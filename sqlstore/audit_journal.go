@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/internal/secretfile"
 )
@@ -27,14 +25,15 @@ import (
 // once its frame is flushed to the journal.
 //
 // Every process that opens the trail appends to the same journal: an
-// exclusive lock on the file (flock) is held around each append and each
-// change to the file. A process keeps what it last saw of the journal
-// (its size and its last bytes) and the head it ends with; when, under the
-// lock, the file is not as it left it, another process has appended or
-// reclaimed it, and the process moves the whole journal into the database
-// and starts again from the database's head (recover). A process that
-// appends much while another does makes each of their appends pay for
-// that; the commands that run beside `hrgate serve` append a few events.
+// exclusive lock on the file (flock; LockFileEx on Windows) is held
+// around each append and each change to the file. A process keeps what it
+// last saw of the journal (its size and its last bytes) and the head it
+// ends with; when, under the lock, the file is not as it left it, another
+// process has appended or reclaimed it, and the process moves the whole
+// journal into the database and starts again from the database's head
+// (recover). A process that appends much while another does makes each of
+// their appends pay for that; the commands that run beside `hrgate serve`
+// append a few events.
 //
 // The journal begins with a base frame that states the head it extends;
 // after that come the appends. Once the database holds every frame, and
@@ -112,9 +111,11 @@ type journal struct {
 	syncErr error
 }
 
-// fdatasync flushes a file's data; a variable only so that tests can
-// make it fail.
-var fdatasync = unix.Fdatasync
+// fdatasync flushes the data of the file with descriptor fd where the
+// system has fdatasync(2) (audit_journal_linux.go). Elsewhere it is nil
+// and sync uses File.Sync, which on macOS asks the drive to empty its
+// cache too (F_FULLFSYNC). A variable so that tests can make it fail.
+var fdatasync func(fd int) error
 
 var errJournalClosed = &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "The audit trail is closed."}
 
@@ -153,7 +154,7 @@ func (j *journal) lock() error {
 		j.mu.Unlock()
 		return errJournalClosed
 	}
-	if err := j.flock(unix.LOCK_EX); err != nil {
+	if err := lockFile(j.f); err != nil {
 		j.mu.Unlock()
 		return fmt.Errorf("sqlstore: lock the audit journal: %w", err)
 	}
@@ -161,28 +162,8 @@ func (j *journal) lock() error {
 }
 
 func (j *journal) unlock() {
-	_ = j.flock(unix.LOCK_UN) // Closing the file releases it too.
+	_ = unlockFile(j.f) // Closing the file releases it too.
 	j.mu.Unlock()
-}
-
-func (j *journal) flock(how int) error {
-	rc, err := j.f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	err = rc.Control(func(fd uintptr) {
-		for {
-			ferr = unix.Flock(int(fd), how)
-			if !errors.Is(ferr, unix.EINTR) {
-				return
-			}
-		}
-	})
-	if err != nil {
-		return err
-	}
-	return ferr
 }
 
 // current reports whether the file is as this process left it. The lock
@@ -221,13 +202,17 @@ func (j *journal) sync() error {
 	if j.syncErr != nil {
 		return j.syncErr
 	}
-	rc, err := j.f.SyscallConn()
-	if err != nil {
-		return err
-	}
 	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = fdatasync(int(fd)) }); err != nil {
-		return err
+	if fdatasync == nil {
+		serr = j.f.Sync()
+	} else {
+		rc, err := j.f.SyscallConn()
+		if err != nil {
+			return err
+		}
+		if err := rc.Control(func(fd uintptr) { serr = fdatasync(int(fd)) }); err != nil {
+			return err
+		}
 	}
 	if serr != nil {
 		j.syncErr = fmt.Errorf("sqlstore: flush the audit journal (nothing is acknowledged until the trail is opened again): %w", serr)

@@ -26,7 +26,7 @@ const never = 24 * time.Hour
 
 func journalKeys(tb testing.TB) *audit.Keys {
 	tb.Helper()
-	k, err := audit.NewKeys([]byte(strings.Repeat("c", 32)), []byte(strings.Repeat("s", 32)))
+	k, err := audit.NewKeys(chainKey, []byte(strings.Repeat("s", 32)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestJournalFailedSyncIsFinal(t *testing.T) {
 		if fail.Load() {
 			return syscall.EIO
 		}
-		return syscall.Fdatasync(fd)
+		return syscall.Fsync(fd) // On every Unix, unlike fdatasync.
 	})
 	dsn := filepath.Join(t.TempDir(), "audit.db")
 	st, err := sqlstore.OpenAuditLog(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})

@@ -1,7 +1,11 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -199,9 +203,57 @@ func TestFindAuditRowsTimeRange(t *testing.T) {
 	})
 }
 
+// chainKey is journalKeys's chain key, with which sealRows MACs.
+var chainKey = []byte(strings.Repeat("c", 32))
+
+// sealRows seals one event at each of times after head as audit.Log does
+// (docs/audit.md), so that a test can hand the store rows that extend the
+// chain, or rows with one thing wrong. The new head takes the last time.
+func sealRows(head hrgate.AuditHead, times ...time.Time) ([]*hrgate.AuditRow, hrgate.AuditHead) {
+	prev := head.Hash
+	if head.Seq == 0 {
+		prev = make([]byte, sha256.Size)
+	}
+	var rows []*hrgate.AuditRow
+	next := head
+	for i, t := range times {
+		seq := head.Seq + int64(i) + 1
+		ev := &hrgate.AuditEvent{
+			Time: t, Type: hrgate.AuditConsumerUpdated, ActorKind: hrgate.ActorAdmin, Actor: "admin",
+			ConsumerID: "con_payroll", RecordIDs: []string{"emp_9"},
+		}
+		body := audit.Encode(nil, ev)
+		h := sha256.New()
+		h.Write([]byte("hrgate.audit.event.v1\x00"))
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(seq)))
+		h.Write(prev)
+		h.Write(body)
+		hash := h.Sum(nil)
+		rows = append(rows, &hrgate.AuditRow{
+			Seq: seq, Time: t, Type: ev.Type, ConsumerID: ev.ConsumerID, RecordIDs: ev.RecordIDs, Body: body,
+			PrevHash: prev, Hash: hash, MAC: chainMAC("hrgate.audit.mac.v1\x00", hash),
+		})
+		prev = hash
+		next = hrgate.AuditHead{Seq: seq, Time: t, Hash: hash}
+	}
+	next.MAC = chainMAC("hrgate.audit.head.v1\x00",
+		binary.BigEndian.AppendUint64(nil, uint64(next.Seq)), binary.BigEndian.AppendUint64(nil, uint64(next.Time.UnixMicro())), next.Hash)
+	return rows, next
+}
+
+func chainMAC(domain string, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, chainKey)
+	m.Write([]byte(domain))
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
 // The store refuses rows that go back in time, since searches by time
 // rely on time rising with seq; the head's time must be its newest
-// event's.
+// event's. The rows of every case link, so that only the time can be
+// what is refused, and the rows of the accepted case verify.
 func TestAppendAuditRefusesGoingBack(t *testing.T) {
 	forEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
@@ -214,25 +266,94 @@ func TestAppendAuditRefusesGoingBack(t *testing.T) {
 		rows := allRows(t, st)
 		last := rows[len(rows)-1]
 		for _, tc := range []struct {
-			name       string
-			row, head  time.Time
-			wantRefuse bool
+			name      string
+			row, head time.Time
+			wantErr   string // empty: accepted
 		}{
-			{name: "Older", row: last.Time.Add(-time.Microsecond), head: last.Time.Add(-time.Microsecond), wantRefuse: true},
-			{name: "HeadOlder", row: last.Time, head: last.Time.Add(-time.Microsecond), wantRefuse: true},
-			{name: "HeadNewer", row: last.Time, head: last.Time.Add(time.Microsecond), wantRefuse: true},
+			{name: "SameTime", row: last.Time, head: last.Time},
+			{name: "Older", row: last.Time.Add(-time.Microsecond), head: last.Time.Add(-time.Microsecond), wantErr: "is older than the event before it"},
+			{name: "HeadOlder", row: last.Time, head: last.Time.Add(-time.Microsecond), wantErr: "head's time is not that of its newest event"},
+			{name: "HeadNewer", row: last.Time, head: last.Time.Add(time.Microsecond), wantErr: "head's time is not that of its newest event"},
 		} {
 			err := st.AppendAudit(ctx, func(head hrgate.AuditHead) ([]*hrgate.AuditRow, hrgate.AuditHead, error) {
-				r := *last
-				r.Seq = head.Seq + 1
-				r.Time = tc.row
-				return []*hrgate.AuditRow{&r}, hrgate.AuditHead{Seq: r.Seq, Hash: r.Hash, MAC: r.MAC, Time: tc.head}, nil
+				rows, next := sealRows(head, tc.row)
+				next.Time = tc.head
+				return rows, next, nil
 			})
-			if (err != nil) != tc.wantRefuse {
-				t.Fatalf("%s: append = %v; want refused %v", tc.name, err, tc.wantRefuse)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("%s: append = %v; want accepted", tc.name, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("%s: append = %v; want refused with %q", tc.name, err, tc.wantErr)
 			}
 		}
-		verifyTrail(t, st, int64(len(searchEvents)))
+		verifyTrail(t, st, int64(len(searchEvents))+1)
+	})
+}
+
+// The store refuses rows that do not extend the chain: a row that does
+// not link to the one before it, a head that is not the last row, a hash
+// of the wrong size. On SQLite such a frame in the journal would be
+// refused by every later read of it, so that the trail could be neither
+// moved into the database nor opened again: after the refusals the trail
+// takes events, is reopened and verifies.
+func TestAppendAuditRefusesBrokenLinks(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		st := openTrail(t, dsn)
+		l := openTrailLog(t, st, "links")
+		recordSearchEvents(t, l, 0, 0)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t0 := at(1000)
+		for _, tc := range []struct {
+			name    string
+			breakIt func(rows []*hrgate.AuditRow, next *hrgate.AuditHead)
+			wantErr string
+		}{
+			{name: "FirstPrevHash", breakIt: func(rows []*hrgate.AuditRow, _ *hrgate.AuditHead) {
+				rows[0].PrevHash = bytes.Repeat([]byte{1}, sha256.Size)
+			}, wantErr: "does not link to the event before it"},
+			{name: "PrevHashBetweenRows", breakIt: func(rows []*hrgate.AuditRow, _ *hrgate.AuditHead) {
+				rows[1].PrevHash = rows[0].MAC
+			}, wantErr: "does not link to the event before it"},
+			{name: "HeadHash", breakIt: func(rows []*hrgate.AuditRow, next *hrgate.AuditHead) {
+				next.Hash = rows[0].Hash
+			}, wantErr: "head's hash is not that of its newest event"},
+			{name: "ShortMAC", breakIt: func(rows []*hrgate.AuditRow, _ *hrgate.AuditHead) {
+				rows[1].MAC = rows[1].MAC[:16]
+			}, wantErr: "has a hash of the wrong size"},
+		} {
+			err := st.AppendAudit(ctx, func(head hrgate.AuditHead) ([]*hrgate.AuditRow, hrgate.AuditHead, error) {
+				rows, next := sealRows(head, t0, t0)
+				tc.breakIt(rows, &next)
+				return rows, next, nil
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("%s: append = %v; want refused with %q", tc.name, err, tc.wantErr)
+			}
+		}
+
+		// The trail goes on: events are appended, moved into the
+		// database, reopened and verified.
+		l = openTrailLog(t, st, "links2")
+		recordSearchEvents(t, l, len(searchEvents), 1000)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FlushAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := sqlstore.OpenAuditLog(ctx, dsn, sqlstore.Options{})
+		if err != nil {
+			t.Fatalf("reopen the trail: %v", err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		verifyTrail(t, st, int64(2*len(searchEvents)))
 	})
 }
 

@@ -177,19 +177,34 @@ func (db *DB) checkSchemaVersion(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var one, current int
-	err = db.write.QueryRowContext(ctx, db.dialect.rebind(db.dialect.tableExists), db.schema.table).Scan(&one)
-	if err == nil {
-		err = db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+db.schema.table).Scan(&current)
-	}
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlstore: read schema version: %w", err)
+	current, err := db.schemaVersion(ctx, db.schema)
+	if err != nil {
+		return err
 	}
 	if current < len(ms) {
 		db.logger.Warn("the database schema is older than this hrgate; run the migrations",
 			"version", current, "latest", len(ms), "dialect", db.dialect.name)
 	}
 	return checkVersion(current, len(ms))
+}
+
+// schemaVersion returns the newest migration of set s the database has
+// applied: 0 when it has no version table, as an empty database has. Any
+// other failure to read it is returned, so that a transient error is not
+// taken for a database that lacks migrations.
+func (db *DB) schemaVersion(ctx context.Context, s migrationSet) (int, error) {
+	var one, version int
+	err := db.write.QueryRowContext(ctx, db.dialect.rebind(db.dialect.tableExists), s.table).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err == nil {
+		err = db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+s.table).Scan(&version)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
+	return version, nil
 }
 
 func checkVersion(current, known int) error {

@@ -155,7 +155,7 @@ func (db *DB) settleVault(ctx context.Context) (vaultMode, error) {
 		}
 		return vaultPlain, nil
 	}
-	version, err := db.dataSchemaVersion(ctx)
+	version, err := db.schemaVersion(ctx, dataSchema)
 	if err != nil {
 		return 0, err
 	}
@@ -168,23 +168,6 @@ func (db *DB) settleVault(ctx context.Context) (vaultMode, error) {
 		return 0, err
 	}
 	return vaultSealed, nil
-}
-
-// dataSchemaVersion returns the newest applied data migration, 0 for an
-// empty database.
-func (db *DB) dataSchemaVersion(ctx context.Context) (int, error) {
-	var one, version int
-	err := db.write.QueryRowContext(ctx, db.dialect.rebind(db.dialect.tableExists), dataSchema.table).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	if err == nil {
-		err = db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+dataSchema.table).Scan(&version)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
-	}
-	return version, nil
 }
 
 // HoldsKeyringData reports whether the data store at dsn was ever opened
