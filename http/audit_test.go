@@ -240,7 +240,10 @@ func (e *testEnv) testReadingTheTrail(t *testing.T, auditor string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Its actor kind is a source's, which the API description lists:
+		// the answer is checked against it.
 		ev := &hrgate.AuditEvent{Type: hrgate.AuditAuthFailure, RequestID: "req_source_audit_filter", CredentialID: src,
+			ActorKind: hrgate.ActorSource, Actor: "entra",
 			Method: "POST", Route: "POST /v1/sources/{id}/events", Status: 401, Reason: "webhook: no matching signature"}
 		if err := e.trail.Record(context.Background(), ev); err != nil {
 			t.Fatal(err)
