@@ -218,16 +218,27 @@ func (k *Keyring) Prefetch(ctx context.Context, owners []string) error {
 
 // CreateDataKeys implements hrgate.Cipher. Owners that have a key keep it.
 func (k *Keyring) CreateDataKeys(ctx context.Context, owners []string) error {
-	return k.createDataKeys(ctx, owners, 0)
+	return k.createDataKeys(ctx, owners, true, 0)
+}
+
+// CreateNewDataKeys is CreateDataKeys for owners that were just given
+// their ids and are not expected to have keys (new employees): it does not
+// look their keys up in the key store first, which for new owners reads
+// nothing at the cost of a query. An owner that has a key keeps it all the
+// same: the store refuses a second key and the keyring reads the first.
+func (k *Keyring) CreateNewDataKeys(ctx context.Context, owners []string) error {
+	return k.createDataKeys(ctx, owners, false, 0)
 }
 
 // maxCreateRetries bounds how often createDataKeys wraps again after
 // finding that the KEK it used was rotated meanwhile.
 const maxCreateRetries = 3
 
-func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retries int) error {
-	if err := k.Prefetch(ctx, owners); err != nil {
-		return err
+func (k *Keyring) createDataKeys(ctx context.Context, owners []string, lookUp bool, retries int) error {
+	if lookUp {
+		if err := k.Prefetch(ctx, owners); err != nil {
+			return err
+		}
 	}
 	k.mu.RLock()
 	kekVersion, kek := k.kek, k.keks[k.kek]
@@ -265,7 +276,7 @@ func (k *Keyring) createDataKeys(ctx context.Context, owners []string, retries i
 		if err := k.Refresh(ctx); err != nil {
 			return err
 		}
-		return k.createDataKeys(ctx, owners, retries+1)
+		return k.createDataKeys(ctx, owners, lookUp, retries+1)
 	}
 	// The keys the store took are cached as generated, without reading
 	// them back; where another instance created an owner's key first,

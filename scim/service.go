@@ -116,7 +116,7 @@ func (s *service) create(ctx context.Context, src *hrgate.Source, doc document) 
 		}
 	}
 	state := &hrgate.SCIMUser{SourceID: src.ID, UserName: m.userName}
-	rec := sources.Record{RemoteID: remote, Values: m.values, Groups: hrgate.AllGroups}
+	rec := sources.Record{RemoteID: remote, Values: m.values, Groups: hrgate.AllGroups, New: true}
 	out, err := s.apply(ctx, src, rec, func(ctx context.Context, tx hrgate.SyncTx, o *sources.Outcome) error {
 		if o.Change != sources.Created {
 			return &Error{Status: 409, Type: "uniqueness", Detail: "A user with this externalId exists."}

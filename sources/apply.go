@@ -26,6 +26,19 @@ type Record struct {
 	// the fields not in Values keep their stored values, an empty value
 	// clears its field. Groups is ignored.
 	Patch bool
+	// New says that the caller expects the record to create an employee
+	// (a SCIM POST): when the store allows (keyPreparer), the employee's
+	// id and data keys are made before the sync transaction, which then
+	// holds the database's one writer for less time. A record that turns
+	// out to exist is applied as any other.
+	New bool
+}
+
+// keyPreparer is a store that can create the data keys of employees
+// before the transaction that inserts them (sqlstore.DB).
+type keyPreparer interface {
+	PrepareEmployeeKeys(ctx context.Context, ids []string) error
+	DiscardEmployeeKeys(ctx context.Context, ids []string) error
 }
 
 // Change outcomes of a record.
@@ -138,9 +151,13 @@ func (s *Service) ApplyHook(ctx context.Context, src *hrgate.Source, kind string
 		return s.finishApply(ctx, run, &problems, outcomes, ErrRejected)
 	}
 
+	preset, err := s.prepareNew(ctx, recs)
+	if err != nil {
+		return s.finishApply(ctx, run, nil, outcomes, err)
+	}
 	var y *syncer
 	err = s.store.Sync(ctx, src, func(tx hrgate.SyncTx) error {
-		y = &syncer{svc: s, tx: tx, src: src, run: run, now: now, problems: problemList{last: -1}, outcomes: outcomes}
+		y = &syncer{svc: s, tx: tx, src: src, run: run, now: now, problems: problemList{last: -1}, outcomes: outcomes, preset: preset}
 		if err := y.patch(ctx, recs, batch, patches, today); err != nil {
 			return err
 		}
@@ -157,6 +174,9 @@ func (s *Service) ApplyHook(ctx context.Context, src *hrgate.Source, kind string
 		}
 		return s.commitRun(ctx, tx, run)
 	})
+	if len(preset) > 0 {
+		s.discardUnused(preset, y, err == nil)
+	}
 	if errors.Is(err, ErrRejected) {
 		for _, p := range y.problems.list {
 			outcomes[p.Row-1].Problems = append(outcomes[p.Row-1].Problems, p)
@@ -164,6 +184,60 @@ func (s *Service) ApplyHook(ctx context.Context, src *hrgate.Source, kind string
 		return s.finishApply(ctx, run, &y.problems, outcomes, err)
 	}
 	return s.finishApply(ctx, run, nil, outcomes, err)
+}
+
+// prepareNew gives each record marked New its employee id, and creates
+// the data keys of those ids, before the sync transaction; nil when no
+// record is marked or the store cannot (see keyPreparer).
+func (s *Service) prepareNew(ctx context.Context, recs []Record) (map[string]string, error) {
+	kp, ok := s.store.(keyPreparer)
+	if !ok {
+		return nil, nil
+	}
+	var preset map[string]string
+	var ids []string
+	for _, rec := range recs {
+		if !rec.New || rec.RemoteID == "" {
+			continue
+		}
+		id, err := hrgate.NewID(hrgate.PrefixEmployee, s.random)
+		if err != nil {
+			return nil, hrgate.Wrap(err, "apply")
+		}
+		if preset == nil {
+			preset = make(map[string]string)
+		}
+		preset[rec.RemoteID] = id
+		ids = append(ids, id)
+	}
+	if err := kp.PrepareEmployeeKeys(ctx, ids); err != nil {
+		return nil, err
+	}
+	return preset, nil
+}
+
+// discardUnused erases the data keys prepareNew made for ids no employee
+// took: all of them when the transaction failed, else those of records
+// that existed. It runs after the caller's answer is settled, so it
+// neither waits for the caller's context nor changes the answer; a key
+// it cannot erase seals nothing and is logged.
+func (s *Service) discardUnused(preset map[string]string, y *syncer, committed bool) {
+	var unused []string
+	for _, id := range preset {
+		if !committed || y == nil || !y.used[id] {
+			unused = append(unused, id)
+		}
+	}
+	if len(unused) == 0 {
+		return
+	}
+	kp := s.store.(keyPreparer)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := kp.DiscardEmployeeKeys(ctx, unused); err != nil {
+		s.log.Warn("the data keys made for employees that were not created could not be erased; they seal nothing",
+			"count", len(unused), "error", err)
+	}
 }
 
 // commitRun records the run of a pushed change as succeeded, in the

@@ -3,11 +3,13 @@ package sources_test
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/sources"
 )
 
@@ -243,6 +245,63 @@ func TestApplyHook_RunCommitsWithTheChange(t *testing.T) {
 		}
 		if evs := e.events(t, 0); len(evs) != 1 || evs[0].RunID != run.ID {
 			t.Fatalf("events after a success: %+v", evs)
+		}
+	})
+}
+
+// A record marked New gets its employee id and data key before the
+// transaction; the key stays only when the record created its employee:
+// one that turned out to exist, or a transaction that failed, leaves no
+// key behind.
+func TestApplyHook_NewRecordKeys(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		src := pushSource(t, e)
+		ks := storetest.OpenKeyStore(t, storetest.KeysDSN(e.dsn))
+		keys := func() map[string]bool {
+			t.Helper()
+			dks, err := ks.DataKeysBelow(ctx, math.MaxInt32, nil, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			owners := make(map[string]bool)
+			for _, dk := range dks {
+				if strings.HasPrefix(dk.Owner, hrgate.PrefixEmployee+"_") {
+					owners[dk.Owner] = true
+				}
+			}
+			return owners
+		}
+		rec := sources.Record{RemoteID: "u1", Values: map[string]string{"first_name": "Ada", "last_name": "Lovelace"}, New: true}
+
+		boom := errors.New("boom")
+		if _, _, err := e.svc.ApplyHook(ctx, src, "scim", []sources.Record{rec}, func(context.Context, hrgate.SyncTx, []sources.Outcome) error {
+			return boom
+		}); !errors.Is(err, boom) {
+			t.Fatalf("failed hook: %v", err)
+		}
+		if k := keys(); len(k) != 0 {
+			t.Fatalf("keys after a failed transaction: %v", k)
+		}
+
+		_, out, err := e.svc.ApplyHook(ctx, src, "scim", []sources.Record{rec}, nil)
+		if err != nil || out[0].Change != sources.Created {
+			t.Fatalf("create: %v %+v", err, out)
+		}
+		id := out[0].Employee.ID
+		if k := keys(); len(k) != 1 || !k[id] {
+			t.Fatalf("keys after the create of %s: %v", id, k)
+		}
+
+		rec.Values["first_name"] = "Augusta"
+		if _, out, err = e.svc.ApplyHook(ctx, src, "scim", []sources.Record{rec}, nil); err != nil || out[0].Change != sources.Updated || out[0].Employee.ID != id {
+			t.Fatalf("a New record that exists: %v %+v", err, out)
+		}
+		if k := keys(); len(k) != 1 || !k[id] {
+			t.Fatalf("keys after the update: %v", k)
+		}
+		if got := sources.Values(e.employees(t)["u1"]); got["first_name"] != "Augusta" {
+			t.Fatalf("first_name %q after the update", got["first_name"])
 		}
 	})
 }

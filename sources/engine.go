@@ -29,6 +29,11 @@ type syncer struct {
 	// outcomes, when set, receive what became of each record, by row - 1
 	// (Apply); an import of a whole file keeps none.
 	outcomes []Outcome
+	// preset holds the employee ids made, with their data keys, before
+	// the transaction for records expected to be new, by remote id
+	// (Record.New); used, the ones a create took.
+	preset map[string]string
+	used   map[string]bool
 }
 
 // note records the outcome of the record of a row, when outcomes are kept.
@@ -184,9 +189,17 @@ func (y *syncer) create(in *hrgate.Employee) (*hrgate.Employee, *hrgate.ChangeEv
 	if !in.Loaded.Has(hrgate.GroupIdentity) || in.Identity.FirstName == "" || in.Identity.LastName == "" {
 		return nil, nil, "A new employee needs first_name and last_name.", nil
 	}
-	id, err := hrgate.NewID(hrgate.PrefixEmployee, y.svc.random)
-	if err != nil {
-		return nil, nil, "", hrgate.Wrap(err, "create employee")
+	id, ok := y.preset[in.RemoteID]
+	if ok {
+		if y.used == nil {
+			y.used = make(map[string]bool)
+		}
+		y.used[id] = true
+	} else {
+		var err error
+		if id, err = hrgate.NewID(hrgate.PrefixEmployee, y.svc.random); err != nil {
+			return nil, nil, "", hrgate.Wrap(err, "create employee")
+		}
 	}
 	e := *in
 	e.ID, e.CompanyID, e.SourceID = id, y.src.CompanyID, y.src.ID

@@ -25,7 +25,7 @@ func (db *DB) InsertBatch(ctx context.Context, b *hrgate.Batch) error {
 	if err := validateBatch(b); err != nil {
 		return err
 	}
-	if err := db.prepareEmployees(ctx, b.Employees); err != nil {
+	if err := db.prepareEmployees(ctx, b.Employees, false); err != nil {
 		return db.translate(err, op)
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error { return insertBatchTx(ctx, db, tx, b) })
@@ -46,7 +46,7 @@ func (db *DB) Import(ctx context.Context, fn func(put func(*hrgate.Batch) error)
 			if err := validateBatch(b); err != nil {
 				return err
 			}
-			if err := db.prepareEmployees(ctx, b.Employees); err != nil {
+			if err := db.prepareEmployees(ctx, b.Employees, false); err != nil {
 				return err
 			}
 			return insertBatchTx(ctx, db, tx, b)

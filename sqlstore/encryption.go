@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -47,6 +49,9 @@ type FieldCipher interface {
 	// Cached reports whether owner's data keys are in memory, so that an
 	// open reads nothing from the key store.
 	Cached(owner string) bool
+	// CreateNewDataKeys is CreateDataKeys for owners given their ids just
+	// now, which do not look their keys up first.
+	CreateNewDataKeys(ctx context.Context, owners []string) error
 }
 
 var _ FieldCipher = (*keyring.Keyring)(nil)
@@ -559,8 +564,10 @@ func (enc *encryption) indexVersion() int {
 // prepareEmployees makes sure employees can be written, and that each has
 // a data key, created for the whole batch in one write to the key store.
 // A key created for a batch that then fails stays unused in the key
-// store; it seals nothing.
-func (db *DB) prepareEmployees(ctx context.Context, es []*hrgate.Employee) error {
+// store; it seals nothing. fresh says that the employees were given their
+// ids just now (a sync's inserts), so that their keys are not looked up
+// first (CreateNewDataKeys).
+func (db *DB) prepareEmployees(ctx context.Context, es []*hrgate.Employee, fresh bool) error {
 	if len(es) == 0 {
 		return nil
 	}
@@ -574,5 +581,62 @@ func (db *DB) prepareEmployees(ctx context.Context, es []*hrgate.Employee) error
 	for i, e := range es {
 		owners[i] = e.ID
 	}
+	if fresh {
+		return db.enc.kr.CreateNewDataKeys(ctx, owners)
+	}
 	return db.enc.kr.CreateDataKeys(ctx, owners)
+}
+
+// PrepareEmployeeKeys creates the data keys of employees about to be
+// inserted with the given ids, before the transaction that inserts them:
+// on SQLite the key store is a database of its own, and its write, made
+// inside the sync transaction, held the one writer of the main database
+// for as long as it took. The keys are cached, so the insert finds them.
+// Ids that no insert takes must be handed to DiscardEmployeeKeys.
+func (db *DB) PrepareEmployeeKeys(ctx context.Context, ids []string) error {
+	const op = "sqlstore.PrepareEmployeeKeys"
+	if len(ids) == 0 || db.enc.kr == nil || db.enc.sealed == 0 {
+		return nil
+	}
+	if err := db.enc.checkWritable(); err != nil {
+		return db.translate(err, op)
+	}
+	for _, id := range ids {
+		if !hrgate.ValidID(hrgate.PrefixEmployee, id) {
+			return invalid("An employee id has the form emp_… .")
+		}
+	}
+	return db.translate(db.enc.kr.CreateNewDataKeys(ctx, ids), op)
+}
+
+// DiscardEmployeeKeys erases the keys PrepareEmployeeKeys created for ids
+// that no employee took (the transaction failed, or the record turned out
+// to exist). An id that an employee holds keeps its keys, whoever asks.
+func (db *DB) DiscardEmployeeKeys(ctx context.Context, ids []string) error {
+	const op = "sqlstore.DiscardEmployeeKeys"
+	if len(ids) == 0 || db.enc.kr == nil {
+		return nil
+	}
+	for start := 0; start < len(ids); start += maxLookup {
+		chunk := ids[start:min(start+maxLookup, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := db.read.QueryContext(ctx, db.dialect.rebind(`SELECT id FROM employees WHERE id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
+		taken, err := collect(db, op, rows, err, scanString)
+		if err != nil {
+			return err
+		}
+		for _, id := range chunk {
+			if slices.Contains(taken, id) {
+				continue
+			}
+			if err := db.enc.kr.Erase(ctx, id); err != nil {
+				return db.translate(err, op)
+			}
+		}
+	}
+	return nil
 }

@@ -190,7 +190,7 @@ func (t *syncTx) Insert(ctx context.Context, es []*hrgate.Employee) error {
 			return err
 		}
 	}
-	if err := t.db.prepareEmployees(ctx, es); err != nil {
+	if err := t.db.prepareEmployees(ctx, es, true); err != nil {
 		return err
 	}
 	return insertRows(ctx, t.db, t.tx, "employees", employeeColumns, es, t.db.employeeArgs(ctx))
