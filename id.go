@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // Prefixes of the opaque identifiers hrgate issues. The prefix tells a human
-// what kind of object an id names; the rest is 128 random bits.
+// what kind of object an id names; the rest is 128 random bits, or, for the
+// records written in bulk (NewOrderedID), a millisecond and 80 random bits.
 const (
 	PrefixCompany  = "com"
 	PrefixEmployee = "emp"
@@ -35,6 +37,28 @@ const idRandomBytes = 16
 func NewID(prefix string, random io.Reader) (string, error) {
 	var b [idRandomBytes]byte
 	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", fmt.Errorf("read random id bytes: %w", err)
+	}
+	return prefix + "_" + idEncoding.EncodeToString(b[:]), nil
+}
+
+// NewOrderedID is NewID for records written in bulk (employees, their
+// change events, sync runs): the first 48 of the 128 bits are the
+// milliseconds since 1970 at the call, the other 80 read from random. Ids
+// made one after another then sort one after another, so that the
+// indexes keyed by them grow at their end: an import of 100,000
+// employees no longer touches a page of every such index per row. 80
+// random bits still cannot be guessed, even knowing the millisecond; and
+// the time they reveal is the record's created_at, which every read shows
+// anyway. A clock set back only costs that locality.
+func NewOrderedID(prefix string, random io.Reader) (string, error) {
+	var b [idRandomBytes]byte
+	ms := uint64(max(time.Now().UnixMilli(), 0))
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	if _, err := io.ReadFull(random, b[6:]); err != nil {
 		return "", fmt.Errorf("read random id bytes: %w", err)
 	}
 	return prefix + "_" + idEncoding.EncodeToString(b[:]), nil
