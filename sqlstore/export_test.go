@@ -96,3 +96,6 @@ func (db *DB) FinishWebhookAttemptForTest(ctx context.Context, c *hrgate.Webhook
 	}
 	return r.Err
 }
+
+// DBForTest returns the key store's database, for tests of its migrations.
+func (s *KeyStore) DBForTest() *DB { return s.db }

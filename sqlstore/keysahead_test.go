@@ -57,3 +57,47 @@ func TestPrepareAndDiscardEmployeeKeys(t *testing.T) {
 		}
 	})
 }
+
+// Data keys stored before the key store's migration 2 (on SQLite, the
+// table rebuilt WITHOUT ROWID) read back the same after it, and the
+// primary key still refuses a second key of one version.
+func TestKeyStoreMigrationKeepsDataKeys(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		ks, err := sqlstore.OpenKeyStore(ctx, storetest.KeysDSN(dsn), sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ks.Close() })
+		db := ks.DBForTest()
+		if err := db.ApplyMigrationsForTest(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		for i, owner := range []string{"emp_a", "emp_a", "emp_b"} {
+			if err := db.ExecForTest(ctx, `INSERT INTO keyring_data_keys (owner, version, kek_version, wrapped, created_at) VALUES (?, ?, 1, ?, 7)`,
+				owner, 1+i%2, []byte{byte(i + 1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ks.DataKeys(ctx, []string{"emp_a", "emp_b"})
+		if err != nil || len(got) != 3 {
+			t.Fatalf("after the migration: %d keys, %v", len(got), err)
+		}
+		for i, want := range []struct {
+			owner   string
+			version int
+			wrapped byte
+		}{{"emp_a", 1, 1}, {"emp_a", 2, 2}, {"emp_b", 1, 3}} {
+			k := got[i]
+			if k.Owner != want.owner || k.Version != want.version || k.KEKVersion != 1 || len(k.Wrapped) != 1 || k.Wrapped[0] != want.wrapped {
+				t.Fatalf("key %d = %+v, want %+v", i, k, want)
+			}
+		}
+		if err := db.ExecForTest(ctx, `INSERT INTO keyring_data_keys (owner, version, kek_version, wrapped) VALUES ('emp_b', 1, 1, x'00')`); err == nil {
+			t.Fatal("a second key of one version was stored")
+		}
+	})
+}
