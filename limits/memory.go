@@ -36,11 +36,22 @@ const (
 )
 
 type shard struct {
-	mu    sync.Mutex
-	tat   map[ruleKey]int64
-	quota map[ruleKey]dayCount
-	ops   int
+	mu     sync.Mutex
+	states map[ruleKey]*ruleState
+	ops    int
 }
+
+// ruleState is what a shard holds of one rule key: its rate's TAT and
+// its quota's count of a day. One entry for both, reached by pointer, so
+// that a decision looks each of its rules up once: map look-ups (hashing
+// the key's two strings) were most of a decision's cost.
+type ruleState struct {
+	tat int64
+	dayCount
+}
+
+// idle reports whether s holds nothing back at now, in day.
+func (s *ruleState) idle(now, day int64) bool { return s.tat <= now && (s.day != day || s.n == 0) }
 
 // ruleKey is a rule's key as the maps hold it: its two parts as given,
 // so that neither a decision nor a new entry joins them.
@@ -57,8 +68,7 @@ func NewMemory(now func() time.Time) *Memory {
 	}
 	m := &Memory{MaxKeys: 1_000_000, now: now, seed: maphash.MakeSeed()}
 	for i := range m.shards {
-		m.shards[i].tat = make(map[ruleKey]int64)
-		m.shards[i].quota = make(map[ruleKey]dayCount)
+		m.shards[i].states = make(map[ruleKey]*ruleState)
 	}
 	return m
 }
@@ -96,7 +106,8 @@ func (m *Memory) Allow(_ context.Context, rules []Rule) (Decision, error) {
 // The caller holds the shards' locks.
 func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 	var tatBuf [maxRules]int64
-	tats := tatBuf[:len(rules)]
+	var stateBuf [maxRules]*ruleState
+	tats, states := tatBuf[:len(rules)], stateBuf[:len(rules)]
 	day, dayLeft := dayOf(now)
 	best := Decision{Allowed: true, Rule: -1, Remaining: -1}
 	consider := func(d Decision) {
@@ -108,21 +119,27 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 		}
 	}
 	for i, r := range rules {
-		s, k := &m.shards[idx[i]], ruleKey{r.Key, r.ID}
+		if r.Limit.Rate <= 0 && r.Limit.Quota <= 0 {
+			continue
+		}
+		var st ruleState // what an absent entry holds
+		if p := m.shards[idx[i]].states[ruleKey{r.Key, r.ID}]; p != nil {
+			states[i], st = p, *p
+		}
 		if r.Limit.Rate > 0 {
-			newTAT, ok, remaining, reset, retry := gcra(s.tat[k], now, r.Limit)
+			newTAT, ok, remaining, reset, retry := gcra(st.tat, now, r.Limit)
 			tats[i] = newTAT
 			consider(Decision{Allowed: ok, Rule: i, Limit: int64(r.Limit.Burst), Remaining: remaining, Reset: reset, RetryAfter: retry})
 		}
 		if r.Limit.Quota > 0 {
-			c := s.quota[k]
-			if c.day != day {
-				c = dayCount{day: day}
+			n := st.n
+			if st.day != day {
+				n = 0
 			}
-			if c.n >= r.Limit.Quota {
+			if n >= r.Limit.Quota {
 				consider(Decision{QuotaExceeded: true, Quota: true, Rule: i, Limit: r.Limit.Quota, Reset: dayLeft, RetryAfter: dayLeft})
 			} else {
-				consider(Decision{Allowed: true, Quota: true, Rule: i, Limit: r.Limit.Quota, Remaining: r.Limit.Quota - c.n - 1, Reset: dayLeft})
+				consider(Decision{Allowed: true, Quota: true, Rule: i, Limit: r.Limit.Quota, Remaining: r.Limit.Quota - n - 1, Reset: dayLeft})
 			}
 		}
 	}
@@ -131,23 +148,30 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 	}
 	limit := max(1, m.MaxKeys/numShards)
 	for i, r := range rules {
-		s, k := &m.shards[idx[i]], ruleKey{r.Key, r.ID}
-		if r.Limit.Rate > 0 {
-			if _, ok := s.tat[k]; !ok && len(s.tat) >= limit {
-				s.makeRoom(now, limit)
+		if r.Limit.Rate <= 0 && r.Limit.Quota <= 0 {
+			continue
+		}
+		st := states[i]
+		if st == nil {
+			// A rule named twice in one decision finds the entry its
+			// first mention created.
+			s, k := &m.shards[idx[i]], ruleKey{r.Key, r.ID}
+			if st = s.states[k]; st == nil {
+				if len(s.states) >= limit {
+					s.makeRoom(now, limit)
+				}
+				st = new(ruleState)
+				s.states[k] = st
 			}
-			s.tat[k] = tats[i]
+		}
+		if r.Limit.Rate > 0 {
+			st.tat = tats[i]
 		}
 		if r.Limit.Quota > 0 {
-			c, ok := s.quota[k]
-			if !ok && len(s.quota) >= limit {
-				s.makeRoom(now, limit)
+			if st.day != day {
+				st.dayCount = dayCount{day: day}
 			}
-			if c.day != day {
-				c = dayCount{day: day}
-			}
-			c.n++
-			s.quota[k] = c
+			st.n++
 		}
 	}
 	if best.Rule < 0 {
@@ -156,24 +180,18 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 	return best
 }
 
-// makeRoom frees room for new keys in a shard that holds limit keys of a
-// kind: it sweeps, then drops arbitrary entries of each map still full
-// until an eighth of it is free, so that a flood of new keys costs one
-// pass over the shard per eighth, not per key. The caller holds s.mu.
+// makeRoom frees room for new keys in a shard that holds limit keys: it
+// sweeps, then drops arbitrary entries while it is still full until an
+// eighth of it is free, so that a flood of new keys costs one pass over
+// the shard per eighth, not per key. The caller holds s.mu.
 func (s *shard) makeRoom(now int64, limit int) {
 	s.sweep(now)
 	target := min(limit-1, limit-limit/8)
-	for k := range s.tat {
-		if len(s.tat) <= target {
+	for k := range s.states {
+		if len(s.states) <= target {
 			break
 		}
-		delete(s.tat, k)
-	}
-	for k := range s.quota {
-		if len(s.quota) <= target {
-			break
-		}
-		delete(s.quota, k)
+		delete(s.states, k)
 	}
 }
 
@@ -181,14 +199,9 @@ func (s *shard) makeRoom(now int64, limit int) {
 func (s *shard) sweep(now int64) {
 	s.ops = 0
 	day, _ := dayOf(now)
-	for k, tat := range s.tat {
-		if tat <= now {
-			delete(s.tat, k)
-		}
-	}
-	for k, c := range s.quota {
-		if c.day != day {
-			delete(s.quota, k)
+	for k, st := range s.states {
+		if st.idle(now, day) {
+			delete(s.states, k)
 		}
 	}
 }

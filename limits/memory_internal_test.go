@@ -20,12 +20,49 @@ func TestMemoryBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tats, quotas := 0, 0
+	held := 0
 	for i := range m.shards {
-		tats += len(m.shards[i].tat)
-		quotas += len(m.shards[i].quota)
+		held += len(m.shards[i].states)
 	}
-	if tats > m.MaxKeys || quotas > m.MaxKeys {
-		t.Fatalf("%d rate and %d quota keys held; MaxKeys is %d", tats, quotas, m.MaxKeys)
+	if held == 0 || held > m.MaxKeys {
+		t.Fatalf("%d keys held; MaxKeys is %d", held, m.MaxKeys)
+	}
+}
+
+// Entries that hold nothing back any more (a TAT in the past and no count
+// of today) are swept; one that still counts today's quota, or whose TAT
+// lies ahead, stays.
+func TestMemorySweep(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	m := NewMemory(func() time.Time { return now })
+	allow := func(key string, lim Limit) {
+		t.Helper()
+		if d, err := m.Allow(context.Background(), []Rule{{Key: key, Limit: lim}}); err != nil || !d.Allowed {
+			t.Fatalf("%s: %+v %v", key, d, err)
+		}
+	}
+	allow("rate", Limit{Rate: 1, Burst: 1})
+	allow("quota", Limit{Quota: 5})
+	allow("both", Limit{Rate: 1, Burst: 1, Quota: 5})
+	held := func() map[string]bool {
+		keys := map[string]bool{}
+		for i := range m.shards {
+			m.shards[i].sweep(now.UnixMicro())
+			for k := range m.shards[i].states {
+				keys[k.key] = true
+			}
+		}
+		return keys
+	}
+	if got := held(); len(got) != 3 {
+		t.Fatalf("held right after: %v", got)
+	}
+	now = now.Add(2 * time.Second) // the TATs have passed, the day has not
+	if got := held(); len(got) != 2 || !got["quota"] || !got["both"] {
+		t.Fatalf("held after the TATs passed: %v", got)
+	}
+	now = now.Add(24 * time.Hour) // another day
+	if got := held(); len(got) != 0 {
+		t.Fatalf("held a day later: %v", got)
 	}
 }
