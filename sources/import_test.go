@@ -414,3 +414,26 @@ func TestImport_ErasedNotBroughtBack(t *testing.T) {
 		}
 	})
 }
+
+// A re-import of a file larger than a batch, through a store whose
+// keyring has none of the data keys cached (another instance), reads
+// every key back while it reads the rows, and finds the one change.
+func TestImport_LargeReimportColdKeys(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		const n = 1200
+		e.mustImport(t, goodFile(n), sources.ImportOptions{})
+		other := storetest.Open(t, e.dsn)
+		svc := sources.New(other, sources.WithClock(func() time.Time { return e.now }))
+		changed := strings.Replace(goodFile(n), row(1100, "85000.00"), row(1100, "91000.00"), 1)
+		run, err := svc.ImportCSV(context.Background(), "payroll", strings.NewReader(changed), sources.ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Updated != 1 || run.Unchanged != n-1 {
+			t.Fatalf("run = %+v, want 1 updated, %d unchanged", run, n-1)
+		}
+		if got := e.employees(t)["E1100"]; got.Compensation.PayRate != "91000.00" || got.Identity.FirstName != "Ada1100" {
+			t.Fatalf("E1100 after the re-import = %+v", got)
+		}
+	})
+}

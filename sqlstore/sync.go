@@ -103,6 +103,15 @@ func (t *syncTx) Records(ctx context.Context, remoteIDs []string) (map[string]*h
 		}
 		var page []stored
 		var owners []string
+		// A large look-up (an import's batch) loads the data keys on a
+		// goroutine of its own while the rows are still being read:
+		// the keys come from the key store, not this transaction, and
+		// loading them was a third of a re-import without changes.
+		var pf *prefetcher
+		if db.enc.kr != nil && len(chunk) >= 2*prefetchChunk {
+			pf = startPrefetch(ctx, db.enc.kr)
+		}
+		sent := 0
 		for rows.Next() {
 			var (
 				e                          = &hrgate.Employee{Loaded: hrgate.AllGroups}
@@ -115,6 +124,7 @@ func (t *syncTx) Records(ctx context.Context, remoteIDs []string) (map[string]*h
 			}
 			if err := rows.Scan(dest...); err != nil {
 				rows.Close()
+				pf.stop()
 				return nil, err
 			}
 			e.CreatedAt, e.ModifiedAt = timeOf(created), timeOf(modified)
@@ -125,17 +135,30 @@ func (t *syncTx) Records(ctx context.Context, remoteIDs []string) (map[string]*h
 				owners = append(owners, e.ID)
 			}
 			page = append(page, stored{rec, raw})
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if len(owners) > 0 {
-			if err := db.enc.kr.Prefetch(ctx, owners); err != nil {
-				return nil, err
+			if pf != nil && len(owners)-sent >= prefetchChunk {
+				pf.add(owners[sent:len(owners):len(owners)])
+				sent = len(owners)
 			}
+		}
+		err = rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+		if err != nil {
+			pf.stop()
+			return nil, err
+		}
+		switch {
+		case pf != nil:
+			if sent < len(owners) {
+				pf.add(owners[sent:len(owners):len(owners)])
+			}
+			err = pf.wait()
+		case len(owners) > 0:
+			err = db.enc.kr.Prefetch(ctx, owners)
+		}
+		if err != nil {
+			return nil, err
 		}
 		for _, s := range page {
 			if !s.rec.Erased {
@@ -423,3 +446,47 @@ func encodeProblems(ps []hrgate.RowProblem) (string, error) {
 }
 
 var _ hrgate.SyncStore = (*DB)(nil)
+
+// prefetchChunk is how many owners a prefetcher loads the keys of at
+// once: enough that a query to the key store carries many, few enough
+// that the first starts while most rows are still to be read.
+const prefetchChunk = 128
+
+// prefetcher loads the data keys of owners, handed to it in chunks, on a
+// goroutine of its own. Its methods are nil-safe where a caller may hold
+// none.
+type prefetcher struct {
+	chunks chan []string
+	done   chan error
+}
+
+func startPrefetch(ctx context.Context, kr FieldCipher) *prefetcher {
+	p := &prefetcher{chunks: make(chan []string, 8), done: make(chan error, 1)}
+	go func() {
+		var err error
+		for owners := range p.chunks {
+			if err == nil {
+				err = kr.Prefetch(ctx, owners)
+			}
+		}
+		p.done <- err
+	}()
+	return p
+}
+
+// add hands over owners, which the caller no longer changes.
+func (p *prefetcher) add(owners []string) { p.chunks <- owners }
+
+// wait returns once every chunk handed over is loaded, with the first
+// error.
+func (p *prefetcher) wait() error {
+	close(p.chunks)
+	return <-p.done
+}
+
+// stop ends the goroutine of a look-up that failed.
+func (p *prefetcher) stop() {
+	if p != nil {
+		_ = p.wait()
+	}
+}
