@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -571,20 +570,38 @@ func (db *DB) prepareEmployees(ctx context.Context, es []*hrgate.Employee, fresh
 	if len(es) == 0 {
 		return nil
 	}
+	owners := make([]string, len(es))
+	for i, e := range es {
+		owners[i] = e.ID
+	}
+	return db.prepareKeys(ctx, owners, fresh)
+}
+
+// prepareKeys makes sure employees can be written, and creates the data
+// keys of owners that lack one (see prepareEmployees).
+func (db *DB) prepareKeys(ctx context.Context, owners []string, fresh bool) error {
 	if err := db.enc.checkWritable(); err != nil {
 		return err
 	}
 	if db.enc.sealed == 0 {
 		return nil
 	}
-	owners := make([]string, len(es))
-	for i, e := range es {
-		owners[i] = e.ID
-	}
 	if fresh {
 		return db.enc.kr.CreateNewDataKeys(ctx, owners)
 	}
 	return db.enc.kr.CreateDataKeys(ctx, owners)
+}
+
+// checkEmployeeIDs refuses ids that are not employees': the key store
+// also holds the keys of the vault and of the encryption state, whose
+// owners have no employee row, and neither method below may touch them.
+func checkEmployeeIDs(ids []string) error {
+	for _, id := range ids {
+		if !hrgate.ValidID(hrgate.PrefixEmployee, id) {
+			return invalid("An employee id has the form emp_… .")
+		}
+	}
+	return nil
 }
 
 // PrepareEmployeeKeys creates the data keys of employees about to be
@@ -595,18 +612,13 @@ func (db *DB) prepareEmployees(ctx context.Context, es []*hrgate.Employee, fresh
 // Ids that no insert takes must be handed to DiscardEmployeeKeys.
 func (db *DB) PrepareEmployeeKeys(ctx context.Context, ids []string) error {
 	const op = "sqlstore.PrepareEmployeeKeys"
-	if len(ids) == 0 || db.enc.kr == nil || db.enc.sealed == 0 {
+	if err := checkEmployeeIDs(ids); err != nil {
+		return err
+	}
+	if len(ids) == 0 || db.enc.kr == nil {
 		return nil
 	}
-	if err := db.enc.checkWritable(); err != nil {
-		return db.translate(err, op)
-	}
-	for _, id := range ids {
-		if !hrgate.ValidID(hrgate.PrefixEmployee, id) {
-			return invalid("An employee id has the form emp_… .")
-		}
-	}
-	return db.translate(db.enc.kr.CreateNewDataKeys(ctx, ids), op)
+	return db.translate(db.prepareKeys(ctx, ids, true), op)
 }
 
 // DiscardEmployeeKeys erases the keys PrepareEmployeeKeys created for ids
@@ -614,6 +626,9 @@ func (db *DB) PrepareEmployeeKeys(ctx context.Context, ids []string) error {
 // to exist). An id that an employee holds keeps its keys, whoever asks.
 func (db *DB) DiscardEmployeeKeys(ctx context.Context, ids []string) error {
 	const op = "sqlstore.DiscardEmployeeKeys"
+	if err := checkEmployeeIDs(ids); err != nil {
+		return err
+	}
 	if len(ids) == 0 || db.enc.kr == nil {
 		return nil
 	}
@@ -625,12 +640,16 @@ func (db *DB) DiscardEmployeeKeys(ctx context.Context, ids []string) error {
 		}
 		rows, err := db.read.QueryContext(ctx, db.dialect.rebind(`SELECT id FROM employees WHERE id IN (?`+
 			strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
-		taken, err := collect(db, op, rows, err, scanString)
+		stored, err := collect(db, op, rows, err, scanString)
 		if err != nil {
 			return err
 		}
+		taken := make(map[string]bool, len(stored))
+		for _, id := range stored {
+			taken[id] = true
+		}
 		for _, id := range chunk {
-			if slices.Contains(taken, id) {
+			if taken[id] {
 				continue
 			}
 			if err := db.enc.kr.Erase(ctx, id); err != nil {

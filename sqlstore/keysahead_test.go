@@ -55,6 +55,21 @@ func TestPrepareAndDiscardEmployeeKeys(t *testing.T) {
 		if err := env.db.PrepareEmployeeKeys(ctx, []string{"cmp_x"}); hrgate.ErrorCode(err) != hrgate.EINVALID {
 			t.Fatalf("an id that is not an employee's: %v", err)
 		}
+		// The vault's and the encryption state's keys have owners with
+		// no employee row: a discard naming them is refused whole and
+		// erases nothing.
+		for _, owner := range []string{sqlstore.VaultOwner, "datastore"} {
+			before, err := ks.DataKeys(ctx, []string{owner})
+			if err != nil || len(before) == 0 {
+				t.Fatalf("%s has no key to keep: %v", owner, err)
+			}
+			if err := env.db.DiscardEmployeeKeys(ctx, []string{owner}); hrgate.ErrorCode(err) != hrgate.EINVALID {
+				t.Fatalf("discarding the keys of %s: %v", owner, err)
+			}
+			if after, err := ks.DataKeys(ctx, []string{owner}); err != nil || len(after) != len(before) {
+				t.Fatalf("%s's keys after a refused discard: %d, %v", owner, len(after), err)
+			}
+		}
 	})
 }
 
