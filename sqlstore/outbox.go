@@ -50,14 +50,11 @@ func (db *DB) PruneWebhookDeliveries(ctx context.Context, before time.Time) (int
 			`AND NOT EXISTS (SELECT 1 FROM webhook_deliveries r WHERE r.replay_of <> '' AND r.replay_of = d.id `+
 			`AND (r.status = 'pending' OR r.finished_at IS NULL OR r.finished_at >= ?)))`),
 			loAt, loID, hiAt, hiID, cut, cut)
+		n, err := rowsAffected(res, err)
 		if err != nil {
 			return total, db.translate(err, op)
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, db.translate(err, op)
-		}
-		total += int(n)
+		total += n
 		loAt, loID = hiAt, hiID
 	}
 }
@@ -104,17 +101,24 @@ func (db *DB) PruneChangeEvents(ctx context.Context, before time.Time, fannedOut
 		}
 		res, err := db.write.ExecContext(ctx, db.dialect.rebind(`DELETE FROM change_events WHERE seq > ? AND seq <= ? AND created_at < ?`+behindCursor),
 			append([]any{lo, hi.Int64, before.UnixMicro()}, cursorArgs...)...)
-		if err != nil {
-			return total, db.translate(err, op)
-		}
-		n, err := res.RowsAffected()
+		n, err := rowsAffected(res, err)
 		if err != nil {
 			return total, db.translate(err, op)
 		}
 		if n == 0 {
 			return total, nil
 		}
-		total += int(n)
+		total += n
 		lo = hi.Int64
 	}
+}
+
+// rowsAffected is the count of rows a statement run with ExecContext
+// changed, or the error of running it or of counting.
+func rowsAffected(res sql.Result, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

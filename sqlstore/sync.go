@@ -420,14 +420,11 @@ func (db *DB) PruneSyncRuns(ctx context.Context, before time.Time) (int, error) 
 		for {
 			res, err := db.write.ExecContext(ctx, db.dialect.rebind(`DELETE FROM sync_runs WHERE id IN (SELECT id FROM sync_runs `+
 				`WHERE source_id = ? AND started_at < ? AND status <> 'running' LIMIT ?)`), id, before.UnixMicro(), pruneBatch)
+			n, err := rowsAffected(res, err)
 			if err != nil {
 				return total, db.translate(err, op)
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return total, db.translate(err, op)
-			}
-			total += int(n)
+			total += n
 			if n < pruneBatch {
 				break
 			}
