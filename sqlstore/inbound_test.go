@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/sqlstore"
 )
 
 // Message ids are remembered per source, a repeat reports not fresh and
@@ -20,19 +21,7 @@ func TestSourceMessages(t *testing.T) {
 		ctx := context.Background()
 		db := MustOpenDB(t, dsn)
 		g := newIDs(43)
-		co := newCompany(t, g, "acme", false)
-		mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{co}})
-		key, _, err := hrgate.GenerateWebhookSecret(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "hibob", Type: hrgate.SourceWebhook, CreatedAt: ts(1)}
-		other := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "other", Type: hrgate.SourceWebhook, CreatedAt: ts(1)}
-		for _, s := range []*hrgate.Source{src, other} {
-			if err := db.CreateSource(ctx, s, key); err != nil {
-				t.Fatal(err)
-			}
-		}
+		src, other := twoWebhookSources(t, db, g)
 		t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 		record := func(s *hrgate.Source, id string, at time.Time) bool {
 			t.Helper()
@@ -100,19 +89,7 @@ func TestSyncTxCreateRun(t *testing.T) {
 		ctx := context.Background()
 		db := MustOpenDB(t, dsn)
 		g := newIDs(44)
-		co := newCompany(t, g, "acme", false)
-		mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{co}})
-		key, _, err := hrgate.GenerateWebhookSecret(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "hibob", Type: hrgate.SourceWebhook, CreatedAt: ts(1)}
-		other := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "other", Type: hrgate.SourceWebhook, CreatedAt: ts(1)}
-		for _, s := range []*hrgate.Source{src, other} {
-			if err := db.CreateSource(ctx, s, key); err != nil {
-				t.Fatal(err)
-			}
-		}
+		src, other := twoWebhookSources(t, db, g)
 		run := func(s *hrgate.Source, n int) *hrgate.SyncRun {
 			return &hrgate.SyncRun{ID: g.new(t, hrgate.PrefixSyncRun), SourceID: s.ID, Kind: "webhook", Mode: "upsert",
 				Status: hrgate.RunSucceeded, StartedAt: ts(n), FinishedAt: ts(n + 1), Rows: 1, Created: 1}
@@ -153,4 +130,24 @@ func TestSyncTxCreateRun(t *testing.T) {
 			}
 		}
 	})
+}
+
+// twoWebhookSources creates a company and two webhook sources of it,
+// "hibob" and "other".
+func twoWebhookSources(t *testing.T, db *sqlstore.DB, g *ids) (src, other *hrgate.Source) {
+	t.Helper()
+	co := newCompany(t, g, "acme", false)
+	mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{co}})
+	key, _, err := hrgate.GenerateWebhookSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "hibob", Type: hrgate.SourceWebhook, CreatedAt: ts(1)}
+	other = &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "other", Type: hrgate.SourceWebhook, CreatedAt: ts(1)}
+	for _, s := range []*hrgate.Source{src, other} {
+		if err := db.CreateSource(context.Background(), s, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return src, other
 }
