@@ -90,6 +90,23 @@ func (r *Reader) Employee(ctx context.Context, id string) (*hrgate.Employee, err
 	return es[0], nil
 }
 
+// TimeOffRequest returns the time-off request with the given id as the
+// principal sees it, or nil when there is none in the grant: a malformed
+// id, a request that does not exist, one deleted and one outside the
+// grant answer alike, as Employee does. A cancelled request is there,
+// with its last state. Webhook payloads read through it.
+func (r *Reader) TimeOffRequest(ctx context.Context, id string) (*hrgate.TimeOffRequest, error) {
+	// An empty id would read every request in the grant.
+	if !hrgate.ValidID(hrgate.PrefixTimeOff, id) {
+		return nil, nil
+	}
+	rs, err := r.TimeOffRequests(ctx, hrgate.TimeOffFilter{ID: id, Page: hrgate.Page{Limit: 1}})
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return rs[0], nil
+}
+
 // SeesCompany reports whether the company with the given id is in the
 // principal's grant.
 func (r *Reader) SeesCompany(ctx context.Context, id string) (bool, error) {

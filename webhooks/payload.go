@@ -99,7 +99,7 @@ func buildPayload(ctx context.Context, store hrgate.ReadStore, p *gate.Principal
 		full func() []byte
 	)
 	if eventResource(d.EventType) == grant.ResourceTimeOff {
-		r, err := timeOffRequest(ctx, rd, d.TimeOffID)
+		r, err := rd.TimeOffRequest(ctx, d.TimeOffID)
 		if err != nil || r == nil {
 			return nil, err
 		}
@@ -125,20 +125,4 @@ func buildPayload(ctx context.Context, store hrgate.ReadStore, p *gate.Principal
 		body.Data = full()
 	}
 	return json.Marshal(body)
-}
-
-// timeOffRequest returns the time-off request with the given id as the
-// principal sees it, or nil when there is none in the grant: a malformed
-// id, a request that does not exist, one deleted and one outside the
-// grant answer alike. A cancelled request is there, with its last state.
-func timeOffRequest(ctx context.Context, rd *gate.Reader, id string) (*hrgate.TimeOffRequest, error) {
-	// An empty id would read every request in the grant.
-	if !hrgate.ValidID(hrgate.PrefixTimeOff, id) {
-		return nil, nil
-	}
-	rs, err := rd.TimeOffRequests(ctx, hrgate.TimeOffFilter{ID: id, Page: hrgate.Page{Limit: 1}})
-	if err != nil || len(rs) == 0 {
-		return nil, err
-	}
-	return rs[0], nil
 }
