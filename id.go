@@ -25,7 +25,11 @@ const (
 	PrefixToken    = "tok"
 )
 
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+// idAlphabet is the base32 alphabet of ids: digits and lower-case letters
+// but i, l, o and u, in ASCII order, so that ids sort as their bits do.
+const idAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+var idEncoding = base32.NewEncoding(idAlphabet).WithPadding(base32.NoPadding)
 
 // idRandomBytes is the amount of randomness in an id: 128 bits, so ids cannot
 // be guessed or enumerated.
@@ -36,7 +40,12 @@ const idRandomBytes = 16
 // production); tests inject a deterministic one.
 func NewID(prefix string, random io.Reader) (string, error) {
 	var b [idRandomBytes]byte
-	if _, err := io.ReadFull(random, b[:]); err != nil {
+	return encodeID(prefix, b, 0, random)
+}
+
+// encodeID returns prefix + "_" + b encoded, b[from:] read from random.
+func encodeID(prefix string, b [idRandomBytes]byte, from int, random io.Reader) (string, error) {
+	if _, err := io.ReadFull(random, b[from:]); err != nil {
 		return "", fmt.Errorf("read random id bytes: %w", err)
 	}
 	return prefix + "_" + idEncoding.EncodeToString(b[:]), nil
@@ -58,10 +67,7 @@ func NewOrderedID(prefix string, random io.Reader) (string, error) {
 		b[i] = byte(ms)
 		ms >>= 8
 	}
-	if _, err := io.ReadFull(random, b[6:]); err != nil {
-		return "", fmt.Errorf("read random id bytes: %w", err)
-	}
-	return prefix + "_" + idEncoding.EncodeToString(b[:]), nil
+	return encodeID(prefix, b, 6, random)
 }
 
 // ValidID reports whether s has the shape of an id with the given prefix. It
@@ -72,7 +78,7 @@ func ValidID(prefix, s string) bool {
 		return false
 	}
 	for i := 0; i < len(rest); i++ {
-		if !strings.ContainsRune("0123456789abcdefghjkmnpqrstvwxyz", rune(rest[i])) {
+		if !strings.ContainsRune(idAlphabet, rune(rest[i])) {
 			return false
 		}
 	}
