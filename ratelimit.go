@@ -19,6 +19,12 @@ type RateLimit struct {
 	Quota int64
 }
 
+// MinRate is the slowest rate, in requests per second, a limit may set,
+// one request a day: its interval times the largest burst (8.64e16
+// microseconds) still fits an int64, and a Lua number closely enough.
+// The limiter, the gate and the store all hold rates to it.
+const MinRate = 1.0 / 86400
+
 // IsZero reports whether the allowance sets nothing of its own.
 func (r RateLimit) IsZero() bool { return r == RateLimit{} }
 

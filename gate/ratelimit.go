@@ -72,7 +72,7 @@ func ParseQuota(s, field string) (int64, error) {
 // always pass. Errors are EINVALID and name the field.
 func CheckRateLimit(r hrgate.RateLimit, f LimitFields) error {
 	switch {
-	case r.Rate < 0 || r.Rate > 1e6 || math.IsNaN(r.Rate) || math.IsInf(r.Rate, 0) || (r.Rate > 0 && r.Rate < limits.MinRate):
+	case r.Rate < 0 || r.Rate > 1e6 || math.IsNaN(r.Rate) || math.IsInf(r.Rate, 0) || (r.Rate > 0 && r.Rate < hrgate.MinRate):
 		return hrgate.Errorf(hrgate.EINVALID, "Invalid %s: a rate must be at least one request a day (0.0417/h) and at most 1000000/s.", f.Rate)
 	case r.Burst < 0 || r.Burst > 1_000_000:
 		return hrgate.Errorf(hrgate.EINVALID, "Invalid %s: a burst must be between 1 and 1000000 (0 for the default).", f.Burst)

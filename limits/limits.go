@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hrgate/hrgate"
 )
 
 // Limit is the allowance of one key: a rate with a burst, a daily quota,
@@ -64,10 +66,8 @@ func (l Limit) WithDefaultBurst() Limit {
 	return l
 }
 
-// MinRate is the slowest rate, in requests per second, a limit may set,
-// one request a day: its interval times the largest burst (8.64e16
-// microseconds) still fits an int64, and a Lua number closely enough.
-const MinRate = 1.0 / 86400
+// MinRate is hrgate.MinRate, the slowest rate a limit may set.
+const MinRate = hrgate.MinRate
 
 // Divide returns l shared by n instances: each gets its part of the rate,
 // burst and quota (at least 1 of each that is set). The fallback used while

@@ -2,17 +2,12 @@ package sqlstore
 
 import "github.com/hrgate/hrgate"
 
-// minRate is limits.MinRate, the slowest rate a limit may set (one request
-// a day), which the package does not import for one constant; a test
-// holds the two equal.
-const minRate = 1.0 / 86400
-
-// checkRateLimit refuses a rate below minRate before it is written. The
+// checkRateLimit refuses a rate below hrgate.MinRate before it is written. The
 // other bounds of a limit are the schema's CHECKs (0005), which translate
 // answers EINVALID; this one came later (0013), and on SQLite it is held
 // by triggers, whose failure would read as an internal error.
 func checkRateLimit(r hrgate.RateLimit) error {
-	if r.Rate > 0 && r.Rate < minRate {
+	if r.Rate > 0 && r.Rate < hrgate.MinRate {
 		return invalid("A rate must be at least one request a day (0.0417/h).")
 	}
 	return nil
