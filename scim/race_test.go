@@ -183,3 +183,98 @@ func TestWriteRacingDelete(t *testing.T) {
 		})
 	}
 }
+
+// TestRenameRacingWrite checks that a rename another request commits
+// between a write's read and its write is never reverted: a request with
+// the old version in If-Match fails with 412 and writes nothing; one
+// without keeps the new userName with its own change, unless it renames
+// the user too (409). On both databases.
+func TestRenameRacingWrite(t *testing.T) {
+	patch := func(path, value string) func(string) any {
+		return func(string) any {
+			return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []any{map[string]any{"op": "replace", "path": path, "value": value}}}
+		}
+	}
+	for name, dsn := range storetest.DSNs() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st, call := raceEnv(t, dsn(t))
+			for _, tc := range []struct {
+				name, method string
+				body         func(userName string) any
+				guard        bool
+				want         int
+				// wantGiven is the givenName after the race; "" when
+				// the user is deleted.
+				wantGiven string
+			}{
+				{"PatchGuarded", http.MethodPatch, patch("name.givenName", "Augusta"), true, http.StatusPreconditionFailed, "Ada"},
+				{"PatchUnguarded", http.MethodPatch, patch("name.givenName", "Augusta"), false, http.StatusOK, "Augusta"},
+				{"PutGuarded", http.MethodPut, func(userName string) any {
+					return map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
+						"name": map[string]any{"givenName": "Augusta", "familyName": "Lovelace"}}
+				}, true, http.StatusPreconditionFailed, "Ada"},
+				{"PutUnguarded", http.MethodPut, func(userName string) any {
+					return map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
+						"name": map[string]any{"givenName": "Augusta", "familyName": "Lovelace"}}
+				}, false, http.StatusOK, "Augusta"},
+				{"RenameUnguarded", http.MethodPatch, patch("userName", "other"), false, http.StatusConflict, "Ada"},
+				{"DeleteGuarded", http.MethodDelete, func(string) any { return nil }, true, http.StatusPreconditionFailed, "Ada"},
+				{"DeleteUnguarded", http.MethodDelete, func(string) any { return nil }, false, http.StatusNoContent, ""},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					userName, renamed := "ada-"+tc.name, "renamed-"+tc.name
+					w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
+						"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
+					if w.Code != http.StatusCreated {
+						t.Fatalf("create: %d %s", w.Code, w.Body)
+					}
+					var created struct{ ID string }
+					if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
+						t.Fatal(err)
+					}
+					st.between = func() {
+						if w := call(http.MethodPatch, "/Users/"+created.ID, patch("userName", renamed)(userName)); w.Code != http.StatusOK {
+							t.Errorf("the overtaking rename: %d %s", w.Code, w.Body)
+						}
+					}
+					var hdr []string
+					if tc.guard {
+						hdr = []string{"If-Match", w.Header().Get("ETag")}
+					}
+					w = call(tc.method, "/Users/"+created.ID, tc.body(userName), hdr...)
+					if w.Code != tc.want {
+						t.Fatalf("%s racing a rename: %d %s, want %d", tc.method, w.Code, w.Body, tc.want)
+					}
+					if tc.wantGiven == "" {
+						// The deleted user's state keeps the new name.
+						es, err := st.DB.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: created.ID, Page: hrgate.Page{Limit: 1}})
+						if err != nil || len(es) != 1 {
+							t.Fatal(es, err)
+						}
+						us, err := st.DB.SCIMUsers(ctx, es[0].SourceID, []string{created.ID})
+						if u := us[created.ID]; err != nil || u == nil || !u.Deleted() || u.UserName != renamed {
+							t.Errorf("after the race: %+v %v; want the user deleted, named %q", u, err, renamed)
+						}
+						return
+					}
+					g := call(http.MethodGet, "/Users/"+created.ID, nil)
+					var got struct {
+						UserName string
+						Name     struct{ GivenName string }
+					}
+					if err := json.Unmarshal(g.Body.Bytes(), &got); err != nil {
+						t.Fatal(err)
+					}
+					if got.UserName != renamed || got.Name.GivenName != tc.wantGiven {
+						t.Errorf("after the race: userName %q, givenName %q; want %q, %q", got.UserName, got.Name.GivenName, renamed, tc.wantGiven)
+					}
+					if w.Code == http.StatusOK && (w.Header().Get("ETag") != g.Header().Get("ETag") || !bytes.Contains(w.Body.Bytes(), []byte(renamed))) {
+						t.Errorf("the answer is not the user as stored: ETag %s, stored %s; %s", w.Header().Get("ETag"), g.Header().Get("ETag"), w.Body)
+					}
+				})
+			}
+		})
+	}
+}
