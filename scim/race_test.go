@@ -278,3 +278,72 @@ func TestRenameRacingWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestIfMatchAnyRacingWrite checks that "If-Match: *", which any version
+// matches, does not fail a write that another write overtook between its
+// read and its write: both changes stay, as without If-Match. On both
+// databases.
+func TestIfMatchAnyRacingWrite(t *testing.T) {
+	patch := func(path, value string) map[string]any {
+		return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []any{map[string]any{"op": "replace", "path": path, "value": value}}}
+	}
+	for name, dsn := range storetest.DSNs() {
+		t.Run(name, func(t *testing.T) {
+			st, call := raceEnv(t, dsn(t))
+			for _, tc := range []struct {
+				name, method string
+				body         func(userName string) any
+				want         int
+				// wantGiven is the givenName after the race; "" when
+				// the user is deleted.
+				wantGiven string
+			}{
+				{"Patch", http.MethodPatch, func(string) any { return patch("name.givenName", "Augusta") }, http.StatusOK, "Augusta"},
+				{"Put", http.MethodPut, func(userName string) any {
+					return map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName, "title": "Countess",
+						"name": map[string]any{"givenName": "Augusta", "familyName": "Lovelace"}}
+				}, http.StatusOK, "Augusta"},
+				{"Delete", http.MethodDelete, func(string) any { return nil }, http.StatusNoContent, ""},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					userName := "ada-" + tc.name
+					w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
+						"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
+					if w.Code != http.StatusCreated {
+						t.Fatalf("create: %d %s", w.Code, w.Body)
+					}
+					var created struct{ ID string }
+					if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
+						t.Fatal(err)
+					}
+					st.between = func() {
+						if w := call(http.MethodPatch, "/Users/"+created.ID, patch("title", "Countess")); w.Code != http.StatusOK {
+							t.Errorf("the overtaking patch: %d %s", w.Code, w.Body)
+						}
+					}
+					if w := call(tc.method, "/Users/"+created.ID, tc.body(userName), "If-Match", "*"); w.Code != tc.want {
+						t.Fatalf("%s with If-Match: * racing a write: %d %s, want %d", tc.method, w.Code, w.Body, tc.want)
+					}
+					w = call(http.MethodGet, "/Users/"+created.ID, nil)
+					if tc.wantGiven == "" {
+						if w.Code != http.StatusNotFound {
+							t.Errorf("after the race: %d %s, want the user deleted", w.Code, w.Body)
+						}
+						return
+					}
+					var got struct {
+						Title string
+						Name  struct{ GivenName string }
+					}
+					if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+						t.Fatal(err)
+					}
+					if got.Title != "Countess" || got.Name.GivenName != tc.wantGiven {
+						t.Errorf("after the race: title %q, givenName %q; want both changes", got.Title, got.Name.GivenName)
+					}
+				})
+			}
+		})
+	}
+}

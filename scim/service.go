@@ -213,10 +213,18 @@ func describe(ps []hrgate.RowProblem) string {
 	return strings.Join(parts, " ")
 }
 
+// guarded reports whether If-Match names versions, which a write must
+// then find unchanged inside its transaction too; "*" matches any version
+// (RFC 9110 §13.1.1), so a request with it writes as one without.
+func guarded(ifMatch string) bool {
+	ifMatch = strings.TrimSpace(ifMatch)
+	return ifMatch != "" && ifMatch != "*"
+}
+
 // checkVersion honours If-Match: "*" or a list of ETags, one of which
 // must be the user's.
 func checkVersion(u *user, ifMatch string) error {
-	if ifMatch == "" || strings.TrimSpace(ifMatch) == "*" {
+	if !guarded(ifMatch) {
 		return nil
 	}
 	v := u.version()
@@ -266,7 +274,7 @@ func (s *service) replace(ctx context.Context, src *hrgate.Source, id string, bo
 			}
 		}
 	}
-	return s.write(ctx, src, cur, doc, ifMatch != "")
+	return s.write(ctx, src, cur, doc, guarded(ifMatch))
 }
 
 // patch is PATCH: the operations apply to the whole user, and what
@@ -283,7 +291,7 @@ func (s *service) patch(ctx context.Context, src *hrgate.Source, id string, ops 
 	if err := applyPatch(doc, ops, cur.e.RemoteID); err != nil {
 		return nil, err
 	}
-	return s.write(ctx, src, cur, doc, ifMatch != "")
+	return s.write(ctx, src, cur, doc, guarded(ifMatch))
 }
 
 // write writes the fields of doc that differ from cur as a patch record,
@@ -379,7 +387,7 @@ func (s *service) remove(ctx context.Context, src *hrgate.Source, id string, ifM
 		values["termination_date"] = day
 	}
 	state := &hrgate.SCIMUser{EmployeeID: cur.e.ID, SourceID: src.ID, UserName: cur.u.UserName, DeletedAt: now}
-	_, err = s.commit(ctx, src, cur, sources.Record{RemoteID: cur.e.RemoteID, Values: values, Patch: true}, state, ifMatch != "")
+	_, err = s.commit(ctx, src, cur, sources.Record{RemoteID: cur.e.RemoteID, Values: values, Patch: true}, state, guarded(ifMatch))
 	return err
 }
 
