@@ -33,7 +33,8 @@ func (s *groupsStore) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter
 // store for the restricted groups (compensation, banking, government
 // id): a User document never shows them, so decrypting them to answer a
 // read would only widen what a read handles. PATCH, which starts from the
-// whole user, still reads them and keeps them. On both databases.
+// whole user, still reads them and keeps them; DELETE reads the
+// employment group only. On both databases.
 func TestReadsLoadNoRestrictedGroup(t *testing.T) {
 	restricted := hrgate.GroupsOf(hrgate.GroupCompensation, hrgate.GroupBanking, hrgate.GroupGovernmentID)
 	for name, dsn := range storetest.DSNs() {
@@ -150,6 +151,21 @@ func TestReadsLoadNoRestrictedGroup(t *testing.T) {
 			}
 			if v := sources.Values(es[0]); v["job_title"] != "Countess" || v["pay_rate"] != "85000" || v["national_id"] != "QQ123456C" {
 				t.Errorf("after PATCH: title %q, pay rate %q, national id %q", v["job_title"], v["pay_rate"], v["national_id"])
+			}
+
+			// DELETE reads the employment dates only: no contact or
+			// personal data is decrypted to terminate someone.
+			st.asked = nil
+			if w := call(http.MethodDelete, "/Users/"+ids[1], nil); w.Code != http.StatusNoContent {
+				t.Fatalf("delete: %d %s", w.Code, w.Body)
+			}
+			if len(st.asked) == 0 {
+				t.Fatal("no employee read recorded")
+			}
+			for _, g := range st.asked {
+				if g != hrgate.GroupsOf(hrgate.GroupEmployment) {
+					t.Errorf("DELETE asked the store for %s, want employment only", g)
+				}
 			}
 		})
 	}

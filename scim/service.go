@@ -368,9 +368,10 @@ func (s *service) commit(ctx context.Context, src *hrgate.Source, cur *user, rec
 // day of the request unless one is set) and the user marked deleted, in
 // one transaction. Nothing is hard-deleted; the user answers 404 after.
 func (s *service) remove(ctx context.Context, src *hrgate.Source, id string, ifMatch string) error {
-	// Only the employment dates are read; the engine writes the patch
+	// Only the employment dates are read, so only their group is loaded
+	// (and nothing confidential decrypted); the engine writes the patch
 	// onto the employee as stored.
-	cur, err := s.get(ctx, src, id, rendered)
+	cur, err := s.get(ctx, src, id, hrgate.GroupsOf(hrgate.GroupEmployment))
 	if err != nil {
 		return err
 	}
