@@ -1,33 +1,17 @@
 package scim_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/scim"
 	"github.com/hrgate/hrgate/sources"
-	"github.com/hrgate/hrgate/sqlstore"
 )
-
-// groupsStore records the field groups of every employee read.
-type groupsStore struct {
-	*sqlstore.DB
-	asked []hrgate.GroupSet
-}
-
-func (s *groupsStore) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hrgate.Employee, error) {
-	s.asked = append(s.asked, f.Groups)
-	return s.DB.FindEmployees(ctx, f)
-}
 
 // TestReadsLoadNoRestrictedGroup checks that a SCIM read never asks the
 // store for the restricted groups (compensation, banking, government
@@ -40,37 +24,7 @@ func TestReadsLoadNoRestrictedGroup(t *testing.T) {
 	for name, dsn := range storetest.DSNs() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			db := storetest.Open(t, dsn(t))
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			coID, err := hrgate.NewID(hrgate.PrefixCompany, rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			co := &hrgate.Company{ID: coID, Slug: "acme", Name: "Acme", Country: "DE", CreatedAt: now, ModifiedAt: now}
-			if err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{co}}); err != nil {
-				t.Fatal(err)
-			}
-			svc := sources.New(db)
-			src, _, err := svc.Create(ctx, "entra", "acme", hrgate.SourceSCIM)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st := &groupsStore{DB: db}
-			h := scim.NewHandler(svc, st, scim.Options{})
-			call := func(method, path string, body any) *httptest.ResponseRecorder {
-				t.Helper()
-				var b []byte
-				if body != nil {
-					if b, err = json.Marshal(body); err != nil {
-						t.Fatal(err)
-					}
-				}
-				r := httptest.NewRequest(method, scim.Prefix+path, bytes.NewReader(b))
-				r = r.WithContext(scim.WithSource(r.Context(), src))
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, r)
-				return w
-			}
+			st, call := newEnv(t, dsn(t), scim.Options{})
 			ids := make([]string, 2)
 			for i, name := range []string{"ada", "grace"} {
 				w := call(http.MethodPost, "/Users", map[string]any{
@@ -140,12 +94,11 @@ func TestReadsLoadNoRestrictedGroup(t *testing.T) {
 			// PATCH still starts from the whole user: the restricted
 			// values it does not name are kept.
 			st.asked = nil
-			w := call(http.MethodPatch, "/Users/"+ids[0], map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
-				"Operations": []any{map[string]any{"op": "replace", "path": "title", "value": "Countess"}}})
+			w := call(http.MethodPatch, "/Users/"+ids[0], replaceOp("title", "Countess"))
 			if w.Code != http.StatusOK {
 				t.Fatalf("patch: %d %s", w.Code, w.Body)
 			}
-			es, err := db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: ids[0], Groups: hrgate.AllGroups})
+			es, err := st.DB.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: ids[0], Groups: hrgate.AllGroups})
 			if err != nil || len(es) != 1 {
 				t.Fatal(es, err)
 			}
