@@ -2,6 +2,7 @@ package hrgate
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -42,9 +43,19 @@ type SCIMUserTx interface {
 	// the source holds (ignoring case; deleted users hold none) is
 	// ECONFLICT. A deleted user is never written again: ENOTFOUND, so
 	// that a write that read the user before a concurrent deletion
-	// committed fails instead of bringing the user back.
-	PutSCIMUser(ctx context.Context, u *SCIMUser) error
+	// committed fails instead of bringing the user back. was is the
+	// userName the writer read ("" when it creates the user): a stored
+	// state with another userName (compared exactly: a change of case is
+	// a rename) is ECONFLICT with cause ErrSCIMUserChanged, so that a
+	// write that read the user before a concurrent rename committed
+	// fails instead of reverting it.
+	PutSCIMUser(ctx context.Context, u *SCIMUser, was string) error
 }
+
+// ErrSCIMUserChanged is the cause of the ECONFLICT PutSCIMUser answers
+// when the stored userName is no longer the one the writer read, which
+// tells it apart from a userName another user holds.
+var ErrSCIMUserChanged = errors.New("the SCIM user was renamed since it was read")
 
 // EmployeeCheckTx is implemented by the sync transactions of stores that
 // can check references between employees inside the transaction.

@@ -1,19 +1,14 @@
 package scim_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/scim"
-	"github.com/hrgate/hrgate/sources"
 )
 
 // TestStatusFromTransport checks that the HTTP status of an error that is
@@ -21,24 +16,7 @@ import (
 // and in a Bulk operation's result, while SCIM keeps choosing the
 // scimType and a SCIM error keeps its own status.
 func TestStatusFromTransport(t *testing.T) {
-	ctx := context.Background()
-	db := storetest.Open(t, storetest.SQLite(t))
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	coID, err := hrgate.NewID(hrgate.PrefixCompany, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	co := &hrgate.Company{ID: coID, Slug: "acme", Name: "Acme", Country: "DE", CreatedAt: now, ModifiedAt: now}
-	if err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{co}}); err != nil {
-		t.Fatal(err)
-	}
-	svc := sources.New(db)
-	src, _, err := svc.Create(ctx, "entra", "acme", hrgate.SourceSCIM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &failStore{DB: db}
-	h := scim.NewHandler(svc, st, scim.Options{StatusOf: func(err error) int {
+	st, rawCall := newEnv(t, storetest.SQLite(t), scim.Options{StatusOf: func(err error) int {
 		if hrgate.ErrorCode(err) == hrgate.EINVALID {
 			return 422 // not SCIM's 400: only the transport's table could say it
 		}
@@ -46,14 +24,7 @@ func TestStatusFromTransport(t *testing.T) {
 	}})
 	call := func(method, path string, body any) (int, map[string]any) {
 		t.Helper()
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := httptest.NewRequest(method, scim.Prefix+path, bytes.NewReader(b))
-		r = r.WithContext(scim.WithSource(r.Context(), src))
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		w := rawCall(method, path, body)
 		var m map[string]any
 		if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
 			t.Fatalf("%d %s: %v", w.Code, w.Body, err)

@@ -3,78 +3,15 @@ package scim_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/scim"
-	"github.com/hrgate/hrgate/sources"
-	"github.com/hrgate/hrgate/sqlstore"
 )
-
-// raceStore runs between, once, after a request has read a user's SCIM
-// state and before it writes: the moment a concurrent request can
-// commit.
-type raceStore struct {
-	*sqlstore.DB
-	between func()
-}
-
-func (s *raceStore) SCIMUsers(ctx context.Context, sourceID string, ids []string) (map[string]*hrgate.SCIMUser, error) {
-	us, err := s.DB.SCIMUsers(ctx, sourceID, ids)
-	if f := s.between; f != nil {
-		s.between = nil
-		f()
-	}
-	return us, err
-}
-
-// raceEnv is a SCIM handler on a fresh store with one SCIM source, whose
-// store runs st.between once between a request's read and its write.
-func raceEnv(t *testing.T, dsn string) (st *raceStore, call func(method, path string, body any, hdr ...string) *httptest.ResponseRecorder) {
-	t.Helper()
-	ctx := context.Background()
-	db := storetest.Open(t, dsn)
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	coID, err := hrgate.NewID(hrgate.PrefixCompany, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	co := &hrgate.Company{ID: coID, Slug: "acme", Name: "Acme", Country: "DE", CreatedAt: now, ModifiedAt: now}
-	if err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{co}}); err != nil {
-		t.Fatal(err)
-	}
-	svc := sources.New(db)
-	src, _, err := svc.Create(ctx, "entra", "acme", hrgate.SourceSCIM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st = &raceStore{DB: db}
-	h := scim.NewHandler(svc, st, scim.Options{})
-	call = func(method, path string, body any, hdr ...string) *httptest.ResponseRecorder {
-		var b []byte
-		if body != nil {
-			var err error
-			if b, err = json.Marshal(body); err != nil {
-				t.Fatal(err)
-			}
-		}
-		r := httptest.NewRequest(method, scim.Prefix+path, bytes.NewReader(b))
-		for i := 0; i+1 < len(hdr); i += 2 {
-			r.Header.Set(hdr[i], hdr[i+1])
-		}
-		r = r.WithContext(scim.WithSource(r.Context(), src))
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		return w
-	}
-	return st, call
-}
 
 // TestIfMatchRacingWrite checks that If-Match is decided inside the
 // writing transaction: a PATCH whose version was current when it was
@@ -83,11 +20,7 @@ func raceEnv(t *testing.T, dsn string) (st *raceStore, call func(method, path st
 func TestIfMatchRacingWrite(t *testing.T) {
 	for name, dsn := range storetest.DSNs() {
 		t.Run(name, func(t *testing.T) {
-			st, call := raceEnv(t, dsn(t))
-			patch := func(path, value string) map[string]any {
-				return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
-					"Operations": []any{map[string]any{"op": "replace", "path": path, "value": value}}}
-			}
+			st, call := newEnv(t, dsn(t), scim.Options{})
 			w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": "ada",
 				"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
 			if w.Code != http.StatusCreated {
@@ -99,11 +32,11 @@ func TestIfMatchRacingWrite(t *testing.T) {
 				t.Fatal(err, etag)
 			}
 			st.between = func() {
-				if w := call(http.MethodPatch, "/Users/"+created.ID, patch("title", "Countess")); w.Code != http.StatusOK {
+				if w := call(http.MethodPatch, "/Users/"+created.ID, replaceOp("title", "Countess")); w.Code != http.StatusOK {
 					t.Errorf("the overtaking patch: %d %s", w.Code, w.Body)
 				}
 			}
-			if w := call(http.MethodPatch, "/Users/"+created.ID, patch("name.givenName", "Augusta"), "If-Match", etag); w.Code != http.StatusPreconditionFailed {
+			if w := call(http.MethodPatch, "/Users/"+created.ID, replaceOp("name.givenName", "Augusta"), "If-Match", etag); w.Code != http.StatusPreconditionFailed {
 				t.Errorf("a PATCH with a version overtaken before it wrote: %d %s, want 412", w.Code, w.Body)
 			}
 			w = call(http.MethodGet, "/Users/"+created.ID, nil)
@@ -128,21 +61,15 @@ func TestWriteRacingDelete(t *testing.T) {
 	for name, dsn := range storetest.DSNs() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			st, rawCall := raceEnv(t, dsn(t))
+			st, rawCall := newEnv(t, dsn(t), scim.Options{})
 			db := st.DB
 			call := func(method, path string, body any) *httptest.ResponseRecorder { return rawCall(method, path, body) }
 			for _, tc := range []struct {
 				name, method string
 				body         func(id string) any
 			}{
-				{"PatchTitle", http.MethodPatch, func(string) any {
-					return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
-						"Operations": []any{map[string]any{"op": "replace", "path": "title", "value": "Countess"}}}
-				}},
-				{"PatchUserName", http.MethodPatch, func(string) any {
-					return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
-						"Operations": []any{map[string]any{"op": "replace", "path": "userName", "value": "renamed"}}}
-				}},
+				{"PatchTitle", http.MethodPatch, func(string) any { return replaceOp("title", "Countess") }},
+				{"PatchUserName", http.MethodPatch, func(string) any { return replaceOp("userName", "renamed") }},
 				{"Put", http.MethodPut, func(string) any {
 					return map[string]any{"schemas": []string{scim.SchemaUser}, "userName": "ada-" + t.Name(), "active": true,
 						"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}, "title": "Countess"}
@@ -177,6 +104,163 @@ func TestWriteRacingDelete(t *testing.T) {
 					e := es[0]
 					if e.Employment.Status != hrgate.StatusTerminated || e.Employment.JobTitle != "" {
 						t.Errorf("the deleted user's employee was written: %+v", e.Employment)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestRenameRacingWrite checks that a rename another request commits
+// between a write's read and its write is never reverted: a request with
+// the old version in If-Match fails with 412 and writes nothing; one
+// without keeps the new userName with its own change, unless it renames
+// the user too (409). On both databases.
+func TestRenameRacingWrite(t *testing.T) {
+	patch := func(path, value string) func(string) any {
+		return func(string) any { return replaceOp(path, value) }
+	}
+	for name, dsn := range storetest.DSNs() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st, call := newEnv(t, dsn(t), scim.Options{})
+			for _, tc := range []struct {
+				name, method string
+				body         func(userName string) any
+				guard        bool
+				want         int
+				// wantGiven is the givenName after the race; "" when
+				// the user is deleted.
+				wantGiven string
+			}{
+				{"PatchGuarded", http.MethodPatch, patch("name.givenName", "Augusta"), true, http.StatusPreconditionFailed, "Ada"},
+				{"PatchUnguarded", http.MethodPatch, patch("name.givenName", "Augusta"), false, http.StatusOK, "Augusta"},
+				{"PutGuarded", http.MethodPut, func(userName string) any {
+					return map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
+						"name": map[string]any{"givenName": "Augusta", "familyName": "Lovelace"}}
+				}, true, http.StatusPreconditionFailed, "Ada"},
+				{"PutUnguarded", http.MethodPut, func(userName string) any {
+					return map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
+						"name": map[string]any{"givenName": "Augusta", "familyName": "Lovelace"}}
+				}, false, http.StatusOK, "Augusta"},
+				{"RenameUnguarded", http.MethodPatch, patch("userName", "other"), false, http.StatusConflict, "Ada"},
+				{"DeleteGuarded", http.MethodDelete, func(string) any { return nil }, true, http.StatusPreconditionFailed, "Ada"},
+				{"DeleteUnguarded", http.MethodDelete, func(string) any { return nil }, false, http.StatusNoContent, ""},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					userName, renamed := "ada-"+tc.name, "renamed-"+tc.name
+					w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
+						"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
+					if w.Code != http.StatusCreated {
+						t.Fatalf("create: %d %s", w.Code, w.Body)
+					}
+					var created struct{ ID string }
+					if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
+						t.Fatal(err)
+					}
+					st.between = func() {
+						if w := call(http.MethodPatch, "/Users/"+created.ID, replaceOp("userName", renamed)); w.Code != http.StatusOK {
+							t.Errorf("the overtaking rename: %d %s", w.Code, w.Body)
+						}
+					}
+					var hdr []string
+					if tc.guard {
+						hdr = []string{"If-Match", w.Header().Get("ETag")}
+					}
+					w = call(tc.method, "/Users/"+created.ID, tc.body(userName), hdr...)
+					if w.Code != tc.want {
+						t.Fatalf("%s racing a rename: %d %s, want %d", tc.method, w.Code, w.Body, tc.want)
+					}
+					if tc.wantGiven == "" {
+						// The deleted user's state keeps the new name.
+						es, err := st.DB.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: created.ID, Page: hrgate.Page{Limit: 1}})
+						if err != nil || len(es) != 1 {
+							t.Fatal(es, err)
+						}
+						us, err := st.DB.SCIMUsers(ctx, es[0].SourceID, []string{created.ID})
+						if u := us[created.ID]; err != nil || u == nil || !u.Deleted() || u.UserName != renamed {
+							t.Errorf("after the race: %+v %v; want the user deleted, named %q", u, err, renamed)
+						}
+						return
+					}
+					g := call(http.MethodGet, "/Users/"+created.ID, nil)
+					var got struct {
+						UserName string
+						Name     struct{ GivenName string }
+					}
+					if err := json.Unmarshal(g.Body.Bytes(), &got); err != nil {
+						t.Fatal(err)
+					}
+					if got.UserName != renamed || got.Name.GivenName != tc.wantGiven {
+						t.Errorf("after the race: userName %q, givenName %q; want %q, %q", got.UserName, got.Name.GivenName, renamed, tc.wantGiven)
+					}
+					if w.Code == http.StatusOK && (w.Header().Get("ETag") != g.Header().Get("ETag") || !bytes.Contains(w.Body.Bytes(), []byte(renamed))) {
+						t.Errorf("the answer is not the user as stored: ETag %s, stored %s; %s", w.Header().Get("ETag"), g.Header().Get("ETag"), w.Body)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestIfMatchAnyRacingWrite checks that "If-Match: *", which any version
+// matches, does not fail a write that another write overtook between its
+// read and its write: both changes stay, as without If-Match. On both
+// databases.
+func TestIfMatchAnyRacingWrite(t *testing.T) {
+	for name, dsn := range storetest.DSNs() {
+		t.Run(name, func(t *testing.T) {
+			st, call := newEnv(t, dsn(t), scim.Options{})
+			for _, tc := range []struct {
+				name, method string
+				body         func(userName string) any
+				want         int
+				// wantGiven is the givenName after the race; "" when
+				// the user is deleted.
+				wantGiven string
+			}{
+				{"Patch", http.MethodPatch, func(string) any { return replaceOp("name.givenName", "Augusta") }, http.StatusOK, "Augusta"},
+				{"Put", http.MethodPut, func(userName string) any {
+					return map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName, "title": "Countess",
+						"name": map[string]any{"givenName": "Augusta", "familyName": "Lovelace"}}
+				}, http.StatusOK, "Augusta"},
+				{"Delete", http.MethodDelete, func(string) any { return nil }, http.StatusNoContent, ""},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					userName := "ada-" + tc.name
+					w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
+						"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
+					if w.Code != http.StatusCreated {
+						t.Fatalf("create: %d %s", w.Code, w.Body)
+					}
+					var created struct{ ID string }
+					if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
+						t.Fatal(err)
+					}
+					st.between = func() {
+						if w := call(http.MethodPatch, "/Users/"+created.ID, replaceOp("title", "Countess")); w.Code != http.StatusOK {
+							t.Errorf("the overtaking patch: %d %s", w.Code, w.Body)
+						}
+					}
+					if w := call(tc.method, "/Users/"+created.ID, tc.body(userName), "If-Match", "*"); w.Code != tc.want {
+						t.Fatalf("%s with If-Match: * racing a write: %d %s, want %d", tc.method, w.Code, w.Body, tc.want)
+					}
+					w = call(http.MethodGet, "/Users/"+created.ID, nil)
+					if tc.wantGiven == "" {
+						if w.Code != http.StatusNotFound {
+							t.Errorf("after the race: %d %s, want the user deleted", w.Code, w.Body)
+						}
+						return
+					}
+					var got struct {
+						Title string
+						Name  struct{ GivenName string }
+					}
+					if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+						t.Fatal(err)
+					}
+					if got.Title != "Countess" || got.Name.GivenName != tc.wantGiven {
+						t.Errorf("after the race: title %q, givenName %q; want both changes", got.Title, got.Name.GivenName)
 					}
 				})
 			}

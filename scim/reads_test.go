@@ -1,75 +1,30 @@
 package scim_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/scim"
 	"github.com/hrgate/hrgate/sources"
-	"github.com/hrgate/hrgate/sqlstore"
 )
-
-// groupsStore records the field groups of every employee read.
-type groupsStore struct {
-	*sqlstore.DB
-	asked []hrgate.GroupSet
-}
-
-func (s *groupsStore) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hrgate.Employee, error) {
-	s.asked = append(s.asked, f.Groups)
-	return s.DB.FindEmployees(ctx, f)
-}
 
 // TestReadsLoadNoRestrictedGroup checks that a SCIM read never asks the
 // store for the restricted groups (compensation, banking, government
 // id): a User document never shows them, so decrypting them to answer a
 // read would only widen what a read handles. PATCH, which starts from the
-// whole user, still reads them and keeps them. On both databases.
+// whole user, still reads them and keeps them; DELETE reads the
+// employment group only. On both databases.
 func TestReadsLoadNoRestrictedGroup(t *testing.T) {
 	restricted := hrgate.GroupsOf(hrgate.GroupCompensation, hrgate.GroupBanking, hrgate.GroupGovernmentID)
 	for name, dsn := range storetest.DSNs() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			db := storetest.Open(t, dsn(t))
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			coID, err := hrgate.NewID(hrgate.PrefixCompany, rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			co := &hrgate.Company{ID: coID, Slug: "acme", Name: "Acme", Country: "DE", CreatedAt: now, ModifiedAt: now}
-			if err := db.InsertBatch(ctx, &hrgate.Batch{Companies: []*hrgate.Company{co}}); err != nil {
-				t.Fatal(err)
-			}
-			svc := sources.New(db)
-			src, _, err := svc.Create(ctx, "entra", "acme", hrgate.SourceSCIM)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st := &groupsStore{DB: db}
-			h := scim.NewHandler(svc, st, scim.Options{})
-			call := func(method, path string, body any) *httptest.ResponseRecorder {
-				t.Helper()
-				var b []byte
-				if body != nil {
-					if b, err = json.Marshal(body); err != nil {
-						t.Fatal(err)
-					}
-				}
-				r := httptest.NewRequest(method, scim.Prefix+path, bytes.NewReader(b))
-				r = r.WithContext(scim.WithSource(r.Context(), src))
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, r)
-				return w
-			}
+			st, call := newEnv(t, dsn(t), scim.Options{})
 			ids := make([]string, 2)
 			for i, name := range []string{"ada", "grace"} {
 				w := call(http.MethodPost, "/Users", map[string]any{
@@ -139,17 +94,31 @@ func TestReadsLoadNoRestrictedGroup(t *testing.T) {
 			// PATCH still starts from the whole user: the restricted
 			// values it does not name are kept.
 			st.asked = nil
-			w := call(http.MethodPatch, "/Users/"+ids[0], map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
-				"Operations": []any{map[string]any{"op": "replace", "path": "title", "value": "Countess"}}})
+			w := call(http.MethodPatch, "/Users/"+ids[0], replaceOp("title", "Countess"))
 			if w.Code != http.StatusOK {
 				t.Fatalf("patch: %d %s", w.Code, w.Body)
 			}
-			es, err := db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: ids[0], Groups: hrgate.AllGroups})
+			es, err := st.DB.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: ids[0], Groups: hrgate.AllGroups})
 			if err != nil || len(es) != 1 {
 				t.Fatal(es, err)
 			}
 			if v := sources.Values(es[0]); v["job_title"] != "Countess" || v["pay_rate"] != "85000" || v["national_id"] != "QQ123456C" {
 				t.Errorf("after PATCH: title %q, pay rate %q, national id %q", v["job_title"], v["pay_rate"], v["national_id"])
+			}
+
+			// DELETE reads the employment dates only: no contact or
+			// personal data is decrypted to terminate someone.
+			st.asked = nil
+			if w := call(http.MethodDelete, "/Users/"+ids[1], nil); w.Code != http.StatusNoContent {
+				t.Fatalf("delete: %d %s", w.Code, w.Body)
+			}
+			if len(st.asked) == 0 {
+				t.Fatal("no employee read recorded")
+			}
+			for _, g := range st.asked {
+				if g != hrgate.GroupsOf(hrgate.GroupEmployment) {
+					t.Errorf("DELETE asked the store for %s, want employment only", g)
+				}
 			}
 		})
 	}

@@ -122,7 +122,7 @@ func (s *service) create(ctx context.Context, src *hrgate.Source, doc document) 
 			return &Error{Status: 409, Type: "uniqueness", Detail: "A user with this externalId exists."}
 		}
 		state.EmployeeID = o.Employee.ID
-		return putState(ctx, tx, state)
+		return putState(ctx, tx, state, "", false)
 	})
 	if err != nil {
 		return nil, err
@@ -130,17 +130,35 @@ func (s *service) create(ctx context.Context, src *hrgate.Source, doc document) 
 	return &user{e: out.Employee, u: state}, nil
 }
 
-// putState writes a user's SCIM state in the sync transaction; a
-// userName another user of the source holds is 409 uniqueness, and a user
-// deleted since it was read answers 404 as an unknown one does.
-func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser) error {
+// errRenamed is putState's answer, to a write without a version in
+// If-Match, when the user was renamed after was was read: commit decides
+// what the write does then.
+var errRenamed = errors.New("scim: the user was renamed during the request")
+
+// maxRewrites bounds how many times commit writes a user that concurrent
+// renames keep overtaking.
+const maxRewrites = 3
+
+// putState writes a user's SCIM state in the sync transaction, replacing
+// the userName was ("" for a new user); a userName another user of the
+// source holds is 409 uniqueness, and a user deleted since it was read
+// answers 404 as an unknown one does. A user renamed since was was read
+// is 412 with guard (the request named a version in If-Match), else
+// errRenamed.
+func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser, was string, guard bool) error {
 	st, ok := tx.(hrgate.SCIMUserTx)
 	if !ok {
 		return errors.New("scim: the store keeps no SCIM state")
 	}
 	// The store's unique index decides, also between concurrent
 	// requests; no look-up first.
-	if err := st.PutSCIMUser(ctx, u); err != nil {
+	if err := st.PutSCIMUser(ctx, u, was); err != nil {
+		switch {
+		case errors.Is(err, hrgate.ErrSCIMUserChanged) && guard:
+			return errStale()
+		case errors.Is(err, hrgate.ErrSCIMUserChanged):
+			return errRenamed
+		}
 		switch hrgate.ErrorCode(err) {
 		case hrgate.ECONFLICT:
 			return &Error{Status: 409, Type: "uniqueness", Detail: "Another user of this source has this userName."}
@@ -195,10 +213,18 @@ func describe(ps []hrgate.RowProblem) string {
 	return strings.Join(parts, " ")
 }
 
+// guarded reports whether If-Match names versions, which a write must
+// then find unchanged inside its transaction too; "*" matches any version
+// (RFC 9110 §13.1.1), so a request with it writes as one without.
+func guarded(ifMatch string) bool {
+	ifMatch = strings.TrimSpace(ifMatch)
+	return ifMatch != "" && ifMatch != "*"
+}
+
 // checkVersion honours If-Match: "*" or a list of ETags, one of which
 // must be the user's.
 func checkVersion(u *user, ifMatch string) error {
-	if ifMatch == "" || strings.TrimSpace(ifMatch) == "*" {
+	if !guarded(ifMatch) {
 		return nil
 	}
 	v := u.version()
@@ -208,6 +234,12 @@ func checkVersion(u *user, ifMatch string) error {
 			return nil
 		}
 	}
+	return errStale()
+}
+
+// errStale is the answer to a request whose If-Match names a version the
+// user no longer has (RFC 7644 §3.14).
+func errStale() *Error {
 	return &Error{Status: 412, Detail: "The user changed since the version in If-Match was read."}
 }
 
@@ -242,7 +274,7 @@ func (s *service) replace(ctx context.Context, src *hrgate.Source, id string, bo
 			}
 		}
 	}
-	return s.write(ctx, src, cur, doc, ifMatch != "")
+	return s.write(ctx, src, cur, doc, guarded(ifMatch))
 }
 
 // patch is PATCH: the operations apply to the whole user, and what
@@ -259,7 +291,7 @@ func (s *service) patch(ctx context.Context, src *hrgate.Source, id string, ops 
 	if err := applyPatch(doc, ops, cur.e.RemoteID); err != nil {
 		return nil, err
 	}
-	return s.write(ctx, src, cur, doc, ifMatch != "")
+	return s.write(ctx, src, cur, doc, guarded(ifMatch))
 }
 
 // write writes the fields of doc that differ from cur as a patch record,
@@ -267,7 +299,7 @@ func (s *service) patch(ctx context.Context, src *hrgate.Source, id string, ops 
 // transaction: a concurrent change of other fields is kept. With guard
 // (the request named a version in If-Match), a change another request
 // committed since cur was read fails the write with 412, decided inside
-// the writing transaction.
+// the writing transaction (see commit for the userName).
 func (s *service) write(ctx context.Context, src *hrgate.Source, cur *user, doc document, guard bool) (*user, error) {
 	old := sources.Values(cur.e)
 	m, err := toValues(doc, old["employment_status"])
@@ -284,30 +316,62 @@ func (s *service) write(ctx context.Context, src *hrgate.Source, cur *user, doc 
 		}
 	}
 	state := &hrgate.SCIMUser{EmployeeID: cur.e.ID, SourceID: src.ID, UserName: m.userName}
-	rec := sources.Record{RemoteID: cur.e.RemoteID, Values: diff, Patch: true}
-	out, err := s.apply(ctx, src, rec, func(ctx context.Context, tx hrgate.SyncTx, o *sources.Outcome) error {
-		if err := overtaken(o, cur, guard); err != nil {
-			return err
+	return s.commit(ctx, src, cur, sources.Record{RemoteID: cur.e.RemoteID, Values: diff, Patch: true}, state, guard)
+}
+
+// commit applies rec, a patch of cur's employee, and writes state, cur's
+// SCIM state after the request, in the same transaction. The state is
+// written even when the userName is unchanged: the store refuses to write
+// a deleted user's state, so a write that read the user before a
+// concurrent DELETE committed is undone (404) instead of changing a
+// deleted user's employee.
+//
+// The store replaces the userName only if it is still the one in cur, so
+// that a rename committed since cur was read is never reverted. With
+// guard, such a rename fails the request with 412, as any other change
+// does. Without, a request that does not rename the user is written
+// again, keeping the new userName, as its fields are merged onto the
+// employee as stored; one that renames it too is 409, since either name
+// may be the one meant.
+func (s *service) commit(ctx context.Context, src *hrgate.Source, cur *user, rec sources.Record, state *hrgate.SCIMUser, guard bool) (*user, error) {
+	renames := state.UserName != cur.u.UserName
+	was := cur.u.UserName
+	for attempt := 1; ; attempt++ {
+		out, err := s.apply(ctx, src, rec, func(ctx context.Context, tx hrgate.SyncTx, o *sources.Outcome) error {
+			if err := overtaken(o, cur, guard); err != nil {
+				return err
+			}
+			return putState(ctx, tx, state, was, guard)
+		})
+		if err == nil {
+			return &user{e: out.Employee, u: state}, nil
 		}
-		// Written even when the userName is unchanged: the store
-		// refuses to write a deleted user's state, so a write that read
-		// the user before a concurrent DELETE committed is undone (404)
-		// instead of changing a deleted user's employee.
-		return putState(ctx, tx, state)
-	})
-	if err != nil {
-		return nil, err
+		if !errors.Is(err, errRenamed) {
+			return nil, err
+		}
+		if renames || attempt == maxRewrites {
+			return nil, &Error{Status: 409, Detail: "The user was renamed during the request; try again."}
+		}
+		us, err := s.store.SCIMUsers(ctx, src.ID, []string{cur.e.ID})
+		if err != nil {
+			return nil, err
+		}
+		fresh := stateOf(src, cur.e, us)
+		if fresh.Deleted() {
+			return nil, notFound()
+		}
+		state.UserName, was = fresh.UserName, fresh.UserName
 	}
-	return &user{e: out.Employee, u: state}, nil
 }
 
 // remove is DELETE: the employment is terminated (termination date the
 // day of the request unless one is set) and the user marked deleted, in
 // one transaction. Nothing is hard-deleted; the user answers 404 after.
 func (s *service) remove(ctx context.Context, src *hrgate.Source, id string, ifMatch string) error {
-	// Only the employment dates are read; the engine writes the patch
+	// Only the employment dates are read, so only their group is loaded
+	// (and nothing confidential decrypted); the engine writes the patch
 	// onto the employee as stored.
-	cur, err := s.get(ctx, src, id, rendered)
+	cur, err := s.get(ctx, src, id, hrgate.GroupsOf(hrgate.GroupEmployment))
 	if err != nil {
 		return err
 	}
@@ -324,13 +388,7 @@ func (s *service) remove(ctx context.Context, src *hrgate.Source, id string, ifM
 		values["termination_date"] = day
 	}
 	state := &hrgate.SCIMUser{EmployeeID: cur.e.ID, SourceID: src.ID, UserName: cur.u.UserName, DeletedAt: now}
-	_, err = s.apply(ctx, src, sources.Record{RemoteID: cur.e.RemoteID, Values: values, Patch: true},
-		func(ctx context.Context, tx hrgate.SyncTx, o *sources.Outcome) error {
-			if err := overtaken(o, cur, ifMatch != ""); err != nil {
-				return err
-			}
-			return putState(ctx, tx, state)
-		})
+	_, err = s.commit(ctx, src, cur, sources.Record{RemoteID: cur.e.RemoteID, Values: values, Patch: true}, state, guarded(ifMatch))
 	return err
 }
 
@@ -343,7 +401,7 @@ func overtaken(o *sources.Outcome, cur *user, guard bool) error {
 		return &Error{Status: 409, Detail: "The user changed during the request; try again."}
 	}
 	if guard && !o.Read.Equal(cur.e.ModifiedAt) {
-		return &Error{Status: 412, Detail: "The user changed since the version in If-Match was read."}
+		return errStale()
 	}
 	return nil
 }

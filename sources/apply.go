@@ -269,8 +269,12 @@ func (s *Service) finishApply(ctx context.Context, run *hrgate.SyncRun, problems
 	for i := range outcomes {
 		outcomes[i].Employee, outcomes[i].Change, outcomes[i].Groups = nil, "", nil
 	}
-	// The run is lost when it cannot be written, as nothing else was.
-	_ = s.store.CreateSyncRun(ctx, run)
+	// The run's own record is best effort: the cause is what the caller
+	// must see. It is written also when the caller's context ended, which
+	// may be why the run failed.
+	if err := s.store.CreateSyncRun(context.WithoutCancel(ctx), run); err != nil {
+		s.log.Error("the outcome of a failed run could not be recorded", "run_id", run.ID, "err", err)
+	}
 	return run, outcomes, cause
 }
 

@@ -232,15 +232,31 @@ func TestApplyHook_RunCommitsWithTheChange(t *testing.T) {
 			t.Fatalf("events after a failed hook: %+v", evs)
 		}
 
+		// A call whose request is cancelled while it writes fails, and
+		// its run is recorded all the same.
+		cancelled, cancel := context.WithCancel(ctx)
+		failed, _, err := e.svc.ApplyHook(cancelled, src, "scim", []sources.Record{rec}, func(ctx context.Context, _ hrgate.SyncTx, _ []sources.Outcome) error {
+			cancel()
+			return ctx.Err()
+		})
+		if !errors.Is(err, context.Canceled) || failed.Status != hrgate.RunFailed {
+			t.Fatalf("a cancelled call: %v %+v", err, failed)
+		}
+		if rs := e.runs(t, src); len(rs) != 2 || !slices.ContainsFunc(rs, func(r *hrgate.SyncRun) bool {
+			return r.ID == failed.ID && r.Status == hrgate.RunFailed
+		}) {
+			t.Fatalf("runs after a cancelled call: %+v", rs)
+		}
+
 		run, _, err = e.svc.ApplyHook(ctx, src, "scim", []sources.Record{rec}, nil)
 		if err != nil || run.Status != hrgate.RunSucceeded || run.FinishedAt.IsZero() {
 			t.Fatalf("apply: %v %+v", err, run)
 		}
-		// The clock stands still: both runs start at one time, so the
+		// The clock stands still: the runs start at one time, so the
 		// stored one is found by its id, not by its place in the list.
 		rs := e.runs(t, src)
 		i := slices.IndexFunc(rs, func(r *hrgate.SyncRun) bool { return r.ID == run.ID })
-		if len(rs) != 2 || i < 0 || rs[i].Status != hrgate.RunSucceeded || rs[i].Created != 1 || !rs[i].FinishedAt.Equal(run.FinishedAt) {
+		if len(rs) != 3 || i < 0 || rs[i].Status != hrgate.RunSucceeded || rs[i].Created != 1 || !rs[i].FinishedAt.Equal(run.FinishedAt) {
 			t.Fatalf("runs after a success: %d, the new one at %d", len(rs), i)
 		}
 		if evs := e.events(t, 0); len(evs) != 1 || evs[0].RunID != run.ID {

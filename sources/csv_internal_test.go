@@ -31,18 +31,6 @@ func (t *failingTx) Insert(context.Context, []*hrgate.Employee) error           
 func (t *failingTx) Update(context.Context, []*hrgate.Employee) error           { return nil }
 func (t *failingTx) AppendChanges(context.Context, []*hrgate.ChangeEvent) error { return nil }
 
-// countedReader counts what was read of a file.
-type countedReader struct {
-	r *strings.Reader
-	n int
-}
-
-func (c *countedReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += n
-	return n, err
-}
-
 // When applying a batch fails, applyFile returns that error, and the
 // goroutine reading the file stops at its next read instead of parsing
 // the rest of the file: both have ended when it returns.
@@ -53,7 +41,7 @@ func TestApplyFileStopsReadingOnError(t *testing.T) {
 	for i := range rows {
 		fmt.Fprintf(&b, "r%d,First,Last\r\n", i)
 	}
-	file := &countedReader{r: strings.NewReader(b.String())}
+	file := &countingReader{r: strings.NewReader(b.String())}
 	tx := &failingTx{}
 	src := &hrgate.Source{ID: "src_x", CompanyID: "com_x"}
 	y := &syncer{svc: New(nil), tx: tx, src: src, run: &hrgate.SyncRun{}, now: time.Now(), problems: problemList{last: -1}}
@@ -65,7 +53,7 @@ func TestApplyFileStopsReadingOnError(t *testing.T) {
 	if tx.calls != 2 {
 		t.Fatalf("%d batches applied after the failure", tx.calls-2)
 	}
-	if file.n >= b.Len()/2 {
+	if file.n >= int64(b.Len()/2) {
 		t.Fatalf("%d of %d bytes read after the failure", file.n, b.Len())
 	}
 }

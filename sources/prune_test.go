@@ -2,7 +2,6 @@ package sources_test
 
 import (
 	"context"
-	"runtime"
 	"testing"
 	"time"
 
@@ -33,6 +32,7 @@ func TestRunPruningForgetsOldRuns(t *testing.T) {
 				defer close(done)
 				e.svc.RunPruning(loopCtx, time.Hour, time.Hour)
 			}()
+			deadline := time.Now().Add(10 * time.Second)
 			for {
 				runs, err := e.svc.Runs(ctx, "payroll", 10)
 				if err != nil {
@@ -44,7 +44,11 @@ func TestRunPruningForgetsOldRuns(t *testing.T) {
 					}
 					break
 				}
-				runtime.Gosched()
+				if time.Now().After(deadline) {
+					stop()
+					t.Fatalf("the old run was not pruned: %d runs", len(runs))
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 			stop()
 			<-done

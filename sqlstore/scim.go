@@ -73,11 +73,18 @@ func (db *DB) FindSCIMUserByName(ctx context.Context, sourceID, name string) (*h
 	return u, nil
 }
 
+const putSCIMUser = `INSERT INTO scim_users (employee_id, source_id, user_name, user_key, deleted_at) ` +
+	`SELECT id, source_id, ?, ?, ? FROM employees WHERE id = ? AND source_id = ? AND deleted_at IS NULL ` +
+	`ON CONFLICT (employee_id) DO UPDATE SET user_name = excluded.user_name, ` +
+	`user_key = excluded.user_key, deleted_at = excluded.deleted_at WHERE scim_users.deleted_at IS NULL`
+
 // PutSCIMUser inserts or replaces the SCIM state of a live employee of the
 // transaction's source (an erased one is EINVALID, as another source's
 // is). The partial unique index on (source_id, user_key) makes a taken
 // userName ECONFLICT even between concurrent transactions on PostgreSQL.
-func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser) error {
+// A stored userName other than was (when given) is ECONFLICT with cause
+// hrgate.ErrSCIMUserChanged.
+func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser, was string) error {
 	switch {
 	case u == nil || u.EmployeeID == "" || u.UserName == "":
 		return invalid("A SCIM user needs an employee and a userName.")
@@ -87,37 +94,48 @@ func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser) error {
 	// One statement: the row is written only for a live employee of the
 	// source (EraseEmployee takes no source lock, so a write racing an
 	// erasure must not bring the erased person's userName back), the
-	// partial unique index refuses a taken userName, and a
-	// deleted user's row is left as it is (the WHERE of the update, which
-	// PostgreSQL evaluates on the row as last committed, under its lock):
-	// a write that read the user before a concurrent DELETE committed
-	// cannot bring it back.
-	res, err := t.db.wstmts.txExec(ctx, t.tx, `INSERT INTO scim_users (employee_id, source_id, user_name, user_key, deleted_at) `+
-		`SELECT id, source_id, ?, ?, ? FROM employees WHERE id = ? AND source_id = ? AND deleted_at IS NULL `+
-		`ON CONFLICT (employee_id) DO UPDATE SET user_name = excluded.user_name, `+
-		`user_key = excluded.user_key, deleted_at = excluded.deleted_at WHERE scim_users.deleted_at IS NULL`,
-		u.UserName, userKey(u.UserName), micros(u.DeletedAt), u.EmployeeID, t.src.ID)
+	// partial unique index refuses a taken userName, and a deleted
+	// user's row, or one renamed since the writer read it, is left as it
+	// is (the WHERE of the update, which PostgreSQL evaluates on the row
+	// as last committed, under its lock): a write that read the user
+	// before a concurrent DELETE or rename committed cannot undo it.
+	query, args := putSCIMUser, []any{u.UserName, userKey(u.UserName), micros(u.DeletedAt), u.EmployeeID, t.src.ID}
+	if was != "" {
+		query, args = putSCIMUser+` AND scim_users.user_name = ?`, append(args, was)
+	}
+	res, err := t.db.wstmts.txExec(ctx, t.tx, query, args...)
 	if err == nil {
 		n, rerr := res.RowsAffected()
 		if rerr != nil {
 			return rerr
 		}
 		if n != 1 {
-			var owned int
-			switch qerr := t.db.wstmts.txQueryRow(ctx, t.tx, `SELECT 1 FROM employees WHERE id = ? AND source_id = ? AND deleted_at IS NULL`,
-				u.EmployeeID, t.src.ID).Scan(&owned); {
-			case errors.Is(qerr, sql.ErrNoRows):
-				return invalid("A source writes only its own users.")
-			case qerr != nil:
-				return qerr
-			}
-			return hrgate.ErrNotFound("User")
+			return t.whyNotPut(ctx, u.EmployeeID)
 		}
 	}
 	if v := t.db.dialect.classify(err); v.kind == violationUnique {
 		return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "Another user of this source has this userName.", Err: err}
 	}
 	return err
+}
+
+// whyNotPut tells why PutSCIMUser wrote no row for the employee id: not
+// a live employee of the source (EINVALID), a deleted user (ENOTFOUND),
+// or else a user renamed since the writer read it (ECONFLICT). It reads
+// the rows as last committed, as the refused statement saw them.
+func (t *syncTx) whyNotPut(ctx context.Context, id string) error {
+	var deleted sql.NullInt64
+	switch err := t.db.wstmts.txQueryRow(ctx, t.tx, `SELECT s.deleted_at FROM employees e `+
+		`LEFT JOIN scim_users s ON s.employee_id = e.id WHERE e.id = ? AND e.source_id = ? AND e.deleted_at IS NULL`,
+		id, t.src.ID).Scan(&deleted); {
+	case errors.Is(err, sql.ErrNoRows):
+		return invalid("A source writes only its own users.")
+	case err != nil:
+		return err
+	case deleted.Valid:
+		return hrgate.ErrNotFound("User")
+	}
+	return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The user was renamed since it was read.", Err: hrgate.ErrSCIMUserChanged}
 }
 
 // LiveEmployees returns which of ids name employees of the transaction's

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/hrgate/hrgate"
@@ -41,9 +42,10 @@ func TestSCIMUsers(t *testing.T) {
 		sync := func(s *hrgate.Source, fn func(tx hrgate.SyncTx) error) error {
 			return db.Sync(ctx, s, fn)
 		}
-		put := func(s *hrgate.Source, u *hrgate.SCIMUser) error {
-			return sync(s, func(tx hrgate.SyncTx) error { return tx.(hrgate.SCIMUserTx).PutSCIMUser(ctx, u) })
+		putWas := func(s *hrgate.Source, u *hrgate.SCIMUser, was string) error {
+			return sync(s, func(tx hrgate.SyncTx) error { return tx.(hrgate.SCIMUserTx).PutSCIMUser(ctx, u, was) })
 		}
+		put := func(s *hrgate.Source, u *hrgate.SCIMUser) error { return putWas(s, u, "") }
 		if err := sync(src, func(tx hrgate.SyncTx) error { return tx.Insert(ctx, emps[:2]) }); err != nil {
 			t.Fatal(err)
 		}
@@ -62,6 +64,31 @@ func TestSCIMUsers(t *testing.T) {
 		}
 		// Another source's employee is not this source's to name.
 		err = put(src, &hrgate.SCIMUser{EmployeeID: emps[2].ID, SourceID: src.ID, UserName: "x@example.com"})
+		wantCode(t, err, hrgate.EINVALID)
+
+		// A write that read another userName than the stored one (a
+		// rename committed since; case counts) is refused, the stored
+		// name kept; one that read the stored name renames.
+		for _, was := range []string{"Grace@Example.com", "ada@example.com"} {
+			err = putWas(src, &hrgate.SCIMUser{EmployeeID: emps[0].ID, SourceID: src.ID, UserName: "Ada.L@Example.com"}, was)
+			wantCode(t, err, hrgate.ECONFLICT)
+			if !errors.Is(err, hrgate.ErrSCIMUserChanged) {
+				t.Errorf("a write that read %q: %v, want ErrSCIMUserChanged", was, err)
+			}
+		}
+		for _, step := range [][2]string{{"Ada@Example.com", "Ada.L@Example.com"}, {"Ada.L@Example.com", "Ada@Example.com"}} {
+			if err := putWas(src, &hrgate.SCIMUser{EmployeeID: emps[0].ID, SourceID: src.ID, UserName: step[1]}, step[0]); err != nil {
+				t.Fatalf("rename %q to %q: %v", step[0], step[1], err)
+			}
+		}
+		// With was given, a taken userName is still uniqueness, not a
+		// rename, and another source's employee still not this source's.
+		err = putWas(src, &hrgate.SCIMUser{EmployeeID: emps[1].ID, SourceID: src.ID, UserName: "ADA@example.com"}, "x")
+		wantCode(t, err, hrgate.ECONFLICT)
+		if errors.Is(err, hrgate.ErrSCIMUserChanged) {
+			t.Errorf("a taken userName: %v, want no ErrSCIMUserChanged", err)
+		}
+		err = putWas(src, &hrgate.SCIMUser{EmployeeID: emps[2].ID, SourceID: src.ID, UserName: "x@example.com"}, "x")
 		wantCode(t, err, hrgate.EINVALID)
 
 		u, err := db.FindSCIMUserByName(ctx, src.ID, "ADA@example.com")
@@ -97,6 +124,8 @@ func TestSCIMUsers(t *testing.T) {
 		// A write that raced with the deletion (read before it, committed
 		// after) does not bring the user back.
 		err = put(src, &hrgate.SCIMUser{EmployeeID: emps[0].ID, SourceID: src.ID, UserName: "Ada2@Example.com"})
+		wantCode(t, err, hrgate.ENOTFOUND)
+		err = putWas(src, &hrgate.SCIMUser{EmployeeID: emps[0].ID, SourceID: src.ID, UserName: "Ada2@Example.com"}, "Ada@Example.com")
 		wantCode(t, err, hrgate.ENOTFOUND)
 		if us, err := db.SCIMUsers(ctx, src.ID, []string{emps[0].ID}); err != nil || us[emps[0].ID] == nil ||
 			!us[emps[0].ID].Deleted() || us[emps[0].ID].UserName != "Ada@Example.com" {

@@ -2,7 +2,6 @@ package webhooks_test
 
 import (
 	"context"
-	"runtime"
 	"testing"
 	"time"
 
@@ -53,6 +52,7 @@ func TestRunPruning(t *testing.T) {
 			defer close(done)
 			e.svc.RunPruning(loopCtx, time.Hour, time.Hour, true)
 		}()
+		deadline := time.Now().Add(10 * time.Second)
 		for {
 			ds, err := e.svc.Deliveries(ctx, hrgate.DeliveryFilter{Limit: 100})
 			if err != nil {
@@ -64,7 +64,11 @@ func TestRunPruning(t *testing.T) {
 				}
 				break
 			}
-			runtime.Gosched()
+			if time.Now().After(deadline) {
+				stop()
+				t.Fatalf("not pruned: %d deliveries, %d change events kept", len(ds), len(events(t, e)))
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		stop()
 		<-done
