@@ -21,21 +21,22 @@ import (
 // OpenAppend returns, so that what is appended and synced to it survives
 // a crash. what names the file in errors ("audit journal").
 func OpenAppend(path, what string) (*os.File, error) {
-	const flags = os.O_RDWR | os.O_APPEND | noFollow
+	const flags = os.O_RDWR | os.O_APPEND
 	created := true
 	// O_EXCL tells a new file from an existing one in the same call that
-	// opens it, which a stat before the open could not.
+	// opens it, which a stat before the open could not, and it refuses
+	// any name already there, a symbolic link included.
 	f, err := os.OpenFile(path, flags|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the operator names the file or its directory.
 	if errors.Is(err, fs.ErrExist) {
 		created = false
-		f, err = os.OpenFile(path, flags, 0) // #nosec G304 -- as above.
-	}
-	if isLink(err) {
-		return nil, fmt.Errorf("the %s %s is a symbolic link; refusing to follow it", what, path)
+		f, err = openExisting(path, what, flags)
+	} else if err != nil {
+		err = fmt.Errorf("open the %s: %w", what, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open the %s: %w", what, err)
+		return nil, err
 	}
+	// openExisting has refused a link; a FIFO or a device is refused here.
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
 		err = fmt.Errorf("the %s %s is not a regular file", what, path)
