@@ -226,10 +226,18 @@ func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditH
 		}
 		return db.translate(l.journal.append(ctx, seal), op)
 	}
+	return db.translate(l.appendDirect(ctx, seal), op)
+}
+
+// appendDirect appends straight into the tables, in one transaction that
+// reads the head (locking it on PostgreSQL), seals after it and stores the
+// rows: AppendAudit on PostgreSQL. On SQLite only tests use it, on a
+// schema the journal does not open on.
+func (l *AuditLog) appendDirect(ctx context.Context, seal func(head hrgate.AuditHead) ([]*hrgate.AuditRow, hrgate.AuditHead, error)) error {
 	if err := l.prepare(ctx); err != nil {
-		return db.translate(err, op)
+		return err
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	return l.db.inTx(ctx, func(tx *sql.Tx) error {
 		st, err := l.stmt(ctx, tx, l.headLockQuery())
 		if err != nil {
 			return err
@@ -244,7 +252,6 @@ func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditH
 		}
 		return l.storeRows(ctx, tx, head, rows, next)
 	})
-	return db.translate(err, op)
 }
 
 // storeRows inserts rows, which extend the chain at head, with their
