@@ -521,16 +521,18 @@ func (l *AuditLog) findQuery(ctx context.Context, f hrgate.AuditFilter) (*query,
 	}
 	q := &query{}
 	q.write(`SELECT ` + auditColumns + ` FROM audit_events`)
-	q.and("seq > ?", after)
+	// No upper bound is left out rather than bound as math.MaxInt64:
+	// PostgreSQL, when it does not know the values (a generic plan, a
+	// table without statistics), takes a range bounded on both sides for
+	// 0.5% of the rows and reads it through the primary key instead of
+	// the index of the other conditions (TestFindAuditRowsPlans).
+	seqs, seqArgs := "seq > ?", []any{after}
 	if before != math.MaxInt64 {
-		q.and("seq < ?", before)
+		seqs, seqArgs = "seq > ? AND seq < ?", []any{after, before}
 	}
+	q.and(seqs, seqArgs...)
 	if f.RecordID != "" {
-		if before != math.MaxInt64 {
-			q.and("seq IN (SELECT seq FROM audit_records WHERE record_id = ? AND seq > ? AND seq < ?)", f.RecordID, after, before)
-		} else {
-			q.and("seq IN (SELECT seq FROM audit_records WHERE record_id = ? AND seq > ?)", f.RecordID, after)
-		}
+		q.and("seq IN (SELECT seq FROM audit_records WHERE record_id = ? AND "+seqs+")", append([]any{f.RecordID}, seqArgs...)...)
 	}
 	if len(f.Types) > 0 {
 		types := dedupe(f.Types)
