@@ -87,6 +87,9 @@ type Log struct {
 	lastCycle  time.Duration
 	lastCommit time.Time
 	timer      *time.Timer
+	// after arms the timer that ends a wait of linger and returns its
+	// channel: armTimer, which a test replaces to hold linger waiting.
+	after func(time.Duration) <-chan time.Time
 }
 
 // request is one event waiting for the writer. done, buffered, receives
@@ -136,6 +139,7 @@ func Open(ctx context.Context, store hrgate.AuditStore, keys *Keys, opts Options
 		timer:    time.NewTimer(time.Hour),
 	}
 	l.timer.Stop()
+	l.after = l.armTimer
 	head, err := store.AuditHead(ctx)
 	if err != nil {
 		return nil, err
@@ -393,13 +397,8 @@ func (l *Log) linger(batch []request) []request {
 	// first commit) it is long, and three times it could overflow.
 	gap := max(3*min(l.lastCycle, time.Second)/time.Duration(l.lastBatch), minGap)
 	start := time.Now()
-	for len(batch) < l.maxBatch {
-		left := wait - time.Since(start)
-		if left <= 0 {
-			break
-		}
-		// Since Go 1.23 Reset and Stop leave no stale tick behind.
-		l.timer.Reset(min(gap, left))
+	for left := wait; len(batch) < l.maxBatch; {
+		fired := l.after(min(gap, left))
 		select {
 		case r, ok := <-l.queue:
 			l.timer.Stop()
@@ -407,12 +406,21 @@ func (l *Log) linger(batch []request) []request {
 				return batch
 			}
 			batch = l.drain(append(batch, r))
-			continue
-		case <-l.timer.C:
+			if left = wait - time.Since(start); left > 0 {
+				continue
+			}
+		case <-fired:
 		}
 		break
 	}
 	return batch
+}
+
+// armTimer arms l.timer to fire after d and returns its channel. Since Go
+// 1.23 Reset and Stop leave no stale tick behind.
+func (l *Log) armTimer(d time.Duration) <-chan time.Time {
+	l.timer.Reset(d)
+	return l.timer.C
 }
 
 // drain adds to batch the events waiting in the queue, up to maxBatch.

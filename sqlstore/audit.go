@@ -226,10 +226,18 @@ func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditH
 		}
 		return db.translate(l.journal.append(ctx, seal), op)
 	}
+	return db.translate(l.appendDirect(ctx, seal), op)
+}
+
+// appendDirect appends straight into the tables, in one transaction that
+// reads the head (locking it on PostgreSQL), seals after it and stores the
+// rows: AppendAudit on PostgreSQL. On SQLite only tests use it, on a
+// schema the journal does not open on.
+func (l *AuditLog) appendDirect(ctx context.Context, seal func(head hrgate.AuditHead) ([]*hrgate.AuditRow, hrgate.AuditHead, error)) error {
 	if err := l.prepare(ctx); err != nil {
-		return db.translate(err, op)
+		return err
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	return l.db.inTx(ctx, func(tx *sql.Tx) error {
 		st, err := l.stmt(ctx, tx, l.headLockQuery())
 		if err != nil {
 			return err
@@ -244,7 +252,6 @@ func (l *AuditLog) AppendAudit(ctx context.Context, seal func(head hrgate.AuditH
 		}
 		return l.storeRows(ctx, tx, head, rows, next)
 	})
-	return db.translate(err, op)
 }
 
 // storeRows inserts rows, which extend the chain at head, with their
@@ -500,52 +507,32 @@ func (l *AuditLog) FindAuditRows(ctx context.Context, f hrgate.AuditFilter) ([]*
 // time range covers is empty.
 //
 // No index holds the time column: a range of time is turned into a range
-// of seq (seqAtTime), on which every index used here is ordered. The
+// of seq (seqRange), on which every index used here is ordered. The
 // conditions on time stay in the query, so that even a trail edited to
 // go back in time, which verification reports, yields no event outside
 // the range.
 func (l *AuditLog) findQuery(ctx context.Context, f hrgate.AuditFilter) (*query, error) {
-	after, before := f.AfterSeq, int64(math.MaxInt64) // seq > after, seq < before
-	if !f.From.IsZero() || !f.To.IsZero() {
-		var last int64
-		err := l.db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&last)
-		if err != nil {
-			return nil, err
-		}
-		if !f.From.IsZero() {
-			from, err := l.seqAtTime(ctx, f.From.UnixMicro(), after, last)
-			if err != nil {
-				return nil, err
-			}
-			after = max(after, from-1)
-		}
-		if !f.To.IsZero() {
-			to, err := l.seqAtTime(ctx, f.To.UnixMicro(), after, last)
-			if err != nil {
-				return nil, err
-			}
-			if to <= last {
-				// Otherwise no upper bound on seq: events appended
-				// since last may still be in the range.
-				before = to
-			}
-		}
-		if before <= after+1 {
-			return nil, nil
-		}
+	after, before, err := l.seqRange(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if before <= after+1 {
+		return nil, nil
 	}
 	q := &query{}
 	q.write(`SELECT ` + auditColumns + ` FROM audit_events`)
-	q.and("seq > ?", after)
+	// No upper bound is left out rather than bound as math.MaxInt64:
+	// PostgreSQL, when it does not know the values (a generic plan, a
+	// table without statistics), takes a range bounded on both sides for
+	// 0.5% of the rows and reads it through the primary key instead of
+	// the index of the other conditions (TestFindAuditRowsPlans).
+	seqs, seqArgs := "seq > ?", []any{after}
 	if before != math.MaxInt64 {
-		q.and("seq < ?", before)
+		seqs, seqArgs = "seq > ? AND seq < ?", []any{after, before}
 	}
+	q.and(seqs, seqArgs...)
 	if f.RecordID != "" {
-		if before != math.MaxInt64 {
-			q.and("seq IN (SELECT seq FROM audit_records WHERE record_id = ? AND seq > ? AND seq < ?)", f.RecordID, after, before)
-		} else {
-			q.and("seq IN (SELECT seq FROM audit_records WHERE record_id = ? AND seq > ?)", f.RecordID, after)
-		}
+		q.and("seq IN (SELECT seq FROM audit_records WHERE record_id = ? AND "+seqs+")", append([]any{f.RecordID}, seqArgs...)...)
 	}
 	if len(f.Types) > 0 {
 		types := dedupe(f.Types)
@@ -573,6 +560,41 @@ func (l *AuditLog) findQuery(ctx context.Context, f hrgate.AuditFilter) (*query,
 	q.write(" ORDER BY seq LIMIT ?")
 	q.args = append(q.args, f.Limit)
 	return q, nil
+}
+
+// seqRange returns the range of seq, after < seq < before, that holds
+// the events after f.AfterSeq within f's time range; it may be empty
+// (before <= after+1). before is math.MaxInt64 while no event is as new
+// as f.To: events appended since may still be in the range.
+func (l *AuditLog) seqRange(ctx context.Context, f hrgate.AuditFilter) (after, before int64, err error) {
+	after, before = f.AfterSeq, math.MaxInt64
+	if f.From.IsZero() && f.To.IsZero() {
+		return after, before, nil
+	}
+	var last int64
+	err = l.db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&last)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !f.From.IsZero() {
+		from, err := l.seqAtTime(ctx, f.From.UnixMicro(), after, last)
+		if err != nil {
+			return 0, 0, err
+		}
+		after = max(after, from-1)
+	}
+	if !f.To.IsZero() {
+		to, err := l.seqAtTime(ctx, f.To.UnixMicro(), after, last)
+		if err != nil {
+			return 0, 0, err
+		}
+		if to <= last {
+			// Otherwise no upper bound on seq: events appended since
+			// last may still be in the range.
+			before = to
+		}
+	}
+	return after, before, nil
 }
 
 // seqAtTime returns the bound b in (after, last+1] at which time t falls:

@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,15 +46,6 @@ func BenchmarkJournalMove(b *testing.B) {
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
 		})
 	}
-}
-
-// processCPU is the CPU time, user and system, of the process so far:
-// the move's own once the appends have returned, including the kernel's
-// work of its writes, which instruction counts leave out.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
 }
 
 // appendConcurrently records events from to from+n from 64 goroutines.

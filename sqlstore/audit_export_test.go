@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -29,20 +28,7 @@ func (l *AuditLog) ApplyAuditMigrationsForTest(ctx context.Context, upTo int) er
 // into the tables, on either database: on SQLite without the journal,
 // which does not open on an older schema.
 func (l *AuditLog) AppendDirectForTest(ctx context.Context, seal func(head hrgate.AuditHead) ([]*hrgate.AuditRow, hrgate.AuditHead, error)) error {
-	if err := l.prepare(ctx); err != nil {
-		return err
-	}
-	return l.db.inTx(ctx, func(tx *sql.Tx) error {
-		head, err := scanHead(tx.QueryRowContext(ctx, headQuery))
-		if err != nil {
-			return err
-		}
-		rows, next, err := seal(head)
-		if err != nil {
-			return err
-		}
-		return l.storeRows(ctx, tx, head, rows, next)
-	})
+	return l.appendDirect(ctx, seal)
 }
 
 // AuditSearchPlanForTest returns the database's plan for the search f as

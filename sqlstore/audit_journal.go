@@ -111,11 +111,11 @@ type journal struct {
 	syncErr error
 }
 
-// fdatasync flushes the data of the file with descriptor fd where the
-// system has fdatasync(2) (audit_journal_linux.go). Elsewhere it is nil
-// and sync uses File.Sync, which on macOS asks the drive to empty its
-// cache too (F_FULLFSYNC). A variable so that tests can make it fail.
-var fdatasync func(fd int) error
+// syncFile flushes the data of the journal f to the disk: File.Sync,
+// which on macOS asks the drive to empty its cache too (F_FULLFSYNC), or
+// fdatasync(2) where the system has it (audit_journal_linux.go). A
+// variable so that tests can make it fail.
+var syncFile = (*os.File).Sync
 
 var errJournalClosed = &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "The audit trail is closed."}
 
@@ -202,20 +202,8 @@ func (j *journal) sync() error {
 	if j.syncErr != nil {
 		return j.syncErr
 	}
-	var serr error
-	if fdatasync == nil {
-		serr = j.f.Sync()
-	} else {
-		rc, err := j.f.SyscallConn()
-		if err != nil {
-			return err
-		}
-		if err := rc.Control(func(fd uintptr) { serr = fdatasync(int(fd)) }); err != nil {
-			return err
-		}
-	}
-	if serr != nil {
-		j.syncErr = fmt.Errorf("sqlstore: flush the audit journal (nothing is acknowledged until the trail is opened again): %w", serr)
+	if err := syncFile(j.f); err != nil {
+		j.syncErr = fmt.Errorf("sqlstore: flush the audit journal (nothing is acknowledged until the trail is opened again): %w", err)
 		return j.syncErr
 	}
 	return nil

@@ -425,11 +425,11 @@ func TestJournalFileIsGuarded(t *testing.T) {
 func TestJournalFailedSyncIsFinal(t *testing.T) {
 	sqlstore.SetJournalTuningForTest(t, never, 1<<40, 16<<20)
 	var fail atomic.Bool
-	sqlstore.SetJournalFdatasyncForTest(t, func(fd int) error {
+	sqlstore.SetJournalSyncForTest(t, func(f *os.File) error {
 		if fail.Load() {
 			return syscall.EIO
 		}
-		return syscall.Fsync(fd) // On every Unix, unlike fdatasync.
+		return f.Sync()
 	})
 	dsn := filepath.Join(t.TempDir(), "audit.db")
 	st, err := sqlstore.OpenAuditLog(context.Background(), dsn, sqlstore.Options{AutoMigrate: true})

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/hrgate/hrgate"
@@ -72,12 +73,12 @@ func SetJournalTuningForTest(tb interface{ Cleanup(func()) }, every time.Duratio
 	tb.Cleanup(func() { journalIngestEvery, journalIngestAt, journalMax = oldEvery, oldAt, oldMax })
 }
 
-// SetJournalFdatasyncForTest replaces the journal's fdatasync until tb
-// ends. Tests that set it do not run in parallel.
-func SetJournalFdatasyncForTest(tb interface{ Cleanup(func()) }, fn func(fd int) error) {
-	old := fdatasync
-	fdatasync = fn
-	tb.Cleanup(func() { fdatasync = old })
+// SetJournalSyncForTest replaces how the journal is flushed to the disk
+// until tb ends. Tests that set it do not run in parallel.
+func SetJournalSyncForTest(tb interface{ Cleanup(func()) }, fn func(*os.File) error) {
+	old := syncFile
+	syncFile = fn
+	tb.Cleanup(func() { syncFile = old })
 }
 
 // DecodeJournalFrameForTest decodes the payload of one audit journal

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 // OpenAppend opens the private file at path for reading and appending,
@@ -21,21 +22,22 @@ import (
 // OpenAppend returns, so that what is appended and synced to it survives
 // a crash. what names the file in errors ("audit journal").
 func OpenAppend(path, what string) (*os.File, error) {
-	const flags = os.O_RDWR | os.O_APPEND | noFollow
+	const flags = os.O_RDWR | os.O_APPEND
 	created := true
 	// O_EXCL tells a new file from an existing one in the same call that
-	// opens it, which a stat before the open could not.
+	// opens it, which a stat before the open could not, and it refuses
+	// any name already there, a symbolic link included.
 	f, err := os.OpenFile(path, flags|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the operator names the file or its directory.
 	if errors.Is(err, fs.ErrExist) {
 		created = false
-		f, err = os.OpenFile(path, flags, 0) // #nosec G304 -- as above.
-	}
-	if isLink(err) {
-		return nil, fmt.Errorf("the %s %s is a symbolic link; refusing to follow it", what, path)
+		f, err = openExisting(path, what, flags)
+	} else if err != nil {
+		err = fmt.Errorf("open the %s: %w", what, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open the %s: %w", what, err)
+		return nil, err
 	}
+	// openExisting has refused a link; a FIFO or a device is refused here.
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
 		err = fmt.Errorf("the %s %s is not a regular file", what, path)
@@ -65,8 +67,14 @@ func OpenAppend(path, what string) (*os.File, error) {
 }
 
 // SyncDir makes the files created in dir and the renames within it
-// durable.
+// durable. On Windows it does nothing: Windows cannot flush a directory
+// (FlushFileBuffers wants a handle open for writing, which a directory
+// does not give), so there a new file's entry is as durable as the file
+// system makes it on its own.
 func SyncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	d, err := os.Open(dir) // #nosec G304 -- the directory of a file the operator names.
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ package secretfile
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"syscall"
@@ -22,8 +23,16 @@ func checkOwner(fi fs.FileInfo) error {
 	return nil
 }
 
-// noFollow makes an open fail on a symbolic link.
-const noFollow = syscall.O_NOFOLLOW
-
-// isLink reports whether err is an open refused by noFollow.
-func isLink(err error) bool { return errors.Is(err, syscall.ELOOP) }
+// openExisting opens the existing file at path with flags, refusing a
+// symbolic link there: O_NOFOLLOW makes the open itself fail on one, so
+// the file opened is the one the name held.
+func openExisting(path, what string, flags int) (*os.File, error) {
+	f, err := os.OpenFile(path, flags|syscall.O_NOFOLLOW, 0) // #nosec G304 -- the operator names the file or its directory.
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("the %s %s is a symbolic link; refusing to follow it", what, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open the %s: %w", what, err)
+	}
+	return f, nil
+}

@@ -23,30 +23,13 @@ const maxSize = 4096
 // in errors ("admin token file"). A missing file is an error wrapping
 // fs.ErrNotExist.
 func Read(path, what string) ([]byte, error) {
-	st, err := os.Lstat(path)
+	f, fst, err := openRegular(path, what, func() (*os.File, error) {
+		return os.Open(path) // #nosec G304 -- the operator configures the file.
+	})
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s %s is not a regular file (a symbolic link?); refusing it", what, path)
-	}
-	f, err := os.Open(path) // #nosec G304 -- the operator configures the file.
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
+		return nil, err
 	}
 	defer f.Close()
-	// Check the file that was opened, not the name, which may have been
-	// swapped meanwhile.
-	fst, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	}
-	if !os.SameFile(st, fst) {
-		return nil, fmt.Errorf("%s %s changed while it was read; try again", what, path)
-	}
 	if fst.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%s %s is readable by others (mode %v); run chmod 600 on it", what, path, fst.Mode().Perm())
 	}
@@ -61,6 +44,41 @@ func Read(path, what string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s is larger than %d bytes; it should hold one secret", what, path, maxSize)
 	}
 	return b, nil
+}
+
+// openRegular opens the file at path with open, refusing a symbolic link
+// or anything but a regular file there. An open follows a link, and the
+// name may be swapped between a check and the open, so the name is
+// checked with Lstat first and the file opened must then be the one
+// checked. It returns the opened file and what its Stat returned. what
+// names the file in errors; a missing file is an error wrapping
+// fs.ErrNotExist.
+func openRegular(path, what string, open func() (*os.File, error)) (*os.File, fs.FileInfo, error) {
+	st, err := os.Lstat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("open %s: %w", what, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s %s is not a regular file (a symbolic link?); refusing it", what, path)
+	}
+	f, err := open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", what, err)
+	}
+	fst, err := f.Stat()
+	if err != nil {
+		err = fmt.Errorf("open %s: %w", what, err)
+	} else if !os.SameFile(st, fst) {
+		err = fmt.Errorf("%s %s changed while it was opened; try again", what, path)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	return f, fst, nil
 }
 
 // Create writes content to a new file at path with mode 0600: first to a
