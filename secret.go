@@ -2,6 +2,7 @@ package hrgate
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -88,19 +89,42 @@ const EchoMax = 64
 // through it, so that a pasted secret never travels on into a response,
 // a terminal or a log.
 func Echo(s string) string {
+	e, cut := echo(s)
+	if cut {
+		return e + "…"
+	}
+	return e
+}
+
+// EchoQuoted returns Echo(s) quoted in ASCII, as strconv.QuoteToASCII
+// quotes, with the "…" of a cut after the closing quote: for names a
+// sender chose, which may hold control characters, bidirectional
+// overrides or invalid UTF-8 that must neither forge a log line nor
+// disguise the name.
+func EchoQuoted(s string) string {
+	e, cut := echo(s)
+	if cut {
+		return strconv.QuoteToASCII(e) + "…"
+	}
+	return strconv.QuoteToASCII(e)
+}
+
+// echo returns what Echo repeats of s, without its mark of a cut, and
+// whether it was cut.
+func echo(s string) (string, bool) {
 	sh, ok := LooksLikeSecret(s)
 	if !ok {
 		sh, ok = holdsSecretPrefix(s)
 	}
 	if ok {
-		return "(" + sh.Words + ", not repeated)"
+		return "(" + sh.Words + ", not repeated)", false
 	}
 	if len(s) <= EchoMax {
-		return s
+		return s, false
 	}
 	n := EchoMax
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n] + "…"
+	return s[:n], true
 }

@@ -113,3 +113,21 @@ func TestEcho(t *testing.T) {
 		}
 	}
 }
+
+// TestEchoQuoted: a name the sender chose is quoted in ASCII, so that
+// it can neither forge a log line nor disguise itself, cut as Echo cuts
+// with the mark of the cut outside the quotes, and never holds a secret.
+func TestEchoQuoted(t *testing.T) {
+	for in, want := range map[string]string{
+		"payroll":                             `"payroll"`,
+		"a\nb\u202ec":                         `"a\nb\u202ec"`,
+		strings.Repeat("a", 65):               `"` + strings.Repeat("a", 64) + `"…`,
+		strings.Repeat("é", 40):               `"` + strings.Repeat(`\u00e9`, 32) + `"…`,
+		"hrg_scim_" + strings.Repeat("a", 49): `"(a SCIM source's token, not repeated)"`,
+		"hrg_live_abc":                        `"(an API key, not repeated)"`,
+	} {
+		if got := hrgate.EchoQuoted(in); got != want {
+			t.Errorf("EchoQuoted(%.12q…) = %s, want %s", in, got, want)
+		}
+	}
+}
