@@ -1,7 +1,9 @@
 package hrgate_test
 
 import (
+	"crypto/rand"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/hrgate/hrgate"
@@ -25,6 +27,24 @@ func TestParseCIDR(t *testing.T) {
 	for _, in := range []string{"", "10.1.2.3/24", "10.0.0.0/33", "host.example", "::ffff:0.0.0.0/95", "::ffff:10.9.0.1/112", "10.0.0.0/8/1"} {
 		if p, err := hrgate.ParseCIDR(in); err == nil {
 			t.Errorf("ParseCIDR(%q) = %v, want an error", in, p)
+		}
+	}
+}
+
+// TestParseCIDRSecret: a secret pasted into a list of networks is named,
+// not repeated, by the error, which config and API errors pass on.
+func TestParseCIDRSecret(t *testing.T) {
+	key, err := hrgate.GenerateAPIKey(hrgate.KeyLive, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{key, key + "/24", "10.0.0.0/8 " + key} {
+		_, err := hrgate.ParseCIDR(in)
+		if err == nil || strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "not repeated") {
+			t.Errorf("ParseCIDR(%.12s…) error = %v; want the key named, not repeated", in, err)
+		}
+		if _, err := hrgate.ParseCIDRs([]string{"10.0.0.0/8", in}); err == nil || strings.Contains(err.Error(), key) {
+			t.Errorf("ParseCIDRs(…, %.12s…) error = %v; want the key not repeated", in, err)
 		}
 	}
 }

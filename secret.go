@@ -2,6 +2,8 @@ package hrgate
 
 import (
 	"regexp"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -47,13 +49,32 @@ func SecretShapes() []SecretShape {
 // and true, or false when s holds none. What a caller typed where an id or
 // a name belongs is checked with it before an error message quotes it: a
 // pasted secret must not travel on into a response, a terminal or a log.
+//
+// A match holds its pattern's literal prefix ("hrg_cs_"), so a string
+// without it is passed over without running the pattern: nearly every
+// string it sees, such as every query parameter of every request.
 func LooksLikeSecret(s string) (SecretShape, bool) {
 	for _, sh := range secretShapes {
-		if sh.Pattern.MatchString(s) {
+		if p, _ := sh.Pattern.LiteralPrefix(); strings.Contains(s, p) && sh.Pattern.MatchString(s) {
 			return sh, true
 		}
 	}
 	return SecretShape{}, false
+}
+
+// holdsSecretPrefix returns the shape of the secret whose prefix s
+// holds, the longest such prefix when several do ("hrg_cs_" rather than
+// "hrg_"), and true; false when s holds none. Unlike LooksLikeSecret, it
+// finds a secret cut short, as when a paste missed its end.
+func holdsSecretPrefix(s string) (SecretShape, bool) {
+	var found SecretShape
+	longest := 0
+	for _, sh := range secretShapes {
+		if p, _ := sh.Pattern.LiteralPrefix(); len(p) > longest && strings.Contains(s, p) {
+			found, longest = sh, len(p)
+		}
+	}
+	return found, longest > 0
 }
 
 // EchoMax is the most of a caller's input, in bytes, that an error
@@ -61,21 +82,49 @@ func LooksLikeSecret(s string) (SecretShape, bool) {
 const EchoMax = 64
 
 // Echo returns what a caller typed, fit to repeat in an error message: a
-// string holding something shaped like an hrgate secret is replaced by the
-// words naming that secret, and a long one is cut to EchoMax bytes on a
-// character boundary, marked with "…". Every message that quotes input
-// goes through it, so that a pasted secret never travels on into a
-// response, a terminal or a log.
+// string holding something shaped like an hrgate secret, or only the
+// prefix of one (a secret cut short), is replaced by the words naming
+// that secret, and a long one is cut to EchoMax bytes on a character
+// boundary, marked with "…". Every message that quotes input goes
+// through it, so that a pasted secret never travels on into a response,
+// a terminal or a log.
 func Echo(s string) string {
-	if sh, ok := LooksLikeSecret(s); ok {
-		return "(" + sh.Words + ", not repeated)"
+	e, cut := echo(s)
+	if cut {
+		return e + "…"
+	}
+	return e
+}
+
+// EchoQuoted returns Echo(s) quoted in ASCII, as strconv.QuoteToASCII
+// quotes, with the "…" of a cut after the closing quote: for names a
+// sender chose, which may hold control characters, bidirectional
+// overrides or invalid UTF-8 that must neither forge a log line nor
+// disguise the name.
+func EchoQuoted(s string) string {
+	e, cut := echo(s)
+	if cut {
+		return strconv.QuoteToASCII(e) + "…"
+	}
+	return strconv.QuoteToASCII(e)
+}
+
+// echo returns what Echo repeats of s, without its mark of a cut, and
+// whether it was cut.
+func echo(s string) (string, bool) {
+	sh, ok := LooksLikeSecret(s)
+	if !ok {
+		sh, ok = holdsSecretPrefix(s)
+	}
+	if ok {
+		return "(" + sh.Words + ", not repeated)", false
 	}
 	if len(s) <= EchoMax {
-		return s
+		return s, false
 	}
 	n := EchoMax
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n] + "…"
+	return s[:n], true
 }

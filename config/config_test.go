@@ -277,8 +277,22 @@ func TestLimitsValidation(t *testing.T) {
 	t.Run("TokenQuota", func(t *testing.T) {
 		c := config.Default()
 		c.Limits.Routes = map[string]config.RateLimit{"token": {Rate: "5/s", Burst: 10, Quota: "100/day"}}
-		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "limits.routes.token") {
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "limits.routes.token") || !strings.Contains(err.Error(), "not a quota") {
 			t.Fatalf("Validate = %v; want an error naming limits.routes.token", err)
+		}
+		// ParseRoute is the one check, which http.NewLimits makes too.
+		for _, tc := range []struct {
+			class string
+			r     config.RateLimit
+			ok    bool
+		}{
+			{"token", config.RateLimit{Quota: "100/day"}, false},
+			{"token", config.RateLimit{Rate: "5/s", Burst: 10}, true},
+			{"list", config.RateLimit{Rate: "5/s", Burst: 10, Quota: "100/day"}, true},
+		} {
+			if _, err := tc.r.ParseRoute(tc.class); (err == nil) != tc.ok {
+				t.Errorf("ParseRoute(%s, %+v) = %v", tc.class, tc.r, err)
+			}
 		}
 	})
 	c := config.Default()

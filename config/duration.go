@@ -32,3 +32,12 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	*d = Duration(v)
 	return nil
 }
+
+// checkRetention checks the retention d at key: 0, which keeps
+// everything (kept says what), or between 1h and 3650d.
+func checkRetention(key string, d Duration, kept string) error {
+	if d != 0 && (d < Duration(time.Hour) || d > Duration(3650*24*time.Hour)) {
+		return keyError(key, "must be 0 ("+kept+") or between 1h and 3650d")
+	}
+	return nil
+}

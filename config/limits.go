@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -87,6 +88,21 @@ func (r RateLimit) Parse() (limits.Limit, error) {
 	return l, l.Validate()
 }
 
+// ParseRoute returns the limit of the routes of class, checked: Parse,
+// and no quota on the token endpoint. That endpoint is limited before the
+// client is authenticated (http's guardOAuth), by the client id the
+// request names and its address: a quota there would be no client's
+// daily quota, and each fresh name would hold a counter until midnight,
+// so that a flood of them would push the authenticated credentials'
+// quota counts out of the memory limiter, starting them afresh.
+func (r RateLimit) ParseRoute(class string) (limits.Limit, error) {
+	l, err := r.Parse()
+	if err == nil && class == "token" && l.Quota > 0 {
+		return limits.Limit{}, errors.New("the token endpoint takes a rate and burst, not a quota: it is limited before the client is authenticated")
+	}
+	return l, err
+}
+
 // BruteForce configures the lockout of sources of failed authentication.
 type BruteForce struct {
 	Threshold   int      `yaml:"threshold"`
@@ -150,14 +166,8 @@ func (l *Limits) validate() error {
 		if !slices.Contains(RouteClasses, class) {
 			return keyError("limits.routes", fmt.Sprintf("%q is not a route class; use list, single or token", class))
 		}
-		lim, err := r.Parse()
-		if err != nil {
+		if _, err := r.ParseRoute(class); err != nil {
 			return keyError("limits.routes."+class, err.Error())
-		}
-		if class == "token" && lim.Quota > 0 {
-			// Limited before the client is authenticated: a quota there
-			// would be no client's daily quota (http/limits.go says more).
-			return keyError("limits.routes.token", "takes a rate and burst, not a quota: the token endpoint is limited before the client is authenticated")
 		}
 	}
 	if l.MaxConcurrent < 1 || l.MaxConcurrent > 10000 {

@@ -17,8 +17,5 @@ const DefaultRunRetention = 30 * 24 * time.Hour
 func defaultSources() Sources { return Sources{RunRetention: Duration(DefaultRunRetention)} }
 
 func (s *Sources) validate() error {
-	if s.RunRetention != 0 && (s.RunRetention < Duration(time.Hour) || s.RunRetention > Duration(3650*24*time.Hour)) {
-		return keyError("sources.run_retention", "must be 0 (keep every run) or between 1h and 3650d")
-	}
-	return nil
+	return checkRetention("sources.run_retention", s.RunRetention, "keep every run")
 }

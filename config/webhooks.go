@@ -151,8 +151,6 @@ func (w *Webhooks) validate() error {
 		return keyError("webhooks.workers", "must be between 1 and 1000")
 	case w.PollInterval < Duration(10*time.Millisecond) || w.PollInterval > Duration(10*time.Minute):
 		return keyError("webhooks.poll_interval", "must be between 10ms and 10m")
-	case w.Retention != 0 && (w.Retention < Duration(time.Hour) || w.Retention > Duration(3650*24*time.Hour)):
-		return keyError("webhooks.retention", "must be 0 (keep everything) or between 1h and 3650d")
 	}
-	return nil
+	return checkRetention("webhooks.retention", w.Retention, "keep everything")
 }

@@ -120,28 +120,9 @@ const (
 	MaxCompanySelectors = 200
 )
 
-// quoteLen is how much of an offending token an error message quotes. A
-// message is shown to the caller and written to logs; echoing 16 KiB of
-// attacker input there helps nobody.
-const quoteLen = 64
-
-// quote returns tok quoted for an error message: ASCII only, so that control
-// characters, bidirectional overrides and invalid UTF-8 cannot forge log
-// lines or disguise the token, and shortened when long.
-func quote(tok string) string {
-	if len(tok) <= quoteLen {
-		return strconv.QuoteToASCII(tok)
-	}
-	n := quoteLen
-	for n > 0 && !utf8.RuneStart(tok[n]) {
-		n--
-	}
-	return strconv.QuoteToASCII(tok[:n]) + "..."
-}
-
 // scopeError returns the EINVALID error for tok.
 func scopeError(tok, format string, args ...any) error {
-	return hrgate.Errorf(hrgate.EINVALID, "invalid scope %s: "+format, append([]any{quote(tok)}, args...)...)
+	return hrgate.Errorf(hrgate.EINVALID, "invalid scope %s: "+format, append([]any{hrgate.EchoQuoted(tok)}, args...)...)
 }
 
 // scopeByte marks the bytes a scope may contain. Everything else, including
@@ -253,7 +234,7 @@ func (g *Grant) add(tok string) error {
 	}
 	r, ok := lookupResource(name)
 	if !ok {
-		return scopeError(tok, "unknown resource %s", quote(name))
+		return scopeError(tok, "unknown resource %s", hrgate.EchoQuoted(name))
 	}
 	if !hasAccess {
 		return scopeError(tok, "missing access (e.g. %s:read)", name)
@@ -261,10 +242,10 @@ func (g *Grant) add(tok string) error {
 	acc, list, hasGroups := strings.Cut(rest, ":")
 	a, ok := parseAccess(acc)
 	if !ok {
-		return scopeError(tok, "unknown access %s", quote(acc))
+		return scopeError(tok, "unknown access %s", hrgate.EchoQuoted(acc))
 	}
 	if !resources[r].allowed.has(a) {
-		return scopeError(tok, "access %s is not allowed for %s", quote(acc), name)
+		return scopeError(tok, "access %s is not allowed for %s", hrgate.EchoQuoted(acc), name)
 	}
 	if r != resEmployees {
 		if hasGroups {
@@ -289,7 +270,7 @@ func (g *Grant) add(tok string) error {
 		}
 		fg, ok := hrgate.ParseFieldGroup(part)
 		if !ok {
-			return scopeError(tok, "unknown field group %s", quote(part))
+			return scopeError(tok, "unknown field group %s", hrgate.EchoQuoted(part))
 		}
 		set = set.With(fg)
 	}
@@ -316,11 +297,11 @@ func (g *Grant) addCompanies(tok, list string) error {
 		case sel == "*":
 			g.allCompanies = true
 		case slices.Contains(reservedSelectors, sel):
-			return scopeError(tok, "company selector %s is reserved; name the company by id, or use companies:* for every company", quote(sel))
+			return scopeError(tok, "company selector %s is reserved; name the company by id, or use companies:* for every company", hrgate.EchoQuoted(sel))
 		case hrgate.ValidID(hrgate.PrefixCompany, sel), hrgate.ValidSlug(sel):
 			g.companies = append(g.companies, sel)
 		default:
-			return scopeError(tok, "invalid company selector %s (want a company id, a slug or *)", quote(sel))
+			return scopeError(tok, "invalid company selector %s (want a company id, a slug or *)", hrgate.EchoQuoted(sel))
 		}
 	}
 	return nil

@@ -142,17 +142,23 @@ func TestParse_Errors(t *testing.T) {
 		{"ErrCompaniesStarPattern", []string{"companies:ac*"},
 			`invalid scope "companies:ac*": invalid company selector "ac*" (want a company id, a slug or *)`},
 		{"ErrCompaniesSlugTooLong", []string{"companies:" + strings.Repeat("a", 64)},
-			`invalid scope "companies:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"...: invalid company selector "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" (want a company id, a slug or *)`},
+			`invalid scope "companies:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"…: invalid company selector "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" (want a company id, a slug or *)`},
 		{"ErrScopeTooLong", []string{long},
-			`invalid scope "companies:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"...: longer than 512 bytes`},
+			`invalid scope "companies:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"…: longer than 512 bytes`},
 		{"ErrInputTooLong", []string{strings.Repeat("audit:read ", 1500)},
 			`invalid scopes: 16500 bytes in total, more than the limit of 16384`},
 		{"ErrInputTooLongAcrossArgs", []string{strings.Repeat(" ", 10000), strings.Repeat(" ", 10000)},
 			`invalid scopes: 20000 bytes in total, more than the limit of 16384`},
 		{"ErrSecondScopeBad", []string{"employees:read:identity", "time_off:read teems:read"},
 			`invalid scope "teems:read": unknown resource "teems"`},
+		// A secret pasted where a scope belongs, whole or cut short, is
+		// named, not repeated.
+		{"ErrSecretPasted", []string{"hrg_live_" + strings.Repeat("a", 49)},
+			`invalid scope "(an API key, not repeated)": unknown resource "(an API key, not repeated)"`},
+		{"ErrSecretCutShort", []string{"employees:read:hrg_cs_abc"},
+			`invalid scope "(an OAuth client's secret, not repeated)": unknown field group "(an OAuth client's secret, not repeated)"`},
 		{"ErrTruncatedAtRune", []string{"audit:" + strings.Repeat("é", 40)},
-			`invalid scope "audit:\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"...: invalid character '\u00e9'`},
+			`invalid scope "audit:\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"…: invalid character '\u00e9'`},
 	}
 	tests = append(tests, struct {
 		name   string

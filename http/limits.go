@@ -80,19 +80,9 @@ func NewLimits(cfg config.Limits, limiter limits.Limiter, log *slog.Logger, now 
 		}
 	}
 	for class, rl := range cfg.Routes {
-		lim, err := rl.Parse()
+		lim, err := rl.ParseRoute(class)
 		if err != nil {
 			return nil, fmt.Errorf("limits.routes.%s: %w", class, err)
-		}
-		if class == "token" && lim.Quota > 0 {
-			// The token endpoint is limited before the client is
-			// authenticated (guardOAuth), by the client id the request
-			// names and its address: a quota there would be no client's
-			// daily quota, and each fresh name would hold a counter
-			// until midnight, so that a flood of them would push the
-			// authenticated credentials' quota counts out of the memory
-			// limiter, starting them afresh.
-			return nil, fmt.Errorf("limits.routes.token: the token endpoint takes a rate and burst, not a quota: it is limited before the client is authenticated")
 		}
 		l.routes[class] = level{key: cfg.KeyPrefix + "route:" + class + ":", limit: lim}
 	}

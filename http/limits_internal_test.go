@@ -93,7 +93,7 @@ func TestInvalidOwnLimitLoggedOnce(t *testing.T) {
 func TestNoTokenQuota(t *testing.T) {
 	cfg := config.Default()
 	cfg.Limits.Routes = map[string]config.RateLimit{"token": {Rate: "5/s", Burst: 20, Quota: "1000/day"}}
-	if _, err := NewLimits(cfg.Limits, limits.NewMemory(nil), nil, nil); err == nil || !strings.Contains(err.Error(), "limits.routes.token") {
+	if _, err := NewLimits(cfg.Limits, limits.NewMemory(nil), nil, nil); err == nil || !strings.Contains(err.Error(), "limits.routes.token") || !strings.Contains(err.Error(), "not a quota") {
 		t.Fatalf("NewLimits with a token quota = %v; want an error naming limits.routes.token", err)
 	}
 	cfg.Limits.Routes["list"] = config.RateLimit{Quota: "1000/day"}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/gate"
@@ -233,13 +232,13 @@ func eventValue(name string, raw json.RawMessage) (string, error) {
 	case raw[0] == '"':
 		var v string
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return "", hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: data.%s is not a valid string.", strconv.QuoteToASCII(hrgate.Echo(name)))
+			return "", hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: data.%s is not a valid string.", hrgate.EchoQuoted(name))
 		}
 		return v, nil
 	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
 		return string(raw), nil
 	}
-	return "", hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: data.%s must be a string, a number or null.", strconv.QuoteToASCII(hrgate.Echo(name)))
+	return "", hrgate.Errorf(hrgate.EINVALID, "Invalid JSON body: data.%s must be a string, a number or null.", hrgate.EchoQuoted(name))
 }
 
 // rejectedProblem is the 422 answer: a problem document with the run

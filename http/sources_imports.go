@@ -175,22 +175,35 @@ const importTempPattern = ".import-*.csv"
 // died during an import left its file, which holds HR data, behind.
 // serve calls it at start; the age spares the files of imports another
 // process sharing the directory is running. It returns how many it
-// deleted.
+// deleted and the errors of those it could not delete: one such file
+// does not keep the others.
+//
+// It lists dataDir and matches names, not a glob of dataDir joined with
+// the pattern, which would read glob characters in the directory's name
+// ("/srv/hr[1]") as a pattern.
 func RemoveStaleImports(dataDir string, olderThan time.Duration, now time.Time) (int, error) {
-	names, err := filepath.Glob(filepath.Join(dataDir, importTempPattern))
+	entries, err := os.ReadDir(dataDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // no directory, no files
+	}
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, name := range names {
-		fi, err := os.Lstat(name)
-		if err != nil || !fi.Mode().IsRegular() || now.Sub(fi.ModTime()) < olderThan {
+	var errs []error
+	for _, e := range entries {
+		if ok, _ := filepath.Match(importTempPattern, e.Name()); !ok || !e.Type().IsRegular() {
 			continue
 		}
-		if err := os.Remove(name); err != nil {
-			return n, err
+		fi, err := e.Info()
+		if err != nil || now.Sub(fi.ModTime()) < olderThan {
+			continue // gone since the listing, or recent
+		}
+		if err := os.Remove(filepath.Join(dataDir, e.Name())); err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		n++
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }

@@ -527,8 +527,26 @@ func fmtInts(xs []int) string {
 // TestRemoveStaleImports: a temporary import file left by a process that
 // died is deleted once it is old enough; a recent one (an import running
 // in another process), other files and a link named like one are kept.
+// A data directory whose name holds glob characters is no pattern.
 func TestRemoveStaleImports(t *testing.T) {
-	dir := t.TempDir()
+	for _, tc := range []struct{ name, dir string }{
+		{"OK", t.TempDir()},
+		{"GlobInDirName", filepath.Join(t.TempDir(), "hr[1]*")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testRemoveStaleImports(t, tc.dir)
+		})
+	}
+	// A data directory not made yet holds no files to remove.
+	if n, err := hrhttp.RemoveStaleImports(filepath.Join(t.TempDir(), "none"), time.Hour, time.Now()); n != 0 || err != nil {
+		t.Errorf("RemoveStaleImports(no directory) = %d, %v", n, err)
+	}
+}
+
+func testRemoveStaleImports(t *testing.T, dir string) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	write := func(name string, age time.Duration) string {
 		p := filepath.Join(dir, name)

@@ -17,28 +17,30 @@ import (
 	"github.com/hrgate/hrgate"
 )
 
-// Kind names a type of credential.
-type Kind string
+// Kind names a type of credential: one of the kinds of hrgate's list of
+// the secrets it hands out (hrgate.SecretShapes).
+type Kind = hrgate.SecretKind
 
-// Credential kinds.
+// Credential kinds the scanner finds.
 const (
 	// KindAPIKey is an hrgate API key (hrg_live_… or hrg_test_…).
-	KindAPIKey Kind = "api_key"
+	KindAPIKey = hrgate.SecretAPIKey
 	// KindClientSecret is an OAuth client secret (hrg_cs_…). The store
 	// cannot find a client by its secret, so these are Unchecked.
-	KindClientSecret Kind = "client_secret"
+	KindClientSecret = hrgate.SecretClientSecret
 	// KindAdminToken is an admin API token (hrg_admin_…): it has no
 	// checksum, so every match is reported, Unchecked.
-	KindAdminToken Kind = "admin_token"
+	KindAdminToken = hrgate.SecretAdminToken
 	// KindSourceToken is a SCIM source's bearer token (hrg_scim_…). It is
 	// reported Unchecked, so that any one found fails a scan: a token is
 	// not revoked on its own but with its source (hrgate sources delete),
 	// which a scan must not do on its own authority.
-	KindSourceToken Kind = "source_token"
+	KindSourceToken = hrgate.SecretSourceToken
 )
 
 // Pattern describes one kind of scannable credential. Adding a credential
-// type to the scanner is adding a Pattern to DefaultPatterns.
+// type to the scanner is adding it to hrgate.SecretShapes and its check
+// and hash to verifiers.
 type Pattern struct {
 	Kind Kind
 	// Regexp finds candidates. It must match strings of bounded length:
@@ -51,32 +53,48 @@ type Pattern struct {
 	Hash func(string) []byte
 }
 
-// DefaultPatterns returns the credentials hrgate issues.
-func DefaultPatterns() []Pattern {
-	return []Pattern{{
-		Kind:   KindAPIKey,
-		Regexp: hrgate.APIKeyPattern,
-		Check: func(s string) bool {
+// verifier is how the scanner tells a credential of one kind from a
+// look-alike (check) and the form of it the store indexes (hash). The
+// zero verifier leaves its kind out of the scan.
+type verifier struct {
+	check func(string) bool
+	hash  func(string) []byte
+}
+
+// verifiers holds a verifier for every kind of hrgate.SecretShapes:
+// DefaultPatterns panics on a kind missing here, so that a secret hrgate
+// starts to hand out is scanned for, or left out on purpose.
+var verifiers = map[Kind]verifier{
+	KindAPIKey: {
+		check: func(s string) bool {
 			_, ok := hrgate.CheckAPIKey(s)
 			return ok
 		},
-		Hash: hrgate.HashAPIKey,
-	}, {
-		Kind:   KindClientSecret,
-		Regexp: hrgate.ClientSecretPattern,
-		Check:  hrgate.CheckClientSecret,
-		Hash:   hrgate.HashClientSecret,
-	}, {
-		Kind:   KindAdminToken,
-		Regexp: hrgate.AdminTokenPattern,
-		Check:  func(string) bool { return true },
-		Hash:   hrgate.HashAPIKey,
-	}, {
-		Kind:   KindSourceToken,
-		Regexp: hrgate.SourceTokenPattern,
-		Check:  hrgate.CheckSourceToken,
-		Hash:   hrgate.HashSourceToken,
-	}}
+		hash: hrgate.HashAPIKey,
+	},
+	KindClientSecret: {check: hrgate.CheckClientSecret, hash: hrgate.HashClientSecret},
+	KindAdminToken:   {check: func(string) bool { return true }, hash: hrgate.HashAPIKey},
+	KindSourceToken:  {check: hrgate.CheckSourceToken, hash: hrgate.HashSourceToken},
+	// Left out: a Standard Webhooks secret (whsec_…) is a format other
+	// services hand out too, without a checksum to tell hrgate's from
+	// theirs, so that each one found would fail a scan, unchecked.
+	hrgate.SecretWebhookSecret: {},
+}
+
+// DefaultPatterns returns the credentials hrgate issues that the scanner
+// finds, in the order of hrgate.SecretShapes, with their patterns.
+func DefaultPatterns() []Pattern {
+	var ps []Pattern
+	for _, sh := range hrgate.SecretShapes() {
+		v, ok := verifiers[sh.Kind]
+		if !ok {
+			panic(fmt.Sprintf("keyscan: secret kind %q is neither scanned for nor left out", sh.Kind))
+		}
+		if v.check != nil {
+			ps = append(ps, Pattern{Kind: sh.Kind, Regexp: sh.Pattern, Check: v.check, Hash: v.hash})
+		}
+	}
+	return ps
 }
 
 // Finding is one occurrence of a credential.

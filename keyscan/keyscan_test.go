@@ -206,3 +206,21 @@ func TestScanFindsSourceTokens(t *testing.T) {
 		t.Fatalf("a source token classified as %q, %v", st, err)
 	}
 }
+
+// TestDefaultPatterns: the scanner looks for the secrets of hrgate's one
+// list, with that list's patterns, but for webhook secrets, left out.
+func TestDefaultPatterns(t *testing.T) {
+	var want []string
+	for _, sh := range hrgate.SecretShapes() {
+		if sh.Kind != hrgate.SecretWebhookSecret {
+			want = append(want, string(sh.Kind)+" "+sh.Pattern.String())
+		}
+	}
+	var got []string
+	for _, p := range keyscan.DefaultPatterns() {
+		got = append(got, string(p.Kind)+" "+p.Regexp.String())
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("DefaultPatterns = %v,\nwant %v", got, want)
+	}
+}

@@ -15,11 +15,13 @@ import (
 // Its state is bounded: some keys come from requests before they are
 // authenticated (the token endpoint's), so an attacker can make new ones
 // at will. A shard that is full drops the entries that hold nothing and,
-// if that is not enough, arbitrary ones: a key dropped starts afresh,
-// which admits more than its limit, but memory stays bounded.
+// if that is not enough, arbitrary ones, never those of the decision
+// making room: a key dropped starts afresh, which admits more than its
+// limit, but memory stays bounded.
 type Memory struct {
-	// MaxKeys bounds the keys held, each for a rate and for a quota;
-	// set it before the first decision.
+	// MaxKeys bounds the keys held, each for a rate and for a quota
+	// (a shard may exceed its share by the keys of one decision); set
+	// it before the first decision.
 	MaxKeys int
 
 	now    func() time.Time
@@ -159,10 +161,12 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 			if st = s.states[k]; st == nil {
 				if len(s.states) >= limit {
 					s.makeRoom(now, limit)
+					m.keepHeld(rules, idx, states, idx[i])
 				}
 				st = new(ruleState)
 				s.states[k] = st
 			}
+			states[i] = st
 		}
 		if r.Limit.Rate > 0 {
 			st.tat = tats[i]
@@ -178,6 +182,21 @@ func (m *Memory) decide(rules []Rule, idx []int, now int64) Decision {
 		best.Remaining = 0
 	}
 	return best
+}
+
+// keepHeld puts back into shard sh, after makeRoom, the entries of this
+// decision's rules there, which makeRoom may have dropped: the decision
+// holds them by pointer, counted already or still to count, and a count
+// made on a dropped entry would be lost with the count it held. So a
+// decision never forgets the keys it decides on, and a shard holds at
+// most maxRules entries more than its bound.
+func (m *Memory) keepHeld(rules []Rule, idx []int, states []*ruleState, sh int) {
+	s := &m.shards[sh]
+	for j, st := range states {
+		if st != nil && idx[j] == sh {
+			s.states[ruleKey{rules[j].Key, rules[j].ID}] = st
+		}
+	}
 }
 
 // makeRoom frees room for new keys in a shard that holds limit keys: it

@@ -2,6 +2,7 @@ package limits
 
 import (
 	"context"
+	"hash/maphash"
 	"strconv"
 	"testing"
 	"time"
@@ -64,5 +65,46 @@ func TestMemorySweep(t *testing.T) {
 	now = now.Add(24 * time.Hour) // another day
 	if got := held(); len(got) != 0 {
 		t.Fatalf("held a day later: %v", got)
+	}
+}
+
+// TestMemoryKeepsHeldKeys: a decision that makes a new key in a full
+// shard must not lose the count of another of its keys in that shard,
+// whether that rule comes before the new one (counted already) or after
+// it (still to count): makeRoom may drop any entry of the shard.
+func TestMemoryKeepsHeldKeys(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	m := NewMemory(func() time.Time { return now })
+	m.MaxKeys = 1 // one key per shard: making room drops every other one
+	lim := Limit{Quota: 10}
+	shardOf := func(r Rule) int { // as Allow computes it
+		return int((maphash.String(m.seed, r.Key) ^ maphash.String(m.seed, r.ID)) % numShards)
+	}
+	old := Rule{Key: "route:token", ID: "held", Limit: lim}
+	sh := shardOf(old)
+	var fresh []Rule
+	for i := 0; len(fresh) < 2; i++ {
+		if r := (Rule{Key: "route:token", ID: "new" + strconv.Itoa(i), Limit: lim}); shardOf(r) == sh {
+			fresh = append(fresh, r)
+		}
+	}
+	allow := func(rules ...Rule) Decision {
+		t.Helper()
+		d, err := m.Allow(context.Background(), rules)
+		if err != nil || !d.Allowed {
+			t.Fatalf("%+v %v", d, err)
+		}
+		return d
+	}
+	for range 3 {
+		allow(old)
+	}
+	if m.shards[sh].states[ruleKey{old.Key, old.ID}] == nil {
+		t.Fatalf("the key is not in shard %d: the test no longer computes shards as Allow does", sh)
+	}
+	allow(old, fresh[0]) // counted, then its shard is made room in
+	allow(fresh[1], old) // its shard is made room in, then counted
+	if d := allow(old); d.Remaining != lim.Quota-6 {
+		t.Fatalf("after six requests, %d of a quota of %d remain", d.Remaining, lim.Quota)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -235,7 +234,7 @@ func checkEventFields(ev Event) error {
 	case EventTimeOffCancel:
 		allowed = func(string) bool { return false }
 	default:
-		return hrgate.Errorf(hrgate.EINVALID, "Unknown event type %s; the types are %s.", quoteName(ev.Type), strings.Join(EventTypes, ", "))
+		return hrgate.Errorf(hrgate.EINVALID, "Unknown event type %s; the types are %s.", hrgate.EchoQuoted(ev.Type), strings.Join(EventTypes, ", "))
 	}
 	var unknown []string
 	for n := range ev.Data {
@@ -250,7 +249,7 @@ func checkEventFields(ev Event) error {
 	const maxNamed = 10
 	names := make([]string, 0, min(len(unknown), maxNamed))
 	for _, n := range unknown[:min(len(unknown), maxNamed)] {
-		names = append(names, quoteName(n))
+		names = append(names, hrgate.EchoQuoted(n))
 	}
 	more := ""
 	if len(unknown) > maxNamed {
@@ -258,16 +257,6 @@ func checkEventFields(ev Event) error {
 	}
 	return hrgate.Errorf(hrgate.EINVALID, "An event of type %s does not take the field(s) %s%s (docs/sources.md lists the fields).",
 		ev.Type, strings.Join(names, ", "), more)
-}
-
-// quoteName quotes a name the sender chose, for a message: ASCII only and
-// at most 64 bytes, so that it can neither forge a log line nor carry a
-// value of any length.
-func quoteName(n string) string {
-	if len(n) > 64 {
-		return strconv.QuoteToASCII(n[:64]) + "…"
-	}
-	return strconv.QuoteToASCII(n)
 }
 
 // recordOf builds the engine record of an employee event. The remote id

@@ -121,6 +121,10 @@ func TestApplyEvent_Refusals(t *testing.T) {
 		}{
 			{"UnknownType", sources.Event{Type: "employee.delete", Data: map[string]string{"remote_id": "u1"}}, false, "Unknown event type"},
 			{"UnknownField", sources.Event{Type: sources.EventEmployeeUpsert, Data: map[string]string{"remote_id": "u1", "frist_name": "A"}}, false, `"frist_name"`},
+			// A secret the sender put where a name belongs is named, not
+			// repeated.
+			{"SecretType", sources.Event{Type: "hrg_live_" + strings.Repeat("A", 49), Data: map[string]string{"remote_id": "u1"}}, false, `type "(an API key, not repeated)";`},
+			{"SecretField", sources.Event{Type: sources.EventEmployeeUpsert, Data: map[string]string{"remote_id": "u1", "whsec_" + strings.Repeat("A", 43): "A"}}, false, `field(s) "(a webhook signing secret, not repeated)" (`},
 			{"TerminateTakesNoName", sources.Event{Type: sources.EventEmployeeTerminate, Data: map[string]string{"remote_id": "u1", "first_name": "A"}}, false, `"first_name"`},
 			{"BadEmail", sources.Event{Type: sources.EventEmployeeUpsert, Data: map[string]string{"remote_id": "u1", "first_name": "A", "last_name": "B", "work_email": "nope"}}, true, "e-mail"},
 			{"NoRemoteID", sources.Event{Type: sources.EventEmployeeUpsert, Data: map[string]string{"first_name": "A", "last_name": "B"}}, true, "remote id is required"},

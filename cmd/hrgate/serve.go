@@ -71,10 +71,12 @@ func (m *Main) startServer(ctx context.Context, cmd *cobra.Command) (*hrhttp.Ser
 	// An import a crash interrupted left its temporary file, HR data,
 	// in the data directory. An hour spares an import another process
 	// sharing the directory is running.
-	if n, err := hrhttp.RemoveStaleImports(m.Config.DataDir, time.Hour, time.Now()); err != nil {
-		m.Logger.Warn("could not remove the temporary files of interrupted imports", "err", err)
-	} else if n > 0 {
+	n, err := hrhttp.RemoveStaleImports(m.Config.DataDir, time.Hour, time.Now())
+	if n > 0 {
 		m.Logger.Info("removed the temporary files of interrupted imports", "files", n)
+	}
+	if err != nil {
+		m.Logger.Warn("could not remove the temporary files of interrupted imports", "err", err)
 	}
 	// Audit sinks stream the trail to SIEMs; each only reads the trail,
 	// from its own durable cursor (docs/audit-sinks.md). They start
