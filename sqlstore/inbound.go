@@ -119,6 +119,9 @@ func (t *syncTx) InsertTimeOff(ctx context.Context, rs []*hrgate.TimeOffRequest)
 			return err
 		}
 	}
+	if err := t.holdLiveEmployees(ctx, rs); err != nil {
+		return err
+	}
 	return insertRows(ctx, t.db, t.tx, "time_off_requests", timeOffRequestColumns, rs, timeOffRequestArgs)
 }
 
@@ -129,6 +132,11 @@ func (t *syncTx) UpdateTimeOff(ctx context.Context, rs []*hrgate.TimeOffRequest)
 		if err := t.checkTimeOff(r); err != nil {
 			return err
 		}
+	}
+	if err := t.holdLiveEmployees(ctx, rs); err != nil {
+		return err
+	}
+	for _, r := range rs {
 		res, err := t.db.wstmts.txExec(ctx, t.tx, `UPDATE time_off_requests SET employee_id = ?, type = ?, status = ?, `+
 			`start_date = ?, end_date = ?, amount = ?, units = ?, modified_at = ? WHERE id = ? AND source_id = ? AND deleted_at IS NULL`,
 			r.EmployeeID, r.Type, r.Status, r.StartDate, r.EndDate, r.Amount, r.Units, micros(r.ModifiedAt), r.ID, t.src.ID)
@@ -139,6 +147,53 @@ func (t *syncTx) UpdateTimeOff(ctx context.Context, rs []*hrgate.TimeOffRequest)
 			return err
 		} else if n != 1 {
 			return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "A time-off request of this source was removed during the sync; send it again."}
+		}
+	}
+	return nil
+}
+
+// holdLiveEmployees refuses time off of an erased employee, ECONFLICT.
+// The caller has checked its employees already; this check is for an
+// erasure that commits meanwhile. On PostgreSQL it holds the employees'
+// rows FOR SHARE until the transaction ends, which the first step of
+// EraseEmployee (an UPDATE of the row) waits for and which waits for it:
+// either this transaction commits first and the erasure then empties the
+// time off it wrote, or the erasure commits first and the lock, taken on
+// the row as last committed, finds the employee erased. SQLite runs one
+// writer at a time, so the caller's check already held.
+func (t *syncTx) holdLiveEmployees(ctx context.Context, rs []*hrgate.TimeOffRequest) error {
+	ids := make([]string, 0, len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.EmployeeID)
+	}
+	ids = dedupe(ids)
+	lock := ""
+	if t.db.dialect.name == "postgres" {
+		lock = ` FOR SHARE`
+	}
+	for start := 0; start < len(ids); start += maxLookup {
+		chunk := ids[start:min(start+maxLookup, len(ids))]
+		args := make([]any, 0, len(chunk))
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := t.db.wstmts.txQuery(ctx, t.tx, `SELECT id FROM employees WHERE deleted_at IS NULL AND id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`+lock, args...)
+		if err != nil {
+			return err
+		}
+		live := 0
+		for rows.Next() {
+			live++
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if live != len(chunk) {
+			return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The employee of a time-off request was erased during the sync; the request is refused."}
 		}
 	}
 	return nil
