@@ -12,7 +12,9 @@ import (
 // steps, each of which may be repeated:
 //
 //  1. the record is hidden (deleted_at set), so that no read meets a
-//     record whose keys are gone;
+//     record whose keys are gone; in the same transaction its time-off
+//     requests and balances are hidden and tombstoned (eraseTimeOff),
+//     since they are kept in the clear and no key destroys them;
 //  2. the employee's data keys are destroyed in the key store, after
 //     which no copy of its encrypted groups, in this database or any
 //     backup of it, can be opened;
@@ -20,11 +22,13 @@ import (
 //     emptied, and the keys are destroyed once more, in case a
 //     re-encryption job working on the record created one meanwhile.
 //
-// A crash between the steps leaves the record hidden and, after step 2,
-// unreadable; running the erase again finishes it. Erasing an erased
-// employee succeeds and changes nothing. The record itself stays, so that
-// its id is never reused and its time off keeps its reference. ENOTFOUND
-// when no employee has the id.
+// A crash between the steps leaves the record hidden, its time off
+// already emptied, and, after step 2, the record unreadable; running the
+// erase again finishes it. Erasing an erased employee succeeds and
+// changes nothing. The record and the time-off rows stay, emptied, so
+// that the employee's id is never reused and a source re-sending a
+// request's remote id finds the tombstone and is refused
+// (docs/sources.md). ENOTFOUND when no employee has the id.
 func (db *DB) EraseEmployee(ctx context.Context, id string) error {
 	const op = "sqlstore.EraseEmployee"
 	if id == "" {
@@ -35,19 +39,25 @@ func (db *DB) EraseEmployee(ctx context.Context, id string) error {
 		return db.translate(errNoCipher, op)
 	}
 	now := db.epoch.now().UnixMicro()
-	res, err := db.write.ExecContext(ctx, db.dialect.rebind(
-		`UPDATE employees SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?`), now, id)
-	if err != nil {
-		return db.translate(err, op)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return db.translate(err, op)
-	} else if n == 0 {
-		var one int
-		err := db.write.QueryRowContext(ctx, db.dialect.rebind(`SELECT 1 FROM employees WHERE id = ?`), id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return hrgate.ErrNotFound("employee")
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := db.wstmts.txExec(ctx, tx, `UPDATE employees SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?`, now, id)
+		if err != nil {
+			return err
 		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			var one int
+			err := db.wstmts.txQueryRow(ctx, tx, `SELECT 1 FROM employees WHERE id = ?`, id).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return hrgate.ErrNotFound("employee")
+			} else if err != nil {
+				return err
+			}
+		}
+		return db.eraseTimeOff(ctx, tx, id, now)
+	})
+	if err != nil {
 		return db.translate(err, op)
 	}
 	if enc.kr != nil {
@@ -80,4 +90,29 @@ func (db *DB) EraseEmployee(ctx context.Context, id string) error {
 	}
 	db.flushDeleted(ctx)
 	return nil
+}
+
+// eraseTimeOff hides the time-off requests and balances of the employee
+// and empties what they say (type, status, dates, amounts, units, policy).
+// Unlike the employee's groups they are stored in the clear, so emptying
+// them is their only erasure. The rows stay, with their ids and their
+// source's remote ids, so that a source re-sending one finds it and is
+// refused rather than creating it anew. It changes no row erased before.
+//
+// On PostgreSQL a sync writing time off holds its employee's row FOR
+// SHARE (holdLiveEmployees), which the hiding UPDATE of step 1 conflicts
+// with: either the sync commits first and its rows are there to be erased
+// here, or it waits and then finds the employee erased.
+func (db *DB) eraseTimeOff(ctx context.Context, tx *sql.Tx, id string, now int64) error {
+	if _, err := db.wstmts.txExec(ctx, tx, `UPDATE time_off_requests SET type = '', status = '', start_date = '', `+
+		`end_date = '', amount = '', units = '', modified_at = ?, deleted_at = COALESCE(deleted_at, ?) `+
+		`WHERE employee_id = ? AND (deleted_at IS NULL OR type <> '' OR status <> '' OR start_date <> '' `+
+		`OR end_date <> '' OR amount <> '' OR units <> '')`, now, now, id); err != nil {
+		return err
+	}
+	_, err := db.wstmts.txExec(ctx, tx, `UPDATE time_off_balances SET policy_type = '', balance = '', used = '', `+
+		`units = '', modified_at = ?, deleted_at = COALESCE(deleted_at, ?) `+
+		`WHERE employee_id = ? AND (deleted_at IS NULL OR policy_type <> '' OR balance <> '' OR used <> '' `+
+		`OR units <> '')`, now, now, id)
+	return err
 }
