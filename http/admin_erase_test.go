@@ -68,3 +68,53 @@ func TestAdminEraseEmployee(t *testing.T) {
 		})
 	}
 }
+
+// TestEraseHidesTimeOff: after an employee is erased, a consumer allowed
+// to read time off gets none of the employee's requests or balances,
+// whether it asks for the employee's or lists them all, while the other
+// employees' time off is still there.
+func TestEraseHidesTimeOff(t *testing.T) {
+	for name, dsn := range storetest.DSNs() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			e := MustOpenEnv(t, dsn(t))
+			var id string
+			for _, b := range e.seeded {
+				for _, r := range b.TimeOffRequests {
+					if r.CompanyID == e.planned.ID {
+						id = r.EmployeeID
+						break
+					}
+				}
+			}
+			if id == "" {
+				t.Fatal("the sandbox gave the planned company no time off")
+			}
+			routes := []string{"/v1/time-off", "/v1/time-off-balances"}
+			before := map[string]int{}
+			for _, route := range routes {
+				if n := len(e.get(t, e.planner, route+"?limit=200&employee_id="+id).items(t)); n == 0 {
+					t.Fatalf("%s: the employee has no time off to erase", route)
+				}
+				before[route] = len(e.get(t, e.planner, route+"?limit=200").items(t))
+			}
+			if err := e.gate.EraseEmployee(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			for _, route := range routes {
+				r := e.get(t, e.planner, route+"?limit=200&employee_id="+id)
+				if r.status != 200 || len(r.items(t)) != 0 {
+					t.Fatalf("%s of the erased employee: %d %s", route, r.status, r.body)
+				}
+				r = e.get(t, e.planner, route+"?limit=200")
+				items := r.items(t)
+				if r.status != 200 || len(items) == 0 || len(items) >= before[route] {
+					t.Fatalf("%s after the erase: %d, %d items of %d before", route, r.status, len(items), before[route])
+				}
+				if strings.Contains(string(r.body), id) {
+					t.Fatalf("%s still names the erased employee", route)
+				}
+			}
+		})
+	}
+}

@@ -338,5 +338,16 @@ func TestApplyEvent_TimeOffOfErasedEmployee(t *testing.T) {
 		if n := len(e.events(t, 0)); n != len(seq) {
 			t.Fatalf("the refused cancel wrote %d events", n-len(seq))
 		}
+		// The erased request keeps its remote id, so re-sending it is
+		// refused too, rather than creating it anew.
+		_, run, err = e.svc.ApplyEvent(ctx, src, sources.Event{MessageID: "m3", Type: sources.EventTimeOffUpsert,
+			Data: map[string]string{"remote_id": "t1", "employee_remote_id": "u1", "type": "sick", "status": "approved",
+				"start_date": "2026-12-01", "end_date": "2026-12-02"}})
+		if !errors.Is(err, sources.ErrRejected) || run == nil || len(run.Problems) != 1 || !strings.Contains(run.Problems[0].Message, "erased") {
+			t.Fatalf("re-sent time off of an erased employee: %v %+v", err, run)
+		}
+		if n := len(e.events(t, 0)); n != len(seq) {
+			t.Fatalf("the refused upsert wrote %d events", n-len(seq))
+		}
 	})
 }
