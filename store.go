@@ -106,8 +106,9 @@ type WriteStore interface {
 	// EraseEmployee crypto-shreds an employee: it destroys the
 	// employee's data keys, so that no copy of the encrypted field groups
 	// can be opened again, then tombstones the record (deleted, every
-	// field group and blind index emptied). It is idempotent; ENOTFOUND
-	// when there is no such employee.
+	// field group and blind index emptied). Its time-off requests and
+	// balances, stored in the clear, are hidden and emptied with it. It
+	// is idempotent; ENOTFOUND when there is no such employee.
 	EraseEmployee(ctx context.Context, id string) error
 }
 

@@ -9,8 +9,9 @@ import (
 // EraseEmployee crypto-shreds an employee for an operator (the CLI and the
 // admin API): the store destroys the employee's data keys, so that no copy
 // of the encrypted field groups, in the database or in any backup of it,
-// can be opened again, then tombstones the record. It is idempotent. A
-// malformed id is EINVALID, an unknown one ENOTFOUND.
+// can be opened again, then tombstones the record and empties its time
+// off. It is idempotent. A malformed id is EINVALID, an unknown one
+// ENOTFOUND.
 func (g *Gate) EraseEmployee(ctx context.Context, id string) error {
 	if !hrgate.ValidID(hrgate.PrefixEmployee, id) {
 		return hrgate.Errorf(hrgate.EINVALID, "An employee id has the form %s_… .", hrgate.PrefixEmployee)

@@ -14,7 +14,8 @@ func (m *Main) employeesCommand() *cobra.Command {
 		Long: "Destroy the employee's data keys, so that the encrypted field groups (contact, personal, " +
 			"compensation, banking, government_id) can no longer be decrypted from the database or from any " +
 			"backup of it, then tombstone the record: it disappears from the API and its fields and blind " +
-			"indexes are emptied. Erasing an erased employee succeeds. This cannot be undone.\n\n" +
+			"indexes are emptied, and so are its time-off requests and balances. Erasing an erased employee " +
+			"succeeds. This cannot be undone.\n\n" +
 			"The guarantee holds against backups of the database, not against backups of the key store " +
 			"made before the erase (keyring.database; on PostgreSQL, by default, the same database): " +
 			"see docs/encryption.md.",
