@@ -270,7 +270,8 @@ func (db *DB) reindex(ctx context.Context, st encState, batch int) (done, skippe
 	}
 	groups := []hrgate.FieldGroup{hrgate.GroupContact, hrgate.GroupGovernmentID}
 	q := `SELECT id, ` + columnsOf(groups) + ` FROM employees WHERE id > ? AND bi_version < ? AND deleted_at IS NULL ORDER BY id LIMIT ?`
-	strict := enc.strictGroups()
+	// Every row is read once: its keys keep no AES-GCM instance.
+	dec := enc.bulkDecoder()
 	after := ""
 	for {
 		if err := ctx.Err(); err != nil {
@@ -294,7 +295,7 @@ func (db *DB) reindex(ctx context.Context, st encState, batch int) (done, skippe
 		var ups []update
 		for _, r := range rows {
 			e := &hrgate.Employee{ID: r.id}
-			if err := decodeGroups(ctx, enc, strict, e, groups, r.raw[:len(groups)]); err != nil {
+			if err := decodeGroups(ctx, dec, e, groups, r.raw[:len(groups)]); err != nil {
 				if db.skipRow("re-index", err) {
 					skipped++
 					continue
