@@ -102,3 +102,36 @@ func TestSyncRecordsOpenOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestReencryptOpensOnce: the jobs that read every row once (re-index,
+// data-key rotation) open with OpenRecordOnce, and the rows still read
+// back whole after.
+func TestReencryptOpensOnce(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		kr := storetest.Keyring(t, storetest.KeysDSN(dsn))
+		c := &openCounter{FieldCipher: kr}
+		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		es := staff(t, db, 94, 4)
+		if _, err := kr.Rotate(ctx, hrgate.PurposeIndex); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.StartDataKeyRotation(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.kept.Store(0)
+		c.once.Store(0)
+		res, err := db.Reencrypt(ctx, 0)
+		if err != nil || res.Reindexed != len(es) || res.Rotated != len(es) || res.Skipped != 0 {
+			t.Fatalf("Reencrypt = %+v, %v", res, err)
+		}
+		if kept, once := c.kept.Load(), c.once.Load(); kept != 0 || once != int64(2*len(es)) {
+			t.Fatalf("Reencrypt asked for %d OpenRecord and %d OpenRecordOnce openers; want 0 and %d", kept, once, 2*len(es))
+		}
+		mustReadAll(t, db, es)
+	})
+}

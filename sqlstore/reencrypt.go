@@ -721,12 +721,16 @@ func (u *groupSwap) add(g hrgate.FieldGroup, old, new []byte) {
 func (db *DB) reseal(ctx context.Context, job string, r *jobRow, groups []hrgate.FieldGroup, stale func(raw []byte) bool) (u groupSwap, skip bool, err error) {
 	u.id = r.id
 	kr := db.enc.kr
+	// The job reads every row once, under data key versions on their way
+	// out: its keys keep no AES-GCM instance (OpenRecordOnce).
+	rec := kr.OpenRecordOnce(r.id, employeeTable, r.id)
+	defer rec.Close()
 	for i, g := range groups {
 		raw := r.raw[i]
 		if !stale(raw) {
 			continue
 		}
-		plain, err := kr.Open(ctx, r.id, groupRef(r.id, g), raw)
+		plain, err := rec.OpenAppend(ctx, nil, groupRefs[g], raw)
 		if err != nil {
 			if db.skipRow(job, &groupError{r.id, g, err}) {
 				return u, true, nil
