@@ -88,9 +88,9 @@ func (o *ownerKeys) fresh(now time.Time) bool { return now.Before(o.expires) }
 
 // versionKey is one unwrapped data key. Its AES-GCM instance (about 1 KiB
 // of key schedule and tables) is built on the first Open and kept, so
-// that reads pay for it once; Seal alone does not keep one, so that a bulk
-// import of many owners fills the cache with 32-byte keys rather than
-// with key schedules nobody reads.
+// that reads pay for it once; Seal and the opens of OpenRecordOnce do not
+// keep one, so that a bulk import or re-import of many owners fills the
+// cache with 32-byte keys rather than with key schedules nobody reads.
 type versionKey struct {
 	version int
 	raw     []byte
@@ -113,7 +113,7 @@ func (v *versionKey) opener() (cipher.AEAD, error) {
 }
 
 // sealer returns the key's AES-GCM instance when it was built, else a new
-// one that is not kept.
+// one that is not kept. Seal and OpenRecordOnce use it.
 func (v *versionKey) sealer() (cipher.AEAD, error) {
 	if a := v.aead.Load(); a != nil {
 		return a.AEAD, nil

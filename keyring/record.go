@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"context"
+	"crypto/cipher"
 	"encoding/binary"
 	"fmt"
 
@@ -25,8 +26,16 @@ type RecordOpener struct {
 	owner  string
 	table  string
 	record string
+	// once is set by OpenRecordOnce: the opener keeps no AES-GCM
+	// instance in the cached data keys.
+	once bool
 	// keys are the owner's data keys, nil until the first open.
 	keys *ownerKeys
+	// onceKey and onceAEAD are, for a once-opener, the data key the
+	// last field named and its AES-GCM instance, reused by the fields
+	// that follow under the same key.
+	onceKey  *versionKey
+	onceAEAD cipher.AEAD
 	// aad holds the associated data; its first prefix bytes name the
 	// owner, table and record.
 	aad    *[]byte
@@ -37,6 +46,20 @@ type RecordOpener struct {
 // table, sealed for owner. It reads nothing until its first open.
 func (k *Keyring) OpenRecord(owner, table, record string) RecordOpener {
 	return RecordOpener{k: k, owner: owner, table: table, record: record}
+}
+
+// OpenRecordOnce is OpenRecord for a record read once in a bulk pass (a
+// sync comparing an import with what is stored, a job scanning every
+// row), which opens as OpenRecord does and fails alike, but keeps no
+// AES-GCM instance in the cache. OpenRecord keeps one in the owner's
+// cached data key on its first open, about 1 KiB, so that later reads of
+// the owner do not build it again; a pass over 100,000 employees would
+// leave 100,000 of them behind, some 100 MB, for owners nobody is about
+// to read. A once-opener uses the instance already kept when there is
+// one, and otherwise builds its own, once per data key version for all
+// the fields of its record, dropped with the opener.
+func (k *Keyring) OpenRecordOnce(owner, table, record string) RecordOpener {
+	return RecordOpener{k: k, owner: owner, table: table, record: record, once: true}
 }
 
 // OpenAppend opens the sealed value of field and appends the plaintext to
@@ -63,7 +86,7 @@ func (r *RecordOpener) OpenAppend(ctx context.Context, dst []byte, field string,
 			return dst, err
 		}
 	}
-	aead, err := vk.opener()
+	aead, err := r.aeadOf(vk)
 	if err != nil {
 		return dst, err
 	}
@@ -85,13 +108,34 @@ func (r *RecordOpener) OpenAppend(ctx context.Context, dst []byte, field string,
 	return out, nil
 }
 
-// Close returns the opener's buffer. The opener can be used again, at the
-// cost of building the associated data again.
+// aeadOf returns the AES-GCM instance that opens under vk: the one vk
+// keeps, built and kept on the first open of an OpenRecord opener; for a
+// OpenRecordOnce opener, the one vk already keeps, else one built for
+// this opener alone.
+func (r *RecordOpener) aeadOf(vk *versionKey) (cipher.AEAD, error) {
+	if !r.once {
+		return vk.opener()
+	}
+	if r.onceKey == vk {
+		return r.onceAEAD, nil
+	}
+	a, err := vk.sealer()
+	if err != nil {
+		return nil, err
+	}
+	r.onceKey, r.onceAEAD = vk, a
+	return a, nil
+}
+
+// Close returns the opener's buffer and drops the AES-GCM instance a
+// once-opener built. The opener can be used again, at the cost of
+// building them again.
 func (r *RecordOpener) Close() {
 	if r.aad != nil {
 		putAAD(r.aad, *r.aad)
 		r.aad = nil
 	}
+	r.onceKey, r.onceAEAD = nil, nil
 }
 
 // reload reads the owner's data keys from the store again for a version

@@ -134,7 +134,7 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	}
 	dest[4], dest[5] = &r.created, &r.modified
 	enc := db.enc
-	strict := enc.strictGroups()
+	dec := enc.decoder()
 	// In a list of employees whose encrypted groups are read, a row
 	// whose data keys are not in memory is copied aside, so that the keys
 	// of all such rows are fetched at once (Prefetch) rather than with one
@@ -157,7 +157,7 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 		if mayDefer && !enc.kr.Cached(e.ID) {
 			page.add(r.raw[:len(list)])
 			deferred = append(deferred, e)
-		} else if err := decodeGroups(ctx, enc, strict, e, list, r.raw[:len(list)]); err != nil {
+		} else if err := decodeGroups(ctx, dec, e, list, r.raw[:len(list)]); err != nil {
 			return nil, db.groupFailure(err, op)
 		}
 		out = append(out, e)
@@ -178,7 +178,7 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	}
 	var raws [numGroups][]byte
 	for i, e := range deferred {
-		if err := decodeGroups(ctx, enc, strict, e, list, page.row(i, raws[:len(list)])); err != nil {
+		if err := decodeGroups(ctx, dec, e, list, page.row(i, raws[:len(list)])); err != nil {
 			return nil, db.groupFailure(err, op)
 		}
 	}

@@ -45,6 +45,9 @@ type FieldCipher interface {
 	// OpenRecord returns an opener of the sealed fields of one record,
 	// which looks the owner's data keys up once for all of them.
 	OpenRecord(owner, table, record string) keyring.RecordOpener
+	// OpenRecordOnce is OpenRecord for a record read once in a bulk
+	// pass, which leaves no AES-GCM instance in the keyring's cache.
+	OpenRecordOnce(owner, table, record string) keyring.RecordOpener
 	// Cached reports whether owner's data keys are in memory, so that an
 	// open reads nothing from the key store.
 	Cached(owner string) bool
@@ -444,12 +447,48 @@ func (e *groupError) Error() string {
 
 func (e *groupError) Unwrap() error { return e.err }
 
+// groupDecoder is what decodeGroups needs besides the row, fixed for
+// all the rows of one read: the policy, its strict groups as the read
+// began, and how sealed groups are opened.
+type groupDecoder struct {
+	enc    *encryption
+	strict hrgate.GroupSet
+	// once opens with OpenRecordOnce: the read opens many employees
+	// once each (a sync comparing an import with what is stored, a job
+	// scanning every row), and the AES-GCM instance OpenRecord keeps per
+	// employee, about 1 KiB, would fill the keyring's cache with some
+	// 100 MB per 100,000 employees that nobody is about to read.
+	once bool
+}
+
+// decoder returns the decoder of a read that serves employees to a
+// caller: their keys keep their AES-GCM instances, for the reads that
+// follow.
+func (enc *encryption) decoder() groupDecoder {
+	return groupDecoder{enc: enc, strict: enc.strictGroups()}
+}
+
+// bulkDecoder returns the decoder of a read of many employees, each read
+// once (see groupDecoder.once).
+func (enc *encryption) bulkDecoder() groupDecoder {
+	return groupDecoder{enc: enc, strict: enc.strictGroups(), once: true}
+}
+
+// openRecord returns the opener of the sealed groups of employee id.
+func (d groupDecoder) openRecord(id string) keyring.RecordOpener {
+	if d.once {
+		return d.enc.kr.OpenRecordOnce(id, employeeTable, id)
+	}
+	return d.enc.kr.OpenRecord(id, employeeTable, id)
+}
+
 // decodeGroups fills the groups of e in list from their stored forms in
 // raw, opening the sealed ones. The fields of all of them are substrings
 // of one string: one allocation per employee whatever the number of
 // groups, decrypted or not. NULL, from a row written without the group,
 // is the zero value.
-func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate.GroupSet, e *hrgate.Employee, list []hrgate.FieldGroup, raw []B) error {
+func decodeGroups[B ~[]byte](ctx context.Context, d groupDecoder, e *hrgate.Employee, list []hrgate.FieldGroup, raw []B) error {
+	enc, strict := d.enc, d.strict
 	n := 0
 	for _, r := range raw {
 		if keyring.IsSealed(r) {
@@ -468,7 +507,7 @@ func decodeGroups[B ~[]byte](ctx context.Context, enc *encryption, strict hrgate
 	// once. It reads nothing until a sealed group needs it.
 	var rec keyring.RecordOpener
 	if enc.kr != nil {
-		rec = enc.kr.OpenRecord(e.ID, employeeTable, e.ID)
+		rec = d.openRecord(e.ID)
 		defer rec.Close()
 	}
 	for i, r := range raw {

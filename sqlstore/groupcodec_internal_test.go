@@ -161,5 +161,5 @@ func decodePlain(e *hrgate.Employee, list []hrgate.FieldGroup, raw []sql.RawByte
 	if err != nil {
 		return err
 	}
-	return decodeGroups(context.Background(), enc, enc.strictGroups(), e, list, raw)
+	return decodeGroups(context.Background(), enc.decoder(), e, list, raw)
 }

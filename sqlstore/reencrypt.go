@@ -270,7 +270,8 @@ func (db *DB) reindex(ctx context.Context, st encState, batch int) (done, skippe
 	}
 	groups := []hrgate.FieldGroup{hrgate.GroupContact, hrgate.GroupGovernmentID}
 	q := `SELECT id, ` + columnsOf(groups) + ` FROM employees WHERE id > ? AND bi_version < ? AND deleted_at IS NULL ORDER BY id LIMIT ?`
-	strict := enc.strictGroups()
+	// Every row is read once: its keys keep no AES-GCM instance.
+	dec := enc.bulkDecoder()
 	after := ""
 	for {
 		if err := ctx.Err(); err != nil {
@@ -294,7 +295,7 @@ func (db *DB) reindex(ctx context.Context, st encState, batch int) (done, skippe
 		var ups []update
 		for _, r := range rows {
 			e := &hrgate.Employee{ID: r.id}
-			if err := decodeGroups(ctx, enc, strict, e, groups, r.raw[:len(groups)]); err != nil {
+			if err := decodeGroups(ctx, dec, e, groups, r.raw[:len(groups)]); err != nil {
 				if db.skipRow("re-index", err) {
 					skipped++
 					continue
@@ -720,12 +721,16 @@ func (u *groupSwap) add(g hrgate.FieldGroup, old, new []byte) {
 func (db *DB) reseal(ctx context.Context, job string, r *jobRow, groups []hrgate.FieldGroup, stale func(raw []byte) bool) (u groupSwap, skip bool, err error) {
 	u.id = r.id
 	kr := db.enc.kr
+	// The job reads every row once, under data key versions on their way
+	// out: its keys keep no AES-GCM instance (OpenRecordOnce).
+	rec := kr.OpenRecordOnce(r.id, employeeTable, r.id)
+	defer rec.Close()
 	for i, g := range groups {
 		raw := r.raw[i]
 		if !stale(raw) {
 			continue
 		}
-		plain, err := kr.Open(ctx, r.id, groupRef(r.id, g), raw)
+		plain, err := rec.OpenAppend(ctx, nil, groupRefs[g], raw)
 		if err != nil {
 			if db.skipRow(job, &groupError{r.id, g, err}) {
 				return u, true, nil

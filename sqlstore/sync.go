@@ -81,7 +81,9 @@ func (t *syncTx) Records(ctx context.Context, remoteIDs []string) (map[string]*h
 	db := t.db
 	out := make(map[string]*hrgate.SyncRecord, len(remoteIDs))
 	groups := hrgate.AllGroups.Groups()
-	strict := db.enc.strictGroups()
+	// A sync reads each employee once, to compare it with the source's
+	// record and write it back: its keys keep no AES-GCM instance.
+	dec := db.enc.bulkDecoder()
 	for start := 0; start < len(remoteIDs); start += maxLookup {
 		chunk := remoteIDs[start:min(start+maxLookup, len(remoteIDs))]
 		args := make([]any, 0, len(chunk)+1)
@@ -162,7 +164,7 @@ func (t *syncTx) Records(ctx context.Context, remoteIDs []string) (map[string]*h
 		}
 		for _, s := range page {
 			if !s.rec.Erased {
-				if err := decodeGroups(ctx, db.enc, strict, s.rec.Employee, groups, s.raw); err != nil {
+				if err := decodeGroups(ctx, dec, s.rec.Employee, groups, s.raw); err != nil {
 					return nil, db.groupFailure(err, "sqlstore.SyncTx.Records")
 				}
 			}
