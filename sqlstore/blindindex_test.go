@@ -36,11 +36,7 @@ func TestInsertIndexesUnderActiveKeyOnly(t *testing.T) {
 		ctx := context.Background()
 		kr := storetest.Keyring(t, storetest.KeysDSN(dsn))
 		c := &indexCounter{FieldCipher: kr}
-		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: c})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
+		db := openWithCipher(t, dsn, c)
 		before := staff(t, db, 81, 2)
 		if _, err := kr.Rotate(ctx, hrgate.PurposeIndex); err != nil {
 			t.Fatal(err)

@@ -38,11 +38,7 @@ func TestSyncRecordsOpenOnce(t *testing.T) {
 	forEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		c := &openCounter{FieldCipher: storetest.Keyring(t, storetest.KeysDSN(dsn))}
-		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: c})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
+		db := openWithCipher(t, dsn, c)
 		g := newIDs(93)
 		co := newCompany(t, g, "acme", false)
 		mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{co}})
@@ -111,11 +107,7 @@ func TestReencryptOpensOnce(t *testing.T) {
 		ctx := context.Background()
 		kr := storetest.Keyring(t, storetest.KeysDSN(dsn))
 		c := &openCounter{FieldCipher: kr}
-		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: c})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
+		db := openWithCipher(t, dsn, c)
 		es := staff(t, db, 94, 4)
 		if _, err := kr.Rotate(ctx, hrgate.PurposeIndex); err != nil {
 			t.Fatal(err)

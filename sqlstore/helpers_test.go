@@ -65,7 +65,14 @@ func postgresDSN(tb testing.TB) string {
 // its key store (storetest.KeysDSN), and closes it when tb ends.
 func MustOpenDB(tb testing.TB, dsn string) *sqlstore.DB {
 	tb.Helper()
-	db, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{AutoMigrate: true, Cipher: storetest.Keyring(tb, storetest.KeysDSN(dsn))})
+	return openWithCipher(tb, dsn, storetest.Keyring(tb, storetest.KeysDSN(dsn)))
+}
+
+// openWithCipher is MustOpenDB with c as the field cipher: a keyring, or
+// a wrapper of one that a test watches.
+func openWithCipher(tb testing.TB, dsn string, c sqlstore.FieldCipher) *sqlstore.DB {
+	tb.Helper()
+	db, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{AutoMigrate: true, Cipher: c})
 	if err != nil {
 		tb.Fatalf("open %s: %v", hrgate.RedactDSN(dsn), err)
 	}

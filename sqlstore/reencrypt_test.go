@@ -398,11 +398,7 @@ func TestSettleOnlyAfterARotation(t *testing.T) {
 		env := &encEnv{dsn: dsn, log: &logBuffer{}}
 		kr := storetest.KeyringWith(t, storetest.OpenKeyStore(t, storetest.KeysDSN(dsn)), keyring.Options{Now: env.now})
 		c := &settleCounter{FieldCipher: kr}
-		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{AutoMigrate: true, Cipher: c})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
+		db := openWithCipher(t, dsn, c)
 		es := staff(t, db, 83, 3)
 		settled := func(t *testing.T) int64 {
 			t.Helper()
