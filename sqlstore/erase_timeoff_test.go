@@ -262,3 +262,49 @@ func TestEraseWaitsForTimeOffWrite(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrationErasesEarlierErasuresTimeOff: an employee erased by an
+// hrgate from before erasure emptied time off kept its requests and
+// balances readable; the upgrade (data migration 14) empties them as an
+// erase now does, dated with the employee's erasure, and leaves every
+// other employee's alone.
+func TestMigrationErasesEarlierErasuresTimeOff(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		w := newTimeOffWorld(t, db, 86)
+		// An older erase: the record hidden, its time off left as it was.
+		erasedAt := ts(40).UnixMicro()
+		if err := db.ExecForTest(ctx, `UPDATE employees SET deleted_at = ? WHERE id = ?`, erasedAt, w.gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		if reqs, err := db.FindTimeOffRequests(ctx, hrgate.TimeOffFilter{Scope: hrgate.AllCompanies, EmployeeID: w.gone.ID}); err != nil || len(reqs) != 2 {
+			t.Fatalf("before the upgrade: %v, %v; want the 2 requests an older erase left", reqs, err)
+		}
+		// The upgrade from a database at version 13.
+		if err := db.ExecForTest(ctx, `DELETE FROM schema_migrations WHERE version = 14`); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := db.Migrate(ctx); err != nil || n != 1 {
+			t.Fatalf("Migrate = %d, %v; want migration 14 applied", n, err)
+		}
+
+		reqs, err := db.FindTimeOffRequests(ctx, hrgate.TimeOffFilter{Scope: hrgate.AllCompanies})
+		if err != nil || !reflect.DeepEqual(reqs, w.requests[w.kept.ID]) {
+			t.Fatalf("requests after the upgrade = %v, %v; want only the other employee's, whole", reqs, err)
+		}
+		bals, err := db.FindTimeOffBalances(ctx, hrgate.TimeOffFilter{Scope: hrgate.AllCompanies})
+		if err != nil || !reflect.DeepEqual(bals, w.balances[w.kept.ID]) {
+			t.Fatalf("balances after the upgrade = %v, %v; want only the other employee's, whole", bals, err)
+		}
+		n, err := db.QueryIntForTest(ctx, `SELECT COUNT(*) FROM time_off_requests WHERE employee_id = ? AND deleted_at = ? `+
+			`AND type = '' AND status = '' AND start_date = '' AND end_date = '' AND amount = '' AND units = '' AND remote_id <> ''`, w.gone.ID, erasedAt)
+		if err != nil || n != 2 {
+			t.Fatalf("%d requests emptied and dated with the erasure, %v; want 2", n, err)
+		}
+		n, err = db.QueryIntForTest(ctx, `SELECT COUNT(*) FROM time_off_balances WHERE employee_id = ? AND deleted_at = ? `+
+			`AND policy_type = '' AND balance = '' AND used = '' AND units = '' AND remote_id <> ''`, w.gone.ID, erasedAt)
+		if err != nil || n != 1 {
+			t.Fatalf("%d balances emptied and dated with the erasure, %v; want 1", n, err)
+		}
+	})
+}
