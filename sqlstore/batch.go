@@ -68,10 +68,46 @@ func insertBatchTx(ctx context.Context, db *DB, tx *sql.Tx, b *hrgate.Batch) err
 	if err := insertRows(ctx, db, tx, "employees", employeeColumns, b.Employees, db.employeeArgs(ctx)); err != nil {
 		return err
 	}
+	if err := refuseErasedTimeOff(ctx, db, tx, b); err != nil {
+		return err
+	}
 	if err := insertRows(ctx, db, tx, "time_off_requests", timeOffRequestColumns, b.TimeOffRequests, timeOffRequestArgs); err != nil {
 		return err
 	}
 	return insertRows(ctx, db, tx, "time_off_balances", timeOffBalanceColumns, b.TimeOffBalances, timeOffBalanceArgs)
+}
+
+// refuseErasedTimeOff refuses, ECONFLICT, a batch with time off of an
+// erased employee: an erasure empties the employee's time off, and a bulk
+// load must not bring it back. The employees the batch itself inserts are
+// live; an id of no employee is left to the foreign key (EINVALID).
+func refuseErasedTimeOff(ctx context.Context, db *DB, tx *sql.Tx, b *hrgate.Batch) error {
+	inBatch := make(map[string]bool, len(b.Employees))
+	for _, e := range b.Employees {
+		inBatch[e.ID] = true
+	}
+	var ids []string
+	for _, r := range b.TimeOffRequests {
+		if !inBatch[r.EmployeeID] {
+			ids = append(ids, r.EmployeeID)
+		}
+	}
+	for _, bal := range b.TimeOffBalances {
+		if !inBatch[bal.EmployeeID] {
+			ids = append(ids, bal.EmployeeID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, erased, err := holdEmployees(ctx, db, tx, ids)
+	if err != nil {
+		return err
+	}
+	if erased > 0 {
+		return errTimeOffOfErased
+	}
+	return nil
 }
 
 // validateBatch rejects what the schema would accept but no caller means:

@@ -100,7 +100,7 @@ func (db *DB) EraseEmployee(ctx context.Context, id string) error {
 // refused rather than creating it anew. It changes no row erased before.
 //
 // On PostgreSQL a sync writing time off holds its employee's row FOR
-// SHARE (holdLiveEmployees), which the hiding UPDATE of step 1 conflicts
+// SHARE (holdEmployees), which the hiding UPDATE of step 1 conflicts
 // with: either the sync commits first and its rows are there to be erased
 // here, or it waits and then finds the employee erased.
 func (db *DB) eraseTimeOff(ctx context.Context, tx *sql.Tx, id string, now int64) error {

@@ -308,3 +308,37 @@ func TestMigrationErasesEarlierErasuresTimeOff(t *testing.T) {
 		}
 	})
 }
+
+// TestBulkLoadRefusesErasedTimeOff: the bulk loads (InsertBatch, Import)
+// do not bring back time off of an erased employee: the batch is refused
+// whole, while time off of a live employee still loads.
+func TestBulkLoadRefusesErasedTimeOff(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		w := newTimeOffWorld(t, db, 87)
+		if err := db.EraseEmployee(ctx, w.gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		g := newIDs(88)
+		request := func(e *hrgate.Employee) *hrgate.TimeOffRequest {
+			return &hrgate.TimeOffRequest{ID: g.new(t, hrgate.PrefixTimeOff), CompanyID: e.CompanyID, EmployeeID: e.ID,
+				Type: "sick", Status: "approved", StartDate: "2024-03-01", EndDate: "2024-03-02", Amount: "1", Units: "days",
+				CreatedAt: ts(50), ModifiedAt: ts(50)}
+		}
+		live, erased := request(w.kept), request(w.gone)
+		err := db.InsertBatch(ctx, &hrgate.Batch{TimeOffRequests: []*hrgate.TimeOffRequest{live, erased}})
+		wantCode(t, err, hrgate.ECONFLICT)
+		err = db.Import(ctx, func(put func(*hrgate.Batch) error) error {
+			return put(&hrgate.Batch{TimeOffBalances: []*hrgate.TimeOffBalance{{ID: g.new(t, hrgate.PrefixBalance), CompanyID: w.gone.CompanyID,
+				EmployeeID: w.gone.ID, PolicyType: "sick", Balance: "1", Used: "0", Units: "days", CreatedAt: ts(50), ModifiedAt: ts(50)}}})
+		})
+		wantCode(t, err, hrgate.ECONFLICT)
+		n, err := db.QueryIntForTest(ctx, `SELECT COUNT(*) FROM time_off_requests WHERE id IN (?, ?)`, live.ID, erased.ID)
+		if err != nil || n != 0 {
+			t.Fatalf("%d rows of the refused batch stored, %v; want none", n, err)
+		}
+		if err := db.InsertBatch(ctx, &hrgate.Batch{TimeOffRequests: []*hrgate.TimeOffRequest{live}}); err != nil {
+			t.Fatalf("time off of a live employee: %v", err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -154,21 +155,36 @@ func (t *syncTx) UpdateTimeOff(ctx context.Context, rs []*hrgate.TimeOffRequest)
 
 // holdLiveEmployees refuses time off of an erased employee, ECONFLICT.
 // The caller has checked its employees already; this check is for an
-// erasure that commits meanwhile. On PostgreSQL it holds the employees'
-// rows FOR SHARE until the transaction ends, which the first step of
-// EraseEmployee (an UPDATE of the row) waits for and which waits for it:
-// either this transaction commits first and the erasure then empties the
-// time off it wrote, or the erasure commits first and the lock, taken on
-// the row as last committed, finds the employee erased. SQLite runs one
-// writer at a time, so the caller's check already held.
+// erasure that commits meanwhile (holdEmployees).
 func (t *syncTx) holdLiveEmployees(ctx context.Context, rs []*hrgate.TimeOffRequest) error {
 	ids := make([]string, 0, len(rs))
 	for _, r := range rs {
 		ids = append(ids, r.EmployeeID)
 	}
+	live, erased, err := holdEmployees(ctx, t.db, t.tx, ids)
+	if err != nil {
+		return err
+	}
+	if erased > 0 || live != len(dedupe(ids)) {
+		return errTimeOffOfErased
+	}
+	return nil
+}
+
+var errTimeOffOfErased = &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The employee of a time-off request was erased; the time off is refused."}
+
+// holdEmployees counts, of the employees ids names, those live and those
+// erased; an id of no employee is neither. On PostgreSQL it holds their
+// rows FOR SHARE until the transaction ends, which the first step of
+// EraseEmployee (an UPDATE of the row) waits for and which waits for it:
+// either this transaction commits first and the erasure then empties the
+// time off it wrote, or the erasure commits first and the lock, taken on
+// the row as last committed, finds the employee erased. SQLite runs one
+// writer at a time, so what the count sees holds until the commit.
+func holdEmployees(ctx context.Context, db *DB, tx *sql.Tx, ids []string) (live, erased int, err error) {
 	ids = dedupe(ids)
 	lock := ""
-	if t.db.dialect.name == "postgres" {
+	if db.dialect.name == "postgres" {
 		lock = ` FOR SHARE`
 	}
 	for start := 0; start < len(ids); start += maxLookup {
@@ -177,24 +193,29 @@ func (t *syncTx) holdLiveEmployees(ctx context.Context, rs []*hrgate.TimeOffRequ
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		rows, err := t.db.wstmts.txQuery(ctx, t.tx, `SELECT id FROM employees WHERE deleted_at IS NULL AND id IN (?`+
+		rows, err := db.wstmts.txQuery(ctx, tx, `SELECT deleted_at IS NULL FROM employees WHERE id IN (?`+
 			strings.Repeat(", ?", len(chunk)-1)+`)`+lock, args...)
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
-		live := 0
 		for rows.Next() {
-			live++
+			var ok bool
+			if err := rows.Scan(&ok); err != nil {
+				rows.Close()
+				return 0, 0, err
+			}
+			if ok {
+				live++
+			} else {
+				erased++
+			}
 		}
 		if err := rows.Close(); err != nil {
-			return err
+			return 0, 0, err
 		}
 		if err := rows.Err(); err != nil {
-			return err
-		}
-		if live != len(chunk) {
-			return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The employee of a time-off request was erased during the sync; the request is refused."}
+			return 0, 0, err
 		}
 	}
-	return nil
+	return live, erased, nil
 }
