@@ -265,15 +265,24 @@ func (r *receiver) setRespond(respond func(n int) int) {
 // narrowed grant skipped the retry.
 func (e *env) retryAfterNarrowing(t *testing.T, w *webhooks.Worker, r *receiver, change func(), consumer, scopes string) (first, retried int) {
 	t.Helper()
+	return e.retryAfter(t, w, r, change, func() {
+		if _, err := e.gate.SetGrant(context.Background(), consumer, []string{scopes}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// retryAfter is retryAfterNarrowing with between, not a grant change, run
+// between the failed attempt and the retry.
+func (e *env) retryAfter(t *testing.T, w *webhooks.Worker, r *receiver, change, between func()) (first, retried int) {
+	t.Helper()
 	r.setRespond(func(int) int { return 503 })
 	before := len(r.messages())
 	e.clock.Add(time.Second)
 	change()
 	runOnce(t, w)
 	first = len(r.messages()) - before
-	if _, err := e.gate.SetGrant(context.Background(), consumer, []string{scopes}); err != nil {
-		t.Fatal(err)
-	}
+	between()
 	r.setRespond(nil)
 	e.clock.Add(5 * time.Second)
 	runOnce(t, w)

@@ -224,6 +224,54 @@ func TestTimeOffEvents(t *testing.T) {
 	})
 }
 
+// TestTimeOffOfErasedEmployeeSkipped: a time-off delivery attempted
+// after its employee was erased sends nothing and is skipped, full or
+// thin: the erasure emptied and hid the request, and even its ids are not
+// sent once the person is gone.
+func TestTimeOffOfErasedEmployeeSkipped(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.consumer(t, "leave", "time_off:read companies:acme")
+		full, thin := newReceiver(t), newReceiver(t)
+		_, fs := e.endpoint(t, "leave", full.URL(), false, timeOffEvents...)
+		_, ts := e.endpoint(t, "leave", thin.URL(), true, timeOffEvents...)
+		full.setSecrets(fs)
+		thin.setSecrets(ts)
+		w := e.worker(t, webhooks.WorkerConfig{})
+		apply := e.pushSource(t, "acme", "hris", "u1")
+		var employeeID, timeOffID string
+		thin.setRespond(func(int) int { return 503 })
+		first, retried := e.retryAfter(t, w, full, func() {
+			res := apply("m1", sources.EventTimeOffUpsert, map[string]string{"remote_id": "t1", "employee_remote_id": "u1",
+				"type": "sick", "status": "approved", "start_date": "2026-12-01", "end_date": "2026-12-03", "amount": "3", "units": "days"})
+			employeeID, timeOffID = res.EmployeeID, res.TimeOffID
+		}, func() {
+			if err := e.gate.EraseEmployee(ctx, employeeID); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if first != 1 || retried != 1 {
+			t.Fatalf("the full endpoint got %d deliveries of the request, then %d after the erasure; want 1 and still 1", first, retried)
+		}
+		if got := thin.messages(); len(got) != 1 {
+			t.Fatalf("the thin endpoint got %d deliveries; want the 1 failed before the erasure", len(got))
+		}
+		ds, err := e.svc.Deliveries(ctx, hrgate.DeliveryFilter{Status: hrgate.DeliverySkipped})
+		if err != nil {
+			t.Fatal(err)
+		}
+		skipped := 0
+		for _, d := range ds {
+			if d.TimeOffID == timeOffID && d.Attempts == 1 {
+				skipped++
+			}
+		}
+		if skipped != 2 {
+			t.Fatalf("%d deliveries of the erased employee's request skipped after one attempt; want 2 (full and thin), of %d skipped", skipped, len(ds))
+		}
+	})
+}
+
 // TestCreateRefusesUnreadableEvents: an endpoint may subscribe only to
 // events whose object its consumer's grant reads: time_off.* needs
 // time_off:read, employee.* an employees scope. The refusal is EINVALID
