@@ -4,8 +4,9 @@
 # in the same run, at 32 connections. The same read runs against a second
 # hrgate process on the same data with the audit trail off
 # (audit.insecure_disable, which exists for this measurement only), so the
-# trail's cost is measured in the same run too. Prints requests/s, p50, p99
-# and the ratios. Only loopback addresses, on ports free at the time, are
+# trail's cost is measured in the same run too. Prints requests/s, p50, p99,
+# the server's CPU per request (user + system time of its process, from
+# /proc, over the run) and the ratios. Only loopback addresses, on ports free at the time, are
 # used; each wrk run is bounded in time.
 #
 #   bench/readpath.sh [DURATION] [CONNECTIONS]
@@ -13,6 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15s}
 CONNS=${2:-32}
+case "$DURATION" in
+  *s) DURATION_S=${DURATION%s} ;;
+  *m) DURATION_S=$(( ${DURATION%m} * 60 )) ;;
+  *) DURATION_S=$DURATION ;;
+esac
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 
 # free_port prints a loopback TCP port nothing listens on.
@@ -48,10 +54,12 @@ client_id=$(echo "$client" | sed -n 's/.*"client_id": "\(cli_[^"]*\)".*/\1/p')
 client_secret=$(echo "$client" | sed -n 's/.*"client_secret": "\(hrg_cs_[^"]*\)".*/\1/p')
 api=$(free_port)
 env $unlimited ${HRGATE_BENCH_ENV:-} "$work/hrgate" --data-dir "$data" --log-level warn serve --addr "127.0.0.1:$api" --admin-addr 127.0.0.1:0 2>"$work/serve.log" &
+api_pid=$!
 for _ in $(seq 1 50); do curl -s --cacert "$data/tls/cert.pem" "https://127.0.0.1:$api/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 noaudit=$(free_port)
 env $unlimited ${HRGATE_BENCH_ENV:-} HRGATE_AUDIT__INSECURE_DISABLE=true "$work/hrgate" --data-dir "$data" --log-level error serve \
   --addr "127.0.0.1:$noaudit" --admin-addr 127.0.0.1:0 2>"$work/serve-noaudit.log" &
+noaudit_pid=$!
 for _ in $(seq 1 50); do curl -s --cacert "$data/tls/cert.pem" "https://127.0.0.1:$noaudit/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 
 # A JWT access token (15 minutes, longer than the runs) for the same grant.
@@ -64,22 +72,36 @@ echo "employee response: $(wc -c < "$work/body.json") bytes"
 
 bare=$(free_port)
 "$work/bare" -addr "127.0.0.1:$bare" -body "$work/body.json" 2>/dev/null &
+bare_pid=$!
 for _ in $(seq 1 50); do curl -sk "https://127.0.0.1:$bare/" >/dev/null 2>&1 && break; sleep 0.2; done
 
-run() { # name url [header]
-  local out
-  if [ -n "${3:-}" ]; then
-    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "$3" "$2")
+# cpu_ticks prints the user + system CPU time of process $1 so far, in
+# clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run() { # name pid url [header]
+  local name=$1 pid=$2
+  shift 2
+  local out c0 c1
+  c0=$(cpu_ticks "$pid")
+  if [ -n "${2:-}" ]; then
+    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "$2" "$1")
   else
-    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$2")
+    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$1")
   fi
+  c1=$(cpu_ticks "$pid")
   local rps p50 p99 errs
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   errs=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-  printf '%-28s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${errs:-0}"
-  echo "$rps" > "$work/$1.rps"
+  # CPU µs per request: ticks / CLK_TCK over requests/s × duration.
+  local cpu
+  cpu=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v r="$rps" -v d="$DURATION_S" \
+    'BEGIN { if (r > 0) printf "%.0f", t / hz * 1e6 / (r * d); else print "-" }')
+  printf '%-28s %10s req/s   p50 %8s   p99 %8s   cpu/req %5s µs   non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$cpu" "${errs:-0}"
+  echo "$rps" > "$work/$name.rps"
+  echo "$cpu" > "$work/$name.cpu"
 }
 # Warm the servers, then measure the baseline and hrgate alternately.
 wrk -t2 -c"$CONNS" -d3s "https://127.0.0.1:$bare/" >/dev/null
@@ -87,14 +109,16 @@ wrk -t2 -c"$CONNS" -d3s -H "Authorization: Bearer $key" "https://127.0.0.1:$api/
 wrk -t2 -c"$CONNS" -d3s -H "Authorization: Bearer $key" "https://127.0.0.1:$noaudit/v1/employees/$id" >/dev/null
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "wrk: 2 threads, $CONNS connections, $DURATION each"
-run bare-net-http "https://127.0.0.1:$bare/"
-run hrgate-employee-read "https://127.0.0.1:$api/v1/employees/$id" "Authorization: Bearer $key"
-run hrgate-read-no-audit "https://127.0.0.1:$noaudit/v1/employees/$id" "Authorization: Bearer $key"
-run hrgate-employee-read-jwt "https://127.0.0.1:$api/v1/employees/$id" "Authorization: Bearer $jwt"
+run bare-net-http "$bare_pid" "https://127.0.0.1:$bare/"
+run hrgate-employee-read "$api_pid" "https://127.0.0.1:$api/v1/employees/$id" "Authorization: Bearer $key"
+run hrgate-read-no-audit "$noaudit_pid" "https://127.0.0.1:$noaudit/v1/employees/$id" "Authorization: Bearer $key"
+run hrgate-employee-read-jwt "$api_pid" "https://127.0.0.1:$api/v1/employees/$id" "Authorization: Bearer $jwt"
 awk -v a="$(cat "$work/hrgate-employee-read.rps")" -v b="$(cat "$work/bare-net-http.rps")" \
   'BEGIN { printf "ratio hrgate / bare: %.2f\n", a/b }'
 awk -v a="$(cat "$work/hrgate-employee-read-jwt.rps")" -v b="$(cat "$work/hrgate-employee-read.rps")" \
   'BEGIN { printf "ratio JWT / API key: %.2f\n", a/b }'
 awk -v a="$(cat "$work/hrgate-employee-read.rps")" -v b="$(cat "$work/hrgate-read-no-audit.rps")" \
   'BEGIN { printf "ratio audit on / off: %.2f\n", a/b }'
+awk -v a="$(cat "$work/hrgate-employee-read.cpu")" -v b="$(cat "$work/hrgate-read-no-audit.cpu")" \
+  'BEGIN { if (b > 0) printf "ratio server CPU per request, audit off / on: %.2f\n", b/a }'
 echo "audit events recorded: $("$work/hrgate" --data-dir "$data" --log-level error audit verify | sed -n 's/^OK: \([0-9]*\) events.*/\1/p')"
