@@ -41,6 +41,11 @@ type EmployeeFilter struct {
 	NationalID    string
 	PersonalEmail string
 	Groups        GroupSet
+	// ReadOnce marks a scan that reads each employee once, such as a
+	// filter evaluated over a whole directory: a store that keeps
+	// per-employee decryption state for the reads that follow keeps none
+	// for these, so that one scan does not fill its cache.
+	ReadOnce bool
 	Page
 }
 

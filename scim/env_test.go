@@ -23,8 +23,10 @@ type testStore struct {
 	// fail, while set, fails every employee read, as a lost database
 	// connection would.
 	fail error
-	// asked records the field groups of every employee read.
-	asked []hrgate.GroupSet
+	// asked records the field groups of every employee read; readOnce
+	// counts the reads of groups marked ReadOnce.
+	asked    []hrgate.GroupSet
+	readOnce int
 	// between runs once, after a request has read a user's SCIM state
 	// and before it writes: the moment a concurrent request can commit.
 	between func()
@@ -32,6 +34,9 @@ type testStore struct {
 
 func (s *testStore) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hrgate.Employee, error) {
 	s.asked = append(s.asked, f.Groups)
+	if f.ReadOnce && f.Groups != 0 {
+		s.readOnce++
+	}
 	if s.fail != nil {
 		return nil, s.fail
 	}

@@ -47,20 +47,21 @@ func TestReadsLoadNoRestrictedGroup(t *testing.T) {
 			for _, c := range []struct {
 				name, method, path string
 				body               any
-				want               int // users answered
+				want               int  // users answered
+				scans              bool // a scan decrypts every user once
 			}{
-				{"Get", http.MethodGet, "/Users/" + ids[0], nil, 1},
-				{"List", http.MethodGet, "/Users", nil, 2},
-				{"ListPage", http.MethodGet, "/Users?startIndex=2&count=1", nil, 1},
-				{"FilterUserName", http.MethodGet, "/Users?filter=" + url.QueryEscape(`userName eq "grace"`), nil, 1},
-				{"FilterExternalID", http.MethodGet, "/Users?filter=" + url.QueryEscape(`externalId eq "w-ada"`), nil, 1},
-				{"FilterID", http.MethodGet, "/Users?filter=" + url.QueryEscape(`id eq "`+ids[1]+`"`), nil, 1},
-				{"FilterUnindexed", http.MethodGet, "/Users?filter=" + url.QueryEscape(`userName sw "g"`), nil, 1},
-				{"FilterReadsGroups", http.MethodGet, "/Users?filter=" + url.QueryEscape(`title eq "Engineer"`), nil, 2},
-				{"Search", http.MethodPost, "/Users/.search", map[string]any{"filter": `name.givenName eq "ada"`}, 1},
+				{"Get", http.MethodGet, "/Users/" + ids[0], nil, 1, false},
+				{"List", http.MethodGet, "/Users", nil, 2, false},
+				{"ListPage", http.MethodGet, "/Users?startIndex=2&count=1", nil, 1, false},
+				{"FilterUserName", http.MethodGet, "/Users?filter=" + url.QueryEscape(`userName eq "grace"`), nil, 1, false},
+				{"FilterExternalID", http.MethodGet, "/Users?filter=" + url.QueryEscape(`externalId eq "w-ada"`), nil, 1, false},
+				{"FilterID", http.MethodGet, "/Users?filter=" + url.QueryEscape(`id eq "`+ids[1]+`"`), nil, 1, false},
+				{"FilterUnindexed", http.MethodGet, "/Users?filter=" + url.QueryEscape(`userName sw "g"`), nil, 1, false},
+				{"FilterReadsGroups", http.MethodGet, "/Users?filter=" + url.QueryEscape(`title eq "Engineer"`), nil, 2, true},
+				{"Search", http.MethodPost, "/Users/.search", map[string]any{"filter": `name.givenName eq "ada"`}, 1, true},
 			} {
 				t.Run(c.name, func(t *testing.T) {
-					st.asked = nil
+					st.asked, st.readOnce = nil, 0
 					w := call(c.method, c.path, c.body)
 					if w.Code != http.StatusOK {
 						t.Fatalf("%d %s", w.Code, w.Body)
@@ -87,6 +88,11 @@ func TestReadsLoadNoRestrictedGroup(t *testing.T) {
 						if g.Intersect(restricted) != 0 {
 							t.Errorf("a read asked the store for %s", g)
 						}
+					}
+					// A filter that decrypts every user to match it reads
+					// them once: no decryption state is kept for them.
+					if (st.readOnce > 0) != c.scans {
+						t.Errorf("%d reads of groups marked ReadOnce; want some: %v", st.readOnce, c.scans)
 					}
 				})
 			}

@@ -433,8 +433,10 @@ func (s *service) list(ctx context.Context, src *hrgate.Source, f filter, startI
 	var keep []*user
 	after, scanned := "", 0
 	for {
+		// Each user is read once, to be matched: the scan keeps no
+		// decryption state in the keyring's cache (ReadOnce).
 		es, err := s.store.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, CompanyID: src.CompanyID, SourceID: src.ID,
-			Groups: groups, Page: hrgate.Page{AfterID: after, Limit: scanPage}})
+			Groups: groups, ReadOnce: true, Page: hrgate.Page{AfterID: after, Limit: scanPage}})
 		if err != nil {
 			return nil, err
 		}

@@ -96,6 +96,23 @@ func TestSyncRecordsOpenOnce(t *testing.T) {
 				t.Fatalf("FindEmployees read %+v; want %+v", e, want[e.ID])
 			}
 		}
+
+		// A scan marked ReadOnce (a SCIM filter over the directory) opens
+		// as a sync does.
+		c.kept.Store(0)
+		c.once.Store(0)
+		got, err = db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, Groups: hrgate.AllGroups, ReadOnce: true})
+		if err != nil || len(got) != len(emps) {
+			t.Fatalf("FindEmployees ReadOnce = %d employees, %v; want %d", len(got), err, len(emps))
+		}
+		if kept, once := c.kept.Load(), c.once.Load(); kept != 0 || once != int64(len(emps)) {
+			t.Fatalf("FindEmployees ReadOnce asked for %d OpenRecord and %d OpenRecordOnce openers; want 0 and %d", kept, once, len(emps))
+		}
+		for _, e := range got {
+			if !reflect.DeepEqual(e, want[e.ID]) {
+				t.Fatalf("FindEmployees ReadOnce read %+v; want %+v", e, want[e.ID])
+			}
+		}
 	})
 }
 

@@ -135,6 +135,9 @@ func (db *DB) FindEmployees(ctx context.Context, f hrgate.EmployeeFilter) ([]*hr
 	dest[4], dest[5] = &r.created, &r.modified
 	enc := db.enc
 	dec := enc.decoder()
+	if f.ReadOnce {
+		dec = enc.bulkDecoder()
+	}
 	// In a list of employees whose encrypted groups are read, a row
 	// whose data keys are not in memory is copied aside, so that the keys
 	// of all such rows are fetched at once (Prefetch) rather than with one
