@@ -20,21 +20,13 @@ func TestBulkInternalErrorLogged(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var logged []error
 			st, call := newEnv(t, dsn(t), scim.Options{LogError: func(_ *http.Request, err error) { logged = append(logged, err) }})
-			w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": "ada",
-				"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
-			if w.Code != http.StatusCreated {
-				t.Fatalf("create: %d %s", w.Code, w.Body)
-			}
-			var created struct{ ID string }
-			if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
-				t.Fatal(err)
-			}
+			id, _ := createAda(t, call, "ada")
 			cause := errors.New("connection reset by peer 10.0.0.7:5432")
 			st.fail = cause
-			w = call(http.MethodPost, "/Bulk", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"},
+			w := call(http.MethodPost, "/Bulk", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"},
 				"Operations": []any{
-					map[string]any{"method": "DELETE", "path": "/Users/" + created.ID},
-					map[string]any{"method": "GET", "path": "/Users/" + created.ID},
+					map[string]any{"method": "DELETE", "path": "/Users/" + id},
+					map[string]any{"method": "GET", "path": "/Users/" + id},
 				}})
 			st.fail = nil
 			if w.Code != http.StatusOK {

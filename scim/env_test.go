@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -101,4 +102,20 @@ func newEnv(t *testing.T, dsn string, opts scim.Options) (st *testStore, call fu
 func replaceOp(path string, value any) map[string]any {
 	return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
 		"Operations": []any{map[string]any{"op": "replace", "path": path, "value": value}}}
+}
+
+// createAda creates a user named Ada Lovelace under userName through call
+// and returns its id and ETag.
+func createAda(t *testing.T, call func(method, path string, body any, hdr ...string) *httptest.ResponseRecorder, userName string) (id, etag string) {
+	t.Helper()
+	w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
+		"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	var created struct{ ID string }
+	if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil || created.ID == "" {
+		t.Fatalf("create: %v %s", err, w.Body)
+	}
+	return created.ID, w.Header().Get("ETag")
 }

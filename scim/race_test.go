@@ -21,25 +21,19 @@ func TestIfMatchRacingWrite(t *testing.T) {
 	for name, dsn := range storetest.DSNs() {
 		t.Run(name, func(t *testing.T) {
 			st, call := newEnv(t, dsn(t), scim.Options{})
-			w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": "ada",
-				"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
-			if w.Code != http.StatusCreated {
-				t.Fatalf("create: %d %s", w.Code, w.Body)
-			}
-			etag := w.Header().Get("ETag")
-			var created struct{ ID string }
-			if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil || etag == "" {
-				t.Fatal(err, etag)
+			id, etag := createAda(t, call, "ada")
+			if etag == "" {
+				t.Fatal("create answered no ETag")
 			}
 			st.between = func() {
-				if w := call(http.MethodPatch, "/Users/"+created.ID, replaceOp("title", "Countess")); w.Code != http.StatusOK {
+				if w := call(http.MethodPatch, "/Users/"+id, replaceOp("title", "Countess")); w.Code != http.StatusOK {
 					t.Errorf("the overtaking patch: %d %s", w.Code, w.Body)
 				}
 			}
-			if w := call(http.MethodPatch, "/Users/"+created.ID, replaceOp("name.givenName", "Augusta"), "If-Match", etag); w.Code != http.StatusPreconditionFailed {
+			if w := call(http.MethodPatch, "/Users/"+id, replaceOp("name.givenName", "Augusta"), "If-Match", etag); w.Code != http.StatusPreconditionFailed {
 				t.Errorf("a PATCH with a version overtaken before it wrote: %d %s, want 412", w.Code, w.Body)
 			}
-			w = call(http.MethodGet, "/Users/"+created.ID, nil)
+			w := call(http.MethodGet, "/Users/"+id, nil)
 			var got struct {
 				Title string
 				Name  struct{ GivenName string }
@@ -76,27 +70,19 @@ func TestWriteRacingDelete(t *testing.T) {
 				}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": "ada-" + t.Name(),
-						"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
-					if w.Code != http.StatusCreated {
-						t.Fatalf("create: %d %s", w.Code, w.Body)
-					}
-					var created struct{ ID string }
-					if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
-						t.Fatal(err)
-					}
+					id, _ := createAda(t, rawCall, "ada-"+t.Name())
 					st.between = func() {
-						if w := call(http.MethodDelete, "/Users/"+created.ID, nil); w.Code != http.StatusNoContent {
+						if w := call(http.MethodDelete, "/Users/"+id, nil); w.Code != http.StatusNoContent {
 							t.Errorf("delete: %d %s", w.Code, w.Body)
 						}
 					}
-					if w := call(tc.method, "/Users/"+created.ID, tc.body(created.ID)); w.Code != http.StatusNotFound {
+					if w := call(tc.method, "/Users/"+id, tc.body(id)); w.Code != http.StatusNotFound {
 						t.Errorf("%s racing a DELETE: %d %s, want 404", tc.method, w.Code, w.Body)
 					}
-					if w := call(http.MethodGet, "/Users/"+created.ID, nil); w.Code != http.StatusNotFound {
+					if w := call(http.MethodGet, "/Users/"+id, nil); w.Code != http.StatusNotFound {
 						t.Errorf("the deleted user is back: %d %s", w.Code, w.Body)
 					}
-					es, err := db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: created.ID,
+					es, err := db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: id,
 						Groups: hrgate.AllGroups, Page: hrgate.Page{Limit: 1}})
 					if err != nil || len(es) != 1 {
 						t.Fatal(es, err)
@@ -149,41 +135,33 @@ func TestRenameRacingWrite(t *testing.T) {
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					userName, renamed := "ada-"+tc.name, "renamed-"+tc.name
-					w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
-						"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
-					if w.Code != http.StatusCreated {
-						t.Fatalf("create: %d %s", w.Code, w.Body)
-					}
-					var created struct{ ID string }
-					if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
-						t.Fatal(err)
-					}
+					id, etag := createAda(t, call, userName)
 					st.between = func() {
-						if w := call(http.MethodPatch, "/Users/"+created.ID, replaceOp("userName", renamed)); w.Code != http.StatusOK {
+						if w := call(http.MethodPatch, "/Users/"+id, replaceOp("userName", renamed)); w.Code != http.StatusOK {
 							t.Errorf("the overtaking rename: %d %s", w.Code, w.Body)
 						}
 					}
 					var hdr []string
 					if tc.guard {
-						hdr = []string{"If-Match", w.Header().Get("ETag")}
+						hdr = []string{"If-Match", etag}
 					}
-					w = call(tc.method, "/Users/"+created.ID, tc.body(userName), hdr...)
+					w := call(tc.method, "/Users/"+id, tc.body(userName), hdr...)
 					if w.Code != tc.want {
 						t.Fatalf("%s racing a rename: %d %s, want %d", tc.method, w.Code, w.Body, tc.want)
 					}
 					if tc.wantGiven == "" {
 						// The deleted user's state keeps the new name.
-						es, err := st.DB.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: created.ID, Page: hrgate.Page{Limit: 1}})
+						es, err := st.DB.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: id, Page: hrgate.Page{Limit: 1}})
 						if err != nil || len(es) != 1 {
 							t.Fatal(es, err)
 						}
-						us, err := st.DB.SCIMUsers(ctx, es[0].SourceID, []string{created.ID})
-						if u := us[created.ID]; err != nil || u == nil || !u.Deleted() || u.UserName != renamed {
+						us, err := st.DB.SCIMUsers(ctx, es[0].SourceID, []string{id})
+						if u := us[id]; err != nil || u == nil || !u.Deleted() || u.UserName != renamed {
 							t.Errorf("after the race: %+v %v; want the user deleted, named %q", u, err, renamed)
 						}
 						return
 					}
-					g := call(http.MethodGet, "/Users/"+created.ID, nil)
+					g := call(http.MethodGet, "/Users/"+id, nil)
 					var got struct {
 						UserName string
 						Name     struct{ GivenName string }
@@ -228,24 +206,16 @@ func TestIfMatchAnyRacingWrite(t *testing.T) {
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					userName := "ada-" + tc.name
-					w := call(http.MethodPost, "/Users", map[string]any{"schemas": []string{scim.SchemaUser}, "userName": userName,
-						"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}})
-					if w.Code != http.StatusCreated {
-						t.Fatalf("create: %d %s", w.Code, w.Body)
-					}
-					var created struct{ ID string }
-					if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
-						t.Fatal(err)
-					}
+					id, _ := createAda(t, call, userName)
 					st.between = func() {
-						if w := call(http.MethodPatch, "/Users/"+created.ID, replaceOp("title", "Countess")); w.Code != http.StatusOK {
+						if w := call(http.MethodPatch, "/Users/"+id, replaceOp("title", "Countess")); w.Code != http.StatusOK {
 							t.Errorf("the overtaking patch: %d %s", w.Code, w.Body)
 						}
 					}
-					if w := call(tc.method, "/Users/"+created.ID, tc.body(userName), "If-Match", "*"); w.Code != tc.want {
+					if w := call(tc.method, "/Users/"+id, tc.body(userName), "If-Match", "*"); w.Code != tc.want {
 						t.Fatalf("%s with If-Match: * racing a write: %d %s, want %d", tc.method, w.Code, w.Body, tc.want)
 					}
-					w = call(http.MethodGet, "/Users/"+created.ID, nil)
+					w := call(http.MethodGet, "/Users/"+id, nil)
 					if tc.wantGiven == "" {
 						if w.Code != http.StatusNotFound {
 							t.Errorf("after the race: %d %s, want the user deleted", w.Code, w.Body)
