@@ -18,6 +18,25 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
+// mustPrincipal creates consumer with grant and a key for it, and returns
+// the principal the key authenticates as.
+func mustPrincipal(t *testing.T, g *gate.Gate, consumer, grant string) *gate.Principal {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := g.CreateConsumer(ctx, consumer, "", []string{grant}); err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := g.CreateKey(ctx, gate.KeyRequest{Consumer: consumer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := g.Authenticate(ctx, secret, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func MustOpenGate(tb testing.TB) (*gate.Gate, *sqlstore.DB, *clock) {
 	tb.Helper()
 	db := storetest.Open(tb, storetest.SQLite(tb))
@@ -300,18 +319,7 @@ func TestRevocationIsImmediateInProcess(t *testing.T) {
 func TestReaderBoundsEveryRead(t *testing.T) {
 	ctx := context.Background()
 	g, db, _ := MustOpenGate(t)
-	if _, err := g.CreateConsumer(ctx, "payroll", "", []string{"employees:read:identity time_off:read teams:read locations:read companies:*"}); err != nil {
-		t.Fatal(err)
-	}
-	_, secret, err := g.CreateKey(ctx, gate.KeyRequest{Consumer: "payroll"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := g.Authenticate(ctx, secret, local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd := gate.NewReader(db, p)
+	rd := gate.NewReader(db, mustPrincipal(t, g, "payroll", "employees:read:identity time_off:read teams:read locations:read companies:*"))
 	for _, limit := range []int{0, -1, 1002} {
 		page := hrgate.Page{Limit: limit}
 		for name, read := range map[string]func() error{

@@ -22,18 +22,7 @@ func TestReaderTimeOffRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.CreateConsumer(ctx, "planner", "", []string{"time_off:read companies:*"}); err != nil {
-		t.Fatal(err)
-	}
-	_, secret, err := g.CreateKey(ctx, gate.KeyRequest{Consumer: "planner"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := g.Authenticate(ctx, secret, local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd := gate.NewReader(db, p)
+	rd := gate.NewReader(db, mustPrincipal(t, g, "planner", "time_off:read companies:*"))
 	all, err := rd.TimeOffRequests(ctx, hrgate.TimeOffFilter{Page: hrgate.Page{Limit: 10}})
 	if err != nil || len(all) == 0 {
 		t.Fatalf("the sandbox's time off: %d, %v", len(all), err)
