@@ -18,6 +18,7 @@ import (
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/gate"
+	"github.com/hrgate/hrgate/internal/cputime"
 	"github.com/hrgate/hrgate/sources"
 	"github.com/hrgate/hrgate/sqlstore"
 	"github.com/hrgate/hrgate/webhooks"
@@ -144,7 +145,7 @@ func BenchmarkWebhookDeliveries(b *testing.B) {
 				ctx, cancel := context.WithCancel(context.Background())
 				stopped := make(chan struct{})
 				b.StartTimer()
-				start, startCPU := time.Now(), processCPU()
+				start, startCPU := time.Now(), cputime.Process()
 				go func() { w.Run(ctx); close(stopped) }()
 				for _, r := range receivers {
 					select {
@@ -154,7 +155,7 @@ func BenchmarkWebhookDeliveries(b *testing.B) {
 					}
 				}
 				total += time.Since(start)
-				cpu += processCPU() - startCPU
+				cpu += cputime.Process() - startCPU
 				b.StopTimer()
 				cancel()
 				<-stopped

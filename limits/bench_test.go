@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hrgate/hrgate/internal/cputime"
 	"github.com/hrgate/hrgate/limits"
 )
 
@@ -77,7 +78,7 @@ func BenchmarkRedis(b *testing.B) {
 			b.SetParallelism(par)
 			b.ReportAllocs()
 			w.reset()
-			cpu, redisCPU := processCPU(), serverCPU(b, client)
+			cpu, redisCPU := cputime.Process(), serverCPU(b, client)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				rules := rulesFor("", int(n.Add(1)))
@@ -88,7 +89,7 @@ func BenchmarkRedis(b *testing.B) {
 				}
 			})
 			b.StopTimer()
-			cpu, redisCPU = processCPU()-cpu, serverCPU(b, client)-redisCPU
+			cpu, redisCPU = cputime.Process()-cpu, serverCPU(b, client)-redisCPU
 			cmds, _, writes := w.reset()
 			per := func(v float64) float64 { return v / float64(b.N) }
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")

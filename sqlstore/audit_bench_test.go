@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/cputime"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/sqlstore"
 )
@@ -37,11 +38,11 @@ func BenchmarkJournalMove(b *testing.B) {
 				appendConcurrently(b, l.Record, n, per)
 				n += per
 				b.StartTimer()
-				before := processCPU()
+				before := cputime.Process()
 				if err := st.FlushAudit(context.Background()); err != nil {
 					b.Fatal(err)
 				}
-				cpu += processCPU() - before
+				cpu += cputime.Process() - before
 			}
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
 		})
@@ -87,7 +88,7 @@ func BenchmarkAuditScan(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	before := processCPU()
+	before := cputime.Process()
 	for read := 0; read < b.N; read += events {
 		n := 0
 		err := st.ScanAuditRows(context.Background(), 1, math.MaxInt64, func(r *hrgate.AuditScanRow) error {
@@ -101,5 +102,5 @@ func BenchmarkAuditScan(b *testing.B) {
 			b.Fatalf("scan: %d events, %v", n, err)
 		}
 	}
-	b.ReportMetric(float64((processCPU()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cputime.Process()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

@@ -1,15 +1,15 @@
 //go:build unix
 
-package limits_test
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the CPU time (user and system, every thread) this
-// process has used so far.
-func processCPU() time.Duration {
+// Process returns the CPU time, user and system, that every thread of
+// this process has used so far, the kernel's work for it included.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
