@@ -146,6 +146,28 @@ func (e *env) workerOn(t *testing.T, store webhooks.Store, cfg webhooks.WorkerCo
 	return w
 }
 
+// runInBackground runs w until the test ends, and waits for it then.
+func runInBackground(t *testing.T, w *webhooks.Worker) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// awaitMessage waits up to 10 s for r's first message, and fails with
+// failure when none comes.
+func awaitMessage(t *testing.T, r *receiver, failure string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.messages()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal(failure)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func runOnce(t *testing.T, w *webhooks.Worker) int {
 	t.Helper()
 	n, err := w.RunOnce(context.Background())

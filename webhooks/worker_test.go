@@ -338,20 +338,11 @@ func TestWorkerWakesOnCommit(t *testing.T) {
 		_, s := e.endpoint(t, "payroll", r.URL(), false)
 		r.setSecrets(s)
 		w := e.worker(t, webhooks.WorkerConfig{PollInterval: time.Hour, Now: time.Now})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { w.Run(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
+		runInBackground(t, w)
 		// Let the worker reach its wait before the change commits.
 		time.Sleep(100 * time.Millisecond)
 		e.importCSV(t, "remote_id,first_name,last_name\nr1,Ada,Lovelace\n")
-		deadline := time.Now().Add(10 * time.Second)
-		for len(r.messages()) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("the worker did not wake on a committed change")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		awaitMessage(t, r, "the worker did not wake on a committed change")
 	})
 }
 
@@ -431,22 +422,13 @@ func TestIdleWorkerLeavesTheWriter(t *testing.T) {
 		r.setSecrets(s)
 		cs := &countingStore{Store: e.db, at: 20, checked: make(chan struct{})}
 		w := e.workerOn(t, cs, webhooks.WorkerConfig{PollInterval: time.Millisecond, Now: time.Now})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { w.Run(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
+		runInBackground(t, w)
 		<-cs.checked // twenty polls of an empty outbox
 		if n := cs.fanOuts.Load(); n != 0 {
 			t.Fatalf("%d fan-out rounds over an outbox with nothing new, want 0", n)
 		}
 		e.importCSV(t, "remote_id,first_name,last_name\nr1,Ada,Lovelace\n")
-		deadline := time.Now().Add(10 * time.Second)
-		for len(r.messages()) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("the worker did not fan out a committed change")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		awaitMessage(t, r, "the worker did not fan out a committed change")
 		if n := cs.fanOuts.Load(); n == 0 {
 			t.Fatal("a change was delivered without a fan-out round")
 		}
