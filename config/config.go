@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/yamlerr"
 )
 
 // Config is the whole configuration of an hrgate process.
@@ -223,23 +224,9 @@ func (c *Config) loadFile(path string) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config: %s: %s", path, yamlMessage(err))
+		return fmt.Errorf("config: %s: %s", path, yamlerr.Message(err))
 	}
 	return nil
-}
-
-// yamlMessage shortens yaml.v3's errors to what a user can act on, e.g.
-// "line 3: field adr not found in type config.HTTP" becomes
-// "line 3: unknown key \"adr\"".
-func yamlMessage(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
-	if i := strings.Index(msg, "field "); i >= 0 && strings.Contains(msg, " not found in type ") {
-		name := msg[i+len("field "):]
-		name = name[:strings.Index(name, " not found")]
-		return msg[:i] + fmt.Sprintf("unknown key %q", name)
-	}
-	return msg
 }
 
 // SQLiteDefault is the file name of the embedded database in the data dir.

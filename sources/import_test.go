@@ -361,6 +361,20 @@ func TestImport_Mapping(t *testing.T) {
 			t.Errorf("%s: err = %v, want EINVALID", name, err)
 		}
 	}
+	// The refusals name the line and the key, not the Go type decoded
+	// into, and a secret pasted as a column or key is named, not quoted.
+	const key = "hrg_live_0123456789abcdef0123456789abcdef01234567"
+	for bad, want := range map[string]string{
+		"columns:\n  A: remote_id\nignored: [x]\n":                               `line 3: unknown key "ignored"`,
+		"columns:\n  A: remote_id\n" + key + ": 1\n":                             "line 3: unknown key ",
+		"columns:\n  " + key + ": remote_id\n  B: salary\n":                      `column "B" to "salary"`,
+		"columns:\n  A: remote_id\n  " + key + ": first_name\n  C: first_name\n": `"(an API key, not repeated)" to first_name`,
+	} {
+		_, err := sources.ParseMapping(strings.NewReader(bad))
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), key[:12]) || strings.Contains(err.Error(), "sources.") {
+			t.Errorf("mapping %q: %v; want it to say %q, without the key or a Go type", bad, err, want)
+		}
+	}
 }
 
 func TestImport_OnlyCSVSources(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/yamlerr"
 )
 
 // Mapping says which column of a file holds which field. The zero
@@ -45,7 +46,7 @@ func ParseMapping(r io.Reader) (*Mapping, error) {
 	dec.KnownFields(true)
 	var m Mapping
 	if err := dec.Decode(&m); err != nil {
-		return nil, hrgate.Errorf(hrgate.EINVALID, "The mapping is not valid YAML of the expected shape: %v", err)
+		return nil, hrgate.Errorf(hrgate.EINVALID, "The mapping is not valid YAML of the expected shape (columns: a map of CSV column to field): %s", yamlerr.Message(err))
 	}
 	if len(m.Columns) == 0 {
 		return nil, hrgate.Errorf(hrgate.EINVALID, "The mapping has no columns.")
@@ -59,10 +60,10 @@ func ParseMapping(r io.Reader) (*Mapping, error) {
 	for _, col := range names {
 		f := m.Columns[col]
 		if f != remoteIDField && fields[f] == nil {
-			return nil, hrgate.Errorf(hrgate.EINVALID, "The mapping maps column %q to %q, which is not an importable field.", col, f)
+			return nil, hrgate.Errorf(hrgate.EINVALID, "The mapping maps column %s to %s, which is not an importable field.", hrgate.EchoQuoted(col), hrgate.EchoQuoted(f))
 		}
 		if prev, ok := from[f]; ok {
-			return nil, hrgate.Errorf(hrgate.EINVALID, "The mapping maps both %q and %q to %s.", prev, col, f)
+			return nil, hrgate.Errorf(hrgate.EINVALID, "The mapping maps both %s and %s to %s.", hrgate.EchoQuoted(prev), hrgate.EchoQuoted(col), f)
 		}
 		from[f] = col
 	}
