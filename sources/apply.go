@@ -216,6 +216,17 @@ func (s *Service) prepareNew(ctx context.Context, recs []Record) (map[string]str
 	return preset, nil
 }
 
+// afterwardsTimeout bounds the writes a run makes after its outcome is
+// settled (its failed record, erasing unused keys).
+const afterwardsTimeout = 10 * time.Second
+
+// afterwards returns the context of such a write: ctx's values without
+// its end, which may be why the run failed, and with a deadline of its
+// own, so that a writer held elsewhere does not hold the caller forever.
+func afterwards(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), afterwardsTimeout)
+}
+
 // discardUnused erases the data keys prepareNew made for ids no employee
 // took: all of them when the transaction failed, else those of records
 // that existed. It runs after the caller's answer is settled, so it
@@ -232,7 +243,7 @@ func (s *Service) discardUnused(preset map[string]string, y *syncer, committed b
 		return
 	}
 	kp := s.store.(keyPreparer)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := afterwards(context.Background())
 	defer cancel()
 	if err := kp.DiscardEmployeeKeys(ctx, unused); err != nil {
 		s.log.Warn("the data keys made for employees that were not created could not be erased; they seal nothing",
@@ -272,7 +283,9 @@ func (s *Service) finishApply(ctx context.Context, run *hrgate.SyncRun, problems
 	// The run's own record is best effort: the cause is what the caller
 	// must see. It is written also when the caller's context ended, which
 	// may be why the run failed.
-	if err := s.store.CreateSyncRun(context.WithoutCancel(ctx), run); err != nil {
+	rctx, cancel := afterwards(ctx)
+	defer cancel()
+	if err := s.store.CreateSyncRun(rctx, run); err != nil {
 		s.log.Error("the outcome of a failed run could not be recorded", "run_id", run.ID, "err", err)
 	}
 	return run, outcomes, cause

@@ -248,7 +248,9 @@ func (s *Service) fail(ctx context.Context, run *hrgate.SyncRun, cause error) (*
 	run.Status, run.FinishedAt, run.Error = hrgate.RunFailed, s.now().UTC(), hrgate.ErrorMessage(cause)
 	// The run's own record is best effort: the cause is what the caller
 	// must see.
-	if err := s.store.FinishSyncRun(context.WithoutCancel(ctx), run); err != nil {
+	rctx, cancel := afterwards(ctx)
+	defer cancel()
+	if err := s.store.FinishSyncRun(rctx, run); err != nil {
 		s.log.Error("the outcome of a failed run could not be recorded", "run_id", run.ID, "err", err)
 	}
 	return run, cause
