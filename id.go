@@ -53,16 +53,17 @@ func encodeID(prefix string, b [idRandomBytes]byte, from int, random io.Reader) 
 
 // NewOrderedID is NewID for records written in bulk (employees, their
 // change events, sync runs): the first 48 of the 128 bits are the
-// milliseconds since 1970 at the call, the other 80 read from random. Ids
+// milliseconds since 1970 at now, the caller's clock, the other 80 read
+// from random. Ids
 // made one after another then sort one after another, so that the
 // indexes keyed by them grow at their end: an import of 100,000
 // employees no longer touches a page of every such index per row. 80
 // random bits still cannot be guessed, even knowing the millisecond; and
 // the time they reveal is the record's created_at, which every read shows
 // anyway. A clock set back only costs that locality.
-func NewOrderedID(prefix string, random io.Reader) (string, error) {
+func NewOrderedID(prefix string, now time.Time, random io.Reader) (string, error) {
 	var b [idRandomBytes]byte
-	ms := uint64(max(time.Now().UnixMilli(), 0))
+	ms := uint64(max(now.UnixMilli(), 0))
 	for i := 5; i >= 0; i-- {
 		b[i] = byte(ms)
 		ms >>= 8

@@ -14,7 +14,8 @@ import (
 // across milliseconds, and differ within one: their last 80 bits are
 // random.
 func TestNewOrderedID(t *testing.T) {
-	first, err := hrgate.NewOrderedID(hrgate.PrefixEmployee, rand.Reader)
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	first, err := hrgate.NewOrderedID(hrgate.PrefixEmployee, now, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +24,7 @@ func TestNewOrderedID(t *testing.T) {
 	}
 	seen := map[string]bool{first: true}
 	for range 1000 {
-		id, err := hrgate.NewOrderedID(hrgate.PrefixEmployee, rand.Reader)
+		id, err := hrgate.NewOrderedID(hrgate.PrefixEmployee, now, rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,10 +33,9 @@ func TestNewOrderedID(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	// The millisecond is in the first 48 bits: an id made two
-	// milliseconds later sorts after every one made before.
-	time.Sleep(2 * time.Millisecond)
-	later, err := hrgate.NewOrderedID(hrgate.PrefixEmployee, rand.Reader)
+	// The millisecond is in the first 48 bits: an id made a millisecond
+	// later sorts after every one made before.
+	later, err := hrgate.NewOrderedID(hrgate.PrefixEmployee, now.Add(time.Millisecond), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +45,11 @@ func TestNewOrderedID(t *testing.T) {
 		}
 	}
 	// Ten bytes come from random, in order, after the time.
-	id, err := hrgate.NewOrderedID("x", bytes.NewReader(bytes.Repeat([]byte{0xff}, 10)))
+	id, err := hrgate.NewOrderedID("x", now, bytes.NewReader(bytes.Repeat([]byte{0xff}, 10)))
 	if err != nil || !strings.HasSuffix(id, "zzzzzzzzzzzzzzzw") {
 		t.Fatalf("random bits: %q, %v", id, err)
 	}
-	if _, err := hrgate.NewOrderedID("x", bytes.NewReader(nil)); err == nil {
+	if _, err := hrgate.NewOrderedID("x", now, bytes.NewReader(nil)); err == nil {
 		t.Fatal("an id without randomness")
 	}
 }

@@ -118,7 +118,7 @@ func (s *Service) ApplyHook(ctx context.Context, src *hrgate.Source, kind string
 	case len(recs) > MaxApplyRecords:
 		return nil, nil, hrgate.Errorf(hrgate.EINVALID, "At most %d records can be applied at once.", MaxApplyRecords)
 	}
-	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, s.random)
+	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, s.now(), s.random)
 	if err != nil {
 		return nil, nil, hrgate.Wrap(err, "apply")
 	}
@@ -200,7 +200,7 @@ func (s *Service) prepareNew(ctx context.Context, recs []Record) (map[string]str
 		if !rec.New || rec.RemoteID == "" {
 			continue
 		}
-		id, err := hrgate.NewOrderedID(hrgate.PrefixEmployee, s.random)
+		id, err := hrgate.NewOrderedID(hrgate.PrefixEmployee, s.now(), s.random)
 		if err != nil {
 			return nil, hrgate.Wrap(err, "apply")
 		}

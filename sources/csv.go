@@ -81,7 +81,7 @@ func (s *Service) ImportCSV(ctx context.Context, source string, file io.ReadSeek
 	if src.Type != hrgate.SourceCSV {
 		return nil, hrgate.Errorf(hrgate.EINVALID, "Source %s is a %s source; only CSV sources import files.", src.Name, src.Type)
 	}
-	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, s.random)
+	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, s.now(), s.random)
 	if err != nil {
 		return nil, hrgate.Wrap(err, "import")
 	}

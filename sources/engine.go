@@ -197,7 +197,7 @@ func (y *syncer) create(in *hrgate.Employee) (*hrgate.Employee, *hrgate.ChangeEv
 		y.used[id] = true
 	} else {
 		var err error
-		if id, err = hrgate.NewOrderedID(hrgate.PrefixEmployee, y.svc.random); err != nil {
+		if id, err = hrgate.NewOrderedID(hrgate.PrefixEmployee, y.svc.now(), y.svc.random); err != nil {
 			return nil, nil, "", hrgate.Wrap(err, "create employee")
 		}
 	}
@@ -298,7 +298,7 @@ func (y *syncer) terminateMissing(ctx context.Context, seen map[string]struct{})
 }
 
 func (y *syncer) event(typ string, e *hrgate.Employee, groups []string) (*hrgate.ChangeEvent, error) {
-	id, err := hrgate.NewOrderedID(hrgate.PrefixChangeEvent, y.svc.random)
+	id, err := hrgate.NewOrderedID(hrgate.PrefixChangeEvent, y.svc.now(), y.svc.random)
 	if err != nil {
 		return nil, hrgate.Wrap(err, "change event")
 	}

@@ -104,7 +104,7 @@ func (s *Service) ApplyEvent(ctx context.Context, src *hrgate.Source, ev Event) 
 		return nil, nil, err
 	}
 
-	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, s.random)
+	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, s.now(), s.random)
 	if err != nil {
 		return nil, nil, hrgate.Wrap(err, "apply event")
 	}
@@ -427,7 +427,7 @@ func sameTimeOff(a, b *hrgate.TimeOffRequest) bool {
 }
 
 func (y *syncer) timeOffEvent(ctx context.Context, typ string, r *hrgate.TimeOffRequest) error {
-	id, err := hrgate.NewOrderedID(hrgate.PrefixChangeEvent, y.svc.random)
+	id, err := hrgate.NewOrderedID(hrgate.PrefixChangeEvent, y.svc.now(), y.svc.random)
 	if err != nil {
 		return hrgate.Wrap(err, "change event")
 	}
