@@ -17,6 +17,7 @@ CONNS=${2:-32}
 case "$DURATION" in
   *s) DURATION_S=${DURATION%s} ;;
   *m) DURATION_S=$(( ${DURATION%m} * 60 )) ;;
+  *h) DURATION_S=$(( ${DURATION%h} * 3600 )) ;;
   *) DURATION_S=$DURATION ;;
 esac
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
@@ -120,5 +121,5 @@ awk -v a="$(cat "$work/hrgate-employee-read-jwt.rps")" -v b="$(cat "$work/hrgate
 awk -v a="$(cat "$work/hrgate-employee-read.rps")" -v b="$(cat "$work/hrgate-read-no-audit.rps")" \
   'BEGIN { printf "ratio audit on / off: %.2f\n", a/b }'
 awk -v a="$(cat "$work/hrgate-employee-read.cpu")" -v b="$(cat "$work/hrgate-read-no-audit.cpu")" \
-  'BEGIN { if (b > 0) printf "ratio server CPU per request, audit off / on: %.2f\n", b/a }'
+  'BEGIN { if (a > 0 && b > 0) printf "ratio server CPU per request, audit off / on: %.2f\n", b/a }'
 echo "audit events recorded: $("$work/hrgate" --data-dir "$data" --log-level error audit verify | sed -n 's/^OK: \([0-9]*\) events.*/\1/p')"
