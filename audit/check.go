@@ -48,7 +48,7 @@ func (l *Log) prepare(ev *hrgate.AuditEvent) error {
 // groups, or Before/After that are not JSON objects.
 func Check(ev *hrgate.AuditEvent) error {
 	if !ValidType(ev.Type) {
-		return hrgate.Errorf(hrgate.EINVALID, "Invalid audit event type %q: 1 to 64 of a-z, 0-9, '.', '_' and '-'.", clip(ev.Type))
+		return hrgate.Errorf(hrgate.EINVALID, "Invalid audit event type %s: 1 to 64 of a-z, 0-9, '.', '_' and '-'.", hrgate.EchoQuoted(ev.Type))
 	}
 	for _, f := range []struct{ name, v string }{
 		{"instance", ev.Instance}, {"request_id", ev.RequestID}, {"actor_kind", ev.ActorKind}, {"actor", ev.Actor},
@@ -119,10 +119,3 @@ func checkText(name, v string, limit int) error {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
-}

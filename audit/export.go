@@ -28,7 +28,7 @@ const exportPage = 1000
 // hrgate version CEF headers name.
 func Export(ctx context.Context, r *Reader, f hrgate.AuditFilter, format, version string, w io.Writer) (int, error) {
 	if format != FormatJSONL && format != FormatCEF {
-		return 0, hrgate.Errorf(hrgate.EINVALID, "Unknown export format %q: use jsonl or cef.", clip(format))
+		return 0, hrgate.Errorf(hrgate.EINVALID, "Unknown export format %s: use jsonl or cef.", hrgate.EchoQuoted(format))
 	}
 	bw := bufio.NewWriter(w)
 	f.AfterSeq, f.Limit = 0, exportPage

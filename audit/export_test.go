@@ -56,3 +56,15 @@ func TestExport(t *testing.T) {
 		t.Fatalf("unknown format: %v", err)
 	}
 }
+
+// An unknown format is refused, and a secret pasted as one is named, not
+// repeated.
+func TestExportUnknownFormat(t *testing.T) {
+	const key = "hrg_live_0123456789abcdef0123456789abcdef01234567"
+	st := MustOpenStore(t, storeSQLite(t))
+	l := MustOpenLog(t, st, testKeys(t), audit.Options{})
+	_, err := audit.Export(context.Background(), l.Reader, hrgate.AuditFilter{}, key, "dev", &bytes.Buffer{})
+	if hrgate.ErrorCode(err) != hrgate.EINVALID || strings.Contains(err.Error(), key[:12]) {
+		t.Fatalf("export in format %q: %v; want EINVALID without the key", key, err)
+	}
+}

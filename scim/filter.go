@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/hrgate/hrgate"
 )
 
 // Bounds of a filter: a filter is untrusted input, and parsing and
@@ -502,7 +504,7 @@ func (p *parser) resolve(name string) (path, error) {
 	if p.within != nil {
 		s := p.within.sub(name)
 		if s == nil {
-			return path{}, filterErr("%s has no sub-attribute %s.", p.within.Name, clip(name))
+			return path{}, filterErr("%s has no sub-attribute %s.", p.within.Name, hrgate.Echo(name))
 		}
 		return path{schema: userSchema, attr: s}, nil
 	}
@@ -513,32 +515,23 @@ func (p *parser) resolve(name string) (path, error) {
 func resolvePath(name string) (path, error) {
 	sch, rest, ok := splitURN(name)
 	if !ok {
-		return path{}, filterErr("Unknown schema in %s.", clip(name))
+		return path{}, filterErr("Unknown schema in %s.", hrgate.Echo(name))
 	}
 	attrName, subName, hasSub := strings.Cut(rest, ".")
 	a := sch.attr(attrName)
 	if a == nil {
-		return path{}, filterErr("Unknown attribute %s.", clip(name))
+		return path{}, filterErr("Unknown attribute %s.", hrgate.Echo(name))
 	}
 	pt := path{schema: sch, attr: a}
 	if hasSub {
 		if pt.sub = a.sub(subName); pt.sub == nil {
-			return path{}, filterErr("Unknown attribute %s.", clip(name))
+			return path{}, filterErr("Unknown attribute %s.", hrgate.Echo(name))
 		}
 	}
 	if a.never() {
 		return path{}, filterErr("%s is never returned, so it cannot be filtered on.", a.Name)
 	}
 	return pt, nil
-}
-
-// clip shortens text taken from a request before it goes into a message.
-func clip(s string) string {
-	const max = 64
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
 }
 
 // indexed returns the attribute and value of an "eq" on id, userName or

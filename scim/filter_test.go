@@ -84,6 +84,10 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+// secretKey is shaped like an hrgate API key, pasted where an attribute
+// belongs: the error names it, never repeats it.
+const secretKey = "hrg_live_0123456789abcdef0123456789abcdef01234567"
+
 func TestFilterErrors(t *testing.T) {
 	for name, f := range map[string]string{
 		"Empty":           ``,
@@ -108,6 +112,7 @@ func TestFilterErrors(t *testing.T) {
 		"Wide":            strings.Repeat(`title pr or `, 70) + `title pr`,
 		"ControlChar":     "userName eq \"a\x01\"",
 		"NullOrdered":     `title gt null`,
+		"SecretAttr":      secretKey + ` eq "x"`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseFilter(f)
@@ -120,6 +125,9 @@ func TestFilterErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "QQ123456C") {
 				t.Error("the error repeats a value")
+			}
+			if strings.Contains(err.Error(), secretKey[:12]) {
+				t.Errorf("the error repeats a secret pasted as an attribute: %v", err)
 			}
 		})
 	}

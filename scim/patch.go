@@ -2,6 +2,8 @@ package scim
 
 import (
 	"strings"
+
+	"github.com/hrgate/hrgate"
 )
 
 // maxPatchOps bounds the operations of one PATCH request.
@@ -51,11 +53,11 @@ func parsePatchPath(p string) (patchPath, error) {
 		name, after, _ = strings.Cut(rest, ".")
 	}
 	if pp.attr = sch.attr(name); pp.attr == nil {
-		return patchPath{}, invalidPath("The path names an unknown attribute: " + clip(name) + ".")
+		return patchPath{}, invalidPath("The path names an unknown attribute: " + hrgate.Echo(name) + ".")
 	}
 	if after != "" {
 		if pp.sub = pp.attr.sub(after); pp.sub == nil {
-			return patchPath{}, invalidPath("The path names an unknown sub-attribute: " + clip(after) + ".")
+			return patchPath{}, invalidPath("The path names an unknown sub-attribute: " + hrgate.Echo(after) + ".")
 		}
 	}
 	if filterText != "" || strings.Contains(rest, "[") {
