@@ -111,18 +111,19 @@ type journal struct {
 	syncErr error
 }
 
-// syncFile flushes the data of the journal f to the disk: File.Sync,
-// which on macOS asks the drive to empty its cache too (F_FULLFSYNC), or
-// fdatasync(2) where the system has it (audit_journal_linux.go). A
-// variable so that tests can make it fail.
-var syncFile = (*os.File).Sync
-
-var errJournalClosed = &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "The audit trail is closed."}
+var (
+	errJournalClosed      = &hrgate.Error{Code: hrgate.EUNAVAILABLE, Message: "The audit trail is closed."}
+	errJournalUnsupported = &hrgate.Error{Code: hrgate.EINVALID,
+		Message: "The SQLite audit trail needs a Unix system; on Windows keep the audit trail in PostgreSQL (audit.database)."}
+)
 
 // openJournal opens, or creates, the journal of the SQLite audit database
 // at dbPath and recovers it: a torn tail is cut off and every event it
 // holds is moved into the database.
 func (l *AuditLog) openJournal(ctx context.Context, dbPath string) error {
+	if !journalSupported {
+		return errJournalUnsupported
+	}
 	path := dbPath + JournalSuffix
 	// Recovery truncates the journal: it is opened as a private file that
 	// is not reached through a symbolic link.

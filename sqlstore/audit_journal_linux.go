@@ -6,11 +6,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// On Linux the journal is flushed with fdatasync(2), which unlike fsync
-// does not wait for metadata an append does not need, such as the
-// modification time. Other systems lack it in golang.org/x/sys/unix and
-// keep File.Sync (syncFile).
-func init() { syncFile = fdatasync }
+// syncFile flushes the data of the journal f to the disk. On Linux that
+// is fdatasync(2), which unlike fsync does not wait for metadata an append
+// does not need, such as the modification time; other systems lack it in
+// golang.org/x/sys/unix and keep File.Sync (audit_journal_sync.go). A
+// variable so that tests can make it fail.
+var syncFile = fdatasync
 
 func fdatasync(f *os.File) error {
 	rc, err := f.SyscallConn()

@@ -9,6 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// journalSupported reports that the SQLite audit journal can be kept
+// here (audit_journal_other.go says why not elsewhere).
+const journalSupported = true
+
 // lockFile takes an exclusive lock on the journal f, waiting for it:
 // every process that opens the trail appends under it (audit_journal.go).
 // flock(2) locks are held by the open file, so that one taken by a
