@@ -40,20 +40,22 @@ func (db *DB) EraseEmployee(ctx context.Context, id string) error {
 	}
 	now := db.epoch.now().UnixMicro()
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := db.wstmts.txExec(ctx, tx, `UPDATE employees SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?`, now, id)
-		if err != nil {
+		// On PostgreSQL the row is locked FOR UPDATE, the one mode that
+		// waits for the FOR KEY SHARE of a sync writing the employee's
+		// time off (holdEmployees), and that such a sync waits for.
+		lock := ""
+		if db.dialect.name == "postgres" {
+			lock = ` FOR UPDATE`
+		}
+		var one int
+		err := db.wstmts.txQueryRow(ctx, tx, `SELECT 1 FROM employees WHERE id = ?`+lock, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return hrgate.ErrNotFound("employee")
+		} else if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if _, err := db.wstmts.txExec(ctx, tx, `UPDATE employees SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?`, now, id); err != nil {
 			return err
-		} else if n == 0 {
-			var one int
-			err := db.wstmts.txQueryRow(ctx, tx, `SELECT 1 FROM employees WHERE id = ?`, id).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return hrgate.ErrNotFound("employee")
-			} else if err != nil {
-				return err
-			}
 		}
 		return db.eraseTimeOff(ctx, tx, id, now)
 	})
@@ -99,9 +101,8 @@ func (db *DB) EraseEmployee(ctx context.Context, id string) error {
 // source's remote ids, so that a source re-sending one finds it and is
 // refused rather than creating it anew. It changes no row erased before.
 //
-// On PostgreSQL a sync writing time off holds its employee's row FOR
-// SHARE (holdEmployees), which the hiding UPDATE of step 1 conflicts
-// with: either the sync commits first and its rows are there to be erased
+// On PostgreSQL a sync writing time off holds its employee's row FOR KEY
+// SHARE (holdEmployees), which the FOR UPDATE of step 1 conflicts with: either the sync commits first and its rows are there to be erased
 // here, or it waits and then finds the employee erased.
 func (db *DB) eraseTimeOff(ctx context.Context, tx *sql.Tx, id string, now int64) error {
 	if _, err := db.wstmts.txExec(ctx, tx, `UPDATE time_off_requests SET type = '', status = '', start_date = '', `+

@@ -342,3 +342,48 @@ func TestBulkLoadRefusesErasedTimeOff(t *testing.T) {
 		}
 	})
 }
+
+// TestTimeOffHoldLetsUpdatesThrough: on PostgreSQL the lock a sync takes
+// on the employees whose time off it writes (FOR KEY SHARE) holds back an
+// erasure only: another writer updating those employees, as a sync, SCIM
+// or re-encryption does, goes through while the sync is open. SQLite runs
+// one writer at a time, so there is nothing to show.
+func TestTimeOffHoldLetsUpdatesThrough(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		if db.Dialect() != "postgres" {
+			t.Skip("SQLite runs one writer at a time")
+		}
+		ctx := context.Background()
+		w := newTimeOffWorld(t, db, 89)
+		written, release := make(chan struct{}), make(chan struct{})
+		synced := make(chan error, 1)
+		go func() {
+			synced <- db.Sync(ctx, w.src, func(tx hrgate.SyncTx) error {
+				r := *w.requests[w.kept.ID][0]
+				r.ID, r.RemoteID = "tor_heldupdate", "held-1"
+				if err := tx.InsertTimeOff(ctx, []*hrgate.TimeOffRequest{&r}); err != nil {
+					return err
+				}
+				close(written)
+				<-release
+				return nil
+			})
+		}()
+		defer func() {
+			close(release)
+			if err := <-synced; err != nil {
+				t.Errorf("sync: %v", err)
+			}
+		}()
+		select {
+		case <-written:
+		case err := <-synced:
+			t.Fatalf("the sync ended before writing: %v", err)
+		}
+		uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := db.ExecForTest(uctx, `UPDATE employees SET modified_at = modified_at + 1 WHERE id = ?`, w.kept.ID); err != nil {
+			t.Fatalf("an update of an employee whose time off a sync is writing: %v; want it through at once", err)
+		}
+	})
+}

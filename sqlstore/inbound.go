@@ -161,11 +161,9 @@ func (t *syncTx) holdLiveEmployees(ctx context.Context, rs []*hrgate.TimeOffRequ
 	for _, r := range rs {
 		ids = append(ids, r.EmployeeID)
 	}
-	live, erased, err := holdEmployees(ctx, t.db, t.tx, ids)
-	if err != nil {
+	if _, erased, err := holdEmployees(ctx, t.db, t.tx, ids); err != nil {
 		return err
-	}
-	if erased > 0 || live != len(dedupe(ids)) {
+	} else if erased > 0 {
 		return errTimeOffOfErased
 	}
 	return nil
@@ -174,9 +172,11 @@ func (t *syncTx) holdLiveEmployees(ctx context.Context, rs []*hrgate.TimeOffRequ
 var errTimeOffOfErased = &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The employee of a time-off request was erased; the time off is refused."}
 
 // holdEmployees counts, of the employees ids names, those live and those
-// erased; an id of no employee is neither. On PostgreSQL it holds their
-// rows FOR SHARE until the transaction ends, which the first step of
-// EraseEmployee (an UPDATE of the row) waits for and which waits for it:
+// erased; an id of no employee is neither, and is left to the foreign key.
+// On PostgreSQL it holds their rows FOR KEY SHARE until the transaction
+// ends, which the first step of EraseEmployee (the row locked FOR UPDATE)
+// waits for and which waits for it, while ordinary updates of the
+// employees (a sync, SCIM, re-encryption) go on:
 // either this transaction commits first and the erasure then empties the
 // time off it wrote, or the erasure commits first and the lock, taken on
 // the row as last committed, finds the employee erased. SQLite runs one
@@ -185,7 +185,7 @@ func holdEmployees(ctx context.Context, db *DB, tx *sql.Tx, ids []string) (live,
 	ids = dedupe(ids)
 	lock := ""
 	if db.dialect.name == "postgres" {
-		lock = ` FOR SHARE`
+		lock = ` FOR KEY SHARE`
 	}
 	for start := 0; start < len(ids); start += maxLookup {
 		chunk := ids[start:min(start+maxLookup, len(ids))]
