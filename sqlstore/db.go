@@ -448,7 +448,7 @@ func (db *DB) flushDeleted(ctx context.Context) {
 	var busy, frames, done int
 	err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done)
 	if err != nil || busy != 0 {
-		db.logger.Warn("a checkpoint after an erase did not complete; the WAL keeps the erased pages until the next one",
+		db.logger.Warn("a checkpoint after an erasure or migration did not complete; the WAL keeps the old pages until the next one",
 			"busy", busy, "err", err)
 	}
 }

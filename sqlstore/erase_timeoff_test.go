@@ -1,10 +1,12 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -386,4 +388,41 @@ func TestTimeOffHoldLetsUpdatesThrough(t *testing.T) {
 			t.Fatalf("an update of an employee whose time off a sync is writing: %v; want it through at once", err)
 		}
 	})
+}
+
+// TestMigrationLeavesNoTimeOffInLiveFiles: on SQLite the time off that
+// migration 14 empties does not wait in the WAL for the next checkpoint:
+// the migration flushes it, as an erase does.
+func TestMigrationLeavesNoTimeOffInLiveFiles(t *testing.T) {
+	ctx := context.Background()
+	dsn := sqliteDSN(t)
+	db := MustOpenDB(t, dsn)
+	w := newTimeOffWorld(t, db, 90)
+	const trace = "987.654321"
+	if err := db.ExecForTest(ctx, `UPDATE time_off_requests SET amount = ? WHERE employee_id = ?`, trace, w.gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ExecForTest(ctx, `UPDATE employees SET deleted_at = 1 WHERE id = ?`, w.gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ExecForTest(ctx, `DELETE FROM schema_migrations WHERE version = 14`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.Migrate(ctx); err != nil || n != 1 {
+		t.Fatalf("Migrate = %d, %v; want migration 14 applied", n, err)
+	}
+	var files []byte
+	for _, f := range []string{dsn, dsn + "-wal"} {
+		b, err := os.ReadFile(f) // #nosec G304 -- the test's own database.
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		files = append(files, b...)
+	}
+	if bytes.Contains(files, []byte(trace)) {
+		t.Error("the emptied time off is still in the live files")
+	}
+	if !bytes.Contains(files, []byte(w.requests[w.kept.ID][0].RemoteID)) {
+		t.Fatal("another employee's time off is not found: the search proves nothing")
+	}
 }

@@ -133,6 +133,12 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 			return applied, err
 		}
 	}
+	if applied > 0 {
+		// A migration may empty what it must not keep (migration 14, the
+		// time off of erased employees): on SQLite the old pages would
+		// wait in the WAL for the next checkpoint, as after an erase.
+		db.flushDeleted(ctx)
+	}
 	return applied, nil
 }
 
