@@ -144,3 +144,64 @@ func TestReencryptOpensOnce(t *testing.T) {
 		mustReadAll(t, db, es)
 	})
 }
+
+// TestRecordsPrefetchesKeysInChunks: a large look-up (an import's batch)
+// of employees whose data keys are not cached loads the keys in chunks of
+// prefetchChunk while it reads the rows, the last partial chunk included:
+// not one key-store query per employee.
+func TestRecordsPrefetchesKeysInChunks(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := MustOpenDB(t, dsn)
+		g := newIDs(95)
+		co := newCompany(t, g, "acme", false)
+		mustInsert(t, db, &hrgate.Batch{Companies: []*hrgate.Company{co}})
+		src := &hrgate.Source{ID: g.new(t, hrgate.PrefixSource), CompanyID: co.ID, Name: "csv", Type: hrgate.SourceCSV, CreatedAt: ts(1)}
+		if err := db.CreateSource(ctx, src, nil); err != nil {
+			t.Fatal(err)
+		}
+		const n = 300 // two full chunks of 128 and a partial one
+		emps := make([]*hrgate.Employee, n)
+		remote := make([]string, n)
+		for i := range emps {
+			emps[i] = newEmployee(t, g, co, i)
+			emps[i].SourceID = src.ID
+			remote[i] = emps[i].RemoteID
+		}
+		if err := db.Sync(ctx, src, func(tx hrgate.SyncTx) error { return tx.Insert(ctx, emps) }); err != nil {
+			t.Fatal(err)
+		}
+
+		// A second handle on the same data has none of the keys cached.
+		ks := &dataKeyReads{KeyringStore: storetest.OpenKeyStore(t, storetest.KeysDSN(dsn))}
+		p, err := keyring.NewLocalProvider(storetest.MasterKey, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kr, err := keyring.Open(ctx, ks, p, keyring.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cold := openWithCipher(t, dsn, kr)
+		ks.reads.Store(0) // opening read the vault's key
+		var recs map[string]*hrgate.SyncRecord
+		if err := cold.Sync(ctx, src, func(tx hrgate.SyncTx) error {
+			var err error
+			recs, err = tx.Records(ctx, remote)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != n {
+			t.Fatalf("Records returned %d employees; want %d", len(recs), n)
+		}
+		for _, e := range emps {
+			if r := recs[e.RemoteID]; r == nil || r.Employee.Identity.WorkEmail != e.Identity.WorkEmail {
+				t.Fatalf("Records read %+v for %s", r, e.RemoteID)
+			}
+		}
+		if reads, want := ks.reads.Load(), int64((n+127)/128); reads < 1 || reads > want {
+			t.Fatalf("%d employees read their data keys in %d key-store queries; want at most %d", n, reads, want)
+		}
+	})
+}
