@@ -46,7 +46,8 @@ type SCIMUserTx interface {
 	// committed fails instead of bringing the user back. was is the
 	// userName the writer read ("" when it creates the user): a stored
 	// state with another userName (compared exactly: a change of case is
-	// a rename) is ECONFLICT with cause ErrSCIMUserChanged, so that a
+	// a rename) is ECONFLICT with cause *SCIMUserRenamed, which names
+	// the stored userName and matches ErrSCIMUserChanged, so that a
 	// write that read the user before a concurrent rename committed
 	// fails instead of reverting it.
 	PutSCIMUser(ctx context.Context, u *SCIMUser, was string) error
@@ -54,8 +55,21 @@ type SCIMUserTx interface {
 
 // ErrSCIMUserChanged is the cause of the ECONFLICT PutSCIMUser answers
 // when the stored userName is no longer the one the writer read, which
-// tells it apart from a userName another user holds.
+// tells it apart from a userName another user holds. The cause is a
+// *SCIMUserRenamed, which errors.Is matches to it.
 var ErrSCIMUserChanged = errors.New("the SCIM user was renamed since it was read")
+
+// SCIMUserRenamed is the cause of PutSCIMUser's ECONFLICT for a user
+// renamed since the writer read it: UserName is the userName stored now,
+// as the refused write found it, so that a writer that does not rename
+// the user can write again in the same transaction, keeping it.
+type SCIMUserRenamed struct{ UserName string }
+
+// Error does not repeat the userName.
+func (e *SCIMUserRenamed) Error() string { return ErrSCIMUserChanged.Error() }
+
+// Is matches ErrSCIMUserChanged.
+func (e *SCIMUserRenamed) Is(target error) bool { return target == ErrSCIMUserChanged }
 
 // EmployeeCheckTx is implemented by the sync transactions of stores that
 // can check references between employees inside the transaction.

@@ -11,6 +11,7 @@ import (
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/scim"
+	"github.com/hrgate/hrgate/sqlstore"
 )
 
 // TestIfMatchRacingWrite checks that If-Match is decided inside the
@@ -145,9 +146,15 @@ func TestRenameRacingWrite(t *testing.T) {
 					if tc.guard {
 						hdr = []string{"If-Match", etag}
 					}
+					failed := failedRuns(t, st.DB, id)
 					w := call(tc.method, "/Users/"+id, tc.body(userName), hdr...)
 					if w.Code != tc.want {
 						t.Fatalf("%s racing a rename: %d %s, want %d", tc.method, w.Code, w.Body, tc.want)
+					}
+					// A request that succeeds records no failed run on the
+					// way: its second write is in the same transaction.
+					if n := failedRuns(t, st.DB, id) - failed; w.Code < 300 && n != 0 {
+						t.Errorf("%s racing a rename answered %d but recorded %d failed runs", tc.method, w.Code, n)
 					}
 					if tc.wantGiven == "" {
 						// The deleted user's state keeps the new name.
@@ -236,4 +243,25 @@ func TestIfMatchAnyRacingWrite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failedRuns counts the failed runs of the source of employee id.
+func failedRuns(t *testing.T, db *sqlstore.DB, id string) int {
+	t.Helper()
+	ctx := context.Background()
+	es, err := db.FindEmployees(ctx, hrgate.EmployeeFilter{Scope: hrgate.AllCompanies, ID: id, Page: hrgate.Page{Limit: 1}})
+	if err != nil || len(es) != 1 {
+		t.Fatal(es, err)
+	}
+	runs, err := db.SyncRuns(ctx, es[0].SourceID, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range runs {
+		if r.Status == hrgate.RunFailed {
+			n++
+		}
+	}
+	return n
 }

@@ -130,13 +130,16 @@ func (s *service) create(ctx context.Context, src *hrgate.Source, doc document) 
 	return &user{e: out.Employee, u: state}, nil
 }
 
-// errRenamed is putState's answer, to a write without a version in
+// renamed is putState's answer, to a write without a version in
 // If-Match, when the user was renamed after was was read: commit decides
-// what the write does then.
-var errRenamed = errors.New("scim: the user was renamed during the request")
+// what the write does then. userName is the userName stored now, "" when
+// the store did not say.
+type renamed struct{ userName string }
 
-// maxRewrites bounds how many times commit writes a user that concurrent
-// renames keep overtaking.
+func (*renamed) Error() string { return "scim: the user was renamed during the request" }
+
+// maxRewrites bounds how many times commit writes a user's state that
+// concurrent renames keep overtaking, in one transaction.
 const maxRewrites = 3
 
 // putState writes a user's SCIM state in the sync transaction, replacing
@@ -144,7 +147,7 @@ const maxRewrites = 3
 // source holds is 409 uniqueness, and a user deleted since it was read
 // answers 404 as an unknown one does. A user renamed since was was read
 // is 412 with guard (the request named a version in If-Match), else
-// errRenamed.
+// *renamed.
 func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser, was string, guard bool) error {
 	st, ok := tx.(hrgate.SCIMUserTx)
 	if !ok {
@@ -157,7 +160,11 @@ func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser, was str
 		case errors.Is(err, hrgate.ErrSCIMUserChanged) && guard:
 			return errStale()
 		case errors.Is(err, hrgate.ErrSCIMUserChanged):
-			return errRenamed
+			r := &renamed{}
+			if stored, ok := errors.AsType[*hrgate.SCIMUserRenamed](err); ok {
+				r.userName = stored.UserName
+			}
+			return r
 		}
 		switch hrgate.ErrorCode(err) {
 		case hrgate.ECONFLICT:
@@ -329,39 +336,35 @@ func (s *service) write(ctx context.Context, src *hrgate.Source, cur *user, doc 
 // The store replaces the userName only if it is still the one in cur, so
 // that a rename committed since cur was read is never reverted. With
 // guard, such a rename fails the request with 412, as any other change
-// does. Without, a request that does not rename the user is written
-// again, keeping the new userName, as its fields are merged onto the
-// employee as stored; one that renames it too is 409, since either name
-// may be the one meant.
+// does. Without, a request that does not rename the user writes its
+// state again in the same transaction, keeping the userName the store
+// found, as its fields are merged onto the employee as stored; one that
+// renames it too is 409, since either name may be the one meant. The
+// second write is in the same transaction, so that the request's run is
+// recorded once, as it ends, not as a failure before it succeeds.
 func (s *service) commit(ctx context.Context, src *hrgate.Source, cur *user, rec sources.Record, state *hrgate.SCIMUser, guard bool) (*user, error) {
 	renames := state.UserName != cur.u.UserName
-	was := cur.u.UserName
-	for attempt := 1; ; attempt++ {
-		out, err := s.apply(ctx, src, rec, func(ctx context.Context, tx hrgate.SyncTx, o *sources.Outcome) error {
-			if err := overtaken(o, cur, guard); err != nil {
+	out, err := s.apply(ctx, src, rec, func(ctx context.Context, tx hrgate.SyncTx, o *sources.Outcome) error {
+		if err := overtaken(o, cur, guard); err != nil {
+			return err
+		}
+		was := cur.u.UserName
+		for attempt := 1; ; attempt++ {
+			err := putState(ctx, tx, state, was, guard)
+			r, ok := errors.AsType[*renamed](err)
+			if !ok {
 				return err
 			}
-			return putState(ctx, tx, state, was, guard)
-		})
-		if err == nil {
-			return &user{e: out.Employee, u: state}, nil
+			if renames || r.userName == "" || attempt == maxRewrites {
+				return &Error{Status: 409, Detail: "The user was renamed during the request; try again."}
+			}
+			state.UserName, was = r.userName, r.userName
 		}
-		if !errors.Is(err, errRenamed) {
-			return nil, err
-		}
-		if renames || attempt == maxRewrites {
-			return nil, &Error{Status: 409, Detail: "The user was renamed during the request; try again."}
-		}
-		us, err := s.store.SCIMUsers(ctx, src.ID, []string{cur.e.ID})
-		if err != nil {
-			return nil, err
-		}
-		fresh := stateOf(src, cur.e, us)
-		if fresh.Deleted() {
-			return nil, notFound()
-		}
-		state.UserName, was = fresh.UserName, fresh.UserName
+	})
+	if err != nil {
+		return nil, err
 	}
+	return &user{e: out.Employee, u: state}, nil
 }
 
 // remove is DELETE: the employment is terminated (termination date the

@@ -121,13 +121,17 @@ func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser, was string
 
 // whyNotPut tells why PutSCIMUser wrote no row for the employee id: not
 // a live employee of the source (EINVALID), a deleted user (ENOTFOUND),
-// or else a user renamed since the writer read it (ECONFLICT). It reads
-// the rows as last committed, as the refused statement saw them.
+// or else a user renamed since the writer read it (ECONFLICT, naming the
+// stored userName). It reads the rows as last committed, as the refused
+// statement saw them.
 func (t *syncTx) whyNotPut(ctx context.Context, id string) error {
-	var deleted sql.NullInt64
-	switch err := t.db.wstmts.txQueryRow(ctx, t.tx, `SELECT s.deleted_at FROM employees e `+
+	var (
+		deleted sql.NullInt64
+		name    sql.NullString
+	)
+	switch err := t.db.wstmts.txQueryRow(ctx, t.tx, `SELECT s.deleted_at, s.user_name FROM employees e `+
 		`LEFT JOIN scim_users s ON s.employee_id = e.id WHERE e.id = ? AND e.source_id = ? AND e.deleted_at IS NULL`,
-		id, t.src.ID).Scan(&deleted); {
+		id, t.src.ID).Scan(&deleted, &name); {
 	case errors.Is(err, sql.ErrNoRows):
 		return invalid("A source writes only its own users.")
 	case err != nil:
@@ -135,7 +139,8 @@ func (t *syncTx) whyNotPut(ctx context.Context, id string) error {
 	case deleted.Valid:
 		return hrgate.ErrNotFound("User")
 	}
-	return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The user was renamed since it was read.", Err: hrgate.ErrSCIMUserChanged}
+	return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The user was renamed since it was read.",
+		Err: &hrgate.SCIMUserRenamed{UserName: name.String}}
 }
 
 // LiveEmployees returns which of ids name employees of the transaction's

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/hrgate/hrgate"
@@ -74,6 +75,14 @@ func TestSCIMUsers(t *testing.T) {
 			wantCode(t, err, hrgate.ECONFLICT)
 			if !errors.Is(err, hrgate.ErrSCIMUserChanged) {
 				t.Errorf("a write that read %q: %v, want ErrSCIMUserChanged", was, err)
+			}
+			// The refusal names the stored userName, for a write
+			// again in the same transaction, but its text does not.
+			if r, ok := errors.AsType[*hrgate.SCIMUserRenamed](err); !ok || r.UserName != "Ada@Example.com" {
+				t.Errorf("a write that read %q: %v, want the stored userName named", was, err)
+			}
+			if strings.Contains(err.Error(), "Ada@") {
+				t.Errorf("the refusal repeats the userName: %v", err)
 			}
 		}
 		for _, step := range [][2]string{{"Ada@Example.com", "Ada.L@Example.com"}, {"Ada.L@Example.com", "Ada@Example.com"}} {
