@@ -128,6 +128,7 @@ const (
 	AuditEmployeeErased  = "employee.erased"
 	AuditSourceCreated   = "source.created"
 	AuditSourceDeleted   = "source.deleted"
+	AuditSourceRotated   = "source.credential_rotated"
 	AuditSourceImported  = "source.imported"
 	AuditWebhookCreated  = "webhook.created"
 	AuditWebhookUpdated  = "webhook.updated"

@@ -121,6 +121,13 @@ type SourceStore interface {
 	// SourceSecret returns a webhook source's signing key, opened, or
 	// ENOTFOUND when the source has none.
 	SourceSecret(ctx context.Context, id string) ([]byte, error)
+	// RotateSourceCredential replaces the credential of the source with
+	// the given id: a SCIM source's token hash (tokenHash) or a webhook
+	// source's signing key (secret, sealed under the keyring), whichever
+	// its type has; the old one no longer authenticates once it returns.
+	// ENOTFOUND when there is no such source; EINVALID for a credential
+	// of another type than the source's (a CSV source has none).
+	RotateSourceCredential(ctx context.Context, id string, tokenHash, secret []byte) error
 	// DeleteSource deletes the source with its credential, its runs and
 	// its record of remote ids, or ENOTFOUND. Employees it brought in
 	// stay, with their source id as a historical reference.

@@ -54,6 +54,14 @@ func (s *Server) registerAdminSourceRoutes() {
 		return writeValue(w, http.StatusOK, view.NewSource(src))
 	})
 	s.adminRoute("DELETE /admin/v1/sources/{id}", nil, deleteBy("id", s.sources.Delete))
+	s.adminRoute("POST /admin/v1/sources/{id}/rotate-credential", nil, func(w http.ResponseWriter, r *http.Request, _ query, _ *Operator) error {
+		src, cred, err := s.sources.RotateCredential(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		requestInfoFrom(r.Context()).target = src.ID
+		return writeValue(w, http.StatusCreated, newSource{view.NewSource(src), cred})
+	})
 	s.adminRoute("GET /admin/v1/sources/{id}/runs", []string{"limit"}, func(w http.ResponseWriter, r *http.Request, q query, _ *Operator) error {
 		src, err := s.sources.Source(r.Context(), r.PathValue("id"))
 		if err != nil {

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"strings"
 	"testing"
@@ -125,6 +126,38 @@ func TestAdminSources(t *testing.T) {
 			} {
 				if status := a.call(t, tc.method, tc.path, tc.body, nil); status != tc.status {
 					t.Errorf("%s %s %s: %d, want %d", tc.method, tc.path, tc.body, status, tc.status)
+				}
+			}
+
+			// Rotation: the new credential is answered once, the old
+			// one no longer authenticates; a CSV source has none.
+			ctx := context.Background()
+			var rot src
+			if status := a.call(t, "POST", "/admin/v1/sources/scim-src/rotate-credential", "", &rot); status != 201 ||
+				rot.ID != created["scim"].ID || !hrgate.CheckSourceToken(rot.Token) || rot.Token == created["scim"].Token || rot.Secret != "" {
+				t.Fatalf("rotate the SCIM token: %d %+v", status, rot)
+			}
+			if _, err := a.store.FindSourceByTokenHash(ctx, hrgate.HashSourceToken(created["scim"].Token)); hrgate.ErrorCode(err) != hrgate.ENOTFOUND {
+				t.Errorf("the old SCIM token after rotation: %v", err)
+			}
+			if got, err := a.store.FindSourceByTokenHash(ctx, hrgate.HashSourceToken(rot.Token)); err != nil || got.ID != rot.ID {
+				t.Errorf("the new SCIM token: %v, %v", got, err)
+			}
+			rot = src{}
+			if status := a.call(t, "POST", "/admin/v1/sources/"+created["webhook"].ID+"/rotate-credential", "", &rot); status != 201 ||
+				!strings.HasPrefix(rot.Secret, "whsec_") || rot.Secret == created["webhook"].Secret || rot.Token != "" {
+				t.Fatalf("rotate the webhook secret: %d %+v", status, rot)
+			}
+			key, err := a.store.SourceSecret(ctx, rot.ID)
+			if err != nil || "whsec_"+base64.StdEncoding.EncodeToString(key) != rot.Secret {
+				t.Errorf("the stored webhook key is not the new secret's: %v", err)
+			}
+			for _, tc := range []struct {
+				path   string
+				status int
+			}{{"/admin/v1/sources/csv-src/rotate-credential", 400}, {"/admin/v1/sources/nope/rotate-credential", 404}} {
+				if status := a.call(t, "POST", tc.path, "", nil); status != tc.status {
+					t.Errorf("POST %s: %d, want %d", tc.path, status, tc.status)
 				}
 			}
 

@@ -149,6 +149,45 @@ func (s *Service) Delete(ctx context.Context, idOrName string) error {
 	return s.record(ctx, hrgate.AuditSourceDeleted, src.ID, attrsOf(src), nil)
 }
 
+// RotateCredential gives a SCIM source a new token, or a webhook source a
+// new signing secret, and returns the source with it, shown this once.
+// The old credential stops authenticating at once: this is the remedy for
+// a leaked one, and the identity provider or HR system, which retries
+// what fails meanwhile, is given the new one next. A CSV source has no
+// credential (EINVALID); an unknown source is ENOTFOUND.
+func (s *Service) RotateCredential(ctx context.Context, idOrName string) (*hrgate.Source, Credential, error) {
+	var cred Credential
+	src, err := s.store.FindSource(ctx, idOrName)
+	if err != nil {
+		return nil, cred, err
+	}
+	var hash, key []byte
+	switch src.Type {
+	case hrgate.SourceSCIM:
+		if cred.Token, err = hrgate.GenerateSourceToken(s.random); err != nil {
+			return nil, cred, hrgate.Wrap(err, "rotate source credential")
+		}
+		hash = hrgate.HashSourceToken(cred.Token)
+	case hrgate.SourceWebhook:
+		if key, cred.Secret, err = hrgate.GenerateWebhookSecret(s.random); err != nil {
+			return nil, cred, hrgate.Wrap(err, "rotate source credential")
+		}
+	default:
+		return nil, cred, hrgate.Errorf(hrgate.EINVALID, "Source %s is a %s source: it has no credential to rotate.", src.Name, src.Type)
+	}
+	if err := s.store.RotateSourceCredential(ctx, src.ID, hash, key); err != nil {
+		return nil, Credential{}, err
+	}
+	if hash != nil {
+		src.TokenHash = hash
+	}
+	s.log.Info("source credential rotated", "source_id", src.ID, "source", src.Name, "type", string(src.Type))
+	if err := s.record(ctx, hrgate.AuditSourceRotated, src.ID, nil, attrsOf(src)); err != nil {
+		return nil, Credential{}, err
+	}
+	return src, cred, nil
+}
+
 // Runs returns the newest runs of a source, at most limit.
 func (s *Service) Runs(ctx context.Context, idOrName string, limit int) ([]*hrgate.SyncRun, error) {
 	src, err := s.store.FindSource(ctx, idOrName)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/hrgate/hrgate"
 )
@@ -115,6 +116,58 @@ func (db *DB) SourceSecret(ctx context.Context, id string) ([]byte, error) {
 		return nil, db.translate(err, op)
 	}
 	return secret, nil
+}
+
+// RotateSourceCredential implements hrgate.SourceStore. The new secret is
+// sealed before the transaction, as at creation; the old sealed one is
+// overwritten (secure_delete), and the WAL made to forget it.
+func (db *DB) RotateSourceCredential(ctx context.Context, id string, tokenHash, secret []byte) error {
+	const op = "sqlstore.RotateSourceCredential"
+	if (len(tokenHash) > 0) == (len(secret) > 0) {
+		return invalid("A new credential is a SCIM token or a webhook signing secret.")
+	}
+	var sealed any
+	if len(secret) > 0 {
+		var err error
+		if sealed, err = db.sealSecret(ctx, sourceSecret, id, secret); err != nil {
+			return db.translate(err, op)
+		}
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		// Only a SCIM source has a token hash, only a webhook source a
+		// secret row: the update finds the row of the source's kind.
+		var (
+			res sql.Result
+			err error
+		)
+		if len(tokenHash) > 0 {
+			res, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE sources SET token_hash = ? WHERE id = ? AND type = 'scim'`), tokenHash, id)
+		} else {
+			res, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE source_secrets SET secret = ?, created_at = ? WHERE source_id = ?`),
+				sealed, micros(time.Now()), id)
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var typ string
+		err = tx.QueryRowContext(ctx, db.dialect.rebind(`SELECT type FROM sources WHERE id = ?`), id).Scan(&typ)
+		if errors.Is(err, sql.ErrNoRows) {
+			return hrgate.ErrNotFound("Source")
+		} else if err != nil {
+			return err
+		}
+		return invalid("A %s source has no credential of that kind.", typ)
+	})
+	if err != nil {
+		return db.translate(err, op)
+	}
+	if sealed != nil {
+		db.flushDeleted(ctx)
+	}
+	return nil
 }
 
 // DeleteSource deletes the source, its secret and its runs, or ENOTFOUND.

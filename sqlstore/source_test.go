@@ -101,6 +101,50 @@ func TestSources(t *testing.T) {
 				t.Error("the webhook secret is stored in the clear")
 			}
 		})
+		t.Run("Rotate", func(t *testing.T) {
+			newTok, err := hrgate.GenerateSourceToken(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			newKey, _, err := hrgate.GenerateWebhookSecret(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A credential of another kind than the source's, or of
+			// neither, changes nothing.
+			wantCode(t, db.RotateSourceCredential(ctx, hook.ID, hrgate.HashSourceToken(newTok), nil), hrgate.EINVALID)
+			wantCode(t, db.RotateSourceCredential(ctx, scim.ID, nil, newKey), hrgate.EINVALID)
+			wantCode(t, db.RotateSourceCredential(ctx, csv.ID, nil, newKey), hrgate.EINVALID)
+			wantCode(t, db.RotateSourceCredential(ctx, scim.ID, nil, nil), hrgate.EINVALID)
+			wantCode(t, db.RotateSourceCredential(ctx, "src_missing", hrgate.HashSourceToken(newTok), nil), hrgate.ENOTFOUND)
+			if got, err := db.FindSourceByTokenHash(ctx, hrgate.HashSourceToken(tok)); err != nil || got.ID != scim.ID {
+				t.Fatalf("after refused rotations, the old token: %v, %v", got, err)
+			}
+
+			if err := db.RotateSourceCredential(ctx, scim.ID, hrgate.HashSourceToken(newTok), nil); err != nil {
+				t.Fatal(err)
+			}
+			_, err = db.FindSourceByTokenHash(ctx, hrgate.HashSourceToken(tok))
+			wantCode(t, err, hrgate.ENOTFOUND)
+			if got, err := db.FindSourceByTokenHash(ctx, hrgate.HashSourceToken(newTok)); err != nil || got.ID != scim.ID {
+				t.Errorf("the new token: %v, %v", got, err)
+			}
+
+			if err := db.RotateSourceCredential(ctx, hook.ID, nil, newKey); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := db.SourceSecret(ctx, hook.ID); err != nil || !bytes.Equal(got, newKey) {
+				t.Fatalf("SourceSecret after rotation = %x, %v", got, err)
+			}
+			// Neither secret is left in the clear in the files.
+			dump := storetest.Dump(t, dsn)
+			for _, k := range [][]byte{key, newKey} {
+				if bytes.Contains(dump, k) || bytes.Contains(dump, []byte(hex.EncodeToString(k))) {
+					t.Error("a webhook secret is stored in the clear")
+				}
+			}
+			key = newKey
+		})
 		t.Run("Delete", func(t *testing.T) {
 			if err := db.DeleteSource(ctx, hook.ID); err != nil {
 				t.Fatal(err)

@@ -129,6 +129,34 @@ func (m *Main) sourcesCommand() *cobra.Command {
 		},
 	}
 
+	rotate := &cobra.Command{
+		Use:   "rotate-credential NAME|ID",
+		Short: "Give a SCIM source a new token, or a webhook source a new signing secret, printed once",
+		Long: "The old token or secret stops working at once, as for a leaked one: give the new one to the\n" +
+			"identity provider or HR system next (both retry what fails meanwhile). A CSV source has no\n" +
+			"credential.",
+		Example: "  hrgate sources rotate-credential workday --output json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := m.openSources(cmd)
+			if err != nil {
+				return err
+			}
+			src, cred, err := svc.RotateCredential(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			out := struct {
+				ID string `json:"id"`
+				sources.Credential
+			}{src.ID, cred}
+			if cred.Token != "" {
+				return m.report(out, "New token of SCIM source %s (shown once, store it now): %s\nThe old token no longer works.\n", src.Name, cred.Token)
+			}
+			return m.report(out, "New signing secret of webhook source %s (shown once, store it now): %s\nThe old secret no longer works.\n", src.Name, cred.Secret)
+		},
+	}
+
 	imp := &cobra.Command{
 		Use:   "import SOURCE FILE.csv [--mapping mapping.yaml] [--mode upsert|snapshot]",
 		Short: "Import a CSV file into a CSV source, all or nothing",
@@ -205,7 +233,7 @@ func (m *Main) sourcesCommand() *cobra.Command {
 	}
 	runs.Flags().Int("limit", 20, "at most this many runs (1-1000)")
 
-	cmd.AddCommand(create, list, show, del, imp, runs)
+	cmd.AddCommand(create, list, show, del, rotate, imp, runs)
 	return cmd
 }
 

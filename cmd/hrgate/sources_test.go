@@ -66,6 +66,29 @@ func TestSourcesCommands(t *testing.T) {
 	if len(runs) != 2 || runs[0].Status != hrgate.RunSucceeded || runs[1].Status != hrgate.RunFailed || runs[1].Rejected != 2 {
 		t.Errorf("runs = %+v", runs)
 	}
+	// Rotation prints the new token once; the old one no longer
+	// authenticates; the change is audited without either.
+	var rot struct{ ID, Token string }
+	if err := json.Unmarshal([]byte(mustRun(t, "sources", "rotate-credential", "entra", "--output", "json")), &rot); err != nil {
+		t.Fatal(err)
+	}
+	if rot.ID != scim.ID || !hrgate.CheckSourceToken(rot.Token) || rot.Token == scim.Token {
+		t.Errorf("rotate-credential = %+v", rot)
+	}
+	if _, err := db.FindSourceByTokenHash(context.Background(), hrgate.HashSourceToken(scim.Token)); hrgate.ErrorCode(err) != hrgate.ENOTFOUND {
+		t.Errorf("the old token after rotation: %v", err)
+	}
+	if got, err := db.FindSourceByTokenHash(context.Background(), hrgate.HashSourceToken(rot.Token)); err != nil || got.ID != scim.ID {
+		t.Errorf("the new token: %v, %v", got, err)
+	}
+	evs := mustRun(t, "audit", "search", "--type", "source.credential_rotated", "--output", "json")
+	if !strings.Contains(evs, scim.ID) || strings.Contains(evs, rot.Token) || strings.Contains(evs, scim.Token) {
+		t.Errorf("the rotation's audit event: %s", evs)
+	}
+	if code, _, errOut := run(t, nil, append([]string{"sources", "rotate-credential", "payroll"}, flag...)...); code != 2 || !strings.Contains(errOut, "no credential") {
+		t.Errorf("rotating a CSV source: exit %d, %s", code, errOut)
+	}
+
 	mustRun(t, "sources", "delete", "entra")
 	if list := mustRun(t, "sources", "list"); strings.Contains(list, "entra") || !strings.Contains(list, "payroll") {
 		t.Errorf("list after delete:\n%s", list)
