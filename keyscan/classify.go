@@ -51,3 +51,27 @@ func Classify(ctx context.Context, keys KeyLookup, now time.Time, f Finding) (St
 	}
 	return Expired, k, nil
 }
+
+// SourceLookup finds SCIM sources by token hash; hrgate.SourceStore
+// satisfies it. FindSourceByTokenHash returns ENOTFOUND for a hash it does
+// not know.
+type SourceLookup interface {
+	FindSourceByTokenHash(ctx context.Context, hash []byte) (*hrgate.Source, error)
+}
+
+// ClassifySourceToken tells whether the SCIM source token of f is live:
+// a source authenticates with it now (Live, with the source), or none
+// does (Unknown: replaced by a rotation, its source deleted, or another
+// installation's). Any other kind is Unchecked.
+func ClassifySourceToken(ctx context.Context, sources SourceLookup, f Finding) (Status, *hrgate.Source, error) {
+	if f.Kind != KindSourceToken {
+		return Unchecked, nil, nil
+	}
+	src, err := sources.FindSourceByTokenHash(ctx, f.Hash)
+	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
+		return Unknown, nil, nil
+	} else if err != nil {
+		return "", nil, err
+	}
+	return Live, src, nil
+}

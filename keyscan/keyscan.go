@@ -31,10 +31,11 @@ const (
 	// KindAdminToken is an admin API token (hrg_admin_…): it has no
 	// checksum, so every match is reported, Unchecked.
 	KindAdminToken = hrgate.SecretAdminToken
-	// KindSourceToken is a SCIM source's bearer token (hrg_scim_…). It is
-	// reported Unchecked, so that any one found fails a scan: a token is
-	// not revoked on its own but with its source (hrgate sources delete),
-	// which a scan must not do on its own authority.
+	// KindSourceToken is a SCIM source's bearer token (hrg_scim_…),
+	// checked against the store's sources (ClassifySourceToken). A live
+	// one is replaced by a rotation (hrgate sources rotate-credential),
+	// which hands out a new token the identity provider must be given:
+	// a scan never does it on its own authority, even with --revoke.
 	KindSourceToken = hrgate.SecretSourceToken
 )
 

@@ -2,8 +2,10 @@ package keyscan_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -203,8 +205,43 @@ func TestScanFindsSourceTokens(t *testing.T) {
 		t.Fatalf("findings %v", got)
 	}
 	if st, _, err := keyscan.Classify(t.Context(), lookup{}, time.Now(), got[0]); err != nil || st != keyscan.Unchecked {
-		t.Fatalf("a source token classified as %q, %v", st, err)
+		t.Fatalf("a source token classified as an API key: %q, %v", st, err)
 	}
+	src := &hrgate.Source{ID: "src_live", Name: "entra", Type: hrgate.SourceSCIM}
+	for _, tc := range []struct {
+		sources sourceLookup
+		want    keyscan.Status
+		wantSrc *hrgate.Source
+	}{
+		{sourceLookup{string(hrgate.HashSourceToken(tok)): src}, keyscan.Live, src},
+		{sourceLookup{}, keyscan.Unknown, nil},
+	} {
+		st, got, err := keyscan.ClassifySourceToken(t.Context(), tc.sources, got[0])
+		if err != nil || st != tc.want || got != tc.wantSrc {
+			t.Errorf("a source token classified as %q (%v), %v; want %q", st, got, err, tc.want)
+		}
+	}
+	if _, _, err := keyscan.ClassifySourceToken(t.Context(), sourceLookup{"": nil}, keyscan.Finding{Kind: keyscan.KindSourceToken}); err == nil {
+		t.Error("a failed look-up classified the token")
+	}
+	if st, _, err := keyscan.ClassifySourceToken(t.Context(), sourceLookup{}, keyscan.Finding{Kind: keyscan.KindAPIKey}); err != nil || st != keyscan.Unchecked {
+		t.Errorf("an API key classified as a source token: %q, %v", st, err)
+	}
+}
+
+// sourceLookup is a SourceLookup over a map from token hash to source; a
+// nil source stands for a failed look-up.
+type sourceLookup map[string]*hrgate.Source
+
+func (l sourceLookup) FindSourceByTokenHash(_ context.Context, hash []byte) (*hrgate.Source, error) {
+	src, ok := l[string(hash)]
+	switch {
+	case ok && src == nil:
+		return nil, errors.New("database is down")
+	case ok:
+		return src, nil
+	}
+	return nil, hrgate.ErrNotFound("Source")
 }
 
 // TestDefaultPatterns: the scanner looks for the secrets of hrgate's one

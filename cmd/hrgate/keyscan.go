@@ -48,10 +48,13 @@ func (m *Main) keysScanCommand() *cobra.Command {
 repository at each PATH) for hrgate API keys, OAuth client secrets, the
 admin token and SCIM source tokens. A string counts only if its checksum is
 valid, so look-alikes are not reported. Each API key is looked up by hash
-in the database and reported as live, revoked, expired or unknown; the
-other kinds cannot be checked and are reported as such, to be treated as
-live. The report shows where each is and its first characters, never the
-secret.
+in the database and reported as live, revoked, expired or unknown; each
+SCIM source token as live (KEY is its source) or unknown (rotated away,
+or not this database's); the other kinds cannot be checked and are
+reported as such, to be treated as live. --revoke revokes live API keys
+only: a live SCIM token is replaced with hrgate sources rotate-credential,
+whose new token the identity provider must be given. The report shows
+where each is and its first characters, never the secret.
 
 Exit status: 1 when a live key was found, even if --revoke revoked it,
 since it leaked and must be replaced and removed from the files and the
@@ -111,6 +114,8 @@ func (m *Main) keysScan(cmd *cobra.Command, paths []string) error {
 	type verdict struct {
 		status keyscan.Status
 		id     string
+		// source: id is a SCIM source, rotated, not revoked.
+		source bool
 	}
 	verdicts := make(map[string]verdict)
 	counts := make(map[keyscan.Status]int)
@@ -122,12 +127,24 @@ func (m *Main) keysScan(cmd *cobra.Command, paths []string) error {
 		report.Skipped = []keyscan.Skip{}
 	}
 	var live []string
+	liveSources := 0
 	for _, f := range res.Findings {
 		if _, seen := verdicts[string(f.Hash)]; seen {
 			continue
 		}
 		v := verdict{status: keyscan.Unchecked}
-		if !offline {
+		switch {
+		case offline:
+		case f.Kind == keyscan.KindSourceToken:
+			st, src, err := keyscan.ClassifySourceToken(ctx, m.Store, f)
+			if err != nil {
+				return err
+			}
+			v.status, v.source = st, true
+			if src != nil {
+				v.id = src.ID
+			}
+		default:
 			st, k, err := keyscan.Classify(ctx, m.Store, m.Gate.Now(), f)
 			if err != nil {
 				return err
@@ -140,11 +157,14 @@ func (m *Main) keysScan(cmd *cobra.Command, paths []string) error {
 		verdicts[string(f.Hash)] = v
 		counts[v.status]++
 		report.Keys++
-		if v.status == keyscan.Live {
+		switch {
+		case v.status == keyscan.Live && v.source:
+			liveSources++
+		case v.status == keyscan.Live:
 			live = append(live, v.id)
 		}
 	}
-	report.Live = len(live)
+	report.Live = len(live) + liveSources
 
 	revokedNow := make(map[string]bool)
 	if revoke {
@@ -170,7 +190,7 @@ func (m *Main) keysScan(cmd *cobra.Command, paths []string) error {
 	if m.output == "json" {
 		err = m.printJSON(report)
 	} else {
-		err = m.printScanReport(report, counts)
+		err = m.printScanReport(report, counts, liveSources)
 	}
 	if err != nil {
 		return err
@@ -185,8 +205,9 @@ func (m *Main) keysScan(cmd *cobra.Command, paths []string) error {
 
 // printScanReport writes the text form of a scan: a table of findings and
 // a summary that says what to do next. counts holds the number of distinct
-// keys per status.
-func (m *Main) printScanReport(r scanReportJSON, counts map[keyscan.Status]int) error {
+// keys per status, liveSources how many of the live ones are SCIM source
+// tokens.
+func (m *Main) printScanReport(r scanReportJSON, counts map[keyscan.Status]int, liveSources int) error {
 	w := m.Stdout
 	if len(r.Findings) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -242,13 +263,16 @@ func (m *Main) printScanReport(r scanReportJSON, counts map[keyscan.Status]int) 
 		counts[keyscan.Live], counts[keyscan.Revoked], counts[keyscan.Expired], counts[keyscan.Unknown])
 	if n := counts[keyscan.Unchecked]; n > 0 {
 		// Client secrets and admin tokens cannot be looked up by hash.
-		fmt.Fprintf(w, ", %d that cannot be checked (client secrets, admin tokens, SCIM source tokens): treat them as live and replace them", n)
+		fmt.Fprintf(w, ", %d that cannot be checked (client secrets, admin tokens): treat them as live and replace them", n)
 	}
 	fmt.Fprintln(w, ".")
+	if liveSources > 0 {
+		fmt.Fprintln(w, "Live SCIM source tokens leaked (KEY is the source): rotate them (hrgate sources rotate-credential SOURCE), give the identity provider the new token, then remove the old one from the files and the git history.")
+	}
 	switch {
 	case r.RevokedNow > 0:
 		fmt.Fprintf(w, "Revoked %s. Issue replacements, then remove the keys from the files and the git history.\n", plural(r.RevokedNow, "live key"))
-	case r.Live > 0:
+	case r.Live > liveSources:
 		fmt.Fprintln(w, "Live keys leaked: revoke them (hrgate keys revoke ID, or scan again with --revoke), then remove them from the files and the git history.")
 	}
 	return nil

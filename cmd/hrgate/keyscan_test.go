@@ -299,3 +299,56 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestKeysScanSourceTokens: a leaked SCIM source token is checked against
+// the sources: live while its source authenticates with it (the finding
+// names the source, the scan fails, --revoke leaves it to a rotation),
+// unknown once the source's token is rotated.
+func TestKeysScanSourceTokens(t *testing.T) {
+	dir, dd, mustRun := newDataDir(t)
+	mustRun(t, "sandbox", "seed", "--companies", "1", "--employees", "1")
+	db := openWithKeyring(t, dir)
+	cs, err := db.FindCompanies(context.Background(), hrgate.CompanyFilter{Scope: hrgate.AllCompanies})
+	if err != nil || len(cs) != 1 {
+		t.Fatal(cs, err)
+	}
+	var src struct{ ID, Token string }
+	if err := json.Unmarshal([]byte(mustRun(t, "sources", "create", "entra", "--company", cs[0].Slug, "--type", "scim", "--output", "json")), &src); err != nil {
+		t.Fatal(err)
+	}
+	files := t.TempDir()
+	writeFile(t, filepath.Join(files, "okta.env"), "SCIM_TOKEN="+src.Token+"\n")
+	scan := func(t *testing.T, args ...string) (int, scanReport, string) {
+		t.Helper()
+		code, out, errOut := run(t, nil, append(append([]string{"keys", "scan"}, args...), dd...)...)
+		if strings.Contains(out+errOut, src.Token[12:]) {
+			t.Fatalf("output reveals the token:\n%s%s", out, errOut)
+		}
+		var r scanReport
+		if slices.Contains(args, "json") {
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("exit %d, output %q: %v", code, out, err)
+			}
+		}
+		return code, r, out
+	}
+
+	code, r, _ := scan(t, "--revoke", "--output", "json", files)
+	if code != 1 || r.Live != 1 || r.RevokedNow != 0 || len(r.Findings) != 1 ||
+		r.Findings[0].Status != "live" || r.Findings[0].KeyID != src.ID || r.Findings[0].RevokedNow {
+		t.Fatalf("a live SCIM token: exit %d, %+v", code, r)
+	}
+	if got, err := db.FindSourceByTokenHash(context.Background(), hrgate.HashSourceToken(src.Token)); err != nil || got.ID != src.ID {
+		t.Fatalf("--revoke touched the source: %v, %v", got, err)
+	}
+	code, _, out := scan(t, files)
+	if code != 1 || !strings.Contains(out, "1 live") || !strings.Contains(out, "hrgate sources rotate-credential") || strings.Contains(out, "hrgate keys revoke") {
+		t.Fatalf("text report, exit %d:\n%s", code, out)
+	}
+
+	mustRun(t, "sources", "rotate-credential", "entra")
+	code, r, _ = scan(t, "--output", "json", files)
+	if code != 0 || r.Live != 0 || len(r.Findings) != 1 || r.Findings[0].Status != "unknown" || r.Findings[0].KeyID != "" {
+		t.Fatalf("a rotated SCIM token: exit %d, %+v", code, r)
+	}
+}
