@@ -126,8 +126,9 @@ type SourceStore interface {
 	// source's signing key (secret, sealed under the keyring), whichever
 	// its type has; the old one no longer authenticates once it returns.
 	// ENOTFOUND when there is no such source; EINVALID for a credential
-	// of another type than the source's (a CSV source has none).
-	RotateSourceCredential(ctx context.Context, id string, tokenHash, secret []byte) error
+	// of another type than the source's (a CSV source has none). at is
+	// when the new secret was made.
+	RotateSourceCredential(ctx context.Context, id string, tokenHash, secret []byte, at time.Time) error
 	// DeleteSource deletes the source with its credential, its runs and
 	// its record of remote ids, or ENOTFOUND. Employees it brought in
 	// stay, with their source id as a historical reference.

@@ -60,8 +60,8 @@ func New(store Store, opts ...Option) *Service {
 	return s
 }
 
-// Credential is what a source authenticates with, shown once at creation
-// and never again: hrgate keeps a SCIM token's hash and a webhook key
+// Credential is what a source authenticates with, shown once, at creation
+// or rotation, and never again: hrgate keeps a SCIM token's hash and a webhook key
 // sealed.
 type Credential struct {
 	Token  string `json:"token,omitempty"`
@@ -175,7 +175,7 @@ func (s *Service) RotateCredential(ctx context.Context, idOrName string) (*hrgat
 	default:
 		return nil, cred, hrgate.Errorf(hrgate.EINVALID, "Source %s is a %s source: it has no credential to rotate.", src.Name, src.Type)
 	}
-	if err := s.store.RotateSourceCredential(ctx, src.ID, hash, key); err != nil {
+	if err := s.store.RotateSourceCredential(ctx, src.ID, hash, key, s.now().UTC()); err != nil {
 		return nil, Credential{}, err
 	}
 	if hash != nil {

@@ -121,7 +121,7 @@ func (db *DB) SourceSecret(ctx context.Context, id string) ([]byte, error) {
 // RotateSourceCredential implements hrgate.SourceStore. The new secret is
 // sealed before the transaction, as at creation; the old sealed one is
 // overwritten (secure_delete), and the WAL made to forget it.
-func (db *DB) RotateSourceCredential(ctx context.Context, id string, tokenHash, secret []byte) error {
+func (db *DB) RotateSourceCredential(ctx context.Context, id string, tokenHash, secret []byte, at time.Time) error {
 	const op = "sqlstore.RotateSourceCredential"
 	if (len(tokenHash) > 0) == (len(secret) > 0) {
 		return invalid("A new credential is a SCIM token or a webhook signing secret.")
@@ -144,7 +144,7 @@ func (db *DB) RotateSourceCredential(ctx context.Context, id string, tokenHash, 
 			res, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE sources SET token_hash = ? WHERE id = ? AND type = 'scim'`), tokenHash, id)
 		} else {
 			res, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE source_secrets SET secret = ?, created_at = ? WHERE source_id = ?`),
-				sealed, micros(time.Now()), id)
+				sealed, micros(at), id)
 		}
 		if err != nil {
 			return err

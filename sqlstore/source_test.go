@@ -112,16 +112,16 @@ func TestSources(t *testing.T) {
 			}
 			// A credential of another kind than the source's, or of
 			// neither, changes nothing.
-			wantCode(t, db.RotateSourceCredential(ctx, hook.ID, hrgate.HashSourceToken(newTok), nil), hrgate.EINVALID)
-			wantCode(t, db.RotateSourceCredential(ctx, scim.ID, nil, newKey), hrgate.EINVALID)
-			wantCode(t, db.RotateSourceCredential(ctx, csv.ID, nil, newKey), hrgate.EINVALID)
-			wantCode(t, db.RotateSourceCredential(ctx, scim.ID, nil, nil), hrgate.EINVALID)
-			wantCode(t, db.RotateSourceCredential(ctx, "src_missing", hrgate.HashSourceToken(newTok), nil), hrgate.ENOTFOUND)
+			wantCode(t, db.RotateSourceCredential(ctx, hook.ID, hrgate.HashSourceToken(newTok), nil, ts(4)), hrgate.EINVALID)
+			wantCode(t, db.RotateSourceCredential(ctx, scim.ID, nil, newKey, ts(4)), hrgate.EINVALID)
+			wantCode(t, db.RotateSourceCredential(ctx, csv.ID, nil, newKey, ts(4)), hrgate.EINVALID)
+			wantCode(t, db.RotateSourceCredential(ctx, scim.ID, nil, nil, ts(4)), hrgate.EINVALID)
+			wantCode(t, db.RotateSourceCredential(ctx, "src_missing", hrgate.HashSourceToken(newTok), nil, ts(4)), hrgate.ENOTFOUND)
 			if got, err := db.FindSourceByTokenHash(ctx, hrgate.HashSourceToken(tok)); err != nil || got.ID != scim.ID {
 				t.Fatalf("after refused rotations, the old token: %v, %v", got, err)
 			}
 
-			if err := db.RotateSourceCredential(ctx, scim.ID, hrgate.HashSourceToken(newTok), nil); err != nil {
+			if err := db.RotateSourceCredential(ctx, scim.ID, hrgate.HashSourceToken(newTok), nil, ts(4)); err != nil {
 				t.Fatal(err)
 			}
 			_, err = db.FindSourceByTokenHash(ctx, hrgate.HashSourceToken(tok))
@@ -130,8 +130,22 @@ func TestSources(t *testing.T) {
 				t.Errorf("the new token: %v, %v", got, err)
 			}
 
-			if err := db.RotateSourceCredential(ctx, hook.ID, nil, newKey); err != nil {
+			// The old sealed value is overwritten, in the files too.
+			oldSealed, err := db.QueryBytesForTest(ctx, `SELECT secret FROM source_secrets WHERE source_id = ?`, hook.ID)
+			if err != nil || len(oldSealed) < 16 {
+				t.Fatalf("the sealed secret: %x, %v", oldSealed, err)
+			}
+			holds := func(dump, b []byte) bool {
+				return bytes.Contains(dump, b) || bytes.Contains(dump, []byte(hex.EncodeToString(b)))
+			}
+			if !holds(storetest.Dump(t, dsn), oldSealed) {
+				t.Fatal("the dump does not hold the sealed secret: the check below proves nothing")
+			}
+			if err := db.RotateSourceCredential(ctx, hook.ID, nil, newKey, ts(4)); err != nil {
 				t.Fatal(err)
+			}
+			if holds(storetest.Dump(t, dsn), oldSealed) {
+				t.Error("the old sealed secret is still in the database files")
 			}
 			if got, err := db.SourceSecret(ctx, hook.ID); err != nil || !bytes.Equal(got, newKey) {
 				t.Fatalf("SourceSecret after rotation = %x, %v", got, err)

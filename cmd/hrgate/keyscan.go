@@ -69,7 +69,7 @@ scan with --offline where any key should.`,
 		RunE: m.keysScan,
 	}
 	cmd.Flags().Bool("git", false, "also scan every commit of the git repository each PATH is in")
-	cmd.Flags().Bool("revoke", false, "revoke every live key found")
+	cmd.Flags().Bool("revoke", false, "revoke every live API key found (a live SCIM source token: hrgate sources rotate-credential)")
 	cmd.Flags().Bool("offline", false, "do not open the database: report keys as unchecked and fail on any")
 	return cmd
 }

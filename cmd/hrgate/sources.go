@@ -133,8 +133,8 @@ func (m *Main) sourcesCommand() *cobra.Command {
 		Use:   "rotate-credential NAME|ID",
 		Short: "Give a SCIM source a new token, or a webhook source a new signing secret, printed once",
 		Long: "The old token or secret stops working at once, as for a leaked one: give the new one to the\n" +
-			"identity provider or HR system next (both retry what fails meanwhile). A CSV source has no\n" +
-			"credential.",
+			"identity provider or HR system right away, since its requests fail until then (and a SCIM\n" +
+			"client's count towards its address's brute-force lockout). A CSV source has no credential.",
 		Example: "  hrgate sources rotate-credential workday --output json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

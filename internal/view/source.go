@@ -7,7 +7,8 @@ import (
 )
 
 // Source is the JSON form of a source. It never holds the credential:
-// that is shown once, by the command that creates the source.
+// that is shown once, by the command that creates the source or rotates
+// its credential.
 type Source struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
