@@ -58,10 +58,7 @@ func (m *Main) sourcesCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := struct {
-				ID string `json:"id"`
-				sources.Credential
-			}{src.ID, cred}
+			out := sourceCredential{src.ID, cred}
 			switch {
 			case cred.Token != "":
 				return m.report(out, "Created SCIM source %s (%s).\nToken (shown once, store it now): %s\n", src.Name, src.ID, cred.Token)
@@ -146,10 +143,7 @@ func (m *Main) sourcesCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := struct {
-				ID string `json:"id"`
-				sources.Credential
-			}{src.ID, cred}
+			out := sourceCredential{src.ID, cred}
 			if cred.Token != "" {
 				return m.report(out, "New token of SCIM source %s (shown once, store it now): %s\nThe old token no longer works.\n", src.Name, cred.Token)
 			}
@@ -261,4 +255,11 @@ func (m *Main) printRun(r *hrgate.SyncRun) error {
 		fmt.Fprintf(tw, "…\t\tonly the first %d problems are listed\n", hrgate.MaxRunProblems)
 	}
 	return tw.Flush()
+}
+
+// sourceCredential is the --output json form of a source's credential, as
+// created or rotated: shown this once.
+type sourceCredential struct {
+	ID string `json:"id"`
+	sources.Credential
 }
