@@ -61,8 +61,8 @@ func New(store Store, opts ...Option) *Service {
 }
 
 // Credential is what a source authenticates with, shown once, at creation
-// or rotation, and never again: hrgate keeps a SCIM token's hash and a webhook key
-// sealed.
+// or rotation, and never again: hrgate keeps a SCIM token's hash and a
+// webhook key sealed.
 type Credential struct {
 	Token  string `json:"token,omitempty"`
 	Secret string `json:"secret,omitempty"`
@@ -152,9 +152,9 @@ func (s *Service) Delete(ctx context.Context, idOrName string) error {
 // RotateCredential gives a SCIM source a new token, or a webhook source a
 // new signing secret, and returns the source with it, shown this once.
 // The old credential stops authenticating at once: this is the remedy for
-// a leaked one, and the identity provider or HR system, which retries
-// what fails meanwhile, is given the new one next. A CSV source has no
-// credential (EINVALID); an unknown source is ENOTFOUND.
+// a leaked one, and the identity provider or HR system, whose requests
+// fail until then, is given the new one next (docs/sources.md). A CSV
+// source has no credential (EINVALID); an unknown source is ENOTFOUND.
 func (s *Service) RotateCredential(ctx context.Context, idOrName string) (*hrgate.Source, Credential, error) {
 	var cred Credential
 	src, err := s.store.FindSource(ctx, idOrName)
