@@ -375,6 +375,30 @@ func TestImport_Mapping(t *testing.T) {
 			t.Errorf("mapping %q: %v; want it to say %q, without the key or a Go type", bad, err, want)
 		}
 	}
+	// A file's header is named the same way in the run's problems, which
+	// are stored and shown: an unknown column, a column named twice.
+	for _, tc := range []struct {
+		file string
+		opts sources.ImportOptions
+	}{
+		{"remote_id,first_name,last_name," + key + "\n1,Ada,Lovelace,x\n", sources.ImportOptions{}},
+		{"remote_id,first_name,last_name," + key + "," + key + "\n1,Ada,Lovelace,x,x\n", sources.ImportOptions{}},
+	} {
+		run, err := e.importCSV(t, tc.file, tc.opts)
+		if !errors.Is(err, sources.ErrRejected) || len(run.Problems) == 0 {
+			t.Fatalf("header with a key: err = %v, run = %+v", err, run)
+		}
+		named := false
+		for _, p := range run.Problems {
+			if strings.Contains(p.Column+p.Message, key[:12]) {
+				t.Errorf("header with a key: problem %+v repeats it", p)
+			}
+			named = named || p.Column == "(an API key, not repeated)"
+		}
+		if !named {
+			t.Errorf("header with a key: no problem names the column: %+v", run.Problems)
+		}
+	}
 }
 
 func TestImport_OnlyCSVSources(t *testing.T) {

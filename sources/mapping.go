@@ -86,8 +86,10 @@ type layout struct {
 func (m *Mapping) bind(header []string) (*layout, []hrgate.RowProblem) {
 	l := &layout{fields: make([]*field, len(header)), remoteID: -1}
 	var ps []hrgate.RowProblem
+	// A header is the sender's text: a column is named as hrgate.Echo
+	// repeats it, so that a secret pasted into it is not kept in a run.
 	bad := func(col, format string, args ...any) {
-		ps = append(ps, hrgate.RowProblem{Row: 0, Column: col, Message: fmt.Sprintf(format, args...)})
+		ps = append(ps, hrgate.RowProblem{Row: 0, Column: hrgate.Echo(col), Message: fmt.Sprintf(format, args...)})
 	}
 	ignore := make(map[string]bool, len(m.Ignore))
 	for _, c := range m.Ignore {
@@ -119,7 +121,7 @@ func (m *Mapping) bind(header []string) (*layout, []hrgate.RowProblem) {
 			}
 		}
 		if prev, ok := seenField[name]; ok {
-			bad(col, "The columns %q and %q both give %s.", prev, col, name)
+			bad(col, "The columns %s and %s both give %s.", hrgate.EchoQuoted(prev), hrgate.EchoQuoted(col), name)
 			continue
 		}
 		seenField[name] = col

@@ -205,7 +205,7 @@ func checkEventTypes(in []string) ([]string, error) {
 			continue
 		}
 		if !hrgate.ValidWebhookEventType(t) {
-			return nil, hrgate.Errorf(hrgate.EINVALID, "Unknown event type %q: use %s.", hrgate.Echo(t), strings.Join(hrgate.WebhookEventTypes, ", "))
+			return nil, hrgate.Errorf(hrgate.EINVALID, "Unknown event type %s: use %s.", hrgate.EchoQuoted(t), strings.Join(hrgate.WebhookEventTypes, ", "))
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
