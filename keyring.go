@@ -135,6 +135,10 @@ type KeyringStore interface {
 	// below is 0, else the versions below it. It returns how many it
 	// deleted.
 	DeleteDataKeys(ctx context.Context, owner string, below int) (int, error)
+	// EraseDataKeys deletes every version of the data keys of owners, as
+	// DeleteDataKeys with below 0 does for one, and returns how many it
+	// deleted: many owners cost one deletion, not one each.
+	EraseDataKeys(ctx context.Context, owners []string) (int, error)
 	// SupersededDataKeyOwners returns up to limit owners, in order and
 	// after the owner after, that hold more than one data key version and
 	// whose newest version was created before createdBefore.

@@ -316,9 +316,19 @@ func (k *Keyring) newDataKey(owner string, version, kekVersion int, kek cipher.A
 
 // Erase implements hrgate.Cipher.
 func (k *Keyring) Erase(ctx context.Context, owner string) error {
-	if _, err := k.store.DeleteDataKeys(ctx, owner, 0); err != nil {
+	return k.EraseOwners(ctx, []string{owner})
+}
+
+// EraseOwners is Erase for many owners at once, in one deletion.
+func (k *Keyring) EraseOwners(ctx context.Context, owners []string) error {
+	if len(owners) == 0 {
+		return nil
+	}
+	if _, err := k.store.EraseDataKeys(ctx, owners); err != nil {
 		return hrgate.Wrap(err, "keyring.Erase")
 	}
-	k.cache.Delete(owner)
+	for _, o := range owners {
+		k.cache.Delete(o)
+	}
 	return nil
 }

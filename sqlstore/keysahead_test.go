@@ -20,8 +20,9 @@ func TestPrepareAndDiscardEmployeeKeys(t *testing.T) {
 		env := openEnc(t, dsn, sqlstore.Options{})
 		ks := storetest.OpenKeyStore(t, storetest.KeysDSN(dsn))
 		taken := staff(t, env.db, 83, 1)[0]
+		// More than one chunk of maxLookup (500) ids.
 		var unused []string
-		for range 2 {
+		for range 601 {
 			id, err := hrgate.NewID(hrgate.PrefixEmployee, rand.Reader)
 			if err != nil {
 				t.Fatal(err)
@@ -32,7 +33,7 @@ func TestPrepareAndDiscardEmployeeKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		keys, err := ks.DataKeys(ctx, unused)
-		if err != nil || len(keys) != 2 {
+		if err != nil || len(keys) != len(unused) {
 			t.Fatalf("prepared keys in the key store: %d, %v", len(keys), err)
 		}
 		for _, id := range unused {
@@ -46,6 +47,11 @@ func TestPrepareAndDiscardEmployeeKeys(t *testing.T) {
 		}
 		if keys, err := ks.DataKeys(ctx, unused); err != nil || len(keys) != 0 {
 			t.Fatalf("discarded keys left in the key store: %d, %v", len(keys), err)
+		}
+		for _, id := range unused {
+			if env.kr.Cached(id) {
+				t.Fatalf("the discarded key of %s is still cached", id)
+			}
 		}
 		if keys, err := ks.DataKeys(ctx, []string{taken.ID}); err != nil || len(keys) != 1 {
 			t.Fatalf("the employee's own key: %d, %v", len(keys), err)

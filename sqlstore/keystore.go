@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -328,20 +329,44 @@ func (s *KeyStore) DeleteDataKeys(ctx context.Context, owner string, below int) 
 	if owner == "" {
 		return 0, invalid("Name the owner whose data keys to delete.")
 	}
-	q, args := `DELETE FROM keyring_data_keys WHERE owner = ?`, []any{owner}
-	if below > 0 {
-		q, args = q+` AND version < ?`, append(args, below)
+	if below <= 0 {
+		return s.EraseDataKeys(ctx, []string{owner})
 	}
-	res, err := s.db.write.ExecContext(ctx, s.db.dialect.rebind(q), args...)
-	if err != nil {
-		return 0, s.db.translate(err, op)
+	res, err := s.db.write.ExecContext(ctx, s.db.dialect.rebind(
+		`DELETE FROM keyring_data_keys WHERE owner = ? AND version < ?`), owner, below)
+	n, err := rowsAffected(res, err)
+	return n, s.db.translate(err, op)
+}
+
+// EraseDataKeys implements hrgate.KeyringStore: one statement per
+// maxLookup owners, and one flush of the WAL at the end (after a failure
+// too), so that the wrapped keys of an erasure do not linger there.
+func (s *KeyStore) EraseDataKeys(ctx context.Context, owners []string) (int, error) {
+	const op = "sqlstore.EraseDataKeys"
+	if slices.Contains(owners, "") {
+		return 0, invalid("Name the owners whose data keys to delete.")
 	}
-	n, err := res.RowsAffected()
-	if err == nil && below == 0 && n > 0 {
-		// An erase: the wrapped keys must not linger in the WAL.
-		s.db.flushDeleted(ctx)
+	total := 0
+	defer func() {
+		if total > 0 {
+			s.db.flushDeleted(ctx)
+		}
+	}()
+	for start := 0; start < len(owners); start += maxLookup {
+		chunk := owners[start:min(start+maxLookup, len(owners))]
+		args := make([]any, len(chunk))
+		for i, o := range chunk {
+			args[i] = o
+		}
+		res, err := s.db.write.ExecContext(ctx, s.db.dialect.rebind(
+			`DELETE FROM keyring_data_keys WHERE owner IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
+		n, err := rowsAffected(res, err)
+		if err != nil {
+			return total, s.db.translate(err, op)
+		}
+		total += n
 	}
-	return int(n), s.db.translate(err, op)
+	return total, nil
 }
 
 // SupersededDataKeyOwners implements hrgate.KeyringStore. Versions are
