@@ -83,7 +83,7 @@ func (m *Memory) Allow(_ context.Context, rules []Rule) (Decision, error) {
 	var idxBuf [maxRules]int
 	idx := idxBuf[:0]
 	for _, r := range rules {
-		idx = append(idx, int((maphash.String(m.seed, r.Key)^maphash.String(m.seed, r.ID))%numShards))
+		idx = append(idx, m.shardOf(r))
 	}
 	var lockBuf [maxRules]int
 	locks := append(lockBuf[:0], idx...)
@@ -102,6 +102,11 @@ func (m *Memory) Allow(_ context.Context, rules []Rule) (Decision, error) {
 		s.mu.Unlock()
 	}
 	return d, nil
+}
+
+// shardOf returns the index of the shard that holds r's key.
+func (m *Memory) shardOf(r Rule) int {
+	return int((maphash.String(m.seed, r.Key) ^ maphash.String(m.seed, r.ID)) % numShards)
 }
 
 // decide evaluates every rule, then commits them all when all admit.
@@ -200,17 +205,26 @@ func (m *Memory) keepHeld(rules []Rule, idx []int, states []*ruleState, sh int) 
 }
 
 // makeRoom frees room for new keys in a shard that holds limit keys: it
-// sweeps, then drops arbitrary entries while it is still full until an
-// eighth of it is free, so that a flood of new keys costs one pass over
-// the shard per eighth, not per key. The caller holds s.mu.
+// sweeps, then drops entries while it is still full until an eighth of it
+// is free, so that a flood of new keys costs one pass over the shard per
+// eighth, not per key. It drops the entries that count no requests today
+// first: a flood of keys with a rate only (the token endpoint's, named by
+// unauthenticated clients) must not make a credential's daily quota
+// start again; forgetting a TAT only forgives one burst. The caller
+// holds s.mu.
 func (s *shard) makeRoom(now int64, limit int) {
 	s.sweep(now)
 	target := min(limit-1, limit-limit/8)
-	for k := range s.states {
-		if len(s.states) <= target {
-			break
+	day, _ := dayOf(now)
+	for _, rateOnly := range []bool{true, false} {
+		for k, st := range s.states {
+			if len(s.states) <= target {
+				return
+			}
+			if !rateOnly || st.day != day || st.n == 0 {
+				delete(s.states, k)
+			}
 		}
-		delete(s.states, k)
 	}
 }
 

@@ -2,7 +2,6 @@ package limits
 
 import (
 	"context"
-	"hash/maphash"
 	"strconv"
 	"testing"
 	"time"
@@ -77,14 +76,11 @@ func TestMemoryKeepsHeldKeys(t *testing.T) {
 	m := NewMemory(func() time.Time { return now })
 	m.MaxKeys = 1 // one key per shard: making room drops every other one
 	lim := Limit{Quota: 10}
-	shardOf := func(r Rule) int { // as Allow computes it
-		return int((maphash.String(m.seed, r.Key) ^ maphash.String(m.seed, r.ID)) % numShards)
-	}
 	old := Rule{Key: "route:token", ID: "held", Limit: lim}
-	sh := shardOf(old)
+	sh := m.shardOf(old)
 	var fresh []Rule
 	for i := 0; len(fresh) < 2; i++ {
-		if r := (Rule{Key: "route:token", ID: "new" + strconv.Itoa(i), Limit: lim}); shardOf(r) == sh {
+		if r := (Rule{Key: "route:token", ID: "new" + strconv.Itoa(i), Limit: lim}); m.shardOf(r) == sh {
 			fresh = append(fresh, r)
 		}
 	}
@@ -100,11 +96,49 @@ func TestMemoryKeepsHeldKeys(t *testing.T) {
 		allow(old)
 	}
 	if m.shards[sh].states[ruleKey{old.Key, old.ID}] == nil {
-		t.Fatalf("the key is not in shard %d: the test no longer computes shards as Allow does", sh)
+		t.Fatalf("the key is not in shard %d", sh)
 	}
 	allow(old, fresh[0]) // counted, then its shard is made room in
 	allow(fresh[1], old) // its shard is made room in, then counted
 	if d := allow(old); d.Remaining != lim.Quota-6 {
 		t.Fatalf("after six requests, %d of a quota of %d remain", d.Remaining, lim.Quota)
+	}
+}
+
+// TestMemoryFloodKeepsQuotas: a flood of keys with a rate only (as
+// unauthenticated clients make at the token endpoint) fills a shard that
+// holds a credential's daily quota count: making room drops the flood's
+// entries, never the count, so the quota does not start again.
+func TestMemoryFloodKeepsQuotas(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	m := NewMemory(func() time.Time { return now })
+	m.MaxKeys = 4 * numShards // four keys per shard
+	quota := Rule{Key: "cred:", ID: "key_1", Limit: Limit{Quota: 10}}
+	sh := m.shardOf(quota)
+	allow := func(r Rule) Decision {
+		t.Helper()
+		d, err := m.Allow(context.Background(), []Rule{r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for range 4 {
+		allow(quota)
+	}
+	flood := 0
+	for i := 0; flood < 50; i++ {
+		// A slow rate: each entry holds a TAT far in the future, which
+		// no sweep removes.
+		if r := (Rule{Key: "route:token:", ID: "addr:" + strconv.Itoa(i), Limit: Limit{Rate: 1.0 / 3600, Burst: 1}}); m.shardOf(r) == sh {
+			allow(r)
+			flood++
+		}
+	}
+	if n := len(m.shards[sh].states); n > 4+maxRules {
+		t.Fatalf("the shard holds %d keys; its bound is 4", n)
+	}
+	if d := allow(quota); !d.Allowed || d.Remaining != 10-5 {
+		t.Fatalf("after 5 requests and a flood of other keys, %+v: the quota started again", d)
 	}
 }
