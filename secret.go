@@ -109,15 +109,32 @@ func EchoQuoted(s string) string {
 	return strconv.QuoteToASCII(e)
 }
 
-// echo returns what Echo repeats of s, without its mark of a cut, and
-// whether it was cut.
-func echo(s string) (string, bool) {
+// Redact is Echo without the cut: s, or, when s holds something shaped
+// like an hrgate secret or only the prefix of one, the words naming that
+// secret. It is for a whole message of the program's own that may carry
+// input somewhere inside, whose length is not the caller's to choose.
+func Redact(s string) string {
+	r, _ := redact(s)
+	return r
+}
+
+// redact is Redact, reporting whether s held a secret.
+func redact(s string) (string, bool) {
 	sh, ok := LooksLikeSecret(s)
 	if !ok {
 		sh, ok = holdsSecretPrefix(s)
 	}
 	if ok {
-		return "(" + sh.Words + ", not repeated)", false
+		return "(" + sh.Words + ", not repeated)", true
+	}
+	return s, false
+}
+
+// echo returns what Echo repeats of s, without its mark of a cut, and
+// whether it was cut.
+func echo(s string) (string, bool) {
+	if r, ok := redact(s); ok {
+		return r, false
 	}
 	if len(s) <= EchoMax {
 		return s, false

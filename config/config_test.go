@@ -71,6 +71,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 	}{
 		{"UnknownFileKey", "http:\n  adr: x\n", nil, `unknown key "adr"`},
 		{"BadDurationInFile", "http:\n  read_timeout: soon\n", nil, `"soon" is not a duration`},
+		// A long value is cut, not the message: its hint stays.
+		{"LongBadDurationInFile", "http:\n  read_timeout: " + strings.Repeat("x", 100) + "\n", nil, `line 2: "` + strings.Repeat("x", 64) + `"… is not a duration (use e.g. 30s`},
+		{"SecretDurationInFile", "http:\n  read_timeout: hrg_live_0123456789abcdef0123456789abcdef01234567\n", nil, `line 2: "(an API key, not repeated)" is not a duration`},
 		{"BadEnvBool", "", []string{"HRGATE_HTTP__INSECURE_HTTP=maybe"}, "HRGATE_HTTP__INSECURE_HTTP"},
 		{"BadEnvInt", "", []string{"HRGATE_API__MAX_PAGE_SIZE=lots"}, "api.max_page_size"},
 	} {

@@ -27,7 +27,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := hrgate.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (use e.g. 30s, 5m, 1h, 90d)", n.Line, s)
+		return fmt.Errorf("line %d: %s is not a duration (use e.g. 30s, 5m, 1h, 90d)", n.Line, hrgate.EchoQuoted(s))
 	}
 	*d = Duration(v)
 	return nil

@@ -12,6 +12,7 @@ import (
 )
 
 var (
+	linePrefix   = regexp.MustCompile(`^line \d+: `)
 	unknownField = regexp.MustCompile(`^(line \d+: )field (.*) not found in type \S+$`)
 	wrongKind    = regexp.MustCompile("^(line \\d+: )cannot unmarshal (!!\\w+)(?: `.*`)? into .*$")
 )
@@ -35,7 +36,11 @@ func Message(err error) string {
 		} else if m := wrongKind.FindStringSubmatch(line); m != nil {
 			line = m[1] + "a value of the wrong kind (" + m[2] + ")"
 		} else {
-			line = hrgate.Echo(line)
+			// A message of the decoder's, or of an UnmarshalYAML that
+			// quoted its value with EchoQuoted: kept whole after its
+			// line number, unless it holds a secret.
+			p := linePrefix.FindString(line)
+			line = p + hrgate.Redact(line[len(p):])
 		}
 		out = append(out, line)
 	}

@@ -38,6 +38,11 @@ func TestMessage(t *testing.T) {
 		{key + ": 1\n", "line 1: unknown key "},
 		{"columns: [\n", "line 1: did not find expected node content"},
 		{"colums: 1\nprot: 2\n", `line 1: unknown key "colums"; line 2: unknown key "prot"`},
+		// A message of the decoder's own is not cut, and one holding a
+		// secret keeps its line.
+		{"columns: [\n  a, b,\n  c: d\n", "line 3: did not find expected ',' or ']'"},
+		{"columns:\n  a: b\n  a: c\n", `line 3: mapping key "a" already defined at line 2`},
+		{"columns:\n  " + key + ": b\n  " + key + ": c\n", "line 3: (an API key, not repeated)"},
 	} {
 		got := decode(t, tc.in)
 		if !strings.HasPrefix(got, tc.want) {
