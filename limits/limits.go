@@ -42,7 +42,7 @@ func (l Limit) Validate() error {
 	switch {
 	case l.Rate < 0 || math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) || l.Rate > 1e6:
 		return errors.New("the rate must be between 0 and 1000000 requests per second")
-	case l.Rate > 0 && l.Rate < MinRate:
+	case l.Rate > 0 && l.Rate < hrgate.MinRate:
 		// Slower, a full burst's tolerance in microseconds overflows
 		// int64 and the limiter refuses or admits everything.
 		return errors.New("the rate must be at least one request a day (0.0417/h)")
@@ -65,9 +65,6 @@ func (l Limit) WithDefaultBurst() Limit {
 	}
 	return l
 }
-
-// MinRate is hrgate.MinRate, the slowest rate a limit may set.
-const MinRate = hrgate.MinRate
 
 // Divide returns l shared by n instances: each gets its part of the rate,
 // burst and quota (at least 1 of each that is set). The fallback used while

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/limits"
 )
 
@@ -360,7 +361,7 @@ func TestWithDefaultBurst(t *testing.T) {
 		wantBurst int
 	}{
 		{"RateOnly", limits.Limit{Rate: 7.5}, 8},
-		{"SlowestRate", limits.Limit{Rate: limits.MinRate}, 1},
+		{"SlowestRate", limits.Limit{Rate: hrgate.MinRate}, 1},
 		{"BurstKept", limits.Limit{Rate: 5, Burst: 2}, 2},
 		{"NoRate", limits.Limit{Quota: 3}, 0},
 	} {

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/hrgate/hrgate"
-	"github.com/hrgate/hrgate/limits"
 	"github.com/hrgate/hrgate/sqlstore"
 )
 
@@ -21,7 +20,7 @@ var badLimits = []struct {
 	{"ErrRateTooHigh", hrgate.RateLimit{Rate: 1e6 + 1, Burst: 1}},
 	{"ErrNaNRate", hrgate.RateLimit{Rate: math.NaN()}},
 	{"ErrRateBelowOneADay", hrgate.RateLimit{Rate: 1e-9}},
-	{"ErrRateJustBelowOneADay", hrgate.RateLimit{Rate: math.Nextafter(limits.MinRate, 0), Burst: 1}},
+	{"ErrRateJustBelowOneADay", hrgate.RateLimit{Rate: math.Nextafter(hrgate.MinRate, 0), Burst: 1}},
 	{"ErrBurstWithoutRate", hrgate.RateLimit{Burst: 10}},
 	{"ErrNegativeBurst", hrgate.RateLimit{Rate: 1, Burst: -1}},
 	{"ErrBurstTooHigh", hrgate.RateLimit{Rate: 1, Burst: 1_000_001}},
@@ -137,7 +136,7 @@ func TestRateLimits(t *testing.T) {
 		})
 
 		t.Run("SlowestRate", func(t *testing.T) {
-			slowest := hrgate.RateLimit{Rate: limits.MinRate, Quota: 1}
+			slowest := hrgate.RateLimit{Rate: hrgate.MinRate, Quota: 1}
 			if err := db.SetAPIKeyRateLimit(ctx, key.ID, slowest); err != nil {
 				t.Fatalf("a rate of one request a day: %v", err)
 			}
@@ -203,7 +202,7 @@ func TestRateLimits(t *testing.T) {
 				if err := db.ExecForTest(ctx, `UPDATE `+tc.table+` SET limit_rate = ? WHERE id = ?`, 1e-9, tc.id); err == nil {
 					t.Errorf("%s: a rate of 1e-9 was stored", tc.table)
 				}
-				if err := db.ExecForTest(ctx, `UPDATE `+tc.table+` SET limit_rate = ? WHERE id = ?`, limits.MinRate, tc.id); err != nil {
+				if err := db.ExecForTest(ctx, `UPDATE `+tc.table+` SET limit_rate = ? WHERE id = ?`, hrgate.MinRate, tc.id); err != nil {
 					t.Errorf("%s: a rate of one a day was refused: %v", tc.table, err)
 				}
 			}
