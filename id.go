@@ -59,8 +59,9 @@ func encodeID(prefix string, b [idRandomBytes]byte, from int, random io.Reader) 
 // indexes keyed by them grow at their end: an import of 100,000
 // employees no longer touches a page of every such index per row. 80
 // random bits still cannot be guessed, even knowing the millisecond; and
-// the time they reveal is the record's created_at, which every read shows
-// anyway. A clock set back only costs that locality.
+// the time they reveal is about the record's created_at (an import stamps
+// each row's id as it goes, its created_at at its start), which every
+// read shows anyway. A clock set back only costs that locality.
 func NewOrderedID(prefix string, now time.Time, random io.Reader) (string, error) {
 	var b [idRandomBytes]byte
 	ms := uint64(max(now.UnixMilli(), 0))

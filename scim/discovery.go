@@ -22,7 +22,7 @@ func (h *Handler) spConfig(r *http.Request) map[string]any {
 		"etag":             map[string]any{"supported": true},
 		"authenticationSchemes": []any{map[string]any{
 			"type": "oauthbearertoken", "name": "Source token", "primary": true,
-			"description": "The bearer token hrgate printed when the SCIM source was created (hrg_scim_…).",
+			"description": "The bearer token hrgate printed when the SCIM source was created or its credential last rotated (hrg_scim_…).",
 		}},
 		"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": endpoint(r, "/ServiceProviderConfig")},
 	}

@@ -118,11 +118,11 @@ func (s *Service) ApplyHook(ctx context.Context, src *hrgate.Source, kind string
 	case len(recs) > MaxApplyRecords:
 		return nil, nil, hrgate.Errorf(hrgate.EINVALID, "At most %d records can be applied at once.", MaxApplyRecords)
 	}
-	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, s.now(), s.random)
+	now := s.now().UTC()
+	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, now, s.random)
 	if err != nil {
 		return nil, nil, hrgate.Wrap(err, "apply")
 	}
-	now := s.now().UTC()
 	run := &hrgate.SyncRun{ID: runID, SourceID: src.ID, Kind: kind, Mode: ModeUpsert, StartedAt: now, Rows: len(recs)}
 	today := now.Format(time.DateOnly)
 
@@ -175,7 +175,7 @@ func (s *Service) ApplyHook(ctx context.Context, src *hrgate.Source, kind string
 		return s.commitRun(ctx, tx, run)
 	})
 	if len(preset) > 0 {
-		s.discardUnused(preset, y, err == nil)
+		s.discardUnused(ctx, preset, y, err == nil)
 	}
 	if errors.Is(err, ErrRejected) {
 		for _, p := range y.problems.list {
@@ -229,10 +229,12 @@ func afterwards(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // discardUnused erases the data keys prepareNew made for ids no employee
 // took: all of them when the transaction failed, else those of records
-// that existed. It runs after the caller's answer is settled, so it
-// neither waits for the caller's context nor changes the answer; a key
-// it cannot erase seals nothing and is logged.
-func (s *Service) discardUnused(preset map[string]string, y *syncer, committed bool) {
+// that existed. It runs once the outcome is settled, before the caller
+// answers, in one deletion per 500 ids (DiscardEmployeeKeys): it keeps
+// ctx's values but not its end, which may be why the transaction failed,
+// and does not change the answer; a key it cannot erase seals nothing
+// and is logged.
+func (s *Service) discardUnused(ctx context.Context, preset map[string]string, y *syncer, committed bool) {
 	var unused []string
 	for _, id := range preset {
 		if !committed || y == nil || !y.used[id] {
@@ -243,11 +245,11 @@ func (s *Service) discardUnused(preset map[string]string, y *syncer, committed b
 		return
 	}
 	kp := s.store.(keyPreparer)
-	ctx, cancel := afterwards(context.Background())
+	ctx, cancel := afterwards(ctx)
 	defer cancel()
 	if err := kp.DiscardEmployeeKeys(ctx, unused); err != nil {
 		s.log.Warn("the data keys made for employees that were not created could not be erased; they seal nothing",
-			"count", len(unused), "error", err)
+			"count", len(unused), "err", err)
 	}
 }
 

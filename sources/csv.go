@@ -81,11 +81,11 @@ func (s *Service) ImportCSV(ctx context.Context, source string, file io.ReadSeek
 	if src.Type != hrgate.SourceCSV {
 		return nil, hrgate.Errorf(hrgate.EINVALID, "Source %s is a %s source; only CSV sources import files.", src.Name, src.Type)
 	}
-	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, s.now(), s.random)
+	now := s.now().UTC()
+	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, now, s.random)
 	if err != nil {
 		return nil, hrgate.Wrap(err, "import")
 	}
-	now := s.now().UTC()
 	run := &hrgate.SyncRun{ID: runID, SourceID: src.ID, Kind: "csv", Mode: opts.Mode, Status: hrgate.RunRunning, StartedAt: now}
 	if err := s.store.CreateSyncRun(ctx, run); err != nil {
 		return nil, err

@@ -104,11 +104,11 @@ func (s *Service) ApplyEvent(ctx context.Context, src *hrgate.Source, ev Event) 
 		return nil, nil, err
 	}
 
-	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, s.now(), s.random)
+	now := s.now().UTC()
+	runID, err := hrgate.NewOrderedID(hrgate.PrefixSyncRun, now, s.random)
 	if err != nil {
 		return nil, nil, hrgate.Wrap(err, "apply event")
 	}
-	now := s.now().UTC()
 	today := now.Format(time.DateOnly)
 	run := &hrgate.SyncRun{ID: runID, SourceID: src.ID, Kind: "webhook", Mode: ModeUpsert, StartedAt: now, Rows: 1}
 	out := &EventOutcome{MessageID: ev.MessageID, Type: ev.Type, RunID: runID}
