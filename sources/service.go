@@ -72,37 +72,29 @@ type Credential struct {
 // returns it with its credential. A bad name or type is EINVALID, an
 // unknown company ENOTFOUND, a taken name ECONFLICT.
 func (s *Service) Create(ctx context.Context, name, company string, typ hrgate.SourceType) (*hrgate.Source, Credential, error) {
-	var cred Credential
 	if !hrgate.ValidSourceName(name) {
-		return nil, cred, hrgate.Errorf(hrgate.EINVALID, "Invalid source name: use 1 to 63 lower-case letters, digits, '-' or '_'.")
+		return nil, Credential{}, hrgate.Errorf(hrgate.EINVALID, "Invalid source name: use 1 to 63 lower-case letters, digits, '-' or '_'.")
 	}
 	if !typ.Valid() {
-		return nil, cred, hrgate.Errorf(hrgate.EINVALID, "The source type must be scim, csv or webhook.")
+		return nil, Credential{}, hrgate.Errorf(hrgate.EINVALID, "The source type must be scim, csv or webhook.")
 	}
 	cs, err := s.store.FindCompanies(ctx, hrgate.CompanyFilter{Scope: hrgate.AllCompanies, ID: company, Page: hrgate.Page{Limit: 1}})
 	if err != nil {
-		return nil, cred, err
+		return nil, Credential{}, err
 	}
 	if len(cs) == 0 {
-		return nil, cred, hrgate.ErrNotFound("Company")
+		return nil, Credential{}, hrgate.ErrNotFound("Company")
 	}
 	id, err := hrgate.NewID(hrgate.PrefixSource, s.random)
 	if err != nil {
-		return nil, cred, hrgate.Wrap(err, "create source")
+		return nil, Credential{}, hrgate.Wrap(err, "create source")
 	}
 	src := &hrgate.Source{ID: id, CompanyID: cs[0].ID, Name: name, Type: typ, CreatedAt: s.now().UTC()}
-	var key []byte
-	switch typ {
-	case hrgate.SourceSCIM:
-		if cred.Token, err = hrgate.GenerateSourceToken(s.random); err != nil {
-			return nil, cred, hrgate.Wrap(err, "create source")
-		}
-		src.TokenHash = hrgate.HashSourceToken(cred.Token)
-	case hrgate.SourceWebhook:
-		if key, cred.Secret, err = hrgate.GenerateWebhookSecret(s.random); err != nil {
-			return nil, cred, hrgate.Wrap(err, "create source")
-		}
+	cred, hash, key, err := s.newCredential(typ)
+	if err != nil {
+		return nil, Credential{}, hrgate.Wrap(err, "create source")
 	}
+	src.TokenHash = hash
 	if err := s.store.CreateSource(ctx, src, key); err != nil {
 		return nil, Credential{}, err
 	}
@@ -111,6 +103,21 @@ func (s *Service) Create(ctx context.Context, name, company string, typ hrgate.S
 		return nil, Credential{}, err
 	}
 	return src, cred, nil
+}
+
+// newCredential makes the credential of a source of type typ, with what
+// the store keeps of it: a SCIM source's token and its hash, a webhook
+// source's secret and its key; a CSV source has none.
+func (s *Service) newCredential(typ hrgate.SourceType) (cred Credential, hash, key []byte, err error) {
+	switch typ {
+	case hrgate.SourceSCIM:
+		if cred.Token, err = hrgate.GenerateSourceToken(s.random); err == nil {
+			hash = hrgate.HashSourceToken(cred.Token)
+		}
+	case hrgate.SourceWebhook:
+		key, cred.Secret, err = hrgate.GenerateWebhookSecret(s.random)
+	}
+	return cred, hash, key, err
 }
 
 // Source returns the source with the given id or name, or ENOTFOUND.
@@ -156,30 +163,19 @@ func (s *Service) Delete(ctx context.Context, idOrName string) error {
 // fail until then, is given the new one next (docs/sources.md). A CSV
 // source has no credential (EINVALID); an unknown source is ENOTFOUND.
 func (s *Service) RotateCredential(ctx context.Context, idOrName string) (*hrgate.Source, Credential, error) {
-	var cred Credential
 	src, err := s.store.FindSource(ctx, idOrName)
 	if err != nil {
-		return nil, cred, err
+		return nil, Credential{}, err
 	}
-	var hash, key []byte
-	switch src.Type {
-	case hrgate.SourceSCIM:
-		if cred.Token, err = hrgate.GenerateSourceToken(s.random); err != nil {
-			return nil, cred, hrgate.Wrap(err, "rotate source credential")
-		}
-		hash = hrgate.HashSourceToken(cred.Token)
-	case hrgate.SourceWebhook:
-		if key, cred.Secret, err = hrgate.GenerateWebhookSecret(s.random); err != nil {
-			return nil, cred, hrgate.Wrap(err, "rotate source credential")
-		}
-	default:
-		return nil, cred, hrgate.Errorf(hrgate.EINVALID, "Source %s is a %s source: it has no credential to rotate.", src.Name, src.Type)
+	if src.Type != hrgate.SourceSCIM && src.Type != hrgate.SourceWebhook {
+		return nil, Credential{}, hrgate.Errorf(hrgate.EINVALID, "Source %s is a %s source: it has no credential to rotate.", src.Name, src.Type)
+	}
+	cred, hash, key, err := s.newCredential(src.Type)
+	if err != nil {
+		return nil, Credential{}, hrgate.Wrap(err, "rotate source credential")
 	}
 	if err := s.store.RotateSourceCredential(ctx, src.ID, hash, key, s.now().UTC()); err != nil {
 		return nil, Credential{}, err
-	}
-	if hash != nil {
-		src.TokenHash = hash
 	}
 	s.log.Info("source credential rotated", "source_id", src.ID, "source", src.Name, "type", string(src.Type))
 	if err := s.record(ctx, hrgate.AuditSourceRotated, src.ID, nil, attrsOf(src)); err != nil {
