@@ -130,14 +130,6 @@ func (s *service) create(ctx context.Context, src *hrgate.Source, doc document) 
 	return &user{e: out.Employee, u: state}, nil
 }
 
-// renamed is putState's answer, to a write without a version in
-// If-Match, when the user was renamed after was was read: commit decides
-// what the write does then. userName is the userName stored now, "" when
-// the store did not say.
-type renamed struct{ userName string }
-
-func (*renamed) Error() string { return "scim: the user was renamed during the request" }
-
 // maxRewrites bounds how many times commit writes a user's state that
 // concurrent renames keep overtaking, in one transaction.
 const maxRewrites = 3
@@ -146,8 +138,9 @@ const maxRewrites = 3
 // the userName was ("" for a new user); a userName another user of the
 // source holds is 409 uniqueness, and a user deleted since it was read
 // answers 404 as an unknown one does. A user renamed since was was read
-// is 412 with guard (the request named a version in If-Match), else
-// *renamed.
+// is 412 with guard (the request named a version in If-Match), else the
+// store's error, whose *hrgate.SCIMUserRenamed names the userName stored
+// now: commit decides what the write does then.
 func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser, was string, guard bool) error {
 	st, ok := tx.(hrgate.SCIMUserTx)
 	if !ok {
@@ -160,11 +153,7 @@ func putState(ctx context.Context, tx hrgate.SyncTx, u *hrgate.SCIMUser, was str
 		case errors.Is(err, hrgate.ErrSCIMUserChanged) && guard:
 			return errStale()
 		case errors.Is(err, hrgate.ErrSCIMUserChanged):
-			r := &renamed{}
-			if stored, ok := errors.AsType[*hrgate.SCIMUserRenamed](err); ok {
-				r.userName = stored.UserName
-			}
-			return r
+			return err
 		}
 		switch hrgate.ErrorCode(err) {
 		case hrgate.ECONFLICT:
@@ -351,14 +340,14 @@ func (s *service) commit(ctx context.Context, src *hrgate.Source, cur *user, rec
 		was := cur.u.UserName
 		for attempt := 1; ; attempt++ {
 			err := putState(ctx, tx, state, was, guard)
-			r, ok := errors.AsType[*renamed](err)
-			if !ok {
+			if !errors.Is(err, hrgate.ErrSCIMUserChanged) {
 				return err
 			}
-			if renames || r.userName == "" || attempt == maxRewrites {
+			r, ok := errors.AsType[*hrgate.SCIMUserRenamed](err)
+			if renames || !ok || r.UserName == "" || attempt == maxRewrites {
 				return &Error{Status: 409, Detail: "The user was renamed during the request; try again."}
 			}
-			state.UserName, was = r.userName, r.userName
+			state.UserName, was = r.UserName, r.UserName
 		}
 	})
 	if err != nil {
