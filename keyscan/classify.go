@@ -30,26 +30,11 @@ type KeyLookup interface {
 	FindAPIKeyByHash(ctx context.Context, hash []byte) (*hrgate.APIKey, error)
 }
 
-// Classify tells whether the credential of f is live at time now, looking
-// it up in keys. It returns the key record when there is one. A credential
-// kind that keys cannot look up is Unchecked.
-func Classify(ctx context.Context, keys KeyLookup, now time.Time, f Finding) (Status, *hrgate.APIKey, error) {
-	if f.Kind != KindAPIKey {
-		return Unchecked, nil, nil
-	}
-	k, err := keys.FindAPIKeyByHash(ctx, f.Hash)
-	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
-		return Unknown, nil, nil
-	} else if err != nil {
-		return "", nil, err
-	}
-	if ok, _ := k.Usable(now); ok {
-		return Live, k, nil
-	}
-	if !k.RevokedAt.IsZero() {
-		return Revoked, k, nil
-	}
-	return Expired, k, nil
+// Lookup finds the credentials Classify checks; hrgate.Store satisfies
+// it.
+type Lookup interface {
+	KeyLookup
+	SourceLookup
 }
 
 // SourceLookup finds SCIM sources by token hash; hrgate.SourceStore
@@ -59,19 +44,41 @@ type SourceLookup interface {
 	FindSourceByTokenHash(ctx context.Context, hash []byte) (*hrgate.Source, error)
 }
 
-// ClassifySourceToken tells whether the SCIM source token of f is live:
-// a source authenticates with it now (Live, with the source), or none
-// does (Unknown: replaced by a rotation, its source deleted, or another
-// installation's). Any other kind is Unchecked.
-func ClassifySourceToken(ctx context.Context, sources SourceLookup, f Finding) (Status, *hrgate.Source, error) {
-	if f.Kind != KindSourceToken {
-		return Unchecked, nil, nil
+// Classify tells whether the credential of f is live at time now, looking
+// it up by hash, and returns the id of what it belongs to when the store
+// knows it: an API key's own id, live, revoked or expired; a SCIM source
+// token's source, live while the source authenticates with it (a token
+// rotated away is Unknown, as one the store never had). A credential
+// kind that cannot be looked up by hash is Unchecked.
+func Classify(ctx context.Context, store Lookup, now time.Time, f Finding) (Status, string, error) {
+	switch f.Kind {
+	case KindAPIKey:
+		k, err := store.FindAPIKeyByHash(ctx, f.Hash)
+		if err != nil {
+			return notFound(err)
+		}
+		switch ok, _ := k.Usable(now); {
+		case ok:
+			return Live, k.ID, nil
+		case !k.RevokedAt.IsZero():
+			return Revoked, k.ID, nil
+		}
+		return Expired, k.ID, nil
+	case KindSourceToken:
+		src, err := store.FindSourceByTokenHash(ctx, f.Hash)
+		if err != nil {
+			return notFound(err)
+		}
+		return Live, src.ID, nil
 	}
-	src, err := sources.FindSourceByTokenHash(ctx, f.Hash)
+	return Unchecked, "", nil
+}
+
+// notFound is Classify's answer to a failed look-up: Unknown for
+// ENOTFOUND, else the error.
+func notFound(err error) (Status, string, error) {
 	if hrgate.ErrorCode(err) == hrgate.ENOTFOUND {
-		return Unknown, nil, nil
-	} else if err != nil {
-		return "", nil, err
+		return Unknown, "", nil
 	}
-	return Live, src, nil
+	return "", "", err
 }

@@ -204,34 +204,40 @@ func TestScanFindsSourceTokens(t *testing.T) {
 		!bytes.Equal(got[0].Hash, hrgate.HashSourceToken(tok)) || strings.Contains(got[0].String(), tok[12:]) {
 		t.Fatalf("findings %v", got)
 	}
-	if st, _, err := keyscan.Classify(t.Context(), lookup{}, time.Now(), got[0]); err != nil || st != keyscan.Unchecked {
+	// The key look-up is not asked about a source token.
+	if st, _, err := keyscan.Classify(t.Context(), lookup{string(hrgate.HashSourceToken(tok)): {ID: "key_x"}}, time.Now(), got[0]); err != nil || st != keyscan.Unknown {
 		t.Fatalf("a source token classified as an API key: %q, %v", st, err)
 	}
 	src := &hrgate.Source{ID: "src_live", Name: "entra", Type: hrgate.SourceSCIM}
 	for _, tc := range []struct {
 		sources sourceLookup
 		want    keyscan.Status
-		wantSrc *hrgate.Source
+		wantID  string
 	}{
-		{sourceLookup{string(hrgate.HashSourceToken(tok)): src}, keyscan.Live, src},
-		{sourceLookup{}, keyscan.Unknown, nil},
+		{sourceLookup{string(hrgate.HashSourceToken(tok)): src}, keyscan.Live, src.ID},
+		{sourceLookup{}, keyscan.Unknown, ""},
 	} {
-		st, got, err := keyscan.ClassifySourceToken(t.Context(), tc.sources, got[0])
-		if err != nil || st != tc.want || got != tc.wantSrc {
-			t.Errorf("a source token classified as %q (%v), %v; want %q", st, got, err, tc.want)
+		st, id, err := keyscan.Classify(t.Context(), tc.sources, time.Now(), got[0])
+		if err != nil || st != tc.want || id != tc.wantID {
+			t.Errorf("a source token classified as %q (%q), %v; want %q", st, id, err, tc.want)
 		}
 	}
-	if _, _, err := keyscan.ClassifySourceToken(t.Context(), sourceLookup{"": nil}, keyscan.Finding{Kind: keyscan.KindSourceToken}); err == nil {
+	if _, _, err := keyscan.Classify(t.Context(), sourceLookup{"": nil}, time.Now(), keyscan.Finding{Kind: keyscan.KindSourceToken}); err == nil {
 		t.Error("a failed look-up classified the token")
 	}
-	if st, _, err := keyscan.ClassifySourceToken(t.Context(), sourceLookup{}, keyscan.Finding{Kind: keyscan.KindAPIKey}); err != nil || st != keyscan.Unchecked {
+	// The source look-up is not asked about an API key.
+	if st, _, err := keyscan.Classify(t.Context(), sourceLookup{"": src}, time.Now(), keyscan.Finding{Kind: keyscan.KindAPIKey}); err != nil || st != keyscan.Unknown {
 		t.Errorf("an API key classified as a source token: %q, %v", st, err)
 	}
 }
 
-// sourceLookup is a SourceLookup over a map from token hash to source; a
-// nil source stands for a failed look-up.
+// sourceLookup is a Lookup over a map from token hash to source, a nil
+// source standing for a failed look-up, which knows no API key.
 type sourceLookup map[string]*hrgate.Source
+
+func (sourceLookup) FindAPIKeyByHash(context.Context, []byte) (*hrgate.APIKey, error) {
+	return nil, hrgate.ErrNotFound("API key")
+}
 
 func (l sourceLookup) FindSourceByTokenHash(_ context.Context, hash []byte) (*hrgate.Source, error) {
 	src, ok := l[string(hash)]

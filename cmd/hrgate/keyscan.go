@@ -114,8 +114,6 @@ func (m *Main) keysScan(cmd *cobra.Command, paths []string) error {
 	type verdict struct {
 		status keyscan.Status
 		id     string
-		// source: id is a SCIM source, rotated, not revoked.
-		source bool
 	}
 	verdicts := make(map[string]verdict)
 	counts := make(map[keyscan.Status]int)
@@ -133,35 +131,22 @@ func (m *Main) keysScan(cmd *cobra.Command, paths []string) error {
 			continue
 		}
 		v := verdict{status: keyscan.Unchecked}
-		switch {
-		case offline:
-		case f.Kind == keyscan.KindSourceToken:
-			st, src, err := keyscan.ClassifySourceToken(ctx, m.Store, f)
-			if err != nil {
+		if !offline {
+			var err error
+			if v.status, v.id, err = keyscan.Classify(ctx, m.Store, m.Gate.Now(), f); err != nil {
 				return err
-			}
-			v.status, v.source = st, true
-			if src != nil {
-				v.id = src.ID
-			}
-		default:
-			st, k, err := keyscan.Classify(ctx, m.Store, m.Gate.Now(), f)
-			if err != nil {
-				return err
-			}
-			v.status = st
-			if k != nil {
-				v.id = k.ID
 			}
 		}
 		verdicts[string(f.Hash)] = v
 		counts[v.status]++
 		report.Keys++
 		switch {
-		case v.status == keyscan.Live && v.source:
-			liveSources++
-		case v.status == keyscan.Live:
+		case v.status != keyscan.Live:
+		case f.Kind == keyscan.KindAPIKey:
 			live = append(live, v.id)
+		default:
+			// A SCIM source's token: rotated, never revoked here.
+			liveSources++
 		}
 	}
 	report.Live = len(live) + liveSources
