@@ -100,14 +100,7 @@ func refuseErasedTimeOff(ctx context.Context, db *DB, tx *sql.Tx, b *hrgate.Batc
 	if len(ids) == 0 {
 		return nil
 	}
-	_, erased, err := holdEmployees(ctx, db, tx, ids)
-	if err != nil {
-		return err
-	}
-	if erased > 0 {
-		return errTimeOffOfErased
-	}
-	return nil
+	return holdEmployees(ctx, db, tx, ids)
 }
 
 // validateBatch rejects what the schema would accept but no caller means:

@@ -102,8 +102,9 @@ func (db *DB) EraseEmployee(ctx context.Context, id string) error {
 // refused rather than creating it anew. It changes no row erased before.
 //
 // On PostgreSQL a sync writing time off holds its employee's row FOR KEY
-// SHARE (holdEmployees), which the FOR UPDATE of step 1 conflicts with: either the sync commits first and its rows are there to be erased
-// here, or it waits and then finds the employee erased.
+// SHARE (holdEmployees), which the FOR UPDATE of step 1 conflicts with:
+// either the sync commits first and its rows are there to be erased here,
+// or it waits and then finds the employee erased.
 func (db *DB) eraseTimeOff(ctx context.Context, tx *sql.Tx, id string, now int64) error {
 	if _, err := db.wstmts.txExec(ctx, tx, `UPDATE time_off_requests SET type = '', status = '', start_date = '', `+
 		`end_date = '', amount = '', units = '', modified_at = ?, deleted_at = COALESCE(deleted_at, ?) `+

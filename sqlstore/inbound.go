@@ -141,10 +141,7 @@ func (t *syncTx) UpdateTimeOff(ctx context.Context, rs []*hrgate.TimeOffRequest)
 		res, err := t.db.wstmts.txExec(ctx, t.tx, `UPDATE time_off_requests SET employee_id = ?, type = ?, status = ?, `+
 			`start_date = ?, end_date = ?, amount = ?, units = ?, modified_at = ? WHERE id = ? AND source_id = ? AND deleted_at IS NULL`,
 			r.EmployeeID, r.Type, r.Status, r.StartDate, r.EndDate, r.Amount, r.Units, micros(r.ModifiedAt), r.ID, t.src.ID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
+		if n, err := rowsAffected(res, err); err != nil {
 			return err
 		} else if n != 1 {
 			return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "A time-off request of this source was removed during the sync; send it again."}
@@ -161,18 +158,14 @@ func (t *syncTx) holdLiveEmployees(ctx context.Context, rs []*hrgate.TimeOffRequ
 	for _, r := range rs {
 		ids = append(ids, r.EmployeeID)
 	}
-	if _, erased, err := holdEmployees(ctx, t.db, t.tx, ids); err != nil {
-		return err
-	} else if erased > 0 {
-		return errTimeOffOfErased
-	}
-	return nil
+	return holdEmployees(ctx, t.db, t.tx, ids)
 }
 
 var errTimeOffOfErased = &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The employee of a time-off request was erased; the time off is refused."}
 
-// holdEmployees counts, of the employees ids names, those live and those
-// erased; an id of no employee is neither, and is left to the foreign key.
+// holdEmployees refuses, ECONFLICT (errTimeOffOfErased), time off of the
+// employees ids names when one of them is erased; an id of no employee
+// is left to the foreign key.
 // On PostgreSQL it holds their rows FOR KEY SHARE until the transaction
 // ends, which the first step of EraseEmployee (the row locked FOR UPDATE)
 // waits for and which waits for it, while ordinary updates of the
@@ -180,8 +173,8 @@ var errTimeOffOfErased = &hrgate.Error{Code: hrgate.ECONFLICT, Message: "The emp
 // either this transaction commits first and the erasure then empties the
 // time off it wrote, or the erasure commits first and the lock, taken on
 // the row as last committed, finds the employee erased. SQLite runs one
-// writer at a time, so what the count sees holds until the commit.
-func holdEmployees(ctx context.Context, db *DB, tx *sql.Tx, ids []string) (live, erased int, err error) {
+// writer at a time, so what the check sees holds until the commit.
+func holdEmployees(ctx context.Context, db *DB, tx *sql.Tx, ids []string) error {
 	ids = dedupe(ids)
 	lock := ""
 	if db.dialect.name == "postgres" {
@@ -196,26 +189,26 @@ func holdEmployees(ctx context.Context, db *DB, tx *sql.Tx, ids []string) (live,
 		rows, err := db.wstmts.txQuery(ctx, tx, `SELECT deleted_at IS NULL FROM employees WHERE id IN (?`+
 			strings.Repeat(", ?", len(chunk)-1)+`)`+lock, args...)
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
+		erased := false
 		for rows.Next() {
-			var ok bool
-			if err := rows.Scan(&ok); err != nil {
+			var live bool
+			if err := rows.Scan(&live); err != nil {
 				rows.Close()
-				return 0, 0, err
+				return err
 			}
-			if ok {
-				live++
-			} else {
-				erased++
-			}
+			erased = erased || !live
 		}
 		if err := rows.Close(); err != nil {
-			return 0, 0, err
+			return err
 		}
 		if err := rows.Err(); err != nil {
-			return 0, 0, err
+			return err
+		}
+		if erased {
+			return errTimeOffOfErased
 		}
 	}
-	return live, erased, nil
+	return nil
 }

@@ -103,15 +103,9 @@ func (t *syncTx) PutSCIMUser(ctx context.Context, u *hrgate.SCIMUser, was string
 	if was != "" {
 		query, args = putSCIMUser+` AND scim_users.user_name = ?`, append(args, was)
 	}
-	res, err := t.db.wstmts.txExec(ctx, t.tx, query, args...)
-	if err == nil {
-		n, rerr := res.RowsAffected()
-		if rerr != nil {
-			return rerr
-		}
-		if n != 1 {
-			return t.whyNotPut(ctx, u.EmployeeID)
-		}
+	n, err := rowsAffected(t.db.wstmts.txExec(ctx, t.tx, query, args...))
+	if err == nil && n != 1 {
+		return t.whyNotPut(ctx, u.EmployeeID)
 	}
 	if v := t.db.dialect.classify(err); v.kind == violationUnique {
 		return &hrgate.Error{Code: hrgate.ECONFLICT, Message: "Another user of this source has this userName.", Err: err}

@@ -119,8 +119,11 @@ func (db *DB) SourceSecret(ctx context.Context, id string) ([]byte, error) {
 }
 
 // RotateSourceCredential implements hrgate.SourceStore. The new secret is
-// sealed before the transaction, as at creation; the old sealed one is
-// overwritten (secure_delete), and the WAL made to forget it.
+// sealed before the transaction, as at creation. On SQLite the old sealed
+// one is overwritten (secure_delete) and the WAL made to forget it; on
+// PostgreSQL its row version stays, sealed, until vacuum reuses the space,
+// as after DeleteSource: it opens only with the vault key, and no longer
+// authenticates anything.
 func (db *DB) RotateSourceCredential(ctx context.Context, id string, tokenHash, secret []byte, at time.Time) error {
 	const op = "sqlstore.RotateSourceCredential"
 	if (len(tokenHash) > 0) == (len(secret) > 0) {
@@ -146,10 +149,7 @@ func (db *DB) RotateSourceCredential(ctx context.Context, id string, tokenHash, 
 			res, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE source_secrets SET secret = ?, created_at = ? WHERE source_id = ?`),
 				sealed, micros(at), id)
 		}
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
+		if n, err := rowsAffected(res, err); err != nil || n == 1 {
 			return err
 		}
 		var typ string
