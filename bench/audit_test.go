@@ -9,6 +9,7 @@ import (
 
 	"github.com/hrgate/hrgate"
 	"github.com/hrgate/hrgate/audit"
+	"github.com/hrgate/hrgate/internal/cputime"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/sqlstore"
 )
@@ -64,7 +65,7 @@ func BenchmarkAuditRecord(b *testing.B) {
 			i := 0
 			b.SetParallelism(128) // 256 callers on 2 processors
 			b.ResetTimer()
-			reportCPU(b, func() {
+			cputime.Report(b, func() {
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						n.Lock()
@@ -121,7 +122,7 @@ func BenchmarkAuditVerify(b *testing.B) {
 			// trail, which other load on the machine does not change: on an
 			// idle machine, events/s is about the number of processors
 			// times events divided by it.
-			reportCPU(b, func() {
+			cputime.Report(b, func() {
 				for b.Loop() {
 					rep, err := audit.Verify(context.Background(), st, keys, audit.VerifyOptions{})
 					if err != nil || !rep.OK || rep.Events != events {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hrgate/hrgate"
+	"github.com/hrgate/hrgate/internal/cputime"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/sources"
 	"github.com/hrgate/hrgate/sqlstore"
@@ -96,7 +97,7 @@ func BenchmarkCSVImport100k(b *testing.B) {
 			_, svc := csvEnv(b, "payroll")
 			b.StartTimer()
 			var run *hrgate.SyncRun
-			reportCPU(b, func() { run = importFile(b, svc, path) })
+			cputime.Report(b, func() { run = importFile(b, svc, path) })
 			if run.Created != csvRows {
 				b.Fatalf("run = %+v", run)
 			}
@@ -113,7 +114,7 @@ func BenchmarkCSVImport100k(b *testing.B) {
 		b.ResetTimer()
 		for range b.N {
 			var run *hrgate.SyncRun
-			reportCPU(b, func() { run = importFile(b, svc, path) })
+			cputime.Report(b, func() { run = importFile(b, svc, path) })
 			if run.Unchanged != csvRows {
 				b.Fatalf("run = %+v", run)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
+	"github.com/hrgate/hrgate/internal/cputime"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/limits"
 	"github.com/hrgate/hrgate/sandbox"
@@ -138,7 +139,7 @@ func (env *readEnv) run(b *testing.B, consumer string, path func(i int) string) 
 	b.ReportAllocs()
 	b.SetParallelism(16)
 	b.ResetTimer()
-	reportCPU(b, func() { env.runParallel(b, key, path) })
+	cputime.Report(b, func() { env.runParallel(b, key, path) })
 }
 
 func (env *readEnv) runParallel(b *testing.B, key string, path func(i int) string) {

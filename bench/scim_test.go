@@ -17,6 +17,7 @@ import (
 	"github.com/hrgate/hrgate/config"
 	"github.com/hrgate/hrgate/gate"
 	hrhttp "github.com/hrgate/hrgate/http"
+	"github.com/hrgate/hrgate/internal/cputime"
 	"github.com/hrgate/hrgate/internal/storetest"
 	"github.com/hrgate/hrgate/sources"
 	"github.com/hrgate/hrgate/sqlstore"
@@ -59,7 +60,7 @@ func BenchmarkSCIMCreate(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			start := time.Now()
-			reportCPU(b, func() {
+			cputime.Report(b, func() {
 				if mode.parallelism == 0 {
 					for range b.N {
 						create()

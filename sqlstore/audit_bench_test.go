@@ -88,19 +88,19 @@ func BenchmarkAuditScan(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	before := cputime.Process()
-	for read := 0; read < b.N; read += events {
-		n := 0
-		err := st.ScanAuditRows(context.Background(), 1, math.MaxInt64, func(r *hrgate.AuditScanRow) error {
-			if len(r.Body) == 0 || len(r.Seal) != 96 || len(r.Records) != 1 {
-				return fmt.Errorf("event %d read wrong", r.Seq)
+	cputime.Report(b, func() {
+		for read := 0; read < b.N; read += events {
+			n := 0
+			err := st.ScanAuditRows(context.Background(), 1, math.MaxInt64, func(r *hrgate.AuditScanRow) error {
+				if len(r.Body) == 0 || len(r.Seal) != 96 || len(r.Records) != 1 {
+					return fmt.Errorf("event %d read wrong", r.Seq)
+				}
+				n++
+				return nil
+			})
+			if err != nil || n != events {
+				b.Fatalf("scan: %d events, %v", n, err)
 			}
-			n++
-			return nil
-		})
-		if err != nil || n != events {
-			b.Fatalf("scan: %d events, %v", n, err)
 		}
-	}
-	b.ReportMetric(float64((cputime.Process()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	})
 }
