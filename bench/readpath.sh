@@ -14,11 +14,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15s}
 CONNS=${2:-32}
+# A whole number of seconds, minutes or hours, as wrk takes it; the CPU
+# per request needs it in seconds.
 case "$DURATION" in
+  *[!0-9smh]* | [smh]* | *[smh]?*) echo "duration $DURATION: use e.g. 15s, 2m or 1h" >&2; exit 2 ;;
   *s) DURATION_S=${DURATION%s} ;;
   *m) DURATION_S=$(( ${DURATION%m} * 60 )) ;;
   *h) DURATION_S=$(( ${DURATION%h} * 3600 )) ;;
   *) DURATION_S=$DURATION ;;
+esac
+case "$CONNS" in
+  '' | *[!0-9]*) echo "connections $CONNS: use a whole number, e.g. 32" >&2; exit 2 ;;
 esac
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 
