@@ -83,7 +83,7 @@ func (m *Memory) Allow(_ context.Context, rules []Rule) (Decision, error) {
 	var idxBuf [maxRules]int
 	idx := idxBuf[:0]
 	for _, r := range rules {
-		idx = append(idx, m.shardOf(r))
+		idx = append(idx, m.shardOf(r.Key, r.ID))
 	}
 	var lockBuf [maxRules]int
 	locks := append(lockBuf[:0], idx...)
@@ -104,9 +104,9 @@ func (m *Memory) Allow(_ context.Context, rules []Rule) (Decision, error) {
 	return d, nil
 }
 
-// shardOf returns the index of the shard that holds r's key.
-func (m *Memory) shardOf(r Rule) int {
-	return int((maphash.String(m.seed, r.Key) ^ maphash.String(m.seed, r.ID)) % numShards)
+// shardOf returns the index of the shard that holds the rule key of key and id.
+func (m *Memory) shardOf(key, id string) int {
+	return int((maphash.String(m.seed, key) ^ maphash.String(m.seed, id)) % numShards)
 }
 
 // decide evaluates every rule, then commits them all when all admit.

@@ -77,10 +77,10 @@ func TestMemoryKeepsHeldKeys(t *testing.T) {
 	m.MaxKeys = 1 // one key per shard: making room drops every other one
 	lim := Limit{Quota: 10}
 	old := Rule{Key: "route:token", ID: "held", Limit: lim}
-	sh := m.shardOf(old)
+	sh := m.shardOf(old.Key, old.ID)
 	var fresh []Rule
 	for i := 0; len(fresh) < 2; i++ {
-		if r := (Rule{Key: "route:token", ID: "new" + strconv.Itoa(i), Limit: lim}); m.shardOf(r) == sh {
+		if r := (Rule{Key: "route:token", ID: "new" + strconv.Itoa(i), Limit: lim}); m.shardOf(r.Key, r.ID) == sh {
 			fresh = append(fresh, r)
 		}
 	}
@@ -114,7 +114,7 @@ func TestMemoryFloodKeepsQuotas(t *testing.T) {
 	m := NewMemory(func() time.Time { return now })
 	m.MaxKeys = 4 * numShards // four keys per shard
 	quota := Rule{Key: "cred:", ID: "key_1", Limit: Limit{Quota: 10}}
-	sh := m.shardOf(quota)
+	sh := m.shardOf(quota.Key, quota.ID)
 	allow := func(r Rule) Decision {
 		t.Helper()
 		d, err := m.Allow(context.Background(), []Rule{r})
@@ -130,7 +130,7 @@ func TestMemoryFloodKeepsQuotas(t *testing.T) {
 	for i := 0; flood < 50; i++ {
 		// A slow rate: each entry holds a TAT far in the future, which
 		// no sweep removes.
-		if r := (Rule{Key: "route:token:", ID: "addr:" + strconv.Itoa(i), Limit: Limit{Rate: 1.0 / 3600, Burst: 1}}); m.shardOf(r) == sh {
+		if r := (Rule{Key: "route:token:", ID: "addr:" + strconv.Itoa(i), Limit: Limit{Rate: 1.0 / 3600, Burst: 1}}); m.shardOf(r.Key, r.ID) == sh {
 			allow(r)
 			flood++
 		}
